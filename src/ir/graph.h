@@ -1,0 +1,77 @@
+// Graph: the integer network as a DAG of layers over tensors, plus the analyses every later stage relies on.
+//
+// Edges are explicit (a layer names its input and output tensors); `layers` is kept in a topological order
+// (sort_topologically), which is an order of the DAG, not of the ONNX file. Invariants after check_graph():
+//   - every tensor has exactly one producer (a layer) or is a graph input;
+//   - shapes are consistent with every layer's parameters;
+//   - every tensor's range is proven (analyze_ranges) and fits its dtype; every accumulator provably fits int32
+//     in any summation order; every requant's intermediates fit the width it is marked with.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/edge.h"
+#include "ir/layers.h"
+#include "util/diagnostic.h"
+
+namespace dory {
+
+struct Graph {
+  std::vector<Tensor> tensors;
+  std::vector<Layer> layers;
+  std::vector<TensorId> inputs;
+  std::vector<TensorId> outputs;
+  std::string dialect;             // "integer-deployable", "qdq", "qoperator"
+  std::vector<std::string> notes;  // things the user should know (e.g. a trailing Sigmoid left to the host)
+  // Float edges: input i is float in ONNX and quantized on the host (nullopt: the ONNX input is integer-valued
+  // already); output i is dequantized by a trailing DequantizeLinear in ONNX (nullopt: integer output).
+  std::vector<std::optional<EdgeQuant>> input_quant;
+  std::vector<std::optional<EdgeQuant>> output_dequant;
+
+  TensorId add_tensor(Tensor t) {
+    tensors.push_back(std::move(t));
+    return static_cast<TensorId>(tensors.size() - 1);
+  }
+  Tensor& tensor(TensorId id) { return tensors.at(static_cast<size_t>(id)); }
+  const Tensor& tensor(TensorId id) const { return tensors.at(static_cast<size_t>(id)); }
+  // The layer producing tensor `id`, or -1 for a graph input.
+  int producer(TensorId id) const;
+  std::vector<int> consumers(TensorId id) const;
+};
+
+// Orders layers so that every layer follows the producers of its inputs; ties keep the current order.
+Status sort_topologically(Graph& g);
+
+// [first, last] layer indices (in topological order) during which a tensor's storage must stay alive: from
+// its producer (-1 for inputs) to its last consumer (graph outputs live to the end). A View extends the life of
+// the tensor whose storage it aliases.
+struct Lifetime {
+  int first = -1;
+  int last = -1;
+};
+std::vector<Lifetime> tensor_lifetimes(const Graph& g);
+// The tensor whose storage `id` aliases through Views (itself if it owns its storage).
+TensorId storage_owner(const Graph& g, TensorId id);
+// Peak over the schedule of the bytes of simultaneously live activation tensors (views count once).
+int64_t peak_live_activation_bytes(const Graph& g);
+
+// Shape checks for every layer (diagnostics name the layer).
+Status check_shapes(const Graph& g);
+// Value-range analysis: proves accumulator and requant bounds, sets Tensor::range, derived dtypes and
+// Requant::wide. Fails with a diagnostic naming the layer when a bound cannot be proven.
+Status analyze_ranges(Graph& g);
+// sort_topologically + check_shapes + analyze_ranges.
+Status check_graph(Graph& g);
+
+// Derived facts used by reports and later stages.
+ConvKind conv_kind(const Graph& g, const Layer& l);
+std::string layer_kind_name(const Graph& g, const Layer& l);  // "conv", "depthwise", "pointwise", "fc", ...
+int64_t layer_macs(const Graph& g, const Layer& l);
+int64_t layer_weight_bytes(const Graph& g, const Layer& l);  // weights (int8) + bias (int32) + requant params
+
+// Output spatial size of a window: floor((in + pads - k) / stride) + 1. Returns <= 0 if the window does not fit.
+int64_t window_out(int64_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after);
+
+}  // namespace dory
