@@ -1,0 +1,70 @@
+// Helpers shared by the three dialect importers: ONNX attribute parsing for windows (Conv/Pool), weight
+// reordering into dory's layouts, explicit-Pad absorption, and tensor creation with the right storage layout.
+//
+// Layout rules (see ir/tensor.h): a rank-4 [1,C,H,W] activation that a spatial layer reads or writes is HWC;
+// Flatten/Reshape of an HWC map to [1, C*H*W] is a View with FlattenedHWC layout; a FullyConnected layer reading
+// such a view gets its weights permuted once here (fc_weights_for_input), so no data moves at run time.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "onnx/onnx_model.h"
+
+namespace dory::onnxfe {
+
+// Explicit Pad node waiting to be absorbed by the Conv/Pool that consumes it.
+struct PendingPad {
+  Padding pad;
+  double value = 0;  // the constant the ONNX Pad writes
+};
+
+// Parses kernel_shape/strides/pads/auto_pad/dilations/ceil_mode of a 2-D Conv or Pool node reading an input of
+// spatial size h x w. `kernel` overrides kernel_shape (taken from the weights for Conv). ceil_mode is accepted
+// when it does not change the output, or for MaxPool, where it is the same as extra end padding that is ignored.
+Expected<Window> parse_window(const Node& n, int64_t h, int64_t w, std::optional<std::pair<int32_t, int32_t>> kernel,
+                              bool is_maxpool);
+
+// Adds an explicit Pad's amounts to a window (the Pad must pad only H and W, with mode "constant").
+Expected<PendingPad> parse_pad_node(const Node& n, const OnnxModel& m,
+                                    const std::vector<const ConstTensor*>& const_inputs, int64_t rank);
+
+// ONNX conv weights [Cout][Cin/g][Kh][Kw] -> dory [Cout][Kh][Kw][Cin/g], checking they are integers.
+Expected<std::vector<int32_t>> conv_weights_to_dory(const Node& n, const std::string& name, const ConstTensor& w);
+// FC weights for an input tensor: `w_nk` is [N][K] in ONNX element order of the input; returns [N][K] in the
+// input's storage order (permuted for a FlattenedHWC input).
+std::vector<int32_t> fc_weights_for_input(const Tensor& input, const std::vector<int32_t>& w_nk, int64_t n_out);
+
+// Integer values of a constant, or a diagnostic naming the node and constant (first non-integer value + index).
+Expected<std::vector<int64_t>> integer_values(const Node& n, const std::string& name, const ConstTensor& c,
+                                              const char* what);
+// Same, narrowed to int32 with a range check.
+Expected<std::vector<int32_t>> int32_values(const Node& n, const std::string& name, const ConstTensor& c,
+                                            const char* what);
+
+// A per-channel parameter given as a constant broadcastable to [1,C,H,W] (shapes [], [1], [C], [C,1,1],
+// [1,C,1,1], ...): returns 1 value (per tensor) or C values. Fails if it varies along another axis.
+Expected<std::vector<double>> per_channel_values(const Node& n, const std::string& name, const ConstTensor& c,
+                                                 int64_t channels, int64_t rank);
+
+// New activation tensor named `name` of ONNX shape `shape`: HWC if rank 4, else row-major.
+Tensor make_activation(const std::string& name, std::vector<int64_t> shape);
+// The tensor a Flatten/Reshape view of `in` to `shape` produces, or a diagnostic if dory cannot express it
+// as a view (reshaping an HWC map to anything but [1, C*H*W]).
+Expected<Tensor> make_view(const Node& n, const Tensor& in, const std::string& name, std::vector<int64_t> shape);
+// The target shape of a Flatten (axis) or Reshape (constant shape input) applied to `in_shape`.
+Expected<std::vector<int64_t>> view_shape(const Node& n, const std::vector<int64_t>& in_shape,
+                                          const ConstTensor* reshape_target);
+
+// DType of an ONNX integer element type usable for activations, or a diagnostic.
+Expected<DType> activation_dtype(int32_t elem_type, const std::string& where);
+
+// Layer names: the ONNX node name, or "<op>_<index>" for unnamed nodes.
+std::string layer_name(const Node& n);
+
+// Ops dory leaves to the host when they end the graph (DORY does the same).
+bool is_host_tail_op(const std::string& op);
+
+}  // namespace dory::onnxfe
