@@ -10,10 +10,10 @@ packages=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   nlohmann-json3-dev libcli11-dev libfmt-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  libclang-rt-14-dev
+  libclang-rt-14-dev zlib1g-dev dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--python" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy dataset-fashion-mnist)
+  packages+=(python3-torch python3-onnx python3-numpy)
 fi
 
 missing=()

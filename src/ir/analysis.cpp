@@ -48,6 +48,13 @@ struct Interval {
 // Result of requantizing values in [v.lo, v.hi]: proves the numerator bounds, marks `wide`, returns the range.
 Expected<ValueRange> requant_range(const Layer& l, Requant& rq, const std::vector<Interval>& v_per_channel,
                                    i128 divisor_extra = 1) {
+  // divisor_extra: the largest window count of an average pool, which divides by divisor * count.
+  if (rq.divisor * divisor_extra >= (static_cast<i128>(1) << 63))
+    return make_error("ir-bad-divisor", where(l),
+                      fmt::format("the divisor {} times the window's {} slots reaches 2^63, beyond the 64-bit "
+                                  "requantization",
+                                  rq.divisor, static_cast<int64_t>(divisor_extra)),
+                      "reduce the multiplier m and the divisor together");
   bool narrow = rq.divisor * divisor_extra < (1ull << 31);
   i128 out_lo = kI64Max, out_hi = kI64Min;
   for (size_t c = 0; c < v_per_channel.size(); ++c) {
@@ -56,13 +63,16 @@ Expected<ValueRange> requant_range(const Layer& l, Requant& rq, const std::vecto
     i128 p1 = v.lo * m, p2 = v.hi * m;
     i128 plo = std::min(p1, p2), phi = std::max(p1, p2);
     i128 nlo = plo + a * divisor_extra, nhi = phi + a * divisor_extra;
-    if (!fits64(nlo) || !fits64(nhi))
+    // requant.h forms acc*m before adding a: both the product and the numerator must fit int64.
+    if (!fits64(nlo) || !fits64(nhi) || !fits64(plo) || !fits64(phi))
       return make_error("ir-requant-overflow", where(l),
                         fmt::format("the requantization numerator acc*m + a can reach {} (channel {}), beyond the "
                                     "64-bit intermediates dory supports",
-                                    i128_str(fits64(nlo) ? nhi : nlo), c),
+                                    i128_str(!fits64(nlo) ? nlo : !fits64(nhi) ? nhi : !fits64(plo) ? plo : phi), c),
                         "reduce the multiplier m (and the divisor with it) in the export");
-    narrow = narrow && fits32(plo) && fits32(phi) && fits32(nlo) && fits32(nhi) && fits32(m) && fits32(a);
+    // The 32-bit path receives a * count (average pooling) as its offset: that must fit int32 as well.
+    narrow = narrow && fits32(plo) && fits32(phi) && fits32(nlo) && fits32(nhi) && fits32(m) && fits32(a) &&
+             fits32(a * divisor_extra);
     i128 d = static_cast<i128>(rq.divisor) * divisor_extra;
     i128 qlo = round_div(nlo, d, rq.rounding) + rq.zero_point, qhi = round_div(nhi, d, rq.rounding) + rq.zero_point;
     narrow = narrow && fits32(qlo) && fits32(qhi);
@@ -70,14 +80,17 @@ Expected<ValueRange> requant_range(const Layer& l, Requant& rq, const std::vecto
     out_hi = std::max(out_hi, qhi);
   }
   rq.wide = !narrow;
+  // A side the model does not clamp (lo/hi at the int32 extremes: Requant's "no clamp") must fit int32 by itself;
+  // checked before clamping, or dory_clamp64 would silently saturate where the model's arithmetic does not.
+  const bool lo_unclamped = rq.lo == kI32Min && !fits32(out_lo), hi_unclamped = rq.hi == kI32Max && !fits32(out_hi);
+  if (lo_unclamped || hi_unclamped)
+    return make_error("ir-output-overflow", where(l),
+                      fmt::format("the unclamped output can reach {}, which does not fit int32",
+                                  i128_str(lo_unclamped ? out_lo : out_hi)),
+                      "add a Clip after the requantization");
   out_lo = std::max<i128>(out_lo, rq.lo);
   out_hi = std::min<i128>(out_hi, rq.hi);
   if (out_lo > out_hi) out_lo = out_hi = std::clamp<i128>(out_lo, rq.lo, rq.hi);  // a degenerate clamp
-  if (!fits32(out_lo) || !fits32(out_hi))
-    return make_error("ir-output-overflow", where(l),
-                      fmt::format("the unclamped output can reach {}, which does not fit int32",
-                                  i128_str(fits32(out_lo) ? out_hi : out_lo)),
-                      "add a Clip after the requantization");
   return ValueRange{static_cast<int64_t>(out_lo), static_cast<int64_t>(out_hi)};
 }
 
@@ -175,7 +188,7 @@ Status check_shapes(const Graph& g) {
     const Tensor& in = g.tensor(l.inputs[0]);
     if (const auto* c = l.as<Conv2d>()) {
       const int64_t cin = in.channels(), cout = out.channels();
-      if (c->groups != 1 && !(c->groups == cin && cin == cout))
+      if (c->groups < 1 || (c->groups != 1 && !(c->groups == cin && cin == cout)))
         return make_error("ir-unsupported-groups", where(l),
                           fmt::format("group = {} with {} input and {} output channels: dory supports standard "
                                       "(group 1) and depthwise (group = C_in = C_out) convolutions",
@@ -298,9 +311,10 @@ Status analyze_ranges(Graph& g) {
       for (size_t i = 0; i < l.inputs.size(); ++i) {
         const ValueRange ir = g.tensor(l.inputs[i]).range;
         const AddOperand& op = add->operands[i];
-        i128 p1 = (ir.lo - op.zero_point) * static_cast<i128>(op.mul) + op.add;
-        i128 p2 = (ir.hi - op.zero_point) * static_cast<i128>(op.mul) + op.add;
-        if (!fits64(p1) || !fits64(p2))
+        const i128 m1 = (ir.lo - op.zero_point) * static_cast<i128>(op.mul);
+        const i128 m2 = (ir.hi - op.zero_point) * static_cast<i128>(op.mul);
+        i128 p1 = m1 + op.add, p2 = m2 + op.add;
+        if (!fits64(p1) || !fits64(p2) || !fits64(m1) || !fits64(m2))
           return make_error("ir-requant-overflow", where(l),
                             fmt::format("operand {} scaling (x - {})*{} + {} exceeds 64 bits", i, op.zero_point,
                                         op.mul, op.add));

@@ -177,7 +177,7 @@ Expected<std::vector<ConstTensor>> eval_constant_node(const Node& n, const std::
     ConstTensor fill = ConstTensor::from_doubles(kFloat, {}, {0.0});
     if (const Attribute* a = n.attr("value"); a && a->t) fill = *a->t;
     const int64_t total = numel(shape);
-    if (total < 0 || total > (int64_t{1} << 28)) return fold_error(n, "creates an implausibly large constant");
+    if (total < 0 || total > (int64_t{1} << 24)) return fold_error(n, "creates an implausibly large constant");
     return one(with_values(fill, shape, std::vector<int64_t>(static_cast<size_t>(total), 0)));
   }
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {

@@ -13,6 +13,20 @@ std::string layer_name(const Node& n) {
   return n.name.empty() ? fmt::format("{}_{}", n.op_type, n.index) : n.name;
 }
 
+Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape) {
+  int64_t total = 1;
+  for (int64_t d : shape) {
+    if (d < 1 || d > (int64_t{1} << 26))
+      return make_error("onnx-bad-shape", where, fmt::format("has dimension {} in shape [{}]", d, fmt::join(shape, ",")));
+    total *= d;
+    if (total > (int64_t{1} << 26))
+      return make_error("onnx-bad-shape", where,
+                        fmt::format("shape [{}] has more than 2^26 elements; far too large for a microcontroller",
+                                    fmt::join(shape, ",")));
+  }
+  return ok_status();
+}
+
 bool is_host_tail_op(const std::string& op) {
   return op == "Sigmoid" || op == "LogSoftmax" || op == "Softmax" || op == "Gather" || op == "Slice" ||
          op == "ArgMax" || op == "Squeeze";

@@ -61,6 +61,9 @@ Expected<std::vector<int64_t>> view_shape(const Node& n, const std::vector<int64
 // DType of an ONNX integer element type usable for activations, or a diagnostic.
 Expected<DType> activation_dtype(int32_t elem_type, const std::string& where);
 
+// Fails unless the shape is plausible for a microcontroller activation (dims >= 1, at most 2^26 elements).
+Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape);
+
 // Layer names: the ONNX node name, or "<op>_<index>" for unnamed nodes.
 std::string layer_name(const Node& n);
 

@@ -97,6 +97,7 @@ class Importer {
     std::vector<int64_t> shape = in.shape;
     for (int64_t& d : shape)
       if (d < 0) d = 1;  // a symbolic batch dimension: dory deploys batch 1
+    DORY_TRY_STATUS(check_activation_size(fmt::format("input '{}'", in.name), shape));
     Tensor t = make_activation(in.name, shape);
     if (in.elem_type == kFloat || in.elem_type == kDouble || in.elem_type == kFloat16) {
       t.dtype = opt_.input_dtype;
@@ -168,6 +169,9 @@ class Importer {
     rq.add.clear();
     for (i128 v : p.M) { DORY_TRY(int64_t x, narrow(v, "multiplier")); rq.mul.push_back(x); }
     for (i128 v : p.A) { DORY_TRY(int64_t x, narrow(v, "offset")); rq.add.push_back(x); }
+    // Per-channel vectors whose entries are all equal are per-tensor values.
+    for (auto* v : {&rq.mul, &rq.add})
+      if (v->size() > 1 && std::all_of(v->begin(), v->end(), [&](int64_t x) { return x == v->front(); })) v->resize(1);
     if (p.D <= 0 || p.D >= (i128{1} << 62))
       return make_error("ir-bad-divisor", where, "the divisor must be a positive integer below 2^62");
     rq.divisor = static_cast<uint64_t>(p.D);
@@ -332,7 +336,11 @@ class Importer {
     if (w->shape.size() != 4)
       return make_error("onnx-unsupported-pattern", n.label(), "dory supports 2-D convolutions (rank-4 weights)");
     Conv2d c;
-    c.groups = static_cast<int32_t>(n.attr_int("group").value_or(1));
+    const int64_t group = n.attr_int("group").value_or(1);
+    if (group < 1 || group > in.channels())
+      return make_error("onnx-bad-attribute", n.label(), fmt::format("group = {} is invalid for {} input channels",
+                                                                     group, in.channels()));
+    c.groups = static_cast<int32_t>(group);
     DORY_TRY(c.win, parse_window(n, in.height(), in.width(),
                                  std::make_pair(static_cast<int32_t>(w->shape[2]), static_cast<int32_t>(w->shape[3])),
                                  false));

@@ -175,12 +175,12 @@ Expected<ConstTensor> convert_tensor(const onnx::TensorProto& t, const std::stri
     return make_error("onnx-unsupported-dtype", where,
                       fmt::format("has element type {} ({}); dory reads integer and float tensors",
                                   elem_type_name(type), type));
-  c.f.resize(static_cast<size_t>(n));
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
     if (static_cast<int64_t>(raw.size()) != n * es)
       return make_error("onnx-bad-tensor", where,
                         fmt::format("holds {} bytes of raw data, its shape needs {} x {} bytes", raw.size(), n, es));
+    c.f.resize(static_cast<size_t>(n));
     const char* p = raw.data();
     for (int64_t k = 0; k < n; ++k, p += es) {
       double v = 0;
@@ -209,6 +209,12 @@ Expected<ConstTensor> convert_tensor(const onnx::TensorProto& t, const std::stri
       return c;
     }
   } else {
+    const int64_t have = t.float_data_size() + t.double_data_size() + t.int64_data_size() + t.uint64_data_size() +
+                         t.int32_data_size();
+    if (have != n)
+      return make_error("onnx-bad-tensor", where,
+                        fmt::format("holds {} values, its shape {} needs {}", have, fmt::join(c.shape, "x"), n));
+    c.f.resize(static_cast<size_t>(n));
     auto mismatch = [&](int64_t have) {
       return make_error("onnx-bad-tensor", where,
                         fmt::format("holds {} values, its shape {} needs {}", have, fmt::join(c.shape, "x"), n));

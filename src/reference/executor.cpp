@@ -66,7 +66,9 @@ int64_t channel_of(const Tensor& t, int64_t i) {
       return c * H * W + hw;
     }
     case Layout::RowMajor: {
-      if (t.shape.size() < 2) return 0;
+      // Rank 1: the only axis is the channel axis, as in Tensor::channels() (which check_shapes and the range
+      // analysis use for per-channel parameters).
+      if (t.shape.size() < 2) return t.shape.empty() ? 0 : i;
       int64_t inner = 1;
       for (size_t d = 2; d < t.shape.size(); ++d) inner *= t.shape[d];
       return (i / inner) % t.shape[1];

@@ -1,2 +1,66 @@
-// dory CLI: parses flags and calls the library. Subcommands are added in tools/dory/commands_*.cpp.
-int main() { return 0; }
+// dory CLI: parses flags and calls the library. Subcommands live in tools/dory/commands_*.cpp.
+//
+// Exit codes: 0 ok, 1 user or model error (including bad flags), 2 infeasible (explained), 3 internal error.
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <map>
+
+#include "commands.h"
+
+namespace dory::cli {
+
+const std::map<std::string, Dialect> kDialects = {{"auto", Dialect::Auto},
+                                                  {"integer-deployable", Dialect::IntegerDeployable},
+                                                  {"qdq", Dialect::Qdq},
+                                                  {"qoperator", Dialect::QOperator}};
+const std::map<std::string, DType> kInputTypes = {{"uint8", DType::UInt8}, {"int8", DType::Int8}};
+
+void add_model_options(CLI::App& cmd, ModelOptions& opts) {
+  cmd.add_option("model", opts.model, "the ONNX model")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--dialect", opts.dialect, "the ONNX dialect (auto: detected from the operators)")
+      ->check(CLI::IsMember({"auto", "integer-deployable", "qdq", "qoperator"}))
+      ->capture_default_str();
+  cmd.add_option("--input-type", opts.input_type, "integer type of the float inputs of integer-deployable models")
+      ->check(CLI::IsMember({"uint8", "int8"}))
+      ->capture_default_str();
+}
+
+ImportOptions ModelOptions::import_options() const {
+  ImportOptions o;
+  o.dialect = kDialects.at(dialect);
+  o.input_dtype = kInputTypes.at(input_type);
+  return o;
+}
+
+int report(const Diagnostic& d) {
+  std::fprintf(stderr, "%s\n", d.str().c_str());
+  return d.exit_code();
+}
+
+}  // namespace dory::cli
+
+int main(int argc, char** argv) {
+  using namespace dory::cli;
+  CLI::App app{"dory: deploys int8-quantized ONNX networks onto PULP/GAP microcontrollers", "dory"};
+  app.set_version_flag("--version", std::string("dory ") + DORY_VERSION);
+  app.require_subcommand(1);
+  std::function<int()> inspect = add_inspect_command(app);
+  std::function<int()> reference = add_reference_command(app);
+  std::function<int()> compare = add_compare_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help, version or the error
+    return rc == 0 ? 0 : 1;
+  }
+  try {
+    if (app.got_subcommand("inspect")) return inspect();
+    if (app.got_subcommand("reference")) return reference();
+    if (app.got_subcommand("compare")) return compare();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "internal error (a bug in dory, please report it): %s\n", e.what());
+    return 3;
+  }
+  return 1;
+}

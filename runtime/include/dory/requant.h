@@ -15,10 +15,12 @@
  *                           whose integer Div sees negative numerators that no clamp hides.
  * The division is exact for every numerator in [-2^63, 2^63): it never rounds twice.
  *
- * Input ranges (the caller's obligation, proven by the compiler's value-range analysis, src/ir/ranges.cpp):
- *   - 64-bit path: v * m + a fits int64.
- *   - 32-bit path (dory_scale32): v * m + a fits int32, m and a fit int32 and D < 2^31. Both paths return
- *     identical results whenever the 32-bit preconditions hold (tested exhaustively on edge values).
+ * Input ranges (the caller's obligation, proven by the compiler's value-range analysis, src/ir/analysis.cpp):
+ *   - 64-bit path: v * m and v * m + a fit int64 (the product is formed first).
+ *   - 32-bit path (dory_scale32, dory_requant32): v * m and v * m + a fit int32, m and a fit int32, D < 2^31,
+ *     and, for dory_requant32, scale(v) + zp fits int32 (the zero point is added before the clamp, in 32 bits).
+ *     Both paths return identical results whenever the 32-bit preconditions hold (tested on edge values and
+ *     random cases in tests/unit/requant_test.cpp).
  *
  * How: a division by a constant is a multiply-high and shift (Granlund & Montgomery, "Division by invariant
  * integers using multiplication", PLDI 1994), precomputed once per divisor by dory_divisor_make(); powers
@@ -134,8 +136,13 @@ static inline uint64_t dory_udiv64(uint64_t n, const dory_divisor *dv) {
 
 /* R(n / d) for signed n, exactly, with the divisor's rounding rule. */
 static inline int64_t dory_div64(int64_t n, const dory_divisor *dv) {
+  uint64_t q;
   if (n >= 0) return (int64_t)dory_udiv64((uint64_t)n, dv);
-  if (dv->rounding == DORY_ROUND_TOWARD_ZERO) return -(int64_t)dory_udiv64((uint64_t)0 - (uint64_t)n, dv);
+  if (dv->rounding == DORY_ROUND_TOWARD_ZERO) {
+    /* -q without negating INT64_MIN: q <= 2^63 (q == 2^63 for n = INT64_MIN, d = 1), so q - 1 fits int64. */
+    q = dory_udiv64((uint64_t)0 - (uint64_t)n, dv);
+    return q ? -1 - (int64_t)(q - 1) : 0;
+  }
   /* floor(n/d) = -1 - floor((-n-1)/d) for n < 0; -(n+1) cannot overflow. */
   return -1 - (int64_t)dory_udiv64((uint64_t)(-(n + 1)), dv);
 }
@@ -199,8 +206,12 @@ static inline uint32_t dory_udiv32(uint32_t n, const dory_divisor32 *dv) {
 }
 
 static inline int32_t dory_div32(int32_t n, const dory_divisor32 *dv) {
+  uint32_t q;
   if (n >= 0) return (int32_t)dory_udiv32((uint32_t)n, dv);
-  if (dv->rounding == DORY_ROUND_TOWARD_ZERO) return -(int32_t)dory_udiv32((uint32_t)0 - (uint32_t)n, dv);
+  if (dv->rounding == DORY_ROUND_TOWARD_ZERO) {
+    q = dory_udiv32((uint32_t)0 - (uint32_t)n, dv); /* q <= 2^31: see dory_div64 */
+    return q ? -1 - (int32_t)(q - 1) : 0;
+  }
   return -1 - (int32_t)dory_udiv32((uint32_t)(-(n + 1)), dv);
 }
 

@@ -1,0 +1,177 @@
+// Target: the description of a chip that dory deploys onto, loaded from validated JSON (targets/*.json).
+//
+// A new chip needs a new JSON file, not new compiler code: everything the tiler, the cost model, the simulator
+// and the code generator need to know about a platform is in this struct. The schema ("dory-target/1"), every
+// field's unit and meaning, the validation rules and the provenance of the shipped numbers are in
+// docs/targets.md; the field names below are the JSON keys.
+//
+// Units: sizes in bytes, times in cycles of the cluster clock (clock_hz), rates per cycle, energy in picojoules.
+//
+// Validation (all in parse_target; a Target that exists is valid): unknown fields and duplicate keys are errors
+// (typos are never ignored), required fields must be present with the right JSON type, values must be in range,
+// and the whole must be consistent (reserved_bytes < size_bytes, L1 no larger than L2 no larger than L3, DMA
+// engines only between memories that exist, an L1<->L2 engine, every kernel family present, ...). Every error is
+// a Diagnostic whose location is "<file>: <field path>", e.g. "targets/gap8.json: memories.L1.size_bytes", and
+// whose message gives the offending value and the rule.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/diagnostic.h"
+
+namespace dory {
+
+inline constexpr const char* kTargetSchema = "dory-target/1";
+
+// Memory levels, innermost first. L1 and L2 always exist; L3 is optional.
+enum class MemLevel { L1, L2, L3 };
+const char* mem_level_name(MemLevel level);  // "L1", "L2", "L3"
+
+struct MemorySpec {
+  int64_t size_bytes = 0;       // physical capacity (> 0)
+  int64_t reserved_bytes = 0;   // not available to dory's buffers: code, stacks, runtime data (0 <= r < size)
+  int64_t access_cycles = 1;    // latency of one core load from this level (>= 1)
+  int64_t alignment_bytes = 4;  // every buffer dory places here starts at a multiple of this (a power of two)
+
+  int64_t usable_bytes() const { return size_bytes - reserved_bytes; }
+  bool operator==(const MemorySpec&) const = default;
+};
+
+// One DMA engine. It connects two memory levels and can copy in both directions.
+//
+// Cost of one transfer of `rows` rows of `row_bytes` bytes each (a 1-D transfer is one row), n = rows*row_bytes:
+//   the issuing core spends issue_cycles to program it;
+//   the engine is busy for rows*row_cycles + n / bandwidth (bandwidth_bytes_per_cycle in the from->to direction,
+//   reverse_bandwidth_bytes_per_cycle in the to->from direction);
+//   the data has fully arrived setup_cycles after that busy time would start on an idle engine (setup_cycles is
+//   a latency: it may overlap with the previous queued transfer's data phase).
+struct DmaEngine {
+  std::string name;
+  MemLevel from = MemLevel::L2;
+  MemLevel to = MemLevel::L1;
+  double bandwidth_bytes_per_cycle = 0;          // from -> to (> 0)
+  double reverse_bandwidth_bytes_per_cycle = 0;  // to -> from (> 0; defaults to bandwidth_bytes_per_cycle)
+  double setup_cycles = 0;                       // fixed latency per transfer (>= 0)
+  double row_cycles = 0;                         // extra engine cycles per row of a multi-row transfer (>= 0)
+  double issue_cycles = 0;                       // core cycles to push one command (>= 0)
+  int64_t max_outstanding = 1;  // transfers in flight (issued, not yet waited for) before issuing blocks (>= 1)
+  int64_t max_dims = 1;         // dimensions of the strided access pattern: 1 contiguous, 2 rows, 3 planes
+  int64_t max_row_bytes = 1;    // bytes in one row (one contiguous burst); a 1-D transfer is one row (>= 1)
+  int64_t max_rows = 1;         // rows in one command (>= 1; exactly 1 when max_dims == 1)
+  int64_t max_transfer_bytes = 0;  // total bytes in one command (default: max_row_bytes * max_rows)
+  int64_t max_stride_bytes = 0;    // largest row stride (start to start); default: no limit (INT64_MAX)
+  // The one side of a transfer that may be strided; the other side is contiguous. nullopt: both sides may be.
+  std::optional<MemLevel> strided_memory;
+
+  bool connects(MemLevel a, MemLevel b) const { return (from == a && to == b) || (from == b && to == a); }
+  // Bandwidth of a copy from `src` to `dst` (which this engine must connect).
+  double bandwidth(MemLevel src, MemLevel dst) const;
+  bool operator==(const DmaEngine&) const = default;
+};
+
+// How a kernel call shares its tile's work among the cores: by output rows or by output channels. A dimension
+// of extent n gives each core ceil(n / cores) (the slowest core sets the time; uneven splits cost).
+enum class WorkSplit { Rows, Channels };
+const char* work_split_name(WorkSplit s);  // "rows", "channels"
+
+// Kernel families. Conv, Pointwise, Depthwise and Fc are MAC kernels (MacKernelParams); Pool and Add are
+// element-wise kernels (ElementwiseKernelParams). Every target defines all six.
+enum class KernelFamily { Conv, Pointwise, Depthwise, Fc, Pool, Add };
+inline constexpr KernelFamily kAllKernelFamilies[] = {KernelFamily::Conv,      KernelFamily::Pointwise,
+                                                      KernelFamily::Depthwise, KernelFamily::Fc,
+                                                      KernelFamily::Pool,      KernelFamily::Add};
+const char* kernel_family_name(KernelFamily f);  // the JSON key: "conv", "pointwise", ...
+bool is_mac_family(KernelFamily f);
+
+// Cost parameters of a MAC kernel (per core; see docs/targets.md "Kernel cost parameters" for the exact model).
+struct MacKernelParams {
+  double macs_per_cycle = 1;      // steady-state MACs per cycle per core inside full blocks (> 0)
+  int64_t channel_block = 1;      // output channels computed together by the inner kernel (>= 1)
+  int64_t pixel_block = 1;        // output pixels computed together by the inner kernel (>= 1)
+  double call_cycles = 0;         // fixed cost of one kernel call on one tile: fork/join, setup (>= 0)
+  double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
+  double im2col_cycles_per_byte = 0;  // building the im2col buffer, per byte built (>= 0; 0: no im2col)
+  WorkSplit split = WorkSplit::Rows;
+  bool operator==(const MacKernelParams&) const = default;
+};
+
+// Cost parameters of an element-wise kernel (pool: one element = one input value of one window; add: one
+// element = one output value).
+struct ElementwiseKernelParams {
+  double elements_per_cycle = 1;  // per core (> 0)
+  double call_cycles = 0;         // fixed cost of one kernel call on one tile (>= 0)
+  double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
+  WorkSplit split = WorkSplit::Rows;
+  bool operator==(const ElementwiseKernelParams&) const = default;
+};
+
+struct KernelParams {
+  MacKernelParams conv, pointwise, depthwise, fc;
+  ElementwiseKernelParams pool, add;
+  bool operator==(const KernelParams&) const = default;
+};
+
+// Energy model parameters (picojoules): see docs/targets.md "Energy".
+struct EnergyParams {
+  double core_active_pj_per_cycle = 0;   // per core, per cycle it executes a kernel at L1 speed
+  double cluster_idle_pj_per_cycle = 0;  // per cycle of wall-clock time, whatever the cores do
+  double l1_pj_per_byte = 0;             // per byte a DMA transfer writes into or reads out of L1
+  double l2_pj_per_byte = 0;             // per byte read from or written to L2 (DMA or core access)
+  std::optional<double> l3_pj_per_byte;  // per byte moved to or from L3; present exactly when L3 is
+
+  double pj_per_byte(MemLevel level) const;
+  bool operator==(const EnergyParams&) const = default;
+};
+
+struct Target {
+  std::string origin;               // the file it was loaded from (or the origin given to parse_target)
+  std::string name;                 // e.g. "gap8"
+  std::string description;
+  std::vector<std::string> sources;  // where the numbers come from
+  int64_t clock_hz = 0;             // cluster clock; all cycle counts are of this clock
+  int64_t cores = 1;                // cores that run dory's kernels
+  MemorySpec l1, l2;
+  std::optional<MemorySpec> l3;
+  std::vector<DmaEngine> dma;
+  KernelParams kernels;
+  EnergyParams energy;
+
+  bool has(MemLevel level) const { return level != MemLevel::L3 || l3.has_value(); }
+  // The level's description; the level must exist (has(level)), else internal error.
+  const MemorySpec& memory(MemLevel level) const;
+  // size_bytes - reserved_bytes: what dory may place in this level. The level must exist.
+  int64_t usable_bytes(MemLevel level) const { return memory(level).usable_bytes(); }
+  // The engine connecting a and b (either direction), or nullptr. There is at most one per pair.
+  const DmaEngine* dma_between(MemLevel a, MemLevel b) const;
+  const MacKernelParams& mac_kernel(KernelFamily f) const;                  // f must be a MAC family
+  const ElementwiseKernelParams& elementwise_kernel(KernelFamily f) const;  // f must be Pool or Add
+  bool operator==(const Target&) const = default;  // compares origin too
+};
+
+// Parses and validates a target description. `origin` names the text in diagnostics (usually its path).
+// Comments (// and /* */) are allowed in the JSON.
+Expected<Target> parse_target(const std::string& json_text, const std::string& origin);
+
+// Reads and parses the file at `path`.
+Expected<Target> load_target(const std::string& path);
+
+// A path (contains '/' or ends in ".json") is loaded as is. A bare name like "gap8" is looked up as
+// "<dir>/<name>.json" in target_search_dirs(), first match wins; when none has it, the error lists the
+// available targets.
+Expected<Target> find_target(const std::string& name_or_path);
+
+// Where bare target names are looked up, in order: $DORY_TARGETS_DIR (if set), the source tree's targets/
+// (DORY_SOURCE_DIR), and the installed data directory <executable dir>/../share/dory/targets.
+std::vector<std::string> target_search_dirs();
+
+// The names (file stems) of the *.json files in target_search_dirs(), sorted, without duplicates.
+std::vector<std::string> available_targets();
+
+// Canonical JSON of a target (schema dory-target/1, every field explicit, defaults filled in); parsing it back
+// gives an equal Target. For reports and for the header of generated code.
+std::string target_to_json(const Target& target);
+
+}  // namespace dory

@@ -1,0 +1,33 @@
+// The dory CLI's subcommands. Each registers its flags on the CLI11 app and runs as a sequence of library calls;
+// a command returns the process exit code: 0 ok, 1 user or model error, 2 infeasible, 3 internal error.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "onnx/frontend.h"
+#include "util/diagnostic.h"
+
+namespace dory::cli {
+
+// Flags every command that loads a model shares (--dialect, --input-type).
+struct ModelOptions {
+  std::string model;
+  std::string dialect = "auto";
+  std::string input_type = "uint8";
+  ImportOptions import_options() const;  // the flags as the frontend takes them (valid after parsing)
+};
+void add_model_options(CLI::App& cmd, ModelOptions& opts);
+
+// Prints a diagnostic to stderr and returns its exit code.
+int report(const Diagnostic& d);
+
+// Each returns the action to run once parsing succeeded.
+std::function<int()> add_inspect_command(CLI::App& app);
+std::function<int()> add_reference_command(CLI::App& app);
+std::function<int()> add_compare_command(CLI::App& app);
+
+}  // namespace dory::cli
