@@ -124,8 +124,13 @@ Expected<std::vector<Interval>> accumulator_ranges(const Layer& l, const std::ve
   return acc;
 }
 
-Status set_output(Graph& g, const Layer& l, ValueRange r) {
+Status set_output(Graph& g, const Layer& l, ValueRange r, bool raw_accumulator = false) {
   Tensor& t = g.tensor(l.output);
+  if (raw_accumulator && !t.dtype_declared) {  // raw accumulators are int32, as the kernels write them
+    t.dtype = DType::Int32;
+    t.range = r;
+    return ok_status();
+  }
   if (t.dtype_declared) {
     if (!dtype_range(t.dtype).contains(r))
       return make_error("ir-range-exceeds-type", where(l),
@@ -239,6 +244,9 @@ Status check_shapes(const Graph& g) {
         return shape_error(l, fmt::format("inputs have {} channels in total, output {}", sum_c, out.channels()));
     } else if (const auto* rq = l.as<Requantize>()) {
       if (in.shape != out.shape) return shape_error(l, "input and output shapes differ");
+      if (in.layout != out.layout || in.hwc_source != out.hwc_source)
+        return shape_error(l, fmt::format("an elementwise layer must keep the storage layout ({} in, {} out)",
+                                          layout_name(in.layout), layout_name(out.layout)));
       DORY_TRY_STATUS(check_requant_shape(l, rq->requant, in.channels()));
     } else if (l.as<View>()) {
       if (in.elements() != out.elements())
@@ -251,7 +259,7 @@ Status check_shapes(const Graph& g) {
 Status analyze_ranges(Graph& g) {
   for (TensorId t : g.inputs) {
     Tensor& x = g.tensor(t);
-    if (!x.dtype_declared) x.range = dtype_range(x.dtype);
+    x.range = dtype_range(x.dtype);  // an input can hold any value of its type
   }
   for (Layer& l : g.layers) {
     const Tensor& in = g.tensor(l.inputs[0]);
@@ -262,7 +270,7 @@ Status analyze_ranges(Graph& g) {
       if (!c->requant) {
         Interval all{acc[0].lo, acc[0].hi};
         for (auto& a : acc) all = {std::min(all.lo, a.lo), std::max(all.hi, a.hi)};
-        DORY_TRY_STATUS(set_output(g, l, to_range(all)));
+        DORY_TRY_STATUS(set_output(g, l, to_range(all), /*raw_accumulator=*/true));
       } else {
         DORY_TRY(auto r, requant_range(l, *c->requant, acc));
         DORY_TRY_STATUS(set_output(g, l, r));
@@ -273,7 +281,7 @@ Status analyze_ranges(Graph& g) {
       if (!fc->requant) {
         Interval all{acc[0].lo, acc[0].hi};
         for (auto& a : acc) all = {std::min(all.lo, a.lo), std::max(all.hi, a.hi)};
-        DORY_TRY_STATUS(set_output(g, l, to_range(all)));
+        DORY_TRY_STATUS(set_output(g, l, to_range(all), /*raw_accumulator=*/true));
       } else {
         DORY_TRY(auto r, requant_range(l, *fc->requant, acc));
         DORY_TRY_STATUS(set_output(g, l, r));

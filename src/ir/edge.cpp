@@ -20,6 +20,7 @@ std::vector<int32_t> quantize_edge(const EdgeQuant& q, const std::vector<int64_t
   for (size_t i = 0; i < x.size(); ++i) {
     int64_t a = axis_index(q, shape, static_cast<int64_t>(i));
     float scaled = x[i] / q.scale[static_cast<size_t>(a)];    // float32 division, as ONNX specifies
+    if (std::isnan(scaled)) scaled = 0.0f;  // ONNX leaves NaN undefined; dory maps it to the zero point
     double rounded = std::nearbyint(static_cast<double>(scaled));  // default FE mode: round half to even
     double v = rounded + q.zero_point[static_cast<size_t>(a)];
     if (v < static_cast<double>(r.lo)) v = static_cast<double>(r.lo);

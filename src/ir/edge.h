@@ -3,7 +3,8 @@
 // only; these conversions run on the host (CLI, tests), with ONNX's exact rules:
 //   quantize:   q = saturate(round_half_to_even(x / scale) + zero_point)   (QuantizeLinear, float32 math)
 //   dequantize: x = (q - zero_point) * scale                               (DequantizeLinear, float32 math)
-// Per-axis parameters apply along `axis` of the ONNX shape.
+// Per-axis parameters apply along `axis` (0 <= axis < rank) of the ONNX shape. NaN quantizes to the zero point
+// (ONNX leaves it undefined); infinities saturate.
 #pragma once
 
 #include <cstdint>

@@ -23,6 +23,11 @@ struct ImportOptions {
   Dialect dialect = Dialect::Auto;
   // Integer-deployable graphs carry float inputs that hold integers; this is their integer type.
   DType input_dtype = DType::UInt8;
+  // Weights with a non-zero zero point (asymmetric, e.g. uint8 with zp 128) are rejected by default: dory
+  // deploys symmetric int8 weights. With this set, the importers fold w - zp into the IR's int32 weights, which
+  // the reference executor evaluates exactly (ONNX's own QLinear test data need it); deployment still requires
+  // the folded weights to fit int8.
+  bool allow_asymmetric_weights = false;
 };
 
 Expected<Graph> import_onnx(const std::string& path, const ImportOptions& options = {});

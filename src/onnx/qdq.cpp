@@ -399,6 +399,8 @@ class Importer {
   Status visit(const Node& n) {
     if (!n.domain.empty() && n.domain != "ai.onnx")
       return unsupported(n, fmt::format("custom domain '{}'", n.domain));
+    if (n.outputs.empty() || n.outputs[0].empty())
+      return make_error("onnx-bad-node", n.label(), "has no output");
     for (const std::string& in : n.inputs)
       if (auto it = vals_.find(in); it != vals_.end() && std::holds_alternative<HostTail>(it->second)) {
         HostTail t = std::get<HostTail>(it->second);
@@ -1105,6 +1107,7 @@ class Importer {
   }
 
   Status visit_concat(const Node& n) {
+    if (n.inputs.empty()) return make_error("onnx-missing-input", n.label(), "Concat without inputs");
     FloatVal f;
     f.kind = FKind::Concat;
     int64_t channels = 0;

@@ -352,21 +352,26 @@ class QOperatorImporter {
   }
 
   // Zero points of weights must be 0 (absent, scalar or per channel).
-  Status check_weight_zero_point(const Node& n, size_t k) const {
-    if (!has_input(n, k)) return ok_status();
+  // The weight zero points at input k: empty when absent or all zero. Non-zero ones are an error unless the
+  // user asked to fold them (ImportOptions::allow_asymmetric_weights).
+  Expected<std::vector<int64_t>> weight_zero_points(const Node& n, size_t k) const {
+    if (!has_input(n, k)) return std::vector<int64_t>{};
     const ConstTensor* zp = constant(n, k);
-    if (!zp)
+    if (!zp || !zp->integral)
       return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("the weight zero point '{}' must be a constant", n.inputs[k]));
-    for (size_t i = 0; i < zp->f.size(); ++i)
-      if (zp->f[i] != 0)
+                        fmt::format("the weight zero point '{}' must be an integer constant", n.inputs[k]));
+    for (size_t i = 0; i < zp->i.size(); ++i)
+      if (zp->i[i] != 0) {
+        if (opt_.allow_asymmetric_weights) return zp->i;
         return make_error("onnx-weight-zero-point", n.label(),
                           fmt::format("the weight zero point '{}' is {} (element {}); dory's weights are symmetric "
                                       "(zero point 0)",
-                                      n.inputs[k], zp->f[i], i),
+                                      n.inputs[k], zp->i[i], i),
                           "quantize the weights symmetrically (onnxruntime: weight_type=QInt8 with symmetric "
-                          "weights, e.g. extra_options={'WeightSymmetric': True})");
-    return ok_status();
+                          "weights, e.g. extra_options={'WeightSymmetric': True}); to evaluate the model with the "
+                          "reference anyway, pass --allow-asymmetric-weights");
+      }
+    return std::vector<int64_t>{};
   }
 
   // The activation zero point at input k: a per-tensor integer constant (0 when absent).
@@ -448,7 +453,7 @@ class QOperatorImporter {
     const Tensor x = g_.tensor(xid);
     DORY_TRY(const ConstTensor* w, required_constant(n, wi, "weight tensor"));
     DORY_TRY(int32_t x_zp, activation_zero_point(n, 2, x));
-    DORY_TRY_STATUS(check_weight_zero_point(n, qlinear ? 5 : 3));
+    DORY_TRY(std::vector<int64_t> w_zp, weight_zero_points(n, qlinear ? 5 : 3));
     if (!x.is_feature_map() || x.shape[0] != 1)
       return make_error("onnx-unsupported-pattern", n.label(),
                         fmt::format("convolves '{}' of shape {}; dory supports 2-D convolutions of [1,C,H,W] maps",
@@ -479,6 +484,14 @@ class QOperatorImporter {
     c.win = win;
     c.groups = static_cast<int32_t>(group);
     DORY_TRY(c.weights, conv_weights_to_dory(n, n.inputs[wi], *w));
+    if (!w_zp.empty()) {  // fold w - zp (per tensor or per output channel)
+      if (w_zp.size() != 1 && static_cast<int64_t>(w_zp.size()) != Co)
+        return make_error("onnx-shape-mismatch", n.label(),
+                          fmt::format("{} weight zero points for {} output channels", w_zp.size(), Co));
+      const size_t per = c.weights.size() / static_cast<size_t>(Co);
+      for (size_t i = 0; i < c.weights.size(); ++i)
+        c.weights[i] -= static_cast<int32_t>(w_zp[w_zp.size() == 1 ? 0 : i / per]);
+    }
     c.input_zero_point = x_zp;
     c.bias.assign(static_cast<size_t>(Co), 0);
     Tensor out = make_activation(n.outputs.at(0), {1, Co, Ho, Wo});
@@ -531,7 +544,7 @@ class QOperatorImporter {
     const Tensor x = g_.tensor(xid);
     const ConstTensor& w = *constant(n, wi);
     DORY_TRY(int32_t x_zp, activation_zero_point(n, b_const ? a_zp : b_zp, x));
-    DORY_TRY_STATUS(check_weight_zero_point(n, b_const ? b_zp : a_zp));
+    DORY_TRY(std::vector<int64_t> w_zp, weight_zero_points(n, b_const ? b_zp : a_zp));
     if (!is_integer_type(w.elem_type))
       return make_error("onnx-unsupported-dtype", n.label(),
                         fmt::format("weights of type {}; expected int8 or uint8", elem_type_name(w.elem_type)));
@@ -567,6 +580,15 @@ class QOperatorImporter {
                                     n_out, k_in, kMaxLoweredWeights),
                         "dory's FullyConnected is a matrix-vector product: use one row (batch 1) per MatMul");
     DORY_TRY(auto wv, int32_values(n, n.inputs[wi], w, "weight tensor"));
+    if (!w_zp.empty()) {  // fold w - zp: per tensor, or per output column of a constant right operand
+      if (w_zp.size() != 1 && !(b_const && static_cast<int64_t>(w_zp.size()) == cols))
+        return make_error("onnx-unsupported-pattern", n.label(),
+                          fmt::format("{} weight zero points: dory folds a per-tensor zero point, or one per output "
+                                      "column of the constant operand",
+                                      w_zp.size()));
+      for (size_t i = 0; i < wv.size(); ++i)
+        wv[i] -= static_cast<int32_t>(w_zp[w_zp.size() == 1 ? 0 : i % static_cast<size_t>(cols)]);
+    }
     std::vector<int32_t> w_nk(static_cast<size_t>(n_out * k_in), 0);
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t xb_i = xb ? b : 0, wb_i = wb ? b : 0;

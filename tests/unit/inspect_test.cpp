@@ -94,9 +94,9 @@ TEST(InspectTest, CountsMacsBytesAndPeakMemoryOfAConvFlattenFc) {
   EXPECT_EQ(fc.kind, "fc");
   EXPECT_EQ(fc.macs, 2560);
   EXPECT_EQ(fc.weight_bytes, 2600);
-  EXPECT_EQ(fc.output.dtype, "uint16");
+  EXPECT_EQ(fc.output.dtype, "int32");  // a raw accumulator
   EXPECT_EQ(fc.output.range, (ValueRange{0, 65280}));
-  EXPECT_EQ(fc.activation_bytes_out, 20);
+  EXPECT_EQ(fc.activation_bytes_out, 40);  // 10 x int32
   EXPECT_EQ(fc.requant, "none: raw int32 accumulator");
 
   EXPECT_EQ(r.total_macs, 6912 + 2560);
@@ -145,7 +145,7 @@ TEST(InspectTest, JsonHasStableKeysAndPlainNumbers) {
   EXPECT_FALSE(j["layers"][1].contains("window"));
   EXPECT_EQ(j["layers"][2]["inputs"][0]["layout"], "flattened-HWC");
   EXPECT_EQ(j["inputs"][0]["shape"], nlohmann::json({1, 3, 8, 8}));
-  EXPECT_EQ(j["outputs"][0]["dtype"], "uint16");
+  EXPECT_EQ(j["outputs"][0]["dtype"], "int32");
 }
 
 TEST(InspectTest, ReportsTheFloatEdgesOfQuantizedInputs) {

@@ -91,9 +91,9 @@ TEST(ReferenceConv, Standard3x3WithStride2AndAsymmetricPaddingPadsWithTheZeroPoi
   EXPECT_EQ(run(b, {in}, y), (V{13, 25, 17, 82, 100, 43, -9, -11, -5, -13, -11, -11}));
   // Raw accumulator (no requant): its proven range is the hand interval of the weighted sums,
   //   co0: 10 + 9 * [-3, 252] = [-17, 2278];  co1: -5 + 2 * [-3, 252] - 1 * [-3, 252] = [-263, 502],
-  // stored in the narrowest type that holds it.
+  // a raw accumulator: stored as int32.
   EXPECT_EQ(b.g.tensor(y).range, (ValueRange{-263, 2278}));
-  EXPECT_EQ(b.g.tensor(y).dtype, DType::Int16);
+  EXPECT_EQ(b.g.tensor(y).dtype, DType::Int32);
 }
 
 TEST(ReferenceConv, NonSquare1x3And3x1KernelsSlideAlongOneAxis) {

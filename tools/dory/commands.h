@@ -18,6 +18,7 @@ struct ModelOptions {
   std::string model;
   std::string dialect = "auto";
   std::string input_type = "uint8";
+  bool allow_asymmetric_weights = false;
   ImportOptions import_options() const;  // the flags as the frontend takes them (valid after parsing)
 };
 void add_model_options(CLI::App& cmd, ModelOptions& opts);

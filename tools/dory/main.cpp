@@ -24,12 +24,15 @@ void add_model_options(CLI::App& cmd, ModelOptions& opts) {
   cmd.add_option("--input-type", opts.input_type, "integer type of the float inputs of integer-deployable models")
       ->check(CLI::IsMember({"uint8", "int8"}))
       ->capture_default_str();
+  cmd.add_flag("--allow-asymmetric-weights", opts.allow_asymmetric_weights,
+               "fold non-zero weight zero points into the weights (reference evaluation; not deployable as int8)");
 }
 
 ImportOptions ModelOptions::import_options() const {
   ImportOptions o;
   o.dialect = kDialects.at(dialect);
   o.input_dtype = kInputTypes.at(input_type);
+  o.allow_asymmetric_weights = allow_asymmetric_weights;
   return o;
 }
 
