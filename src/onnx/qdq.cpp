@@ -500,7 +500,7 @@ class Importer {
     DORY_TRY(const ConstTensor* zpc, const_input(n, 2, "zero point"));
     DORY_TRY_STATUS(check_scales(n, n.inputs[1], *sc));
     const int32_t elem = zpc ? zpc->elem_type : kUInt8;
-    DORY_TRY(DType dt, activation_dtype(elem, n.label()));
+    DORY_TRY(DType dt, activation_dtype(elem, fmt::format("{}: the output type (its zero point's type)", n.label())));
     if (zpc && (!zpc->integral || zpc->size() != sc->size()))
       return make_error("onnx-bad-attribute", n.label(), "the zero point must be integers, one per scale");
     const std::string& out = n.outputs.at(0);
@@ -744,7 +744,9 @@ class Importer {
   // ---- weights and biases -----------------------------------------------------------------------------------
 
   // The quantized weights of input k: int8 values, zero point 0, per tensor or per channel along `out_axis`.
-  Expected<const QConst*> weights(const Node& n, size_t k, int64_t out_axis, int64_t rank) {
+  // With ImportOptions::allow_asymmetric_weights, non-zero zero points are folded (w - zp, exact in the IR's int32
+  // weights; for reference evaluation, since the kernels deploy int8).
+  Expected<QConst> weights(const Node& n, size_t k, int64_t out_axis, int64_t rank) {
     DORY_TRY(Value * v, value(n, k));
     const std::string& name = n.inputs[k];
     if (const auto* c = std::get_if<ConstTensor>(v))
@@ -752,32 +754,58 @@ class Importer {
                         fmt::format("its weights '{}' are a float {} constant, not quantized", name,
                                     elem_type_name(c->elem_type)),
                         "quantize the weights: DequantizeLinear of an int8 constant");
-    const auto* w = std::get_if<QConst>(v);
-    if (!w)
+    const auto* wp = std::get_if<QConst>(v);
+    if (!wp)
       return make_error("onnx-unsupported-pattern", n.label(),
                         fmt::format("its weights '{}' must be a constant (DequantizeLinear of an int8 constant)",
                                     name));
-    if (static_cast<int64_t>(w->q.shape.size()) != rank)
+    QConst w = *wp;
+    if (static_cast<int64_t>(w.q.shape.size()) != rank)
       return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("weights '{}' have rank {}, expected {}", name, w->q.shape.size(), rank));
-    for (size_t i = 0; i < w->zero_point.size(); ++i)
-      if (w->zero_point[i] != 0)
-        return make_error("onnx-weight-zero-point", n.label(),
-                          fmt::format("weights '{}' have the zero point {}{}; dory's weights are symmetric (zero "
-                                      "point 0)",
-                                      name, w->zero_point[i],
-                                      w->zero_point.size() > 1 ? fmt::format(" at channel {}", i) : std::string()),
-                          "quantize the weights symmetrically (torch: qint8 per_channel_symmetric or "
-                          "per_tensor_symmetric; onnxruntime: WeightSymmetric=True, the default for int8)");
-    if (w->scale.size() > 1 && w->axis != out_axis)
+                        fmt::format("weights '{}' have rank {}, expected {}", name, w.q.shape.size(), rank));
+    if (w.scale.size() > 1 && w.axis != out_axis)
       return make_error("onnx-unsupported-pattern", n.label(),
                         fmt::format("weights '{}' are quantized per channel along axis {}; dory needs per output "
                                     "channel (axis {})",
-                                    name, w->axis, out_axis));
-    for (size_t i = 0; i < w->q.i.size(); ++i)
-      if (w->q.i[i] < -128 || w->q.i[i] > 127)
+                                    name, w.axis, out_axis));
+    bool asymmetric = false;
+    for (size_t i = 0; i < w.zero_point.size(); ++i)
+      if (w.zero_point[i] != 0) {
+        if (opt_.allow_asymmetric_weights) {
+          asymmetric = true;
+          continue;
+        }
+        return make_error("onnx-weight-zero-point", n.label(),
+                          fmt::format("weights '{}' have the zero point {}{}; dory's weights are symmetric (zero "
+                                      "point 0)",
+                                      name, w.zero_point[i],
+                                      w.zero_point.size() > 1 ? fmt::format(" at channel {}", i) : std::string()),
+                          "quantize the weights symmetrically (torch: qint8 per_channel_symmetric or "
+                          "per_tensor_symmetric; onnxruntime: WeightSymmetric=True, the default for int8); to "
+                          "evaluate the model with the reference anyway, pass --allow-asymmetric-weights");
+      }
+    if (asymmetric) {  // w - zp, zero point along the quantization axis
+      int64_t inner = 1;
+      for (int64_t d = w.axis + 1; d < rank; ++d) inner *= w.q.shape[static_cast<size_t>(d)];
+      std::vector<int64_t> folded(w.q.i.size());
+      for (size_t i = 0; i < folded.size(); ++i) {
+        const size_t a = w.zero_point.size() == 1
+                             ? 0
+                             : static_cast<size_t>((static_cast<int64_t>(i) / inner) %
+                                                   w.q.shape[static_cast<size_t>(w.axis)]);
+        folded[i] = w.q.i[i] - w.zero_point[a];
+      }
+      w.q = ConstTensor::from_ints(kInt32, w.q.shape, std::move(folded));
+      w.zero_point.assign(w.zero_point.size(), 0);
+      notes_.insert(fmt::format("{}: the weight zero points of '{}' were folded into the weights "
+                                "(--allow-asymmetric-weights); they are not int8",
+                                n.label(), name));
+      return w;
+    }
+    for (size_t i = 0; i < w.q.i.size(); ++i)
+      if (w.q.i[i] < -128 || w.q.i[i] > 127)
         return make_error("onnx-unsupported-dtype", n.label(),
-                          fmt::format("weights '{}' hold {} at index {}; dory's weights are int8", name, w->q.i[i], i),
+                          fmt::format("weights '{}' hold {} at index {}; dory's weights are int8", name, w.q.i[i], i),
                           "quantize the weights to int8");
     return w;
   }
@@ -847,7 +875,8 @@ class Importer {
 
   Status visit_conv(const Node& n) {
     DORY_TRY(Input x, dq_input(n, 0, /*allow_pad=*/true));
-    DORY_TRY(const QConst* w, weights(n, 1, 0, 4));
+    DORY_TRY(const QConst wq, weights(n, 1, 0, 4));
+    const QConst* w = &wq;
     const Tensor in = g_.tensor(x.op.t);
     if (!in.is_feature_map() || in.shape[0] != 1)
       return make_error("onnx-unsupported-pattern", n.label(),
@@ -920,7 +949,8 @@ class Importer {
         return make_error("onnx-unsupported-attribute", n.label(),
                           fmt::format("alpha = {}, beta = {}: alpha must be positive and both finite", alpha, beta));
     }
-    DORY_TRY(const QConst* w, weights(n, 1, trans_b ? 0 : 1, 2));
+    DORY_TRY(const QConst wq, weights(n, 1, trans_b ? 0 : 1, 2));
+    const QConst* w = &wq;
     const Tensor in = g_.tensor(x.op.t);
     const int64_t K = trans_b ? w->q.shape[1] : w->q.shape[0], N = trans_b ? w->q.shape[0] : w->q.shape[1];
     if (in.elements() != K || in.shape.empty() || (in.shape.size() > 1 && in.shape[0] != 1) ||
