@@ -86,7 +86,7 @@ class Importer {
   const ImportOptions& opt_;
   Graph g_;
   std::map<std::string, Value> vals_;
-  std::set<std::string> tail_notes_;
+  std::map<std::string, std::vector<std::string>> tail_starts_;  // network output -> host-tail nodes reading it
 
   // ---- values -------------------------------------------------------------------------------------------
 
@@ -296,9 +296,7 @@ class Importer {
     if (op == "Concat") return visit_concat(n);
     if (is_host_tail_op(op)) {
       for (const std::string& out : n.outputs) vals_[out] = HostTail{n.inputs.at(0)};
-      tail_notes_.insert(fmt::format("{} and what follows it run on the host (as in DORY): the network ends at "
-                                     "tensor '{}'",
-                                     n.label(), n.inputs.at(0)));
+      tail_starts_[n.inputs.at(0)].push_back(n.label());
       return ok_status();
     }
     return unsupported(n, "");
@@ -859,7 +857,9 @@ class Importer {
         return make_error("onnx-unsupported-pattern", fmt::format("output '{}'", o.name), "is the output of a Pad");
       if (seen.insert(iv.t).second) g_.outputs.push_back(iv.t);
     }
-    for (const std::string& s : tail_notes_) g_.notes.push_back(s);
+    for (const auto& [tensor, nodes] : tail_starts_)
+      g_.notes.push_back(fmt::format("{} and what follows run on the host (as in DORY): the network ends at tensor '{}'",
+                                     fmt::join(nodes, ", "), tensor));
     return ok_status();
   }
 };
