@@ -323,4 +323,26 @@ Expected<DType> activation_dtype(int32_t elem_type, const std::string& where) {
   }
 }
 
+bool is_float_type(int32_t elem_type) {
+  return elem_type == kFloat || elem_type == kDouble || elem_type == kFloat16;
+}
+
+Expected<std::vector<int64_t>> graph_input_shape(const ValueInfo& in) {
+  const std::string where = fmt::format("input '{}'", in.name);
+  if (!in.has_shape)
+    return make_error("onnx-unknown-shape", where, "has no shape in the model", "export with a fixed input shape");
+  std::vector<int64_t> shape = in.shape;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] < 0) {
+      if (d != 0)
+        return make_error("onnx-unknown-shape", where,
+                          fmt::format("has the symbolic dimension {} (only the batch may be symbolic); dory compiles "
+                                      "fixed shapes",
+                                      d),
+                          "export with a fixed input shape");
+      shape[d] = 1;  // a symbolic batch dimension: dory deploys batch 1
+    }
+  return shape;
+}
+
 }  // namespace dory::onnxfe

@@ -61,6 +61,13 @@ Expected<std::vector<int64_t>> view_shape(const Node& n, const std::vector<int64
 // DType of an ONNX integer element type usable for activations, or a diagnostic.
 Expected<DType> activation_dtype(int32_t elem_type, const std::string& where);
 
+// Whether an ONNX element type is a float type (float, double, float16).
+bool is_float_type(int32_t elem_type);
+
+// The shape dory compiles for a graph input: a symbolic batch (dimension 0) becomes 1; no shape, or another
+// symbolic dimension, is an "onnx-unknown-shape" diagnostic naming the input.
+Expected<std::vector<int64_t>> graph_input_shape(const ValueInfo& in);
+
 // Fails unless the shape is plausible for a microcontroller activation (dims >= 1, at most 2^26 elements).
 Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape);
 

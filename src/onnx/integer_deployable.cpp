@@ -99,7 +99,7 @@ class Importer {
       if (d < 0) d = 1;  // a symbolic batch dimension: dory deploys batch 1
     DORY_TRY_STATUS(check_activation_size(fmt::format("input '{}'", in.name), shape));
     Tensor t = make_activation(in.name, shape);
-    if (in.elem_type == kFloat || in.elem_type == kDouble || in.elem_type == kFloat16) {
+    if (is_float_type(in.elem_type)) {
       t.dtype = opt_.input_dtype;
     } else {
       DORY_TRY(DType dt, activation_dtype(in.elem_type, fmt::format("input '{}'", in.name)));

@@ -11,8 +11,9 @@
 //   - a *float value*: the real number a DequantizeLinear and the float ops after it compute from integer tensors,
 //     described exactly (the op, its integer inputs with their scales and zero points, Relu/Clip bounds, a Pad or
 //     Flatten waiting for its consumer). A QuantizeLinear turns it into one IR layer whose requantization maps the
-//     real multiplier (s_x*s_w/s_y, s_x/s_y, ...) to integers: see docs/semantics.md, section "QDQ", for the rule
-//     and for exactly how the result differs from a float evaluation of the graph (at most 1 LSB, at ties).
+//     real multiplier (s_x*s_w/s_y, s_x/s_y, ...) to integers by the rule of onnx/real_multiplier.h (shared with
+//     the QOperator importer); docs/semantics.md, section "QDQ", says exactly how the result differs from a float
+//     evaluation of the graph (at most 1 LSB, at ties).
 // The IR tensor a layer writes is named after the ONNX output of the QuantizeLinear that materializes it, so
 // layer dumps carry the names of the quantized ONNX tensors.
 //
@@ -25,20 +26,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <map>
 #include <set>
 
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
+#include "onnx/real_multiplier.h"
 
 namespace dory::onnxfe {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr int64_t kMulLimit = (int64_t{1} << 31) - 1;  // every multiplier m < 2^31
-constexpr int kMaxShift = 61;                             // divisor 2^s <= 2^61 (IR limit: < 2^62)
 // Two float32 scales whose ratio differs from 1 by less than this are "the same scale up to float32 rounding"
 // (a bias scale written as float32(s_x*s_w)); 2^-24 is the float32 rounding error, with margin.
 constexpr double kScaleRelTol = 1e-6;
@@ -48,57 +47,6 @@ const char* kSupportedOps =
     "bias), Relu, Clip, MaxPool, AveragePool, GlobalAveragePool, Pad (before a Conv or pool), Concat (channels), "
     "Flatten, Reshape, Cast, Identity, constant sub-graphs (Constant, ConstantOfShape, Shape, Gather, Unsqueeze, "
     "...); a trailing Sigmoid/Softmax/LogSoftmax/ArgMax is left to the host";
-
-// ---- the (m, s) rule ---------------------------------------------------------------------------------------
-
-// Real multipliers M[i] > 0 represented as m[i] / 2^shift with one common shift (see docs/semantics.md, "QDQ"):
-//   m[i] = round_half_up(M[i] * 2^shift), shift = the largest value in [1, max_shift] with every m[i] < 2^31 and
-//   fits(m) (an extra constraint of the caller, e.g. "the Add operand sum fits int32"); then common factors of two
-//   are stripped while shift > 1 (the same value, smaller numbers).
-struct FixedPoint {
-  std::vector<int64_t> m;
-  int shift = 0;
-  uint64_t divisor() const { return uint64_t{1} << shift; }
-  int64_t rounding() const { return int64_t{1} << (shift - 1); }  // 2^(shift-1): round half up
-};
-
-Expected<FixedPoint> fixed_point(const std::vector<double>& M, int max_shift,
-                                 const std::function<bool(const std::vector<int64_t>&)>& fits,
-                                 const std::string& where) {
-  for (double v : M)
-    if (!std::isfinite(v) || v <= 0)
-      return make_error("onnx-bad-scale", where, fmt::format("has the real multiplier {}, which is not positive", v),
-                        "every scale must be a positive finite number");
-  for (int s = max_shift; s >= 1; --s) {
-    FixedPoint fp;
-    fp.shift = s;
-    bool ok = true;
-    for (double v : M) {
-      const double scaled = std::ldexp(v, s);  // exact: a power-of-two scaling
-      if (scaled >= static_cast<double>(kMulLimit)) {
-        ok = false;
-        break;
-      }
-      fp.m.push_back(static_cast<int64_t>(std::floor(scaled + 0.5)));  // scaled + 0.5 is exact below 2^52
-    }
-    if (!ok || !fits(fp.m)) continue;
-    while (fp.shift > 1 && std::all_of(fp.m.begin(), fp.m.end(), [](int64_t x) { return x % 2 == 0; })) {
-      for (int64_t& x : fp.m) x /= 2;
-      --fp.shift;
-    }
-    return fp;
-  }
-  double mx = *std::max_element(M.begin(), M.end());
-  return make_error("onnx-bad-scale", where,
-                    fmt::format("the real multiplier {} (input scale x weight scale / output scale) is too large to "
-                                "represent as m / 2^s with m < 2^31 and s >= 1",
-                                mx),
-                    "check the scales: a requantization multiplier is normally far below 1");
-}
-
-Expected<FixedPoint> fixed_point(const std::vector<double>& M, const std::string& where, int max_shift = kMaxShift) {
-  return fixed_point(M, max_shift, [](const std::vector<int64_t>&) { return true; }, where);
-}
 
 // QuantizeLinear of one real value, with ONNX's rules: float32 division, round half to even, saturate.
 int64_t quantize_scalar(double v, double scale, int32_t zp, ValueRange r) {
@@ -200,29 +148,13 @@ class Importer {
 
   // ---- inputs and value access ----------------------------------------------------------------------------
 
-  Expected<std::vector<int64_t>> input_shape(const ValueInfo& in) const {
-    if (!in.has_shape)
-      return make_error("onnx-unknown-shape", fmt::format("input '{}'", in.name), "has no shape in the model",
-                        "export with a fixed input shape");
-    std::vector<int64_t> shape = in.shape;
-    for (size_t d = 0; d < shape.size(); ++d)
-      if (shape[d] < 0) {
-        if (d != 0)
-          return make_error("onnx-unknown-shape", fmt::format("input '{}'", in.name),
-                            fmt::format("has the symbolic dimension {} (only the batch may be symbolic)", d),
-                            "export with a fixed input shape");
-        shape[d] = 1;  // a symbolic batch dimension: dory deploys batch 1
-      }
-    return shape;
-  }
-
   Status add_input(size_t i) {
     const ValueInfo& in = m_.inputs[i];
-    if (in.elem_type == kFloat || in.elem_type == kDouble || in.elem_type == kFloat16) {
+    if (is_float_type(in.elem_type)) {
       vals_[in.name] = FloatInput{i};  // becomes an IR input at its QuantizeLinear
       return ok_status();
     }
-    DORY_TRY(std::vector<int64_t> shape, input_shape(in));
+    DORY_TRY(std::vector<int64_t> shape, graph_input_shape(in));
     Tensor t = make_activation(in.name, shape);
     DORY_TRY(t.dtype, activation_dtype(in.elem_type, fmt::format("input '{}'", in.name)));
     t.dtype_declared = true;
@@ -244,7 +176,7 @@ class Importer {
     if (const auto* t = std::get_if<QTensor>(&v)) return g_.tensor(t->t).shape;
     if (const auto* f = std::get_if<FloatVal>(&v)) return f->shape;
     if (const auto* fi = std::get_if<FloatInput>(&v)) {
-      auto s = input_shape(m_.inputs[fi->index]);
+      auto s = graph_input_shape(m_.inputs[fi->index]);
       return s.ok() ? s.value() : std::vector<int64_t>{};
     }
     return {};
@@ -467,7 +399,7 @@ class Importer {
     if (!to) return make_error("onnx-missing-attribute", n.label(), "Cast without 'to'");
     const int32_t t = static_cast<int32_t>(*to);
     DORY_TRY(Value * v, value(n, 0));
-    const bool to_float = t == kFloat || t == kDouble || t == kFloat16;
+    const bool to_float = is_float_type(t);
     if (const auto* q = std::get_if<QTensor>(v)) {
       // torch writes a Cast to the same type after every QuantizeLinear: a no-op.
       const Tensor& x = g_.tensor(q->t);
@@ -557,7 +489,7 @@ class Importer {
       vals_[n.outputs.at(0)] = QTensor{g_.inputs[index]};
       return ok_status();
     }
-    DORY_TRY(std::vector<int64_t> shape, input_shape(in));
+    DORY_TRY(std::vector<int64_t> shape, graph_input_shape(in));
     Tensor t = make_activation(in.name, shape);
     t.dtype = dt;
     t.dtype_declared = true;
@@ -1198,18 +1130,6 @@ class Importer {
     return t;
   }
 
-  Requant make_requant(const FixedPoint& fp, int32_t zp, int64_t lo, int64_t hi) {
-    Requant rq;
-    rq.mul = fp.m;
-    rq.add = {fp.rounding()};
-    rq.divisor = fp.divisor();
-    rq.rounding = Rounding::Floor;
-    rq.zero_point = zp;
-    rq.lo = static_cast<int32_t>(lo);
-    rq.hi = static_cast<int32_t>(hi);
-    return rq;
-  }
-
   Expected<TensorId> quantize_float(const FloatVal& f, const Node& q, double s_y, int32_t zp_y, DType dt) {
     const std::string& out = q.outputs.at(0);
     const std::string where = q.label();
@@ -1274,8 +1194,8 @@ class Importer {
           return x.t;  // Q(DQ(x)) with the same quantization: x itself
         Requantize r;
         r.input_zero_point = x.zp;
-        DORY_TRY(FixedPoint fp, fixed_point({x.scale / s_y}, where));
-        r.requant = make_requant(fp, zp_y, lo, hi);
+        DORY_TRY(r.requant, requant_from_real({x.scale / s_y}, MultiplierUse::accumulators({max_offset(xr, x.zp)}),
+                                              zp_y, lo, hi, where));
         l.name = layer_name(q);
         l.op = r;
         l.inputs = {x.t};
@@ -1289,37 +1209,39 @@ class Importer {
       case FKind::Fc: {
         std::vector<double> M;
         for (double a : f.acc_scale) M.push_back(a / s_y);
-        DORY_TRY(FixedPoint fp, fixed_point(M, where));
-        Requant rq = make_requant(fp, zp_y, lo, hi);
-        if (auto* c = l.as<Conv2d>()) c->requant = rq;
-        else std::get<FullyConnected>(l.op).requant = rq;
+        const Operand& x = f.in[0];
+        auto* c = l.as<Conv2d>();
+        auto* fc = l.as<FullyConnected>();
+        const std::vector<int32_t>& w = c ? c->weights : fc->weights;
+        const std::vector<int32_t>& bias = c ? c->bias : fc->bias;
+        const std::vector<int64_t> B =
+            accumulator_bounds(w, bias, static_cast<int64_t>(bias.size()), dtype_range(g_.tensor(x.t).dtype), x.zp);
+        DORY_TRY(Requant rq, requant_from_real(M, MultiplierUse::accumulators(B), zp_y, lo, hi, where));
+        if (c) c->requant = rq;
+        else fc->requant = rq;
         return emit(std::move(l), std::move(t));
       }
       case FKind::AvgPool: {
         auto& ap = std::get<AveragePool>(l.op);
-        // divisor * count must stay below 2^62: s <= 61 - ceil(log2(window size)).
-        int bits = 0;
-        while ((int64_t{1} << bits) < static_cast<int64_t>(ap.win.kh) * ap.win.kw) ++bits;
-        DORY_TRY(FixedPoint fp, fixed_point({f.in[0].scale / s_y}, where, kMaxShift - bits));
-        ap.requant = make_requant(fp, zp_y, lo, hi);
+        // |x - zp| over the input's type, and over the padded cells' value where they are counted.
+        const Operand& x = f.in[0];
+        int64_t vmax = max_offset(dtype_range(g_.tensor(x.t).dtype), x.zp);
+        if (ap.win.pad.any() && ap.count_include_pad)
+          vmax = std::max(vmax, std::abs(static_cast<int64_t>(ap.pad_value) - x.zp));
+        const int64_t window = static_cast<int64_t>(ap.win.kh) * ap.win.kw;
+        DORY_TRY(ap.requant, requant_from_real({x.scale / s_y}, MultiplierUse::window_sums(window, vmax), zp_y, lo,
+                                               hi, where));
         return emit(std::move(l), std::move(t));
       }
       case FKind::Add: {
         // t_i = m_i * (x_i - zp_i) per operand (exact), then y = floor((t_1 + t_2 + 2^(s-1)) / 2^s) + zp_y.
-        // The operand sum is an int32 in the IR: sum_i m_i * max|x_i - zp_i| <= 2^31 - 1 bounds s.
         std::vector<double> M;
         std::vector<int64_t> R;
         for (const Operand& o : f.in) {
           M.push_back(o.scale / s_y);
-          const ValueRange r = dtype_range(g_.tensor(o.t).dtype);
-          R.push_back(std::max<int64_t>(o.zp - r.lo, r.hi - o.zp));
+          R.push_back(max_offset(dtype_range(g_.tensor(o.t).dtype), o.zp));
         }
-        auto fits = [&](const std::vector<int64_t>& m) {
-          __int128 s = 0;
-          for (size_t i = 0; i < m.size(); ++i) s += static_cast<__int128>(m[i]) * R[i];
-          return s <= kMulLimit;
-        };
-        DORY_TRY(FixedPoint fp, fixed_point(M, kMaxShift, fits, where));
+        DORY_TRY(FixedPoint fp, fixed_point_multipliers(M, MultiplierUse::operand_sum(R), where));
         auto& add = std::get<Add>(l.op);
         add.operands.clear();
         for (size_t i = 0; i < f.in.size(); ++i) {
@@ -1328,8 +1250,7 @@ class Importer {
           op.mul = fp.m[i];
           add.operands.push_back(op);
         }
-        FixedPoint sum{{1}, fp.shift};
-        add.requant = make_requant(sum, zp_y, lo, hi);
+        add.requant = requant_of(FixedPoint{{1}, fp.shift}, zp_y, lo, hi);
         return emit(std::move(l), std::move(t));
       }
       case FKind::MaxPool:

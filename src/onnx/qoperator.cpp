@@ -45,8 +45,6 @@ int64_t numel(const std::vector<int64_t>& s) {
   return n;
 }
 
-bool is_float_type(int32_t t) { return t == kFloat || t == kDouble || t == kFloat16; }
-
 // A DequantizeLinear at the output edge: the integer tensor and how the host dequantizes it.
 struct DequantizedOutput {
   TensorId id = -1;
@@ -137,23 +135,10 @@ class QOperatorImporter {
     return {};
   }
 
-  static std::vector<int64_t> input_shape(const ValueInfo& in) {
-    std::vector<int64_t> shape = in.shape;
-    for (int64_t& d : shape)
-      if (d < 0) d = 1;  // a symbolic batch dimension: dory deploys batch 1
-    return shape;
-  }
-
   Status add_input(const ValueInfo& in) {
     const std::string where = fmt::format("input '{}'", in.name);
-    if (!in.has_shape)
-      return make_error("onnx-unknown-shape", where, "has no shape in the model", "export with a fixed input shape");
-    for (size_t d = 1; d < in.shape.size(); ++d)
-      if (in.shape[d] < 0)
-        return make_error("onnx-unknown-shape", where,
-                          fmt::format("dimension {} is symbolic; dory compiles fixed shapes", d),
-                          "export with a fixed input shape");
-    Tensor t = make_activation(in.name, input_shape(in));
+    DORY_TRY(std::vector<int64_t> shape, graph_input_shape(in));
+    Tensor t = make_activation(in.name, std::move(shape));
     std::optional<EdgeQuant> quant;
     std::vector<std::string> quantized;  // the QuantizeLinear outputs that stand for this input
     if (is_float_type(in.elem_type)) {
@@ -507,21 +492,7 @@ class QOperatorImporter {
       DORY_TRY(double x_scale, scalar_scale(n, 1, "input scale"));
       DORY_TRY(OutQuant oq, output_quant(n, 6));
       DORY_TRY(std::vector<double> M, real_multipliers(n, x_scale, 4, oq.scale, Co));
-      // A channel whose weights and bias are all 0 computes 0: its multiplier cannot matter.
-      if (M.size() > 1) {
-        const size_t per = c.weights.size() / static_cast<size_t>(Co);
-        for (int64_t o = 0; o < Co; ++o) {
-          bool zero = c.bias[static_cast<size_t>(o)] == 0;
-          for (size_t k = 0; zero && k < per; ++k) zero = c.weights[static_cast<size_t>(o) * per + k] == 0;
-          if (zero) M[static_cast<size_t>(o)] = 0;
-        }
-      }
-      DORY_TRY(c.requant,
-               requant_for(n, M, oq, accumulator_bounds(c.weights, c.bias, Co, x, x_zp)));
-      if (!g_.tensor(xid).scale) g_.tensor(xid).scale = x_scale;
-      out.dtype = oq.dtype;
-      out.zero_point = oq.zero_point;
-      out.scale = oq.scale;
+      DORY_TRY(c.requant, qlinear_requant(n, M, oq, c.weights, c.bias, xid, x_zp, x_scale, out));
     } else {
       out.dtype = DType::Int32;
     }
@@ -626,12 +597,7 @@ class QOperatorImporter {
         for (int64_t o = 0; o < n_out; ++o)
           per_out[static_cast<size_t>(o)] = M[static_cast<size_t>(b_const ? o % cols : (o / cols) % rows)];
       }
-      DORY_TRY(fc.requant,
-               requant_for(n, per_out, oq, accumulator_bounds(fc.weights, fc.bias, n_out, x, x_zp)));
-      if (!g_.tensor(xid).scale) g_.tensor(xid).scale = x_scale;
-      out.dtype = oq.dtype;
-      out.zero_point = oq.zero_point;
-      out.scale = oq.scale;
+      DORY_TRY(fc.requant, qlinear_requant(n, per_out, oq, fc.weights, fc.bias, xid, x_zp, x_scale, out));
     } else {
       out.dtype = DType::Int32;
     }
@@ -740,36 +706,23 @@ class QOperatorImporter {
     return ok_status();
   }
 
-  // Max |acc| per output channel: |bias| + sum |w| * max|x - zp| over the input's type range (a safe bound; the
-  // range analysis proves the tighter one later). Saturates at 2^62.
-  static std::vector<int64_t> accumulator_bounds(const std::vector<int32_t>& weights, const std::vector<int32_t>& bias,
-                                                 int64_t channels, const Tensor& x, int32_t zp) {
-    const ValueRange r = dtype_range(x.dtype);
-    const __int128 vmax = std::max<int64_t>(std::abs(r.lo - zp), std::abs(r.hi - zp));
-    const size_t per = weights.size() / static_cast<size_t>(channels);
-    std::vector<int64_t> out(static_cast<size_t>(channels));
-    for (size_t c = 0; c < out.size(); ++c) {
-      __int128 b = std::abs(static_cast<int64_t>(bias[c]));
-      for (size_t k = 0; k < per; ++k) b += std::abs(static_cast<int64_t>(weights[c * per + k])) * vmax;
-      out[c] = static_cast<int64_t>(std::min<__int128>(b, __int128{1} << 62));
-    }
-    return out;
-  }
-
-  Expected<Requant> requant_for(const Node& n, const std::vector<double>& M, const OutQuant& oq,
-                                const std::vector<int64_t>& bounds) {
+  // The requantization of a QLinear op by the rule of onnx/real_multiplier.h (accumulator bounds from its
+  // channel-major weights and bias and its input's type), clamped to the output's type; sets the quantization of
+  // the output, and of the input where it is not known yet.
+  Expected<Requant> qlinear_requant(const Node& n, const std::vector<double>& M, const OutQuant& oq,
+                                    const std::vector<int32_t>& weights, const std::vector<int32_t>& bias,
+                                    TensorId xid, int32_t x_zp, double x_scale, Tensor& out) {
+    Tensor& x = g_.tensor(xid);
     const ValueRange r = dtype_range(oq.dtype);
-    DORY_TRY(RealRequant rr, requant_from_real(M, oq.zero_point, static_cast<int32_t>(r.lo),
-                                               static_cast<int32_t>(r.hi), n.label(),
-                                               M.size() == 1 ? std::vector<int64_t>{*std::max_element(
-                                                                   bounds.begin(), bounds.end())}
-                                                             : bounds));
-    if (rr.coarsened)
-      g_.notes.push_back(fmt::format("{}: the per-channel scales span too wide a range for one exact shared shift; "
-                                     "{} channel multipliers were rounded to a coarser grid (see "
-                                     "onnx/real_multiplier.h)",
-                                     layer_name(n), rr.coarsened));
-    return rr.requant;
+    const auto bounds =
+        accumulator_bounds(weights, bias, static_cast<int64_t>(bias.size()), dtype_range(x.dtype), x_zp);
+    DORY_TRY(Requant rq, requant_from_real(M, MultiplierUse::accumulators(bounds), oq.zero_point, r.lo, r.hi,
+                                           n.label()));
+    if (!x.scale) x.scale = x_scale;
+    out.dtype = oq.dtype;
+    out.zero_point = oq.zero_point;
+    out.scale = oq.scale;
+    return rq;
   }
 
   // ---- graph outputs ------------------------------------------------------------------------------------

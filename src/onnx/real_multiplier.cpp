@@ -4,102 +4,149 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 
 namespace dory::onnxfe {
 
 namespace {
-constexpr int kMaxShift = 61;       // the divisor 2^S stays below the IR's 2^62 limit
-constexpr int kMaxSpreadBits = 31;  // mul[c] = m0 * 2^(S - s[c]) stays below 2^62
-}  // namespace
 
-Expected<FixedPointMultiplier> fixed_point_multiplier(double real, const std::string& where) {
-  if (!std::isfinite(real) || real < 0)
-    return make_error("onnx-bad-scale", where,
-                      fmt::format("the requantization multiplier s_x * s_w / s_y is {}; it must be finite and "
-                                  "positive",
-                                  real),
-                      "check the scales of the node: every scale must be a positive float");
-  if (real == 0) return FixedPointMultiplier{0, 0};
+using i128 = __int128;
+constexpr int kMaxShift = 61;  // the divisor 2^S stays below the IR's 2^62
+constexpr i128 kInt64Max = std::numeric_limits<int64_t>::max();
+constexpr i128 kInt32Max = std::numeric_limits<int32_t>::max();
+
+// round_half_up(M * 2^S) in exact integer arithmetic, or nullopt when it reaches 2^63.
+std::optional<int64_t> round_scaled(double M, int S) {
+  if (M == 0) return 0;
   int e = 0;
-  const double f = std::frexp(real, &e);  // real = f * 2^e, f in [0.5, 1)
-  int64_t m0 = std::llround(std::ldexp(f, 31));  // exact scaling; rounds half away from zero
-  if (m0 == (int64_t{1} << 31)) {
-    m0 >>= 1;
-    ++e;
+  const double f = std::frexp(M, &e);                        // M = f * 2^e, f in [0.5, 1)
+  const auto q = static_cast<int64_t>(std::ldexp(f, 53));   // exact: M = q * 2^(e - 53), q in [2^52, 2^53)
+  const int up = S + e - 53;                                 // M * 2^S = q * 2^up
+  if (up >= 0) {
+    if (up > 10) return std::nullopt;  // q * 2^11 >= 2^63
+    const i128 v = static_cast<i128>(q) << up;
+    if (v > kInt64Max) return std::nullopt;
+    return static_cast<int64_t>(v);
   }
-  int shift = 31 - e;
-  if (shift > kMaxShift) {  // M < 2^-31: keep the divisor representable, rounding the dropped bits half up
-    const int drop = shift - kMaxShift;
-    m0 = drop >= 63 ? 0 : ((m0 >> (drop - 1)) + 1) >> 1;
-    shift = kMaxShift;
-  }
-  return FixedPointMultiplier{m0, shift};
+  const int down = -up;
+  if (down > 54) return 0;  // q + 2^(down-1) < 2^down
+  return static_cast<int64_t>((static_cast<i128>(q) + (static_cast<i128>(1) << (down - 1))) >> down);
 }
 
-Expected<RealRequant> requant_from_real(const std::vector<double>& real, int32_t zero_point, int32_t lo, int32_t hi,
-                                        const std::string& where, const std::vector<int64_t>& acc_bound) {
-  using i128 = __int128;
-  DORY_CHECK(!real.empty(), "requant_from_real without multipliers");
-  DORY_CHECK(acc_bound.empty() || acc_bound.size() == 1 || acc_bound.size() == real.size(),
-             "requant_from_real: one accumulator bound per channel");
-  std::vector<FixedPointMultiplier> fp;
-  fp.reserve(real.size());
-  int S = 0;
-  bool any = false;
-  for (double r : real) {
-    DORY_TRY(FixedPointMultiplier f, fixed_point_multiplier(r, where));
-    if (f.m0 != 0) {
-      S = any ? std::max(S, f.shift) : f.shift;
-      any = true;
+}  // namespace
+
+MultiplierUse MultiplierUse::accumulators(std::vector<int64_t> bound) {
+  MultiplierUse u;
+  u.kind = Kind::Accumulators;
+  u.bound = std::move(bound);
+  return u;
+}
+
+MultiplierUse MultiplierUse::window_sums(int64_t window, int64_t max_offset) {
+  MultiplierUse u;
+  u.kind = Kind::WindowSums;
+  u.window = std::max<int64_t>(window, 1);
+  u.bound = {u.window * max_offset};
+  return u;
+}
+
+MultiplierUse MultiplierUse::operand_sum(std::vector<int64_t> max_offset) {
+  MultiplierUse u;
+  u.kind = Kind::OperandSum;
+  u.bound = std::move(max_offset);
+  return u;
+}
+
+Expected<FixedPoint> fixed_point_multipliers(const std::vector<double>& real, const MultiplierUse& use,
+                                             const std::string& where) {
+  DORY_CHECK(!real.empty(), "fixed_point_multipliers without multipliers");
+  DORY_CHECK(!use.bound.empty() && (use.bound.size() == 1 || use.bound.size() == real.size() || real.size() == 1),
+             "fixed_point_multipliers: one bound, or one per multiplier");
+  for (double M : real)
+    if (!std::isfinite(M) || M < 0)
+      return make_error("onnx-bad-scale", where,
+                        fmt::format("the requantization multiplier (input scale x weight scale / output scale) is "
+                                    "{}; it must be finite and positive",
+                                    M),
+                        "check the scales of the node: every scale must be a positive float");
+  // B per multiplier; one multiplier with several bounds takes the largest.
+  std::vector<i128> B(real.size());
+  for (size_t c = 0; c < real.size(); ++c)
+    B[c] = real.size() == 1 ? *std::max_element(use.bound.begin(), use.bound.end())
+                            : use.bound[use.bound.size() == 1 ? 0 : c];
+
+  auto at_shift = [&](int S) -> std::optional<std::vector<int64_t>> {
+    const i128 half = static_cast<i128>(1) << (S - 1);
+    const i128 K = use.window;
+    if (use.kind == MultiplierUse::Kind::WindowSums && (static_cast<i128>(1) << S) * K > kInt64Max)
+      return std::nullopt;
+    std::vector<int64_t> m(real.size(), 0);
+    i128 sum = 0;
+    for (size_t c = 0; c < real.size(); ++c) {
+      if (B[c] == 0) continue;  // the channel provably computes 0
+      auto mc = round_scaled(real[c], S);
+      if (!mc) return std::nullopt;
+      m[c] = *mc;
+      if (use.kind == MultiplierUse::Kind::OperandSum) {
+        sum += B[c] * m[c];
+        if (sum > kInt32Max) return std::nullopt;
+      } else if (B[c] * m[c] + half * K > kInt64Max) {
+        return std::nullopt;
+      }
     }
-    fp.push_back(f);
-  }
-  S = std::max(S, 0);
-  auto bound = [&](size_t c) -> i128 {
-    if (acc_bound.empty()) return i128{1} << 31;
-    return acc_bound.size() == 1 ? acc_bound[0] : acc_bound[c];
+    return m;
   };
-  // m0[c] * 2^(S - s[c]), rounded half up when the exponent is negative; nullopt if it reaches 2^62.
-  auto mul_at = [&](size_t c, int s_shared) -> std::optional<int64_t> {
-    const FixedPointMultiplier& f = fp[c];
-    if (f.m0 == 0) return 0;
-    const int up = s_shared - f.shift;
-    if (up > kMaxSpreadBits) return std::nullopt;
-    if (up >= 0) return f.m0 << up;
-    const int down = -up;
-    return down >= 63 ? 0 : ((f.m0 >> (down - 1)) + 1) >> 1;
-  };
-  auto fits = [&](int s_shared) {
-    const i128 add = s_shared >= 1 ? i128{1} << (s_shared - 1) : 0;
-    for (size_t c = 0; c < fp.size(); ++c) {
-      auto m = mul_at(c, s_shared);
-      if (!m || bound(c) * *m + add > std::numeric_limits<int64_t>::max()) return false;
+
+  for (int S = kMaxShift; S >= 1; --S) {
+    auto m = at_shift(S);
+    if (!m) continue;
+    FixedPoint fp{std::move(*m), S};
+    while (fp.shift > 1 && std::all_of(fp.m.begin(), fp.m.end(), [](int64_t x) { return x % 2 == 0; })) {
+      for (int64_t& x : fp.m) x /= 2;
+      --fp.shift;
     }
-    return true;
-  };
-  while (S > 0 && !fits(S)) --S;
-  if (!fits(S))
-    return make_error("onnx-scale-range", where,
-                      fmt::format("the requantization multipliers (largest {}) are too large for exact 64-bit "
-                                  "arithmetic with accumulators up to {}",
-                                  *std::max_element(real.begin(), real.end()),
-                                  static_cast<int64_t>(bound(0))),
-                      "check the scales: s_x * s_w / s_y is normally far below 1");
-  RealRequant out;
-  Requant& rq = out.requant;
-  rq.mul.clear();
-  for (size_t c = 0; c < fp.size(); ++c) {
-    rq.mul.push_back(*mul_at(c, S));
-    if (fp[c].m0 != 0 && fp[c].shift > S) ++out.coarsened;
+    return fp;
   }
-  rq.add = {S >= 1 ? int64_t{1} << (S - 1) : 0};
-  rq.divisor = uint64_t{1} << S;
+  return make_error("onnx-scale-range", where,
+                    fmt::format("the requantization multiplier {} is too large for exact 64-bit arithmetic on "
+                                "values up to {} (it must be representable as m / 2^S with S >= 1)",
+                                *std::max_element(real.begin(), real.end()),
+                                static_cast<int64_t>(*std::max_element(B.begin(), B.end()))),
+                    "check the scales: s_x * s_w / s_y is normally far below 1");
+}
+
+Requant requant_of(const FixedPoint& fp, int32_t zero_point, int64_t lo, int64_t hi) {
+  Requant rq;
+  rq.mul = fp.m;
+  rq.add = {fp.half()};
+  rq.divisor = fp.divisor();
   rq.rounding = Rounding::Floor;
   rq.zero_point = zero_point;
-  rq.lo = lo;
-  rq.hi = hi;
+  rq.lo = static_cast<int32_t>(lo);
+  rq.hi = static_cast<int32_t>(hi);
+  return rq;
+}
+
+Expected<Requant> requant_from_real(const std::vector<double>& real, const MultiplierUse& use, int32_t zero_point,
+                                    int64_t lo, int64_t hi, const std::string& where) {
+  DORY_TRY(FixedPoint fp, fixed_point_multipliers(real, use, where));
+  return requant_of(fp, zero_point, lo, hi);
+}
+
+int64_t max_offset(ValueRange r, int32_t zp) { return std::max(std::abs(r.lo - zp), std::abs(r.hi - zp)); }
+
+std::vector<int64_t> accumulator_bounds(const std::vector<int32_t>& weights, const std::vector<int32_t>& bias,
+                                        int64_t channels, ValueRange x, int32_t zp) {
+  const i128 vmax = max_offset(x, zp);
+  const size_t per = weights.size() / static_cast<size_t>(channels);
+  std::vector<int64_t> out(static_cast<size_t>(channels));
+  for (size_t c = 0; c < out.size(); ++c) {
+    i128 b = bias.empty() ? 0 : std::abs(static_cast<int64_t>(bias[c]));
+    for (size_t k = 0; k < per && b <= kInt32Max; ++k) b += std::abs(static_cast<int64_t>(weights[c * per + k])) * vmax;
+    out[c] = static_cast<int64_t>(std::min(b, kInt32Max));
+  }
   return out;
 }
 

@@ -145,6 +145,72 @@ TEST(QOperatorImport, ADepthwiseQLinearConvThenFlattenThenQLinearMatMulMatchesTh
   }
 }
 
+// The same network in QOperator form (QLinearConv, Flatten, QLinearMatMul) and in QDQ form (DequantizeLinear ->
+// Conv/MatMul -> QuantizeLinear): one rule (onnx/real_multiplier.h), so the same integers and the same outputs.
+TEST(QOperatorImport, TheSameConvAndMatMulInQdqFormGetTheSameIntegersAndOutputs) {
+  const int64_t C = 3, H = 4, W = 4, Co = 4, K = Co * H * W, N = 6;
+  const float sx = 0.0173f, sy = 0.061f, sz = 0.23f, sf = 0.0041f;
+  const std::vector<float> sw = {0.0031f, 0.0007f, 0.012f, 0.00002f};
+  const auto w = random_ints(Co * C * 9, -127, 127, 21);
+  const auto bias = random_ints(Co, -3000, 3000, 22);
+  const auto fw = random_ints(K * N, -127, 127, 23);
+  std::vector<float> sb;
+  for (float s : sw) sb.push_back(sx * s);  // float32(s_x * s_w[c]), as onnxruntime writes the bias scale
+  auto common = [&](OnnxBuilder& b) {
+    b.input("x", {1, C, H, W}, TP::UINT8).output("z", {1, N}, TP::INT8);
+    b.init("xs", {}, {sx}).init_int("xz", {}, {131}, TP::UINT8);
+    b.init_int("w", {Co, C, 3, 3}, w, TP::INT8).init("ws", {Co}, sw).init_int("wz", {Co}, {0, 0, 0, 0}, TP::INT8);
+    b.init_int("B", {Co}, bias, TP::INT32);
+    b.init("ys", {}, {sy}).init_int("yz", {}, {9}, TP::UINT8);
+    b.init_int("fw", {K, N}, fw, TP::INT8).init("fws", {}, {sf}).init_int("fwz", {}, {0}, TP::INT8);
+    b.init("zs", {}, {sz}).init_int("zz", {}, {-4}, TP::INT8);
+  };
+  OnnxBuilder qop;
+  common(qop);
+  OnnxBuilder::attr(qop.node("QLinearConv", {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "B"}, {"y"}, "conv"),
+                    "pads", {1, 1, 1, 1});
+  qop.node("Flatten", {"y"}, {"f"}, "flat");
+  qop.node("QLinearMatMul", {"f", "ys", "yz", "fw", "fws", "fwz", "zs", "zz"}, {"z"}, "fc");
+  OnnxBuilder qdq;
+  common(qdq);
+  qdq.init("Bs", {Co}, sb).init_int("Bz", {Co}, {0, 0, 0, 0}, TP::INT32);
+  qdq.node("DequantizeLinear", {"x", "xs", "xz"}, {"x.dq"}, "x_dq");
+  OnnxBuilder::attr(qdq.node("DequantizeLinear", {"w", "ws", "wz"}, {"w.dq"}, "w_dq"), "axis", int64_t{0});
+  OnnxBuilder::attr(qdq.node("DequantizeLinear", {"B", "Bs", "Bz"}, {"B.dq"}, "B_dq"), "axis", int64_t{0});
+  OnnxBuilder::attr(qdq.node("Conv", {"x.dq", "w.dq", "B.dq"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+  qdq.node("QuantizeLinear", {"c", "ys", "yz"}, {"y"}, "y_q");
+  qdq.node("DequantizeLinear", {"y", "ys", "yz"}, {"y.dq"}, "y_dq");
+  qdq.node("Flatten", {"y.dq"}, {"f"}, "flat");
+  qdq.node("DequantizeLinear", {"fw", "fws", "fwz"}, {"fw.dq"}, "fw_dq");
+  qdq.node("MatMul", {"f", "fw.dq"}, {"m"}, "fc");
+  qdq.node("QuantizeLinear", {"m", "zs", "zz"}, {"z"}, "z_q");
+  Graph a = import_ok(qop, Dialect::QOperator), b = import_ok(qdq, Dialect::Qdq);
+  EXPECT_EQ(b.dialect, "qdq");
+  auto requants = [](const Graph& g) {
+    std::vector<Requant> out;
+    for (const Layer& l : g.layers) {
+      if (const auto* c = l.as<Conv2d>()) out.push_back(*c->requant);
+      if (const auto* f = l.as<FullyConnected>()) out.push_back(*f->requant);
+    }
+    return out;
+  };
+  const std::vector<Requant> ra = requants(a), rb = requants(b);
+  ASSERT_EQ(ra.size(), 2u);
+  ASSERT_EQ(rb.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(ra[i].mul, rb[i].mul) << "layer " << i;
+    EXPECT_EQ(ra[i].add, rb[i].add) << "layer " << i;
+    EXPECT_EQ(ra[i].divisor, rb[i].divisor) << "layer " << i;
+    EXPECT_EQ(ra[i].zero_point, rb[i].zero_point) << "layer " << i;
+    EXPECT_EQ(ra[i].lo, rb[i].lo) << "layer " << i;
+    EXPECT_EQ(ra[i].hi, rb[i].hi) << "layer " << i;
+  }
+  for (uint32_t seed = 30; seed < 40; ++seed) {
+    const auto x = to32(random_ints(C * H * W, 0, 255, seed));
+    EXPECT_EQ(run_output(a, {x}), run_output(b, {x})) << "seed " << seed;
+  }
+}
+
 TEST(QOperatorImport, AWeightZeroPointOtherThanZeroIsRejectedNamingTheNode) {
   OnnxBuilder b;
   b.input("x", {1, 1, 3, 3}, TP::UINT8).output("y", {1, 1, 3, 3}, TP::UINT8);
