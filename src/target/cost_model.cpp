@@ -1,0 +1,236 @@
+#include "target/cost_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace dory {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+double kernel_cycles(const Target& target, KernelFamily family, const KernelCall& k) {
+  DORY_CHECK(k.c_out >= 1 && k.h_out >= 1 && k.w_out >= 1 && k.c_in >= 1 && k.kh >= 1 && k.kw >= 1,
+             "kernel_cycles: extents must be >= 1");
+  const int64_t P = target.cores;
+  auto split = [&](WorkSplit s, int64_t& c_core, int64_t& p_core, int64_t& n_loop) {
+    if (s == WorkSplit::Rows) {
+      const int64_t h = ceil_div(k.h_out, P);
+      c_core = k.c_out;
+      p_core = h * k.w_out;
+      n_loop = h;
+    } else {
+      const int64_t c = ceil_div(k.c_out, P);
+      c_core = c;
+      p_core = k.h_out * k.w_out;
+      n_loop = c;
+    }
+  };
+  int64_t c_core = 0, p_core = 0, n_loop = 0;
+  if (is_mac_family(family)) {
+    const MacKernelParams& m = target.mac_kernel(family);
+    split(m.split, c_core, p_core, n_loop);
+    const int64_t blocks = ceil_div(c_core, m.channel_block) * ceil_div(p_core, m.pixel_block);
+    const int64_t macs_per_output = family == KernelFamily::Depthwise ? k.kh * k.kw : k.kh * k.kw * k.c_in;
+    const double effective_macs =
+        static_cast<double>(blocks) * static_cast<double>(m.channel_block * m.pixel_block) *
+        static_cast<double>(macs_per_output);
+    return m.call_cycles + effective_macs / m.macs_per_cycle + m.row_cycles * static_cast<double>(n_loop) +
+           m.im2col_cycles_per_byte * static_cast<double>(p_core * k.kh * k.kw * k.c_in);
+  }
+  const ElementwiseKernelParams& e = target.elementwise_kernel(family);
+  split(e.split, c_core, p_core, n_loop);
+  const int64_t work = family == KernelFamily::Pool ? c_core * p_core * k.kh * k.kw : c_core * p_core;
+  return e.call_cycles + static_cast<double>(work) / e.elements_per_cycle +
+         e.row_cycles * static_cast<double>(n_loop);
+}
+
+const char* dma_direction_name(DmaDirection d) { return d == DmaDirection::Load ? "load" : "store"; }
+
+DmaPattern canonical_pattern(DmaPattern p) {
+  if (p.row_bytes <= 0 || p.rows <= 0 || p.planes <= 0) return DmaPattern{0, 1, 0, 1, 0};
+  // Dimensions outside the row, innermost first; unit dimensions carry no stride and are dropped.
+  struct Dim {
+    int64_t count, stride;
+  };
+  Dim dims[2];
+  int n = 0;
+  if (p.rows > 1) dims[n++] = {p.rows, p.row_stride};
+  if (p.planes > 1) dims[n++] = {p.planes, p.plane_stride};
+  int64_t row = p.row_bytes;
+  for (;;) {
+    if (n > 0 && dims[0].stride == row) {  // rows that touch are one longer row
+      row *= dims[0].count;
+      dims[0] = dims[1];
+      --n;
+      continue;
+    }
+    if (n == 2 && dims[1].stride == dims[0].count * dims[0].stride) {  // planes continuing the rows' stride
+      dims[0].count *= dims[1].count;
+      n = 1;
+      continue;
+    }
+    break;
+  }
+  DmaPattern c;
+  c.row_bytes = row;
+  if (n >= 1) c.rows = dims[0].count, c.row_stride = dims[0].stride;
+  if (n == 2) c.planes = dims[1].count, c.plane_stride = dims[1].stride;
+  return c;
+}
+
+DmaTransferCost dma_transfer_cost(const DmaEngine& engine, DmaDirection d, const DmaPattern& pattern) {
+  DmaTransferCost cost;
+  const DmaPattern p = canonical_pattern(pattern);
+  if (p.bytes() == 0) return cost;
+  const double bw = d == DmaDirection::Load ? engine.bandwidth(MemLevel::L2, MemLevel::L1)
+                                            : engine.bandwidth(MemLevel::L1, MemLevel::L2);
+  const int64_t kInf = std::numeric_limits<int64_t>::max();
+  const int64_t max_row = engine.max_row_bytes;
+  const int64_t max_rows = engine.max_rows;
+  const int64_t max_transfer = engine.max_transfer_bytes > 0 ? engine.max_transfer_bytes : max_row * max_rows;
+  const int64_t max_stride = engine.max_stride_bytes > 0 ? engine.max_stride_bytes : kInf;
+  // The L2 side is the strided one; an engine whose only strided side is L1 sees contiguous commands only.
+  const bool l2_strided = !engine.strided_memory.has_value() || *engine.strided_memory == MemLevel::L2;
+  const int64_t dims = l2_strided ? engine.max_dims : 1;
+  const int64_t piece = std::min(max_row, max_transfer);  // the longest 1-D command
+
+  // Fast path (the common case): one command moves it all.
+  const int64_t total_rows_1 = p.rows * p.planes;
+  if (p.row_bytes <= piece &&
+      (total_rows_1 == 1 || (p.planes == 1 && dims >= 2 && p.row_stride <= max_stride && p.rows <= max_rows &&
+                             p.rows * p.row_bytes <= max_transfer))) {
+    DmaRun& r = cost.runs[0];
+    r.count = 1;
+    r.rows = total_rows_1;
+    r.row_bytes = p.row_bytes;
+    r.busy_cycles = static_cast<double>(r.rows) * engine.row_cycles + static_cast<double>(r.rows * r.row_bytes) / bw;
+    cost.n_runs = 1;
+    cost.commands = 1;
+    cost.bytes = r.rows * r.row_bytes;
+    cost.busy_cycles = r.busy_cycles;
+    return cost;
+  }
+
+  auto add_run = [&](int64_t count, int64_t rows, int64_t row_bytes) {
+    if (count <= 0 || rows <= 0 || row_bytes <= 0) return;
+    if (cost.n_runs > 0) {
+      DmaRun& prev = cost.runs[static_cast<size_t>(cost.n_runs - 1)];
+      if (prev.rows == rows && prev.row_bytes == row_bytes) {
+        prev.count += count;
+        return;
+      }
+    }
+    DORY_CHECK(cost.n_runs < 2, "dma_transfer_cost: more than two command runs");
+    DmaRun& r = cost.runs[static_cast<size_t>(cost.n_runs++)];
+    r.count = count;
+    r.rows = rows;
+    r.row_bytes = row_bytes;
+    r.busy_cycles = static_cast<double>(rows) * engine.row_cycles + static_cast<double>(rows * row_bytes) / bw;
+  };
+  // 1-D pieces of a contiguous block of n bytes, `times` times.
+  auto split_1d = [&](int64_t n, int64_t times) {
+    const int64_t k = ceil_div(n, piece);
+    const int64_t rem = n - (k - 1) * piece;
+    add_run(times * (k - 1), 1, piece);
+    add_run(times, 1, rem);
+  };
+
+  const int64_t total_rows = p.rows * p.planes;
+  if (total_rows == 1) {
+    split_1d(p.row_bytes, 1);
+  } else if (p.row_bytes > piece) {
+    split_1d(p.row_bytes, total_rows);  // every row is several 1-D commands
+  } else if (dims == 1 || p.row_stride > max_stride) {
+    add_run(total_rows, 1, p.row_bytes);  // one 1-D command per row
+  } else {
+    const int64_t rows_per_cmd = std::max<int64_t>(1, std::min(max_rows, max_transfer / p.row_bytes));
+    if (p.planes > 1 && dims >= 3 && p.plane_stride <= max_stride && p.rows <= rows_per_cmd) {
+      const int64_t planes_per_cmd = rows_per_cmd / p.rows;
+      const int64_t k = ceil_div(p.planes, planes_per_cmd);
+      const int64_t rem = p.planes - (k - 1) * planes_per_cmd;
+      add_run(k - 1, planes_per_cmd * p.rows, p.row_bytes);
+      add_run(1, rem * p.rows, p.row_bytes);
+    } else {
+      const int64_t k = ceil_div(p.rows, rows_per_cmd);
+      const int64_t rem = p.rows - (k - 1) * rows_per_cmd;
+      add_run(p.planes * (k - 1), rows_per_cmd, p.row_bytes);
+      add_run(p.planes, rem, p.row_bytes);
+    }
+  }
+  for (int r = 0; r < cost.n_runs; ++r) {
+    const DmaRun& run = cost.runs[static_cast<size_t>(r)];
+    cost.commands += run.count;
+    cost.bytes += run.count * run.rows * run.row_bytes;
+    cost.busy_cycles += static_cast<double>(run.count) * run.busy_cycles;
+  }
+  DORY_CHECK(cost.bytes == p.bytes(), "dma_transfer_cost: commands do not move the pattern's bytes");
+  return cost;
+}
+
+DmaBatchTime dma_batch_time(const DmaEngine& engine, std::span<const DmaTransferCost* const> transfers) {
+  DmaBatchTime t;
+  for (const DmaTransferCost* tr : transfers) t.commands += tr->commands;
+  if (t.commands == 0) return t;
+  const double c = engine.issue_cycles, s = engine.setup_cycles;
+  const int64_t M = std::max<int64_t>(1, engine.max_outstanding);
+  if (t.commands <= M) {
+    // No push ever blocks: p_j = (j+1)*c, and a run of m identical commands (busy b) starting at command j0
+    // ends at max(e + m*b, (j0+1)*c + s + max(m*b, (m-1)*c + b)) (the recurrence's max is at an endpoint).
+    double e = 0;
+    int64_t j0 = 0;
+    for (const DmaTransferCost* tr : transfers) {
+      for (int r = 0; r < tr->n_runs; ++r) {
+        const DmaRun& run = tr->runs[static_cast<size_t>(r)];
+        const double m = static_cast<double>(run.count), b = run.busy_cycles;
+        e = std::max(e + m * b, static_cast<double>(j0 + 1) * c + s + std::max(m * b, (m - 1) * c + b));
+        j0 += run.count;
+      }
+    }
+    t.done_cycles = e;
+    t.core_cycles = static_cast<double>(t.commands) * c;
+    return t;
+  }
+  // A full queue blocks the push until the oldest outstanding command completes: simulate command by command.
+  std::vector<double> ring(static_cast<size_t>(M), 0.0);
+  double p = 0, e = 0;
+  int64_t j = 0;
+  for (const DmaTransferCost* tr : transfers) {
+    for (int r = 0; r < tr->n_runs; ++r) {
+      const DmaRun& run = tr->runs[static_cast<size_t>(r)];
+      for (int64_t q = 0; q < run.count; ++q, ++j) {
+        double& slot = ring[static_cast<size_t>(j % M)];
+        const double wait = j >= M ? slot : 0.0;
+        p = std::max(p, wait) + c;
+        e = std::max(p + s, e) + run.busy_cycles;
+        slot = e;
+      }
+    }
+  }
+  t.done_cycles = e;
+  t.core_cycles = p;
+  return t;
+}
+
+double dma_cycles(const DmaEngine& engine, DmaDirection d, int64_t rows, int64_t row_bytes) {
+  DmaPattern p;
+  p.row_bytes = row_bytes;
+  p.rows = rows;
+  p.row_stride = rows > 1 ? row_bytes + 1 : 0;  // strided: not contiguous
+  const DmaTransferCost cost = dma_transfer_cost(engine, d, p);
+  const DmaTransferCost* one[] = {&cost};
+  return dma_batch_time(engine, one).done_cycles;
+}
+
+const DmaEngine& l1_l2_engine(const Target& target) {
+  const DmaEngine* e = target.dma_between(MemLevel::L1, MemLevel::L2);
+  DORY_CHECK(e != nullptr, fmt::format("target '{}' has no L1-L2 DMA engine", target.name));
+  return *e;
+}
+
+}  // namespace dory

@@ -1,0 +1,110 @@
+// Cost model: cycles of one kernel call on one tile, and of DMA transfers, on a Target.
+//
+// This is the normative implementation of docs/targets.md ("The kernel cost model these parameters define" and
+// "Transfer cost model"); docs/cost-model.md states every formula with its units. Everything here is a pure
+// function of the Target's numbers and the shapes given; nothing is measured or cached.
+//
+// Units: cycles of the cluster clock (double, since rates are fractional), bytes (int64).
+//
+// Kernel call (kernel_cycles): output tile C x H x W, input tile Cin channels, window Kh x Kw, P = cores.
+//   split "rows": the busiest core has ceil(H/P) rows of all C channels; "channels": ceil(C/P) channels of all
+//   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block); MAC kernels:
+//     call_cycles + blocks*channel_block*pixel_block*macs_per_output / macs_per_cycle + row_cycles*n_loop
+//       + im2col_cycles_per_byte * p_core*Kh*Kw*Cin
+//   with macs_per_output = Kh*Kw*Cin (conv, pointwise, fc) or Kh*Kw (depthwise); element-wise kernels:
+//     call_cycles + work / elements_per_cycle + row_cycles*n_loop,  work = c_core*p_core*Kh*Kw (pool),
+//     c_core*p_core (add).
+//
+// DMA: a transfer moves a box between a dense (contiguous) L1 buffer and a strided region of L2, described by a
+// DmaPattern on the L2 side. dma_transfer_cost splits it into the engine's commands (a pattern needing more
+// dimensions, longer rows, more rows, more bytes or a larger stride than one command allows becomes several
+// commands; see split rules in docs/cost-model.md). A batch of commands pushed back to back by one core from
+// time 0 (dma_batch_time) follows the recurrence, command j = 0, 1, ... with engine busy time b_j:
+//     p_j = max(p_{j-1}, e_{j-M}) + issue_cycles          (core finishes pushing j; e_{<0} = 0, p_{-1} = 0,
+//                                                          M = max_outstanding: a full queue blocks the push)
+//     e_j = max(p_j + setup_cycles, e_{j-1}) + b_j          (data of command j has fully arrived)
+//     b_j = rows_j * row_cycles + bytes_j / bandwidth(src, dst)
+// The batch is done at e_last; the core is free at p_last. An isolated transfer of one command therefore costs
+// issue_cycles + setup_cycles + b (from the start of the push).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "target/target.h"
+
+namespace dory {
+
+// ---- kernels ----
+
+// One kernel call: the output tile (c_out x h_out x w_out; fc: c_out outputs, h = w = 1), the input channels of
+// the tile (c_in; ignored by depthwise, pool and add) and the window (1x1 for pointwise, fc, add).
+struct KernelCall {
+  int64_t c_out = 1, h_out = 1, w_out = 1, c_in = 1;
+  int64_t kh = 1, kw = 1;
+};
+
+// Cycles of one call, exactly the formula above (docs/targets.md). All extents must be >= 1.
+double kernel_cycles(const Target& target, KernelFamily family, const KernelCall& call);
+
+// ---- DMA ----
+
+enum class DmaDirection { Load, Store };  // Load: L2 -> L1, Store: L1 -> L2
+const char* dma_direction_name(DmaDirection d);  // "load", "store"
+
+// An access pattern on the L2 side: `planes` planes of `rows` rows of `row_bytes` contiguous bytes; row r of
+// plane p starts at p*plane_stride + r*row_stride bytes from the first byte. The L1 side is dense (row after
+// row, plane after plane). Strides are only meaningful when the count is > 1.
+struct DmaPattern {
+  int64_t row_bytes = 0;
+  int64_t rows = 1, row_stride = 0;
+  int64_t planes = 1, plane_stride = 0;
+
+  int64_t bytes() const { return row_bytes * rows * planes; }
+  bool operator==(const DmaPattern&) const = default;
+};
+
+// The same bytes with contiguous dimensions merged (rows whose stride equals row_bytes become one longer row,
+// planes whose stride equals rows*row_stride become more rows) and unit dimensions dropped.
+DmaPattern canonical_pattern(DmaPattern p);
+
+// `count` identical commands, each `rows` rows of `row_bytes` bytes (busy_cycles each on the engine).
+struct DmaRun {
+  int64_t count = 0;
+  int64_t rows = 0;
+  int64_t row_bytes = 0;
+  double busy_cycles = 0;
+};
+
+// A transfer split into the engine's commands, in issue order: at most two runs (body, remainder).
+struct DmaTransferCost {
+  std::array<DmaRun, 2> runs{};
+  int n_runs = 0;
+  int64_t commands = 0;     // sum of run counts
+  int64_t bytes = 0;        // bytes moved
+  double busy_cycles = 0;   // sum over commands of the engine busy time
+};
+
+// Splits one transfer (L2-side pattern p, direction d) into the commands of `engine` and costs them. A pattern
+// of 0 bytes costs nothing (no command).
+DmaTransferCost dma_transfer_cost(const DmaEngine& engine, DmaDirection d, const DmaPattern& p);
+
+// Timing of a batch: the commands of `transfers`, in order, pushed back to back by one core from time 0.
+struct DmaBatchTime {
+  double done_cycles = 0;   // all data arrived (e_last); 0 for an empty batch
+  double core_cycles = 0;   // the pushing core is free again (p_last): commands * issue_cycles plus any
+                            // blocking on a full queue (max_outstanding)
+  int64_t commands = 0;
+};
+DmaBatchTime dma_batch_time(const DmaEngine& engine, std::span<const DmaTransferCost* const> transfers);
+
+// An isolated transfer of `rows` rows of `row_bytes` bytes (rows strided on the L2 side, not contiguous) in
+// direction d: its done time (issue + setup + busy, with splitting into several commands where the engine
+// needs it).
+double dma_cycles(const DmaEngine& engine, DmaDirection d, int64_t rows, int64_t row_bytes);
+
+// The engine the tiler uses: the one between L1 and L2 (a valid Target always has one).
+const DmaEngine& l1_l2_engine(const Target& target);
+
+}  // namespace dory

@@ -1,0 +1,102 @@
+#include "tiler/l1_layout.h"
+
+namespace dory {
+
+const char* buffer_role_name(BufferRole r) {
+  switch (r) {
+    case BufferRole::Input: return "input";
+    case BufferRole::Weights: return "weights";
+    case BufferRole::Bias: return "bias";
+    case BufferRole::RequantParams: return "requant";
+    case BufferRole::Output: return "output";
+    case BufferRole::PartialSums: return "psum";
+    case BufferRole::Im2col: return "im2col";
+  }
+  return "?";
+}
+
+const L1Buffer* L1Layout::find(BufferRole role, int operand) const {
+  for (const L1Buffer& b : buffers)
+    if (b.role == role && b.operand == operand) return &b;
+  return nullptr;
+}
+
+namespace {
+
+// Calls emit(role, operand, copies, bytes_per_copy) for every buffer of the layout, in layout order.
+template <class Emit>
+void for_each_buffer(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target,
+                     Emit&& emit) {
+  const int64_t rows = input_buffer_rows(g, s), cols = input_buffer_cols(g, s);
+  for (int k = 0; k < g.num_inputs(); ++k)
+    emit(BufferRole::Input, k, b.input ? 2 : 1, rows * cols * s.c_in * g.in_elem_bytes[static_cast<size_t>(k)]);
+  const int wcopies = b.weights ? 2 : 1;
+  emit(BufferRole::Weights, 0, wcopies, s.c_out * g.weight_bytes_per_cout(s.c_in));
+  emit(BufferRole::Bias, 0, wcopies, s.c_out * g.bias_bytes_per_cout);
+  emit(BufferRole::RequantParams, 0, wcopies, s.c_out * g.requant_bytes_per_cout);
+  const int64_t pixels = s.c_out * s.h_out * s.w_out;
+  emit(BufferRole::Output, 0, b.output ? 2 : 1, pixels * g.out_elem_bytes);
+  emit(BufferRole::PartialSums, 0, 1, (!g.channels_tied && s.c_in < g.c_in) ? pixels * 4 : 0);
+  int64_t im2col = 0;
+  if (g.is_mac()) {
+    const MacKernelParams& m = target.mac_kernel(g.family);
+    if (m.im2col_cycles_per_byte > 0)
+      im2col = target.cores * m.pixel_block * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
+  }
+  emit(BufferRole::Im2col, 0, 1, im2col);
+}
+
+int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+}  // namespace
+
+L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target) {
+  DORY_CHECK(valid_shape(g, s), "plan_l1_layout: invalid tile shape");
+  const int64_t align = target.l1.alignment_bytes;
+  L1Layout layout;
+  int64_t end = 0;
+  for_each_buffer(g, s, b, target, [&](BufferRole role, int operand, int copies, int64_t bytes) {
+    if (bytes == 0) return;
+    L1Buffer buf;
+    buf.role = role;
+    buf.operand = operand;
+    buf.copies = copies;
+    buf.bytes_per_copy = bytes;
+    for (int c = 0; c < copies; ++c) {
+      const int64_t off = align_up(end, align);
+      buf.offsets.push_back(off);
+      end = off + bytes;
+    }
+    layout.buffers.push_back(std::move(buf));
+  });
+  layout.total_bytes = end;
+  return layout;
+}
+
+int64_t l1_layout_bytes(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target) {
+  // Straight-line version of plan_l1_layout's arithmetic (the search's hot path); the tests check equality.
+  const int64_t mask = target.l1.alignment_bytes - 1;  // a power of two (validated)
+  int64_t end = 0;
+  auto place = [&](int copies, int64_t bytes) {
+    if (bytes == 0) return;
+    end = ((end + mask) & ~mask) + bytes;
+    if (copies == 2) end = ((end + mask) & ~mask) + bytes;
+  };
+  const int64_t box = input_buffer_rows(g, s) * input_buffer_cols(g, s) * s.c_in;
+  const int in_copies = b.input ? 2 : 1, w_copies = b.weights ? 2 : 1;
+  for (int eb : g.in_elem_bytes) place(in_copies, box * eb);
+  place(w_copies, s.c_out * g.weight_bytes_per_cout(s.c_in));
+  place(w_copies, s.c_out * g.bias_bytes_per_cout);
+  place(w_copies, s.c_out * g.requant_bytes_per_cout);
+  const int64_t pixels = s.c_out * s.h_out * s.w_out;
+  place(b.output ? 2 : 1, pixels * g.out_elem_bytes);
+  if (!g.channels_tied && s.c_in < g.c_in) place(1, pixels * 4);
+  if (g.is_mac()) {
+    const MacKernelParams& m = target.mac_kernel(g.family);
+    if (m.im2col_cycles_per_byte > 0)
+      place(1, target.cores * m.pixel_block * g.kh * g.kw * s.c_in * g.in_elem_bytes[0]);
+  }
+  return end;
+}
+
+}  // namespace dory

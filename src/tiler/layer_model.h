@@ -1,0 +1,107 @@
+// The layer latency model: THE schedule of a tiled layer and its modeled cycles. The tiler minimizes it, the
+// reports and the simulator print it, and the runtime executor must follow the schedule it describes.
+//
+// Transfers of tile i (loop order, tile.h), each split into DMA commands by dma_transfer_cost (cost_model.h):
+//   loads LD_i:  input box of every operand   when i = 0 or the input tile changed (it does at every step unless
+//                                             n_h*n_w*n_ci == 1; tied layers: unless there is one tile),
+//                weights (c_out x c_in slice) when i = 0 or (co, ci) changed (every step when n_ci > 1),
+//                bias, requant params         when i = 0 or co changed;
+//   store ST_i:  output box                   when ci is the last input-channel tile (else nothing).
+// A tile's loads are issued in the order: inputs (operand order), weights, bias, requant; batches as below.
+//
+// Schedule (n tiles; K_i = kernel_cycles of tile i; T(X) = dma_batch_time(X).done, P(X) = its core time):
+//   prologue        T(LD_0)
+//   slot i          O_i = [ST_{i-1} if output DB] ++ [the parts of LD_{i+1} going to double-buffered buffers]
+//                   Z_i = [the parts of LD_{i+1} going to single-buffered buffers] ++ [ST_i if output not DB]
+//                   C_i = P(O_i) + K_i        (the cores push O_i, then compute tile i)
+//                   slot_i = max(C_i, T(O_i)) + T(Z_i)
+//                   (a transfer into a single buffer waits for the compute that uses it; a single output buffer
+//                   must be stored before the next tile overwrites it)
+//   epilogue        T(ST_{n-1}) if output DB (else it is in Z_{n-1})
+//   total           = prologue + sum_i slot_i + epilogue
+// ST_{-1} and LD_n are empty. A one-tile layer costs T(LD_0) + K_0 + T(ST_0).
+//
+// l1_resident_cycles: the same layer with all data already in L1: one kernel call on the whole layer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "target/cost_model.h"
+#include "target/target.h"
+#include "tiler/geometry.h"
+#include "tiler/l1_layout.h"
+#include "tiler/tile.h"
+
+namespace dory {
+
+struct LayerCost {
+  double total_cycles = 0;
+  double compute_cycles = 0;      // sum of kernel cycles K_i
+  double issue_cycles = 0;        // core cycles spent pushing DMA commands (incl. blocking on a full queue)
+  double dma_busy_cycles = 0;     // sum over all commands of the engine's busy time (no setup latency)
+  double prologue_cycles = 0;
+  double epilogue_cycles = 0;
+  int64_t dma_bytes = 0;          // bytes moved L2->L1 and L1->L2
+  int64_t dma_commands = 0;
+  int64_t tiles = 0;
+  double l1_resident_cycles = 0;  // one kernel call on the whole layer, data in L1
+
+  // Cycles the cores neither compute nor push commands: waiting for DMA.
+  double stall_cycles() const { return total_cycles - compute_cycles - issue_cycles; }
+  // total / l1_resident - 1 (0.04 = 4 % slower than L1-resident).
+  double overhead_vs_l1() const { return l1_resident_cycles > 0 ? total_cycles / l1_resident_cycles - 1 : 0; }
+};
+
+LayerCost model_layer(const Target& target, const LayerGeometry& g, const TileShape& s, const Buffering& b);
+
+// model_layer for one shape and several bufferings: the per-class costs are computed once (construction), each
+// run() evaluates one buffering; run(b) == model_layer(target, g, s, b) exactly. The objects passed must outlive it.
+class ShapeModel {
+ public:
+  ShapeModel(const Target& target, const LayerGeometry& g, const TileShape& s);
+  ~ShapeModel();
+  ShapeModel(const ShapeModel&) = delete;
+  ShapeModel& operator=(const ShapeModel&) = delete;
+
+  LayerCost run(const Buffering& b) const;
+  // Re-targets the model to the same output tile with another input-channel tile (cheaper than a new object;
+  // ignored by tied layers).
+  void set_c_in(int64_t c_in);
+  // Re-targets the model to another shape (reusing its memory; cheaper than a new object).
+  void set_shape(const TileShape& s);
+  const TileShape& shape() const;
+  // Lower bounds of run(b).total_cycles, indexed by b.bits() (docs/cost-model.md, "Bounds").
+  std::array<double, 8> lower_bounds() const;
+  const TileCounts& counts() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- the transfers themselves (for the code generator, the static checker and the tests) ----
+
+// One DMA transfer between a tile's L1 buffer copy and its L2 tensor. l2_offset_bytes is from the start of the
+// L2 tensor (input operand, weights [C_out][kh][kw][C_in/groups], bias, requant records [C_out][k], output);
+// the L1 side is the dense buffer copy.
+struct TileTransfer {
+  BufferRole role = BufferRole::Input;
+  int operand = 0;
+  DmaDirection direction = DmaDirection::Load;
+  int64_t l2_offset_bytes = 0;
+  DmaPattern pattern;  // L2 side
+};
+
+// The loads LD_i of tile i (in issue order), and its store ST_i (empty when not the last c_in tile).
+std::vector<TileTransfer> tile_loads(const LayerGeometry& g, const TileShape& s, int64_t i);
+std::vector<TileTransfer> tile_stores(const LayerGeometry& g, const TileShape& s, int64_t i);
+
+// The schedule above evaluated tile by tile from tile_loads/tile_stores, with no precomputation: slow, the
+// reference that model_layer is tested against (they agree to rounding).
+LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, const TileShape& s,
+                                const Buffering& b);
+
+}  // namespace dory
