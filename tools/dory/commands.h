@@ -30,5 +30,8 @@ int report(const Diagnostic& d);
 std::function<int()> add_inspect_command(CLI::App& app);
 std::function<int()> add_reference_command(CLI::App& app);
 std::function<int()> add_compare_command(CLI::App& app);
+std::function<int()> add_tile_command(CLI::App& app);
+std::function<int()> add_sweep_command(CLI::App& app);
+std::function<int()> add_netgen_command(CLI::App& app);
 
 }  // namespace dory::cli

@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   std::function<int()> inspect = add_inspect_command(app);
   std::function<int()> reference = add_reference_command(app);
   std::function<int()> compare = add_compare_command(app);
+  std::function<int()> tile = add_tile_command(app);
+  std::function<int()> sweep = add_sweep_command(app);
+  std::function<int()> netgen = add_netgen_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -61,6 +64,9 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("inspect")) return inspect();
     if (app.got_subcommand("reference")) return reference();
     if (app.got_subcommand("compare")) return compare();
+    if (app.got_subcommand("tile")) return tile();
+    if (app.got_subcommand("sweep")) return sweep();
+    if (app.got_subcommand("netgen")) return netgen();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error (a bug in dory, please report it): %s\n", e.what());
     return 3;
