@@ -124,6 +124,15 @@ Expected<std::vector<Interval>> accumulator_ranges(const Layer& l, const std::ve
   return acc;
 }
 
+// x - zp is formed in int32 by the reference and the kernels (Requantize, Add operands): prove it fits.
+Status check_centered_fits32(const Layer& l, ValueRange x, int32_t zp) {
+  const i128 lo = static_cast<i128>(x.lo) - zp, hi = static_cast<i128>(x.hi) - zp;
+  if (fits32(lo) && fits32(hi)) return ok_status();
+  return make_error("ir-accumulator-overflow", where(l),
+                    fmt::format("an input in [{}, {}] minus its zero point {} does not fit int32", x.lo, x.hi, zp),
+                    "the input's range and zero point are inconsistent with 32-bit integer arithmetic");
+}
+
 Status set_output(Graph& g, const Layer& l, ValueRange r, bool raw_accumulator = false) {
   Tensor& t = g.tensor(l.output);
   if (raw_accumulator && !t.dtype_declared) {  // raw accumulators are int32, as the kernels write them
@@ -319,6 +328,7 @@ Status analyze_ranges(Graph& g) {
       for (size_t i = 0; i < l.inputs.size(); ++i) {
         const ValueRange ir = g.tensor(l.inputs[i]).range;
         const AddOperand& op = add->operands[i];
+        DORY_TRY_STATUS(check_centered_fits32(l, ir, op.zero_point));
         const i128 m1 = (ir.lo - op.zero_point) * static_cast<i128>(op.mul);
         const i128 m2 = (ir.hi - op.zero_point) * static_cast<i128>(op.mul);
         i128 p1 = m1 + op.add, p2 = m2 + op.add;
@@ -350,6 +360,7 @@ Status analyze_ranges(Graph& g) {
       }
       DORY_TRY_STATUS(set_output(g, l, r));
     } else if (auto* rq = l.as<Requantize>()) {
+      DORY_TRY_STATUS(check_centered_fits32(l, xr, rq->input_zero_point));
       std::vector<Interval> v(static_cast<size_t>(rq->requant.per_channel() ? in.channels() : 1),
                               Interval{static_cast<i128>(xr.lo) - rq->input_zero_point,
                                        static_cast<i128>(xr.hi) - rq->input_zero_point});

@@ -334,3 +334,41 @@ TEST(Ranges, GraphInputsWithoutADeclaredTypeSpanTheirWholeType) {
 
 }  // namespace
 }  // namespace dory
+
+namespace dory {
+namespace {
+
+// A full-range int32 input with a non-zero zero point: x - zp would overflow int32 in the reference and the
+// kernels, so the analysis must refuse it (it used to be accepted).
+TEST(Ranges, ARequantizeWhoseCenteredInputOverflowsInt32IsAnError) {
+  Graph g;
+  Tensor x;
+  x.name = "x";
+  x.shape = {1, 4};
+  x.dtype = DType::Int32;
+  x.dtype_declared = true;
+  TensorId xi = g.add_tensor(x);
+  g.inputs.push_back(xi);
+  Tensor y = x;
+  y.name = "y";
+  y.dtype_declared = false;
+  TensorId yi = g.add_tensor(y);
+  Layer l;
+  l.name = "rescale";
+  Requantize r;
+  r.input_zero_point = 5;
+  r.requant.lo = -128;
+  r.requant.hi = 127;
+  l.op = r;
+  l.inputs = {xi};
+  l.output = yi;
+  g.layers.push_back(l);
+  g.outputs.push_back(yi);
+  Status s = check_graph(g);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "ir-accumulator-overflow");
+  EXPECT_NE(s.error().location.find("rescale"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dory

@@ -1,0 +1,149 @@
+/* dory/hal.h - the hardware abstraction layer every platform implements (hal/host, hal/rv32-qemu, hal/pulp-open).
+ *
+ * The generated executor and the kernels call only what is declared here, so the same C runs on every platform.
+ * C99, no dependencies. Sizes and strides are in bytes.
+ *
+ * Cluster
+ * -------
+ *   dory_cluster_run(fn, arg) runs fn(arg) once on every core of the cluster (core ids 0 .. dory_core_count()-1)
+ *   and returns when all of them have returned. It is called from the main program (on PULP: the fabric
+ *   controller), never from inside a task (no nesting). Everything the caller wrote before the call is visible
+ *   to every core; everything the cores wrote is visible to the caller after it returns.
+ *   dory_barrier() blocks until every core of the running task has reached it; writes a core made before the
+ *   barrier are visible to every core after it. All cores must call it the same number of times. Outside a
+ *   task it returns at once.
+ *   dory_core_id() is the calling core's id inside a task, 0 outside (the main program counts as core 0).
+ *
+ * DMA
+ * ---
+ *   One engine copies between L2 and L1 asynchronously. A transfer is a box of `planes` planes of `rows` rows of
+ *   `row_bytes` contiguous bytes; row r of plane p starts at p*plane_stride + r*row_stride from the base pointer,
+ *   on each side with its own strides (a stride is ignored when its count is 1). 1-D: rows = planes = 1;
+ *   2-D: planes = 1. Destination rows must not overlap each other.
+ *   - Only core 0 issues DMA (dory_dma_start, dory_dma_wait): inside a task, core 0; outside, the main program.
+ *   - dory_dma_start returns at once with a job id; the copy happens later. The bytes of the source must have
+ *     been written before the call (by another core: before a dory_barrier() that precedes it).
+ *   - dory_dma_wait(job) returns when that job's bytes are in the destination. Until then the destination holds
+ *     unspecified bytes (old ones, new ones or a mix) and the source must not be modified. Other cores may read
+ *     the destination after a dory_barrier() that follows the wait.
+ *   - Every job is waited for exactly once. Jobs may complete in any order (the host completes them in issue
+ *     order, but nothing may rely on it). A platform may limit the jobs in flight (issued, not yet waited for):
+ *     DORY_DMA_MAX_OUTSTANDING is the limit every platform supports.
+ *   A platform whose engine strides only one side (PULP's MCHAN: the L2 side) splits a descriptor into several
+ *   commands under one job id; the host accepts any strides.
+ *
+ * Memory
+ * ------
+ *   dory_l1_base()/dory_l1_size(): the L1 area dory may use (the cluster's scratchpad, minus what the platform
+ *   reserves). dory_l2_base()/dory_l2_size(): the L2 area holding dory's tensors, weights and buffers. Both are
+ *   fixed for the life of the program; the generated code places its buffers at static offsets from the bases.
+ *
+ * Time
+ * ----
+ *   dory_cycles() is a free-running counter of the platform's cycles (host: nanoseconds since dory_host_init).
+ *   Modeled cycles (the cost model's) are not the platform's: they go to the trace (dory/trace.h).
+ *
+ * Errors
+ * ------
+ *   dory_panic(msg) reports a broken runtime invariant (a kernel given inconsistent arguments, an executor bug)
+ *   and stops the program with a failure status; it never returns.
+ */
+#ifndef DORY_HAL_H
+#define DORY_HAL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- cluster ----------------------------------------------------------------------------------------------- */
+
+typedef void (*dory_task_fn)(void *arg);
+
+void dory_cluster_run(dory_task_fn fn, void *arg);
+int dory_core_id(void);
+int dory_core_count(void);
+void dory_barrier(void);
+
+/* ---- DMA --------------------------------------------------------------------------------------------------- */
+
+enum { DORY_DMA_L2_TO_L1 = 0, DORY_DMA_L1_TO_L2 = 1 };
+
+/* Jobs in flight (issued, not waited for) every platform supports. */
+#define DORY_DMA_MAX_OUTSTANDING 16
+
+typedef struct {
+  void *dst;
+  const void *src;
+  uint32_t row_bytes;        /* contiguous bytes per row, >= 1 */
+  uint32_t rows;             /* rows per plane, >= 1 */
+  uint32_t planes;           /* planes, >= 1 */
+  uint32_t src_row_stride;   /* start to start, bytes */
+  uint32_t src_plane_stride;
+  uint32_t dst_row_stride;
+  uint32_t dst_plane_stride;
+  uint8_t dir;               /* DORY_DMA_L2_TO_L1 or DORY_DMA_L1_TO_L2 */
+} dory_dma_desc;
+
+typedef uint32_t dory_dma_job;
+
+dory_dma_job dory_dma_start(const dory_dma_desc *desc);
+void dory_dma_wait(dory_dma_job job);
+
+/* Descriptor builders (dense on the side not given strides). */
+static inline dory_dma_desc dory_dma_1d(void *dst, const void *src, uint32_t bytes, uint8_t dir) {
+  dory_dma_desc d;
+  d.dst = dst;
+  d.src = src;
+  d.row_bytes = bytes;
+  d.rows = 1;
+  d.planes = 1;
+  d.src_row_stride = d.dst_row_stride = bytes;
+  d.src_plane_stride = d.dst_plane_stride = bytes;
+  d.dir = dir;
+  return d;
+}
+
+/* rows x row_bytes, strided by src_row_stride / dst_row_stride. */
+static inline dory_dma_desc dory_dma_2d(void *dst, uint32_t dst_row_stride, const void *src, uint32_t src_row_stride,
+                                        uint32_t row_bytes, uint32_t rows, uint8_t dir) {
+  dory_dma_desc d = dory_dma_1d(dst, src, row_bytes, dir);
+  d.rows = rows;
+  d.src_row_stride = src_row_stride;
+  d.dst_row_stride = dst_row_stride;
+  d.src_plane_stride = src_row_stride * rows;
+  d.dst_plane_stride = dst_row_stride * rows;
+  return d;
+}
+
+/* planes x rows x row_bytes. */
+static inline dory_dma_desc dory_dma_3d(void *dst, uint32_t dst_row_stride, uint32_t dst_plane_stride,
+                                        const void *src, uint32_t src_row_stride, uint32_t src_plane_stride,
+                                        uint32_t row_bytes, uint32_t rows, uint32_t planes, uint8_t dir) {
+  dory_dma_desc d = dory_dma_2d(dst, dst_row_stride, src, src_row_stride, row_bytes, rows, dir);
+  d.planes = planes;
+  d.src_plane_stride = src_plane_stride;
+  d.dst_plane_stride = dst_plane_stride;
+  return d;
+}
+
+/* ---- memory, time, errors ---------------------------------------------------------------------------------- */
+
+void *dory_l1_base(void);
+uint32_t dory_l1_size(void);
+void *dory_l2_base(void);
+uint32_t dory_l2_size(void);
+
+uint64_t dory_cycles(void);
+
+#if defined(__GNUC__)
+__attribute__((noreturn))
+#endif
+void dory_panic(const char *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DORY_HAL_H */

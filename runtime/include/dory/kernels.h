@@ -1,0 +1,213 @@
+/* dory/kernels.h - the int8 kernels (PULP-NN style): one call computes one L1 tile of one layer.
+ *
+ * Semantics: exactly src/ir/layers.h and docs/semantics.md, bit for bit (tests/kernels compares every element
+ * with the reference executor). Requantization goes through dory/requant.h, never re-implemented.
+ *
+ * Calling convention
+ * ------------------
+ *   - Every core of the cluster calls the kernel with the SAME args (usually dory_cluster_run(kernel_task, &a),
+ *     or inside a task running the executor). Each core computes its share, chosen by dory_core_id() and the
+ *     args' `split`: DORY_SPLIT_ROWS gives core k output rows [k*ceil(H/P), (k+1)*ceil(H/P)) of all channels,
+ *     DORY_SPLIT_CHANNELS output channels [k*ceil(C/P), ...) of all pixels (P = dory_core_count(); the cost
+ *     model's formula). Kernels never synchronize: the caller joins (or barriers) before reading the output.
+ *   - Every buffer is a dense L1 tile in HWC order (channels innermost); nothing is padded in memory.
+ *   - Element types (dory_dtype) are per tensor: activations may be uint8, int8, uint16, int16 or int32; the
+ *     8-bit cases have fast paths, the others share the same code. Weights are int8, biases int32.
+ *
+ * Geometry of a windowed tile (conv, depthwise, pools)
+ * ----------------------------------------------------
+ *   `in` is the input box the tile reads (after clipping at the map's borders: tiler/tile.h TileExtent.h_in,
+ *   .w_in, .c_in), `pad` the padding applied at THIS tile (TileExtent.pad: rows/columns outside the map).
+ *   Output pixel (oh, ow) of the tile reads input rows oh*stride_h - pad.top + [0, kh) and columns
+ *   ow*stride_w - pad.left + [0, kw) of the box; positions outside [0, in.h) x [0, in.w) are padding:
+ *   they hold the input zero point (conv: they add 0; average pool: they hold pad_value) or are ignored (max
+ *   pool without a pad value). Requires (out.h-1)*stride_h + kh <= pad.top + in.h + pad.bottom (same for
+ *   columns). Padding is never materialized.
+ *
+ * Input-channel tiles (conv, pointwise, fc)
+ * -----------------------------------------
+ *   When the input channels are tiled, the tiles of one output tile are called in order with the SAME `psum`
+ *   buffer (int32, out.h x out.w x out.c, HWC): `first` starts each sum from the bias, otherwise from psum;
+ *   `last` requantizes (or writes the raw int32 sum) into `out`, otherwise stores the sum in psum. An untiled
+ *   layer passes first = last = 1 and psum = NULL. `weights` then hold the input-channel slice of the tile.
+ *
+ * Requantization (dory_requant_args)
+ * ----------------------------------
+ *   y = clamp(R((v*m[c] + a[c]) / D) + zero_point, lo, hi) with m, a per output channel (records in L1, channel c
+ *   of the TILE) or per tensor (the scalars mul, add). `wide` = Requant::wide: 1 uses dory_requant64 and
+ *   div.d64, 0 dory_requant32 and div.d32 (the other divisor may be left uninitialized). The per-channel records
+ *   are the L2 layout the tiler transfers ([C][k], k = mul_per_channel + add_per_channel values, mul first),
+ *   int64 when wide, int32 otherwise.
+ */
+#ifndef DORY_KERNELS_H
+#define DORY_KERNELS_H
+
+#include <stdint.h>
+
+#include "dory/requant.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element types of activation tiles (dory::DType). */
+typedef enum { DORY_UINT8 = 0, DORY_INT8 = 1, DORY_UINT16 = 2, DORY_INT16 = 3, DORY_INT32 = 4 } dory_dtype;
+
+enum { DORY_SPLIT_ROWS = 0, DORY_SPLIT_CHANNELS = 1 };
+
+/* A dense HWC tile in L1: h rows x w columns x c channels of `type`. Inputs are only read. */
+typedef struct {
+  void *data;
+  int32_t h, w, c;
+  uint8_t type; /* dory_dtype */
+} dory_tile;
+
+typedef struct {
+  int32_t top, left, bottom, right;
+} dory_pad;
+
+/* A divisor for both paths; only the one the requantization's `wide` selects must be valid. */
+typedef struct {
+  dory_divisor d64;
+  dory_divisor32 d32;
+} dory_requant_divisor;
+
+typedef struct {
+  const void *channel_params;  /* [out.c][mul_per_channel + add_per_channel] int64 (wide) / int32; or NULL */
+  int64_t mul, add;            /* per-tensor values (used where not per channel) */
+  dory_requant_divisor div;    /* D (average pooling: see dory_avgpool_args) */
+  int32_t zero_point, lo, hi;
+  uint8_t wide;
+  uint8_t mul_per_channel, add_per_channel;
+} dory_requant_args;
+
+/* ---- MAC kernels ------------------------------------------------------------------------------------------- */
+
+/* Standard convolution (groups 1), pointwise convolution (1x1, no padding, any stride) and depthwise convolution
+ * (groups = C_in = C_out; in.c == out.c, first = last = 1, psum unused). */
+typedef struct {
+  dory_tile in;                /* input box: c = the input-channel tile (depthwise: the channel tile) */
+  dory_tile out;               /* output tile */
+  dory_pad pad;                /* padding at this tile */
+  int32_t kh, kw, stride_h, stride_w;
+  const int8_t *weights;       /* [out.c][kh][kw][in.c] (depthwise: [out.c][kh][kw]) */
+  const int32_t *bias;         /* [out.c], read when first */
+  int32_t input_zero_point;
+  uint8_t has_requant;         /* 0: out is int32 and receives the raw accumulators */
+  dory_requant_args rq;
+  int32_t *psum;               /* [out.h][out.w][out.c] int32 when the input channels are tiled, else NULL */
+  uint8_t first, last;
+  void *im2col;                /* dory_conv_hwc only: scratch in L1, one slice per core */
+  uint32_t im2col_bytes;       /* its size: at least dory_conv_im2col_bytes(cores running, im2col_pixels, ...) */
+  int32_t im2col_pixels;       /* output pixels per core slice (the target's pixel_block, >= 1); the matmul
+                                  computes min(im2col_pixels, 2) pixels per step */
+  uint8_t split;
+} dory_conv_args;
+
+/* Scratch the im2col of dory_conv_hwc needs: a slice of pixel_block x kh x kw x c_in input elements per core
+ * (the tiler's L1 layout reserves exactly this: tiler/l1_layout.h, Im2col). */
+uint32_t dory_conv_im2col_bytes(int32_t cores, int32_t pixel_block, int32_t kh, int32_t kw, int32_t c_in,
+                                uint8_t in_type);
+
+void dory_conv_hwc(const dory_conv_args *a);       /* im2col per core + 4-channel x 2-pixel matmul */
+void dory_pointwise_hwc(const dory_conv_args *a);  /* the matmul on the input pixels directly */
+void dory_depthwise_hwc(const dory_conv_args *a);
+
+/* Fully connected: out[n] = bias[n] + sum_k (in[k] - zp) * w[n][k] over the input-feature tile. */
+typedef struct {
+  dory_tile in;                /* c = input features of this tile (h = w = 1) */
+  dory_tile out;               /* c = outputs of this tile (h = w = 1) */
+  const int8_t *weights;       /* [out.c][in.c] */
+  const int32_t *bias;         /* [out.c], read when first */
+  int32_t input_zero_point;
+  uint8_t has_requant;         /* 0: out is int32 (raw logits) */
+  dory_requant_args rq;
+  int32_t *psum;               /* [out.c] when the input features are tiled, else NULL */
+  uint8_t first, last;
+  uint8_t split;               /* channels: outputs over cores; rows: core 0 does everything (h = 1) */
+} dory_fc_args;
+
+void dory_fc_vec(const dory_fc_args *a);
+
+/* ---- pooling ----------------------------------------------------------------------------------------------- */
+
+/* Max pool: the maximum of the window's in-bounds values, and of pad_value if has_pad_value and the window
+ * reaches padding. in.c == out.c. */
+typedef struct {
+  dory_tile in, out;
+  dory_pad pad;
+  int32_t kh, kw, stride_h, stride_w;
+  uint8_t has_pad_value;
+  int32_t pad_value;
+  uint8_t split;
+} dory_maxpool_args;
+
+void dory_maxpool_hwc(const dory_maxpool_args *a);
+
+/* Average pool (and global average pool: kh x kw = the whole map, no padding):
+ *   S = sum of (x - input_zero_point) over the window's in-bounds positions, plus (pad_value - input_zero_point)
+ *       per padded position when count_include_pad;
+ *   cnt = kh*kw when count_include_pad, else the in-bounds positions;
+ *   y = clamp(R((S*m[c] + a[c]*cnt) / (D*cnt)) + zp, lo, hi).
+ * The divisors D*cnt are precomputed by the compiler (Requant::make_divisor(cnt)): count_div[cnt - count_div_first]
+ * for cnt in [count_div_first, count_div_first + count_div_len). Pass the counts that can occur: kh*kw alone when
+ * count_include_pad or when no window of the layer is clipped (global pooling), else every count from the
+ * smallest clipped window's to kh*kw (at most kh*kw entries). rq.div is not used. */
+typedef struct {
+  dory_tile in, out;
+  dory_pad pad;
+  int32_t kh, kw, stride_h, stride_w;
+  int32_t input_zero_point;
+  int32_t pad_value;
+  uint8_t count_include_pad;
+  dory_requant_args rq;
+  const dory_requant_divisor *count_div;
+  int32_t count_div_first, count_div_len;
+  uint8_t split;
+} dory_avgpool_args;
+
+void dory_avgpool_hwc(const dory_avgpool_args *a);
+
+/* ---- element-wise ------------------------------------------------------------------------------------------ */
+
+#define DORY_ADD_MAX_OPERANDS 4
+
+/* One operand of a residual add: t = R(((x - zero_point) * mul + add) / div), 64-bit (dory_scale64). */
+typedef struct {
+  dory_tile in;
+  int32_t zero_point;
+  int64_t mul, add;
+  dory_divisor div;
+} dory_add_operand;
+
+/* y = requant(sum of the operand terms) with a per-tensor requantization; every operand tile has out's shape.
+ * Covers NEMO's joint form (div 1) and QuantLab's per-input form (div 2^shift). */
+typedef struct {
+  dory_add_operand op[DORY_ADD_MAX_OPERANDS];
+  int32_t n_operands;          /* 1 .. DORY_ADD_MAX_OPERANDS */
+  dory_requant_args rq;        /* per tensor */
+  dory_tile out;
+  uint8_t split;
+} dory_add_args;
+
+void dory_add_hwc(const dory_add_args *a);
+
+/* Requantize: y = requant(x - input_zero_point) element-wise, per channel (channel c of the tile) or per tensor.
+ * A flat tensor is a tile of h = w = 1 and c = its elements. */
+typedef struct {
+  dory_tile in, out;
+  int32_t input_zero_point;
+  dory_requant_args rq;
+  uint8_t split;
+} dory_requantize_args;
+
+void dory_requantize_hwc(const dory_requantize_args *a);
+
+/* Bytes of one element of a dory_dtype (1, 2 or 4). */
+static inline int32_t dory_dtype_bytes(uint8_t type) { return type <= DORY_INT8 ? 1 : (type <= DORY_INT16 ? 2 : 4); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DORY_KERNELS_H */

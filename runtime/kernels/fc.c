@@ -1,0 +1,32 @@
+/* dory_fc_vec: fully connected layer on one L1 tile: out[n] = bias[n] + sum_k (in[k] - zp) * w[n][k].
+ *
+ * The input vector is read in its storage order (a flattened HWC map is HWC: the compiler permuted the weights).
+ * Work: the outputs over the cores (split channels; split rows leaves everything to core 0), 4 outputs per step
+ * sharing each input load. Input-feature tiles accumulate in psum (dory/kernels.h). */
+#include "matmul.h"
+
+DORY_ALWAYS_INLINE void fc_body(const dory_fc_args *a, int IT, int32_t zp) {
+  const dory_work wk = dory_core_work(a->split, 1, a->out.c);
+  dory_mm_out o;
+  o.bias = a->bias;
+  o.psum = a->psum;
+  o.rq = &a->rq;
+  o.out = a->out.data;
+  o.out_c = a->out.c;
+  o.out_type = a->out.type;
+  o.first = a->first;
+  o.last = a->last;
+  o.has_requant = a->has_requant;
+  if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
+  dory_mm_1px(a->in.data, IT, zp, a->weights, a->in.c, wk.c0, wk.c1, &o, 0);
+}
+
+void dory_fc_vec(const dory_fc_args *a) {
+  DORY_KCHECK(a->in.data && a->out.data && a->weights && a->in.c >= 1 && a->out.c >= 1 && a->in.h == 1 &&
+                  a->in.w == 1 && a->out.h == 1 && a->out.w == 1 && dory_valid_dtype(a->in.type) &&
+                  dory_valid_dtype(a->out.type),
+              "dory_fc_vec: inconsistent tile (h and w must be 1)");
+  DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
+              "dory_fc_vec: inconsistent accumulation arguments");
+  DORY_DISPATCH_INPUT(fc_body, a, a->in.type, a->input_zero_point);
+}

@@ -1,0 +1,168 @@
+/* Internal helpers shared by the kernel families (not part of the API): typed element access, the work split
+ * over cores, requantization of one value through dory/requant.h, argument checks.
+ *
+ * Genericity over element types: each family writes its body ONCE as a DORY_ALWAYS_INLINE function taking the
+ * element type as an argument, and its entry point calls that body with constant types for the 8-bit fast paths
+ * and with the runtime type otherwise; dory_load/dory_store then fold to a single access in the fast paths. */
+#ifndef DORY_KERNEL_UTIL_H
+#define DORY_KERNEL_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "dory/hal.h"
+#include "dory/kernels.h"
+#include "dory/requant.h"
+
+#if defined(__GNUC__)
+#define DORY_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define DORY_ALWAYS_INLINE static inline
+#endif
+
+/* Argument checks: on by default (they cost a few comparisons per call); -DDORY_NO_KERNEL_CHECKS removes them. */
+#ifndef DORY_NO_KERNEL_CHECKS
+#define DORY_KCHECK(cond, msg)                 \
+  do {                                         \
+    if (!(cond)) dory_panic("kernel " msg);    \
+  } while (0)
+#else
+#define DORY_KCHECK(cond, msg) \
+  do {                         \
+  } while (0)
+#endif
+
+DORY_ALWAYS_INLINE int32_t dory_load(const void *p, int type, int32_t i) {
+  switch (type) {
+    case DORY_UINT8: return ((const uint8_t *)p)[i];
+    case DORY_INT8: return ((const int8_t *)p)[i];
+    case DORY_UINT16: return ((const uint16_t *)p)[i];
+    case DORY_INT16: return ((const int16_t *)p)[i];
+    default: return ((const int32_t *)p)[i];
+  }
+}
+
+/* v must be within the type's range (the compiler's range analysis proves it for every output). */
+DORY_ALWAYS_INLINE void dory_store(void *p, int type, int32_t i, int32_t v) {
+  switch (type) {
+    case DORY_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case DORY_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
+    case DORY_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case DORY_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
+    default: ((int32_t *)p)[i] = v; break;
+  }
+}
+
+/* Fills n elements of type `type` with v. */
+DORY_ALWAYS_INLINE void dory_fill(void *p, int type, int32_t n, int32_t v) {
+  int32_t i;
+  if (v == 0 || (dory_dtype_bytes((uint8_t)type) == 1)) {
+    memset(p, (unsigned char)v, (size_t)n * (size_t)dory_dtype_bytes((uint8_t)type));
+    return;
+  }
+  for (i = 0; i < n; ++i) dory_store(p, type, i, v);
+}
+
+static inline int dory_valid_dtype(uint8_t t) { return t <= DORY_INT32; }
+
+/* This core's share [*begin, *end) of n items: ceil(n / cores) each, in core order. */
+static inline void dory_core_share(int32_t n, int32_t *begin, int32_t *end) {
+  const int32_t cores = dory_core_count(), id = dory_core_id();
+  const int32_t chunk = (n + cores - 1) / cores;
+  int32_t b = id * chunk, e = b + chunk;
+  if (b > n) b = n;
+  if (e > n) e = n;
+  *begin = b;
+  *end = e;
+}
+
+/* Output rows [r0, r1) and channels [c0, c1) of this core for a tile of h rows and c channels. */
+typedef struct {
+  int32_t r0, r1, c0, c1;
+} dory_work;
+
+static inline dory_work dory_core_work(uint8_t split, int32_t h, int32_t c) {
+  dory_work w;
+  if (split == DORY_SPLIT_CHANNELS) {
+    w.r0 = 0;
+    w.r1 = h;
+    dory_core_share(c, &w.c0, &w.c1);
+  } else {
+    w.c0 = 0;
+    w.c1 = c;
+    dory_core_share(h, &w.r0, &w.r1);
+  }
+  return w;
+}
+
+/* ---- requantization: the per-channel parameters, then dory/requant.h ---------------------------------------- */
+
+DORY_ALWAYS_INLINE void dory_rq_params(const dory_requant_args *rq, int32_t c, int64_t *m, int64_t *a) {
+  const int32_t n = rq->mul_per_channel + rq->add_per_channel;
+  if (!rq->mul_per_channel && !rq->add_per_channel) {
+    *m = rq->mul;
+    *a = rq->add;
+    return;
+  }
+  if (rq->wide) {
+    const int64_t *rec = (const int64_t *)rq->channel_params + (int64_t)c * n;
+    *m = rq->mul_per_channel ? rec[0] : rq->mul;
+    *a = rq->add_per_channel ? rec[rq->mul_per_channel] : rq->add;
+  } else {
+    const int32_t *rec = (const int32_t *)rq->channel_params + (int64_t)c * n;
+    *m = rq->mul_per_channel ? rec[0] : rq->mul;
+    *a = rq->add_per_channel ? rec[rq->mul_per_channel] : rq->add;
+  }
+}
+
+/* clamp(R((v*m[c] + a[c]) / D) + zp, lo, hi). */
+DORY_ALWAYS_INLINE int32_t dory_rq_apply(const dory_requant_args *rq, int32_t v, int32_t c) {
+  int64_t m, a;
+  dory_rq_params(rq, c, &m, &a);
+  if (!rq->wide) return dory_requant32(v, (int32_t)m, (int32_t)a, &rq->div.d32, rq->zero_point, rq->lo, rq->hi);
+  return dory_requant64(v, m, a, &rq->div.d64, rq->zero_point, rq->lo, rq->hi);
+}
+
+/* Average pooling: clamp(R((v*m[c] + a[c]*cnt) / (D*cnt)) + zp, lo, hi) with div the divisor of D*cnt. */
+DORY_ALWAYS_INLINE int32_t dory_rq_apply_count(const dory_requant_args *rq, int32_t v, int32_t c, int32_t cnt,
+                                               const dory_requant_divisor *div) {
+  int64_t m, a;
+  dory_rq_params(rq, c, &m, &a);
+  a *= cnt;
+  if (!rq->wide) return dory_requant32(v, (int32_t)m, (int32_t)a, &div->d32, rq->zero_point, rq->lo, rq->hi);
+  return dory_requant64(v, m, a, &div->d64, rq->zero_point, rq->lo, rq->hi);
+}
+
+static inline int dory_rq_valid(const dory_requant_args *rq) {
+  return rq->lo <= rq->hi && rq->mul_per_channel <= 1 && rq->add_per_channel <= 1 &&
+         (!(rq->mul_per_channel || rq->add_per_channel) || rq->channel_params != 0);
+}
+
+/* Checks shared by the windowed kernels. */
+static inline int dory_window_valid(const dory_tile *in, const dory_tile *out, const dory_pad *pad, int32_t kh,
+                                    int32_t kw, int32_t sh, int32_t sw) {
+  return kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && pad->top >= 0 && pad->left >= 0 && pad->bottom >= 0 &&
+         pad->right >= 0 && in->h >= 1 && in->w >= 1 && in->c >= 1 && out->h >= 1 && out->w >= 1 && out->c >= 1 &&
+         (out->h - 1) * sh + kh <= pad->top + in->h + pad->bottom &&
+         (out->w - 1) * sw + kw <= pad->left + in->w + pad->right && in->data && out->data &&
+         dory_valid_dtype(in->type) && dory_valid_dtype(out->type);
+}
+
+/* Dispatches a family body `BODY(args, type, zp)` on the input type and zero point: constant types (and a
+ * constant zero point 0) for the 8-bit fast paths, the runtime type otherwise. */
+#define DORY_DISPATCH_INPUT(BODY, args, type, zp)          \
+  do {                                                     \
+    switch (type) {                                        \
+      case DORY_UINT8:                                     \
+        if ((zp) == 0) BODY(args, DORY_UINT8, 0);          \
+        else BODY(args, DORY_UINT8, zp);                   \
+        break;                                             \
+      case DORY_INT8:                                      \
+        if ((zp) == 0) BODY(args, DORY_INT8, 0);           \
+        else BODY(args, DORY_INT8, zp);                    \
+        break;                                             \
+      default: BODY(args, type, zp); break;                \
+    }                                                      \
+  } while (0)
+
+#endif /* DORY_KERNEL_UTIL_H */

@@ -1,0 +1,44 @@
+/* dory_pointwise_hwc: 1x1 convolution without padding (any stride) on one L1 tile.
+ *
+ * The receptive field of a pixel is its c_in contiguous input elements, so the matmul reads the input tile
+ * directly (no im2col): 4 output channels x 2 pixels per step over the core's rows (or channels). */
+#include "matmul.h"
+
+DORY_ALWAYS_INLINE const unsigned char *pointwise_pixel(const dory_conv_args *a, int IT, int32_t p) {
+  const int32_t oh = p / a->out.w, ow = p % a->out.w;
+  return (const unsigned char *)a->in.data +
+         (((size_t)oh * a->stride_h * a->in.w + (size_t)ow * a->stride_w) * a->in.c) * dory_dtype_bytes((uint8_t)IT);
+}
+
+DORY_ALWAYS_INLINE void pointwise_body(const dory_conv_args *a, int IT, int32_t zp) {
+  const int32_t K = a->in.c;
+  const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
+  const int32_t p_end = wk.r1 * a->out.w;
+  dory_mm_out o;
+  int32_t p;
+  o.bias = a->bias;
+  o.psum = a->psum;
+  o.rq = &a->rq;
+  o.out = a->out.data;
+  o.out_c = a->out.c;
+  o.out_type = a->out.type;
+  o.first = a->first;
+  o.last = a->last;
+  o.has_requant = a->has_requant;
+  if (wk.c0 >= wk.c1) return;
+  for (p = wk.r0 * a->out.w; p + 1 < p_end; p += 2)
+    dory_mm_2px(pointwise_pixel(a, IT, p), pointwise_pixel(a, IT, p + 1), IT, zp, a->weights, K, wk.c0, wk.c1, &o,
+                p, p + 1);
+  if (p < p_end) dory_mm_1px(pointwise_pixel(a, IT, p), IT, zp, a->weights, K, wk.c0, wk.c1, &o, p);
+}
+
+void dory_pointwise_hwc(const dory_conv_args *a) {
+  DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
+              "dory_pointwise_hwc: inconsistent tile geometry");
+  DORY_KCHECK(a->kh == 1 && a->kw == 1 && a->pad.top == 0 && a->pad.left == 0,
+              "dory_pointwise_hwc: needs a 1x1 kernel without padding (use dory_conv_hwc)");
+  DORY_KCHECK(a->weights != 0, "dory_pointwise_hwc: missing weights");
+  DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
+              "dory_pointwise_hwc: inconsistent accumulation arguments");
+  DORY_DISPATCH_INPUT(pointwise_body, a, a->in.type, a->input_zero_point);
+}
