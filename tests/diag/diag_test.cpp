@@ -3,6 +3,8 @@
 // exits with status 1 (never 0, never a crash). QDQ/QOperator-specific errors are tested beside their importers.
 #include <gtest/gtest.h>
 
+#include "../util/run_cli.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -225,22 +227,8 @@ TEST(Diagnostics, ATensorWithFewerValuesThanItsShapeIsRejected) {
 
 // ---- the CLI turns every diagnostic into exit status 1 ------------------------------------------------------
 
-struct CliResult {
-  int status = -1;
-  std::string output;
-};
-
-CliResult run_cli(const std::string& args) {
-  CliResult r;
-  FILE* p = popen((std::string(DORY_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using testing::CliResult;
+using testing::run_cli;
 
 TEST(Diagnostics, TheCliExitsWithStatus1AndPrintsTheDiagnosticForABrokenModel) {
   const auto path = std::filesystem::temp_directory_path() / "dory_diag_broken.onnx";

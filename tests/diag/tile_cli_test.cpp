@@ -1,6 +1,8 @@
 // `dory tile`, `dory sweep` and `dory netgen` exit codes and diagnostics: 0 with a table, 2 with the tiler's
 // explanation when no tiling fits, 1 for an unknown target, a bad size or objective, 1 for an unknown network.
 #include <gtest/gtest.h>
+
+#include "../util/run_cli.h"
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -13,22 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-CliResult run_cli(const std::string& args) {
-  CliResult r;
-  FILE* p = popen((std::string(DORY_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using testing::CliResult;
+using testing::run_cli;
 
 const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";
 
