@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: installs dependencies, builds dory, then imports the Fashion-MNIST
-# network (models/fmnist), prints its layer table, runs the bit-exact reference executor on a test image and
-# checks every layer output against the goldens computed by the training script's own int64 evaluation.
+# network (models/fmnist), prints its layer table, runs the bit-exact reference executor on a test image,
+# checks every layer output against the goldens computed by the training script's own int64 evaluation, and
+# plans the optimal L2->L1 tiling of every layer for GAP-8.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,3 +23,6 @@ echo "== comparing every layer with the goldens in $golden"
 mkdir "$out/expected"
 for f in "$golden"/*.npy; do [[ $(basename "$f") == input.npy ]] || cp "$f" "$out/expected/"; done
 $dory compare "$out" "$out/expected"
+echo
+echo "== dory tile $model --target gap8"
+$dory tile "$model" --target gap8
