@@ -13,6 +13,12 @@ std::string layer_name(const Node& n) {
   return n.name.empty() ? fmt::format("{}_{}", n.op_type, n.index) : n.name;
 }
 
+int64_t saturating_int64(double v) {
+  constexpr double kLimit = 4611686018427387904.0;  // 2^62, exactly representable
+  if (std::isnan(v)) return 0;
+  return static_cast<int64_t>(std::clamp(v, -kLimit, kLimit));
+}
+
 Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape) {
   int64_t total = 1;
   for (int64_t d : shape) {

@@ -68,6 +68,10 @@ bool is_float_type(int32_t elem_type);
 // symbolic dimension, is an "onnx-unknown-shape" diagnostic naming the input.
 Expected<std::vector<int64_t>> graph_input_shape(const ValueInfo& in);
 
+// A double converted to int64 without undefined behaviour: NaN -> 0, values beyond +-2^62 saturate there. For
+// bounds and values that are clamped to 32-bit ranges afterwards anyway.
+int64_t saturating_int64(double v);
+
 // Fails unless the shape is plausible for a microcontroller activation (dims >= 1, at most 2^26 elements).
 Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape);
 

@@ -627,8 +627,9 @@ class Importer {
       if (std::isfinite(b) && std::floor(b) != b)
         return make_error("onnx-non-integer", n.label(), fmt::format("Clip bound {} is not an integer", b));
     DORY_TRY(Pending p, extendable(n, 0, Extension::Clamp));
-    if (std::isfinite(lo)) p.lo = p.lo ? std::max<int64_t>(*p.lo, static_cast<int64_t>(lo)) : static_cast<int64_t>(lo);
-    if (std::isfinite(hi)) p.hi = p.hi ? std::min<int64_t>(*p.hi, static_cast<int64_t>(hi)) : static_cast<int64_t>(hi);
+    // Bounds beyond int32 clamp nothing an int32 value can hold; saturate them before converting.
+    if (std::isfinite(lo)) p.lo = p.lo ? std::max<int64_t>(*p.lo, saturating_int64(lo)) : saturating_int64(lo);
+    if (std::isfinite(hi)) p.hi = p.hi ? std::min<int64_t>(*p.hi, saturating_int64(hi)) : saturating_int64(hi);
     if (p.lo && p.hi && *p.lo > *p.hi)
       return make_error("onnx-bad-attribute", n.label(), fmt::format("Clip bounds [{}, {}] are empty", lo, hi));
     vals_[n.outputs.at(0)] = std::move(p);

@@ -280,7 +280,7 @@ class Importer {
                                         "point {}), and no QuantizeLinear follows",
                                         real, src.name, o.scale, o.zp),
                             "quantize the clamped value with a QuantizeLinear");
-        return std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(q)), r.lo, r.hi);
+        return std::clamp<int64_t>(saturating_int64(std::nearbyint(q)), r.lo, r.hi);
       };
       DORY_TRY(int64_t lo, grid(f.lo, r.lo));
       DORY_TRY(int64_t hi, grid(f.hi, r.hi));
@@ -770,7 +770,7 @@ class Importer {
         const double s_b = q->scale_at(i);
         const int64_t zb = q->zp_at(i);
         const double ratio = s_b * factor / as(c);
-        const int64_t v_int = static_cast<int64_t>(vals[i]) - zb;
+        const int64_t v_int = saturating_int64(vals[i]) - zb;
         if (std::fabs(ratio - 1.0) <= kScaleRelTol) {
           DORY_TRY_STATUS(store(c, static_cast<double>(v_int)));
         } else {

@@ -252,3 +252,23 @@ TEST(Diagnostics, TheCliExitsWithStatus1ForAMissingFile) {
 
 }  // namespace
 }  // namespace dory
+
+namespace dory {
+namespace {
+
+// Found by the fuzzer: a Clip bound of -1.6e32 was converted to int64 (undefined behaviour). A bound beyond
+// any int32 value clamps nothing, so the model imports and the clamp is the type's own range.
+TEST(Diagnostics, AClipBoundFarBeyondInt64IsHarmlessNotUndefinedBehaviour) {
+  testing::OnnxBuilder b(13);
+  b.input("x", {1, 2, 4, 4});
+  b.init("lo", {}, {-1.62259e32f});
+  b.init("hi", {}, {3.0e38f});
+  b.node("Clip", {"x", "lo", "hi"}, {"y"}, "clip_far");
+  b.output("y");
+  Expected<Graph> g = import_onnx_bytes(b.bytes(), "test.onnx");
+  ASSERT_TRUE(g.ok()) << g.error().str();
+  EXPECT_EQ(g->tensor(g->outputs[0]).range, (ValueRange{0, 255}));
+}
+
+}  // namespace
+}  // namespace dory
