@@ -177,8 +177,8 @@ class Importer {
     rq.divisor = static_cast<uint64_t>(p.D);
     rq.rounding = p.rounding;
     rq.zero_point = 0;
-    if (p.lo) rq.lo = static_cast<int32_t>(std::max<int64_t>(*p.lo, std::numeric_limits<int32_t>::min()));
-    if (p.hi) rq.hi = static_cast<int32_t>(std::min<int64_t>(*p.hi, std::numeric_limits<int32_t>::max()));
+    if (p.lo) rq.lo = static_cast<int32_t>(std::clamp<int64_t>(*p.lo, INT32_MIN, INT32_MAX));
+    if (p.hi) rq.hi = static_cast<int32_t>(std::clamp<int64_t>(*p.hi, INT32_MIN, INT32_MAX));
     return rq;
   }
 
@@ -383,6 +383,9 @@ class Importer {
     const PendingPad& pp = *x.pad;
     if (std::floor(pp.value) != pp.value)
       return make_error("onnx-non-integer", n.label(), fmt::format("is preceded by a Pad with value {}", pp.value));
+    if (!(std::fabs(pp.value) <= 2147483647.0))
+      return make_error("onnx-value-range", n.label(),
+                        fmt::format("is preceded by a Pad with value {}, which does not fit int32", pp.value));
     const int32_t v = static_cast<int32_t>(pp.value);
     if (pool_pad) {
       if (win.pad.any())

@@ -272,3 +272,25 @@ TEST(Diagnostics, AClipBoundFarBeyondInt64IsHarmlessNotUndefinedBehaviour) {
 
 }  // namespace
 }  // namespace dory
+
+namespace dory {
+namespace {
+
+// Found by the fuzzer: a Pad value of -1.7e38 was converted to int32 (undefined behaviour).
+TEST(Diagnostics, APadValueBeyondInt32IsAValueRangeError) {
+  testing::OnnxBuilder b(13);
+  b.input("x", {1, 2, 4, 4});
+  b.init_int("pads", {8}, {0, 0, 1, 1, 0, 0, 1, 1}, onnx::TensorProto::INT64);
+  b.init("value", {}, {-1.70141e38f});
+  b.node("Pad", {"x", "pads", "value"}, {"p"}, "pad_far");
+  auto& pool = b.node("MaxPool", {"p"}, {"y"}, "pool_1");
+  testing::OnnxBuilder::attr(pool, "kernel_shape", {3, 3});
+  b.output("y");
+  Expected<Graph> g = import_onnx_bytes(b.bytes(), "test.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.error().code, "onnx-value-range");
+  EXPECT_NE(g.error().location.find("pool_1"), std::string::npos) << g.error().str();
+}
+
+}  // namespace
+}  // namespace dory
