@@ -72,6 +72,27 @@ Expected<std::vector<int64_t>> graph_input_shape(const ValueInfo& in);
 // bounds and values that are clamped to 32-bit ranges afterwards anyway.
 int64_t saturating_int64(double v);
 
+// Folds `n` when every input is a constant (Shape needs only its input's shape): the one folding rule of the
+// importers that walk the graph. `constant(name)` gives a value's constant or nullptr; `shape_of(name)` the shape
+// of a non-constant value. Returns the outputs, or nullopt when the node is not folded.
+template <class ConstantOf, class ShapeOf>
+Expected<std::optional<std::vector<ConstTensor>>> fold_if_constant(const Node& n, int64_t opset, ConstantOf constant,
+                                                                   ShapeOf shape_of) {
+  bool all_const = true;
+  std::vector<const ConstTensor*> cin;
+  std::vector<std::vector<int64_t>> shapes;
+  for (const std::string& in : n.inputs) {
+    const ConstTensor* c = in.empty() ? nullptr : constant(in);
+    if (!in.empty() && !c) all_const = false;
+    cin.push_back(c);
+    shapes.push_back(in.empty() ? std::vector<int64_t>{} : shape_of(in));
+  }
+  if (n.op_type != "Constant" && !((all_const || n.op_type == "Shape") && is_foldable_op(n.op_type)))
+    return std::optional<std::vector<ConstTensor>>{};
+  DORY_TRY(std::vector<ConstTensor> outs, eval_constant_node(n, cin, shapes, opset));
+  return std::optional<std::vector<ConstTensor>>(std::move(outs));
+}
+
 // Fails unless the shape is plausible for a microcontroller activation (dims >= 1, at most 2^26 elements).
 Status check_activation_size(const std::string& where, const std::vector<int64_t>& shape);
 

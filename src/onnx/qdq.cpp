@@ -339,18 +339,11 @@ class Importer {
         for (const std::string& out : n.outputs) vals_[out] = t;
         return ok_status();
       }
-    bool all_const = true;
-    std::vector<const ConstTensor*> cin;
-    std::vector<std::vector<int64_t>> shapes;
-    for (const std::string& in : n.inputs) {
-      const ConstTensor* c = in.empty() ? nullptr : constant(in);
-      if (!in.empty() && !c) all_const = false;
-      cin.push_back(c);
-      shapes.push_back(in.empty() ? std::vector<int64_t>{} : shape_of(vals_.at(in)));
-    }
-    if (n.op_type == "Constant" || ((all_const || n.op_type == "Shape") && is_foldable_op(n.op_type))) {
-      DORY_TRY(auto outs, eval_constant_node(n, cin, shapes, m_.opset));
-      for (size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k) vals_[n.outputs[k]] = std::move(outs[k]);
+    DORY_TRY(auto folded, fold_if_constant(
+                              n, m_.opset, [&](const std::string& v) { return constant(v); },
+                              [&](const std::string& v) { return shape_of(vals_.at(v)); }));
+    if (folded) {
+      for (size_t k = 0; k < n.outputs.size() && k < folded->size(); ++k) vals_[n.outputs[k]] = std::move((*folded)[k]);
       return ok_status();
     }
     const std::string& op = n.op_type;
