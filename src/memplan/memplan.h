@@ -1,0 +1,113 @@
+// MemoryPlan: the static L2 memory plan. Every activation tensor of the network (graph inputs and layer outputs;
+// weights and other constants live inside their layers and are sized by the caller) gets a fixed byte offset in
+// L2, so the generated code needs no allocator and the L2 budget is known before anything runs.
+//
+// Schedule. Step i is the execution of Graph::layers[i] (a topological order); the plan holds for that order
+// only. Step intervals are inclusive: [first, last].
+//
+// Storage classes: the tensors that share one piece of storage.
+//   - A View's output aliases its input (storage_owner, ir/graph.h).
+//   - A Concat moves nothing: each of its inputs is produced directly into its channel slice of the concat output
+//     (LayerGeometry::in/out_pixel_channels and channel offsets, tiler/geometry.h), so it shares the concat
+//     output's storage. As geometry.cpp's channel_slice does, a feature map lives in the slice of its FIRST
+//     Concat consumer (in layer order) only, and only a tensor something writes into the slice: a layer's output
+//     (a kernel's or, for a concat of concats, a Concat's) or a graph input (the host writes it there).
+//     Geometry has no writer for a View's output in a slice (its source's producer writes densely) nor for a
+//     tensor in the slice of a second Concat: such slices are filled by nothing in dory today; the plan keeps
+//     those tensors out of the concat's storage, so it stays safe whatever the code generator does about them.
+//   - Both relations are applied transitively (union): a view of a concat of concats is one class.
+// Every tensor is mapped onto at most one other, so a class is a tree; its root is the owner (the outermost
+// concat output, or the source of a view chain), and the class's size is the owner's bytes (elements x
+// dtype bytes), which holds every member. A class's lifetime is the union of its members' lifetimes: from
+// the first step that writes a member (step 0 when it holds a graph input: the host writes inputs before step 0)
+// to the last step that reads a member (the last step when it holds a graph output: the host reads outputs
+// after it; tensor_lifetimes in ir/graph.h says -1 and layers.size() instead); a member nobody reads is live at
+// its producer's step. A layer's inputs and output are live at its step together (kernels never work in place),
+// so an output never reuses the bytes of its own inputs, and a residual branch keeps its bytes until its Add has
+// read it.
+//
+// Placement (a heuristic, like TensorFlow Lite Micro's GreedyMemoryPlanner; optimal placement is NP-hard in
+// general): classes in order of decreasing size (ties: earlier first step, then lower owner id; deterministic),
+// each at the lowest offset, a multiple of `alignment`, where [offset, offset + aligned size) overlaps no class
+// placed before it that is live at a common step (first fit over the gaps). Every class reserves its size rounded
+// up to the alignment. lower_bound_bytes = max over steps of the live classes' aligned sizes: no placement can
+// need less, so activation_bytes >= lower_bound_bytes, and equality means the placement is optimal.
+//
+// L2 layout, absolute byte offsets, half-open:
+//   [0, reserved_bytes)                                  constants (weights, biases, requantization parameters)
+//   [activation_start, activation_start + activation_bytes)   activations; activation_start = align_up(reserved)
+//   total_bytes = activation_start + activation_bytes    (= activation_start when there are no activations)
+// A tensor's offset is the first byte of its class's storage; a Concat input's elements are interleaved in it
+// at the channel slice LayerGeometry gives (pixel stride = the concat's channels), not contiguous at that offset.
+//
+// Checked: plan_memory verifies every plan with check_memory_plan before returning it (a failure is an internal
+// error, DORY_CHECK). A plan with total_bytes above the capacity is a Diagnostic "l2-overflow" with severity
+// Infeasible (exit code 2), see plan_memory and docs/errors.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "util/diagnostic.h"
+
+namespace dory {
+
+struct MemoryPlanOptions {
+  int64_t l2_capacity_bytes = 0;  // the whole L2 available to the network; 0 = unlimited (no overflow check)
+  int64_t reserved_bytes = 0;     // constants, at [0, reserved_bytes)
+  int64_t alignment = 8;          // of every activation offset and size, in bytes (>= 1, any value)
+};
+
+struct StorageClass {
+  TensorId owner = -1;            // the tensor whose storage this is
+  std::vector<TensorId> members;  // every tensor stored here, ascending ids (owner included)
+  int64_t bytes = 0;              // the owner's bytes
+  int64_t aligned_bytes = 0;      // bytes rounded up to the alignment: what the class reserves
+  int64_t offset = -1;            // absolute L2 byte offset (a multiple of the alignment)
+  Lifetime life;                  // [first, last] steps, inclusive
+  int64_t end() const { return offset + aligned_bytes; }
+};
+
+struct MemoryPlan {
+  int64_t alignment = 8;
+  int64_t reserved_bytes = 0;         // constants at [0, reserved_bytes)
+  int64_t activation_start = 0;       // align_up(reserved_bytes)
+  int64_t activation_bytes = 0;       // the arena: max over classes of end() - activation_start (the peak)
+  int64_t lower_bound_bytes = 0;      // max over steps of live_bytes_per_step: what any placement needs
+  int64_t total_bytes = 0;            // activation_start + activation_bytes
+  int64_t l2_capacity_bytes = 0;      // as given (0 = unlimited)
+  int num_steps = 0;                  // max(1, number of layers)
+
+  std::vector<StorageClass> classes;         // ordered by first step, then owner id
+  std::vector<int> tensor_class;             // per TensorId: index into classes, -1 = no storage (no layer
+                                             // reads or writes it and it is no graph input or output)
+  std::vector<int64_t> tensor_offset;        // per TensorId: absolute offset of its storage, -1 = none
+  std::vector<int64_t> live_bytes_per_step;  // per step: sum of the aligned sizes of the classes live then
+
+  // The class storing `t`, or nullptr for a tensor without storage.
+  const StorageClass* class_of(TensorId t) const;
+};
+
+// Plans the graph's activations (layers in topological order, e.g. after check_graph). Fails with "l2-overflow"
+// (severity Infeasible) when l2_capacity_bytes > 0 and total_bytes exceeds it. The location names the layer at
+// the first step where activation_start plus the bytes live at that step (the lower bound) exceed the capacity;
+// when even that fits at every step and only the placement does not, the layer that writes the first class (by
+// step) ending beyond the capacity ("graph input 'x'" if that class holds an input); "graph" when the constants
+// alone exceed the capacity. Plan with capacity 0 to get the plan that does not fit (for a report).
+// Options must be sane (alignment >= 1, sizes >= 0; callers validate user input): violations are internal errors.
+Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt = {});
+
+// Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved): one class
+// per used tensor and every member at its class's offset; the aliases are ones the graph allows (Views and
+// Concat inputs); each tensor's own lifetime (producer or step 0 for inputs, to last reader or the last step for
+// outputs) inside its class's; no two classes live at a common step overlap in address; every class aligned and
+// inside [activation_start, total_bytes); the layout, the lower bound and live_bytes_per_step consistent.
+Status check_memory_plan(const Graph& g, const MemoryPlan& plan);
+
+// A text summary for the CLI: peak vs lower bound, constants, total (and capacity), then one row per tensor in
+// schedule order: written at step, name, bytes, L2 offset, live steps, and the owner for aliases.
+std::string memory_plan_summary(const Graph& g, const MemoryPlan& plan);
+
+}  // namespace dory
