@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "report/text_table.h"
@@ -85,6 +86,180 @@ std::string steps_text(const Lifetime& l) {
   return l.first == l.last ? std::to_string(l.first) : fmt::format("{}..{}", l.first, l.last);
 }
 
+// ---- placement strategies -------------------------------------------------------------------------------------
+
+// For each class, the other classes live at a common step, ascending; O(classes^2), once for all strategies.
+std::vector<std::vector<int>> time_conflicts(const std::vector<StorageClass>& classes) {
+  std::vector<std::vector<int>> out(classes.size());
+  for (size_t i = 0; i < classes.size(); ++i)
+    for (size_t j = i + 1; j < classes.size(); ++j)
+      if (overlaps_in_time(classes[i].life, classes[j].life)) {
+        out[i].push_back(static_cast<int>(j));
+        out[j].push_back(static_cast<int>(i));
+      }
+  return out;
+}
+
+enum class Order {
+  Size,      // decreasing size; ties: earlier first step, then lower owner id (TFLite Micro's greedy planner)
+  FirstUse,  // by first step, then last step, then owner: a chain in chain order
+  LastUse,   // backwards in time: by decreasing last step, then first step (longer first), then owner
+  Area,      // decreasing aligned size x steps live; ties as Size
+  Breadth,   // steps by decreasing live bytes (ties: earlier), at each its unplaced classes by Size
+};
+enum class Fit {
+  Lowest,    // first fit: the lowest offset that fits
+  Best,      // the smallest gap between placed classes that fits (ties: the lowest), else above them all
+  TwoEnds,   // the lowest offset; or, when the conflicting class placed last lies mostly in the lower half of
+             // [0, lower bound), the highest offset that ends at or below the lower bound (if any)
+};
+struct Strategy {
+  const char* name;
+  Order order;
+  Fit fit;
+};
+// The fixed order of trial; the first with the smallest peak wins.
+constexpr Strategy kStrategies[] = {
+    {"size/first-fit", Order::Size, Fit::Lowest},
+    {"size/best-fit", Order::Size, Fit::Best},
+    {"size/two-ends", Order::Size, Fit::TwoEnds},
+    {"first-use/first-fit", Order::FirstUse, Fit::Lowest},
+    {"first-use/best-fit", Order::FirstUse, Fit::Best},
+    {"first-use/two-ends", Order::FirstUse, Fit::TwoEnds},
+    {"last-use/first-fit", Order::LastUse, Fit::Lowest},
+    {"last-use/best-fit", Order::LastUse, Fit::Best},
+    {"last-use/two-ends", Order::LastUse, Fit::TwoEnds},
+    {"area/first-fit", Order::Area, Fit::Lowest},
+    {"area/best-fit", Order::Area, Fit::Best},
+    {"area/two-ends", Order::Area, Fit::TwoEnds},
+    {"breadth/first-fit", Order::Breadth, Fit::Lowest},
+    {"breadth/best-fit", Order::Breadth, Fit::Best},
+    {"breadth/two-ends", Order::Breadth, Fit::TwoEnds},
+};
+
+std::vector<size_t> placement_order(const std::vector<StorageClass>& classes, const std::vector<int64_t>& live,
+                                    Order order) {
+  std::vector<size_t> idx(classes.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  auto by_size = [&](size_t i, size_t j) {
+    const StorageClass& a = classes[i];
+    const StorageClass& b = classes[j];
+    if (a.bytes != b.bytes) return a.bytes > b.bytes;
+    if (a.life.first != b.life.first) return a.life.first < b.life.first;
+    return a.owner < b.owner;
+  };
+  switch (order) {
+    case Order::Size: std::sort(idx.begin(), idx.end(), by_size); break;
+    case Order::FirstUse:
+      std::sort(idx.begin(), idx.end(), [&](size_t i, size_t j) {
+        const StorageClass& a = classes[i];
+        const StorageClass& b = classes[j];
+        if (a.life.first != b.life.first) return a.life.first < b.life.first;
+        if (a.life.last != b.life.last) return a.life.last < b.life.last;
+        return a.owner < b.owner;
+      });
+      break;
+    case Order::LastUse:
+      std::sort(idx.begin(), idx.end(), [&](size_t i, size_t j) {
+        const StorageClass& a = classes[i];
+        const StorageClass& b = classes[j];
+        if (a.life.last != b.life.last) return a.life.last > b.life.last;
+        if (a.life.first != b.life.first) return a.life.first < b.life.first;
+        return a.owner < b.owner;
+      });
+      break;
+    case Order::Area:
+      std::sort(idx.begin(), idx.end(), [&](size_t i, size_t j) {
+        auto area = [&](const StorageClass& c) { return c.aligned_bytes * (c.life.last - c.life.first + 1); };
+        const int64_t x = area(classes[i]), y = area(classes[j]);
+        return x != y ? x > y : by_size(i, j);
+      });
+      break;
+    case Order::Breadth: {
+      std::vector<int> steps(live.size());
+      std::iota(steps.begin(), steps.end(), 0);
+      std::stable_sort(steps.begin(), steps.end(), [&](int a, int b) { return live[a] > live[b]; });
+      std::vector<size_t> sized = idx;
+      std::sort(sized.begin(), sized.end(), by_size);
+      std::vector<char> taken(classes.size(), 0);
+      idx.clear();
+      for (int s : steps)
+        for (size_t i : sized)
+          if (!taken[i] && classes[i].life.first <= s && s <= classes[i].life.last) {
+            taken[i] = 1;
+            idx.push_back(i);
+          }
+      break;
+    }
+  }
+  return idx;
+}
+
+struct Placement {
+  std::vector<int64_t> offset;  // per class, relative to activation_start
+  int64_t peak = 0;             // max over classes of offset + aligned size
+};
+
+// Places the classes in `order`. Every offset and size is a multiple of the alignment, and so is `ceiling` (the
+// lower bound, a sum of aligned sizes), so every candidate offset below is aligned.
+Placement place(const std::vector<StorageClass>& classes, const std::vector<std::vector<int>>& conflicts,
+                const std::vector<size_t>& order, Fit fit, int64_t ceiling) {
+  constexpr int64_t kOpen = std::numeric_limits<int64_t>::max();
+  Placement r;
+  r.offset.assign(classes.size(), -1);
+  std::vector<int> rank(classes.size(), -1);  // placement position of each placed class
+  std::vector<std::pair<int64_t, int64_t>> busy;  // [from, to) of placed conflicting classes
+  std::vector<std::pair<int64_t, int64_t>> gaps;  // free [from, to) between them; the last one is open
+  for (size_t k = 0; k < order.size(); ++k) {
+    const size_t i = order[k];
+    const int64_t size = classes[i].aligned_bytes;
+    busy.clear();
+    int latest = -1;  // the conflicting class placed last
+    for (int j : conflicts[i])
+      if (rank[j] >= 0 && classes[j].aligned_bytes > 0) {
+        busy.emplace_back(r.offset[j], r.offset[j] + classes[j].aligned_bytes);
+        if (latest < 0 || rank[j] > rank[latest]) latest = j;
+      }
+    std::sort(busy.begin(), busy.end());
+    gaps.clear();
+    int64_t cursor = 0;
+    for (const auto& [from, to] : busy) {
+      if (from > cursor) gaps.emplace_back(cursor, from);
+      cursor = std::max(cursor, to);
+    }
+    gaps.emplace_back(cursor, kOpen);
+    int64_t offset = -1;
+    if (size == 0) {
+      offset = 0;
+    } else {
+      if (fit == Fit::Best) {
+        int64_t best_len = kOpen;
+        for (const auto& [from, to] : gaps)
+          if (to != kOpen && to - from >= size && to - from < best_len) {
+            best_len = to - from;
+            offset = from;
+          }
+      } else if (fit == Fit::TwoEnds && latest >= 0 &&
+                 2 * r.offset[latest] + classes[latest].aligned_bytes < ceiling) {  // the latest is low: go high
+        for (const auto& [from, to] : gaps) {
+          const int64_t top = std::min(to, ceiling) - size;
+          if (top >= from) offset = top;  // gaps ascend: the last one that fits is the highest
+        }
+      }
+      if (offset < 0)  // first fit
+        for (const auto& [from, to] : gaps)
+          if (to - from >= size) {
+            offset = from;
+            break;
+          }
+    }
+    r.offset[i] = offset;
+    rank[i] = static_cast<int>(k);
+    r.peak = std::max(r.peak, offset + size);
+  }
+  return r;
+}
+
 // The l2-overflow diagnostic for a complete plan whose total_bytes exceeds the capacity.
 Diagnostic overflow_diagnostic(const Graph& g, const MemoryPlan& p, const GraphFacts& f) {
   const int64_t cap = p.l2_capacity_bytes;
@@ -148,12 +323,13 @@ Diagnostic overflow_diagnostic(const Graph& g, const MemoryPlan& p, const GraphF
     d = make_error(
         "l2-overflow", location,
         fmt::format("at most {} B of activations are live at any step, which with {} B of constants fits the {} B "
-                    "of L2, but the placement needs {} B ({}): '{}' ({} B, live at steps {}) ends at {} B",
-                    grouped(p.lower_bound_bytes), grouped(p.reserved_bytes), grouped(cap), grouped(p.total_bytes),
-                    parts,
+                    "of L2, but the placement ({}, the best strategy tried) needs {} B ({}): '{}' ({} B, live at steps "
+                    "{}) ends at {} B",
+                    grouped(p.lower_bound_bytes), grouped(p.reserved_bytes), grouped(cap), p.strategy,
+                    grouped(p.total_bytes), parts,
                     g.tensor(worst->owner).name, grouped(worst->aligned_bytes), steps_text(worst->life),
                     grouped(worst->end())),
-        fmt::format("a target with at least {} B of L2 (the placement is a greedy heuristic; no placement of these "
+        fmt::format("a target with at least {} B of L2 (the placements are greedy heuristics; no placement of these "
                     "lifetimes needs less than {} B)",
                     grouped(p.total_bytes), grouped(p.activation_start + p.lower_bound_bytes)));
   }
@@ -172,6 +348,9 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
   DORY_CHECK(opt.alignment >= 1 && opt.reserved_bytes >= 0 && opt.l2_capacity_bytes >= 0,
              fmt::format("memplan: bad options (alignment {}, reserved {}, capacity {})", opt.alignment,
                          opt.reserved_bytes, opt.l2_capacity_bytes));
+  DORY_CHECK(opt.strategy.empty() || std::any_of(std::begin(kStrategies), std::end(kStrategies),
+                                                  [&](const Strategy& s) { return opt.strategy == s.name; }),
+             fmt::format("memplan: unknown placement strategy '{}'", opt.strategy));
   const GraphFacts f = graph_facts(g);
   const size_t n = g.tensors.size();
   for (size_t i = 0; i < g.layers.size(); ++i)
@@ -243,46 +422,37 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
     return a.life.first != b.life.first ? a.life.first < b.life.first : a.owner < b.owner;
   });
 
-  // Greedy placement, offsets relative to activation_start.
-  std::vector<size_t> order(p.classes.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t i, size_t j) {
-    const StorageClass& a = p.classes[i];
-    const StorageClass& b = p.classes[j];
-    if (a.bytes != b.bytes) return a.bytes > b.bytes;
-    if (a.life.first != b.life.first) return a.life.first < b.life.first;
-    return a.owner < b.owner;
-  });
-  std::vector<const StorageClass*> placed, conflicts;
-  for (size_t i : order) {
-    StorageClass& c = p.classes[i];
-    conflicts.clear();
-    for (const StorageClass* q : placed)
-      if (overlaps_in_time(q->life, c.life) && q->aligned_bytes > 0) conflicts.push_back(q);
-    std::sort(conflicts.begin(), conflicts.end(),
-              [](const StorageClass* a, const StorageClass* b) { return a->offset < b->offset; });
-    int64_t offset = 0;  // relative; every placed offset and size is a multiple of the alignment
-    for (const StorageClass* q : conflicts) {
-      const int64_t q_rel = q->offset - p.activation_start;
-      if (offset + c.aligned_bytes <= q_rel) break;  // fits in the gap before q
-      offset = std::max(offset, q_rel + q->aligned_bytes);
+  p.live_bytes_per_step.assign(static_cast<size_t>(p.num_steps), 0);
+  for (const StorageClass& c : p.classes)
+    for (int s = c.life.first; s <= c.life.last; ++s) p.live_bytes_per_step[s] += c.aligned_bytes;
+  p.lower_bound_bytes = *std::max_element(p.live_bytes_per_step.begin(), p.live_bytes_per_step.end());
+
+  // Placement: every strategy, keeping the first with the smallest peak (offsets relative to activation_start).
+  const std::vector<std::vector<int>> conflicts = time_conflicts(p.classes);
+  Placement best;
+  bool chosen = false;
+  for (const Strategy& s : kStrategies) {
+    if (!opt.strategy.empty() && opt.strategy != s.name) continue;
+    Placement cand = place(p.classes, conflicts, placement_order(p.classes, p.live_bytes_per_step, s.order), s.fit,
+                           p.lower_bound_bytes);
+    if (!chosen || cand.peak < best.peak) {
+      chosen = true;
+      best = std::move(cand);
+      p.strategy = s.name;
+      if (best.peak == p.lower_bound_bytes) break;  // optimal: no strategy can do better
     }
-    c.offset = p.activation_start + offset;
-    placed.push_back(&c);
   }
 
-  p.live_bytes_per_step.assign(static_cast<size_t>(p.num_steps), 0);
   int64_t end = p.activation_start;
   for (size_t i = 0; i < p.classes.size(); ++i) {
-    const StorageClass& c = p.classes[i];
-    for (int s = c.life.first; s <= c.life.last; ++s) p.live_bytes_per_step[s] += c.aligned_bytes;
+    StorageClass& c = p.classes[i];
+    c.offset = p.activation_start + best.offset[i];
     end = std::max(end, c.end());
     for (TensorId t : c.members) {
       p.tensor_class[t] = static_cast<int>(i);
       p.tensor_offset[t] = c.offset;
     }
   }
-  p.lower_bound_bytes = *std::max_element(p.live_bytes_per_step.begin(), p.live_bytes_per_step.end());
   p.activation_bytes = end - p.activation_start;
   p.total_bytes = end;
 
@@ -290,6 +460,12 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
   DORY_CHECK(check.ok(), check.ok() ? "" : "memplan: the plan fails its own check: " + check.error().str());
   if (p.l2_capacity_bytes > 0 && p.total_bytes > p.l2_capacity_bytes) return overflow_diagnostic(g, p, f);
   return p;
+}
+
+std::vector<std::string> memory_plan_strategies() {
+  std::vector<std::string> out;
+  for (const Strategy& s : kStrategies) out.emplace_back(s.name);
+  return out;
 }
 
 Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
@@ -403,12 +579,175 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
   return ok_status();
 }
 
+// ---- concat storage ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// Where a feature map lives when Concats store their inputs in place (as tiler/geometry.cpp's channel_slice): in
+// the slice of its first Concat consumer (layer order), at the first occurrence there, recursively.
+struct Slice {
+  TensorId storage = -1;  // the outermost concat output holding it (itself when in no Concat)
+  int64_t pixel = 0;      // channels per pixel of that storage
+  int64_t first = 0;      // its first channel there
+};
+
+struct ConcatFacts {
+  std::vector<int> first_concat;  // per tensor: the first Concat layer reading it, -1 for none
+  const Graph& g;
+  explicit ConcatFacts(const Graph& graph) : g(graph) {
+    first_concat.assign(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.layers.size(); ++i)
+      if (g.layers[i].as<Concat>())
+        for (TensorId t : g.layers[i].inputs)
+          if (first_concat[t] < 0) first_concat[t] = static_cast<int>(i);
+  }
+  int64_t channel_in(const Layer& concat, TensorId t) const {  // first channel of t's first occurrence
+    int64_t c = 0;
+    for (TensorId in : concat.inputs) {
+      if (in == t) break;
+      c += g.tensor(in).channels();
+    }
+    return c;
+  }
+  Slice slice(TensorId t) const {
+    Slice s{t, g.tensor(t).channels(), 0};
+    for (size_t depth = 0; first_concat[s.storage] >= 0; ++depth) {  // concat outputs come later: no cycle
+      DORY_CHECK(depth <= g.layers.size(), "check_concat_storage: concat cycle");
+      const Layer& l = g.layers[static_cast<size_t>(first_concat[s.storage])];
+      s.first += channel_in(l, s.storage);
+      s.storage = l.output;
+      s.pixel = g.tensor(l.output).channels();
+    }
+    return s;
+  }
+};
+
+std::string channels_text(int64_t first, int64_t count) { return fmt::format("[{}, {})", first, first + count); }
+
+}  // namespace
+
+Status check_concat_storage(const Graph& g) {
+  const GraphFacts f = graph_facts(g);
+  const ConcatFacts cf(g);
+  auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };
+  auto writer = [&](TensorId t) -> std::string {  // "'conv_a'" for a computing producer, else empty
+    const int p = f.producer[t];
+    if (p < 0 || g.layers[p].as<View>() || g.layers[p].as<Concat>()) return {};
+    return fmt::format("'{}'", g.layers[p].name);
+  };
+  for (size_t i = 0; i < g.layers.size(); ++i) {
+    const Layer& l = g.layers[i];
+    if (!l.as<Concat>()) continue;
+    const std::string location = fmt::format("layer '{}'", l.name);
+    auto fail = [&](std::string message, std::string hint) {
+      return make_error("deploy-unsupported-concat", location, std::move(message), std::move(hint));
+    };
+    int64_t channel = 0;  // first channel of inputs[k] in l.output
+    for (size_t k = 0; k < l.inputs.size(); channel += g.tensor(l.inputs[k]).channels(), ++k) {
+      const TensorId t = l.inputs[k];
+      const Tensor& x = g.tensor(t);
+      const std::string own_slice = fmt::format("channels {} of {}", channels_text(channel, x.channels()),
+                                                name(l.output));
+      const std::string copy_hint =
+          writer(t).empty()
+              ? fmt::format("feed {} to one Concat, once: reuse the Concat output that already holds it, or "
+                            "concatenate a copy computed by a layer of its own",
+                            name(t))
+              : fmt::format("feed {} to one Concat, once: reuse the Concat output that already holds it, or "
+                            "concatenate a copy computed by a layer of its own (e.g. a duplicate of {})",
+                            name(t), writer(t));
+      const auto dup = std::find(l.inputs.begin(), l.inputs.begin() + static_cast<std::ptrdiff_t>(k), t);
+      if (dup != l.inputs.begin() + static_cast<std::ptrdiff_t>(k)) {
+        return fail(fmt::format("input {} {} is also input {} of this Concat: dory stores a Concat input in place, "
+                                "written once by its producer into the slice of its first occurrence, so {} would "
+                                "never be written (dory has no copy layer)",
+                                k + 1, name(t), dup - l.inputs.begin() + 1, own_slice),
+                    copy_hint);
+      }
+      if (cf.first_concat[t] != static_cast<int>(i)) {
+        const Layer& first = g.layers[static_cast<size_t>(cf.first_concat[t])];
+        return fail(fmt::format("input {} {} is also an input of the earlier Concat '{}': dory stores a Concat input "
+                                "in place, written once by its producer into the slice of its first Concat, so {} "
+                                "would never be written (dory has no copy layer)",
+                                k + 1, name(t), first.name, own_slice),
+                    copy_hint);
+      }
+      const int producer = f.producer[t];
+      if (producer >= 0 && g.layers[producer].as<View>()) {
+        const TensorId src = g.layers[producer].inputs.at(0);
+        const std::string src_writer =
+            f.producer[src] >= 0 ? fmt::format("'{}' writes", g.layers[f.producer[src]].name) : "the host copies";
+        return fail(fmt::format("input {} {} is the output of the view '{}' of {}: a view (Reshape, Flatten) moves "
+                                "no data, so the values stay where {} {}, and nothing would write {}",
+                                k + 1, name(t), g.layers[producer].name, name(src), src_writer, name(src),
+                                own_slice),
+                    "concatenate the output of a layer that computes it, not a view of it: drop a Reshape that "
+                    "keeps the shape, or turn Gemm + Reshape to [1,N,1,1] into a 1x1 Conv on [1,K,1,1]");
+      }
+      const Tensor& out = g.tensor(l.output);
+      if (dtype_bytes(x.dtype) != dtype_bytes(out.dtype)) {
+        return fail(fmt::format("input {} {} is {} but the Concat output {} is {}: its producer writes {}-byte "
+                                "elements into a slice of {}-byte elements",
+                                k + 1, name(t), dtype_name(x.dtype), name(l.output), dtype_name(out.dtype),
+                                dtype_bytes(x.dtype), dtype_bytes(out.dtype)),
+                    "a Concat copies values unchanged, so its inputs need the output's element type: clamp every "
+                    "input to the same range (e.g. the same Clip or Relu), so that dory stores them in one type");
+      }
+      const Slice s = cf.slice(t);
+      // A dense reader or writer at the storage's offset finds the tensor where its slice is when the slice starts
+      // there and is the whole pixel (or the map a single pixel).
+      if (s.first == 0 && (s.pixel == x.channels() || x.height() * x.width() == 1)) continue;
+      const std::string where = fmt::format("{} lives at channels {} of {} ({} channels per pixel)", name(t),
+                                            channels_text(s.first, x.channels()), name(s.storage), s.pixel);
+      if (f.is_input[t])
+        return fail(fmt::format("input {} {} is a graph input, which the host copies into L2 as a dense tensor, "
+                                "but {}",
+                                k + 1, name(t), where),
+                    fmt::format("concatenate layer outputs only: concatenate on the host (one graph input), or "
+                                "concatenate the output of a layer that reads {} instead of {} itself",
+                                name(t), name(t)));
+      if (f.is_output[t])
+        return fail(fmt::format("input {} {} is a graph output, which the host copies out of L2 as a dense tensor, "
+                                "but {}",
+                                k + 1, name(t), where),
+                    writer(t).empty()
+                        ? "make the graph output a tensor that no Concat reads (e.g. the Concat's output)"
+                        : fmt::format("make the graph output a tensor that no Concat reads: the Concat's output, "
+                                      "or a copy computed by a layer of its own (e.g. a duplicate of {})",
+                                      writer(t)));
+      for (const Layer& reader : g.layers) {
+        if (std::find(reader.inputs.begin(), reader.inputs.end(), t) == reader.inputs.end()) continue;
+        if (reader.as<View>())
+          return fail(fmt::format("input {} {} is read through the view '{}' ({}), whose readers expect a dense "
+                                  "tensor, but {}",
+                                  k + 1, name(t), reader.name, name(reader.output), where),
+                      writer(t).empty()
+                          ? "apply the view to the Concat's output, not to one of its inputs"
+                          : fmt::format("apply the view to the Concat's output, or to a copy computed by a layer "
+                                        "of its own (e.g. a duplicate of {})",
+                                        writer(t)));
+        if (reader.as<FullyConnected>())
+          return fail(fmt::format("input {} {} is also read by the fully connected layer '{}', which reads its "
+                                  "input as a dense tensor, but {}",
+                                  k + 1, name(t), reader.name, where),
+                      writer(t).empty()
+                          ? "let the fully connected layer read the Concat's output, not one of its inputs"
+                          : fmt::format("let the fully connected layer read the Concat's output, or a copy "
+                                        "computed by a layer of its own (e.g. a duplicate of {})",
+                                        writer(t)));
+      }
+    }
+  }
+  return ok_status();
+}
+
 std::string memory_plan_summary(const Graph& g, const MemoryPlan& p) {
   const GraphFacts f = graph_facts(g);
   int used = 0;
   for (size_t t = 0; t < g.tensors.size(); ++t) used += p.tensor_class[t] >= 0 ? 1 : 0;
-  std::string out = fmt::format("L2 memory plan: {} tensors in {} storage classes over {} steps, alignment {} B\n",
-                                used, p.classes.size(), p.num_steps, p.alignment);
+  std::string out = fmt::format(
+      "L2 memory plan: {} tensors in {} storage classes over {} steps, alignment {} B, placement {}\n", used,
+      p.classes.size(), p.num_steps, p.alignment, p.strategy.empty() ? "-" : p.strategy);
   TextTable head;
   head.header = {"region", "L2 [from, to)", "bytes", ""};
   head.right_aligned = {false, false, true, false};
