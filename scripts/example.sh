@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: installs dependencies, builds dory, then imports the Fashion-MNIST
 # network (models/fmnist), prints its layer table, runs the bit-exact reference executor on a test image,
-# checks every layer output against the goldens computed by the training script's own int64 evaluation, and
-# plans the optimal L2->L1 tiling of every layer for GAP-8.
+# checks every layer output against the goldens computed by the training script's own int64 evaluation, then
+# deploys it for GAP-8 (optimal L2->L1 tiling, static memory plan, proven DMA schedule, generated C application),
+# builds the application with the system C compiler, runs it on the host platform with 8 cores and checks every
+# layer against the reference executor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -24,5 +26,8 @@ mkdir "$out/expected"
 for f in "$golden"/*.npy; do [[ $(basename "$f") == input.npy ]] || cp "$f" "$out/expected/"; done
 $dory compare "$out" "$out/expected"
 echo
-echo "== dory tile $model --target gap8"
-$dory tile "$model" --target gap8
+echo "== dory run $model --target gap8 --input $golden/input.npy -o $out/app"
+$dory run "$model" --target gap8 --input "$golden/input.npy" -o "$out/app"
+echo
+echo "== the same network with a 16 kB L1 budget (more tiles, same bits)"
+$dory run "$model" --target gap8 --l1 16k --input "$golden/input.npy"

@@ -3,7 +3,8 @@
  * Per core: for each pair of its output pixels, copy the two receptive fields into the core's im2col slice
  * (kh x kw x c_in elements each, in the weights' [ky][kx][ci] order; padded positions filled with the input zero
  * point, so they contribute (zp - zp) * w = 0), then run the 4-channel x 2-pixel matmul over the core's
- * channels. The im2col holds raw input elements, so the copy is a memcpy per in-bounds run of columns. */
+ * channels. The im2col holds raw input elements, so the copy is a memcpy per in-bounds run of columns.
+ * With im2col = NULL (a target whose conv kernel builds none) the convolution is computed directly. */
 #include "matmul.h"
 
 uint32_t dory_conv_im2col_bytes(int32_t cores, int32_t pixel_block, int32_t kh, int32_t kw, int32_t c_in,
@@ -67,14 +68,56 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
   }
 }
 
+/* Without an im2col buffer (targets whose conv kernel builds none, e.g. pulp-open's): each output value is the
+ * window's dot product read directly from the input tile, padded positions skipped (they add (zp - zp) * w = 0). */
+DORY_ALWAYS_INLINE void conv_direct_body(const dory_conv_args *a, int IT, int32_t zp) {
+  const int32_t C = a->in.c, K = a->kh * a->kw * C;
+  const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
+  dory_mm_out o;
+  int32_t oh, ow, c;
+  o.bias = a->bias;
+  o.psum = a->psum;
+  o.rq = &a->rq;
+  o.out = a->out.data;
+  o.out_c = a->out.c;
+  o.out_type = a->out.type;
+  o.first = a->first;
+  o.last = a->last;
+  o.has_requant = a->has_requant;
+  for (oh = wk.r0; oh < wk.r1; ++oh)
+    for (ow = 0; ow < a->out.w; ++ow) {
+      const int32_t y0 = oh * a->stride_h - a->pad.top, x0 = ow * a->stride_w - a->pad.left;
+      for (c = wk.c0; c < wk.c1; ++c) {
+        const int8_t *w = a->weights + (size_t)c * K;
+        int32_t sum = 0, ky, kx, ci;
+        for (ky = 0; ky < a->kh; ++ky) {
+          const int32_t iy = y0 + ky;
+          if (iy < 0 || iy >= a->in.h) continue;
+          for (kx = 0; kx < a->kw; ++kx) {
+            const int32_t ix = x0 + kx;
+            const int32_t base = (iy * a->in.w + ix) * C;
+            const int8_t *wk_ = w + (ky * a->kw + kx) * C;
+            if (ix < 0 || ix >= a->in.w) continue;
+            for (ci = 0; ci < C; ++ci) sum += (dory_load(a->in.data, IT, base + ci) - zp) * wk_[ci];
+          }
+        }
+        dory_mm_finish(&o, oh * a->out.w + ow, c, sum);
+      }
+    }
+}
+
 void dory_conv_hwc(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
               "dory_conv_hwc: inconsistent tile geometry");
-  DORY_KCHECK(a->weights && a->im2col && a->im2col_pixels >= 1 &&
-                  a->im2col_bytes >= dory_conv_im2col_bytes(dory_core_count(), a->im2col_pixels, a->kh, a->kw,
-                                                            a->in.c, a->in.type),
+  DORY_KCHECK(a->weights && (!a->im2col || (a->im2col_pixels >= 1 &&
+                                              a->im2col_bytes >= dory_conv_im2col_bytes(dory_core_count(),
+                                                                                        a->im2col_pixels, a->kh,
+                                                                                        a->kw, a->in.c, a->in.type))),
               "dory_conv_hwc: missing weights, or an im2col buffer smaller than cores x pixels x kh x kw x c_in");
   DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
               "dory_conv_hwc: inconsistent accumulation arguments");
-  DORY_DISPATCH_INPUT(conv_body, a, a->in.type, a->input_zero_point);
+  if (a->im2col)
+    DORY_DISPATCH_INPUT(conv_body, a, a->in.type, a->input_zero_point);
+  else
+    DORY_DISPATCH_INPUT(conv_direct_body, a, a->in.type, a->input_zero_point);
 }

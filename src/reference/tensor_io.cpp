@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <random>
 #include <filesystem>
 #include <set>
 
@@ -171,6 +172,20 @@ std::vector<IndexedValue> top_values(const std::vector<int32_t>& values, size_t 
                     });
   all.resize(k);
   return all;
+}
+
+std::vector<std::vector<int32_t>> random_graph_inputs(const Graph& g, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<int32_t>> out;
+  for (TensorId id : g.inputs) {
+    const Tensor& t = g.tensor(id);
+    const ValueRange r = dtype_range(t.dtype);
+    std::uniform_int_distribution<int64_t> d(r.lo, r.hi);
+    std::vector<int32_t> v(static_cast<size_t>(t.elements()));
+    for (int32_t& x : v) x = static_cast<int32_t>(d(rng));
+    out.push_back(std::move(v));
+  }
+  return out;
 }
 
 }  // namespace dory

@@ -62,4 +62,8 @@ struct IndexedValue {
 };
 std::vector<IndexedValue> top_values(const std::vector<int32_t>& values, size_t k);
 
+// Deterministic pseudo-random values for every graph input (ONNX order), uniform over each input's dtype
+// range: the input `dory deploy` and `dory run` use when none is given.
+std::vector<std::vector<int32_t>> random_graph_inputs(const Graph& g, uint64_t seed);
+
 }  // namespace dory

@@ -148,8 +148,12 @@ double l1_resident(const Target& target, const LayerGeometry& g) {
 
 }  // namespace
 
-LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, const TileShape& s,
-                                const Buffering& b) {
+namespace {
+
+// The schedule of the header evaluated tile by tile; records the events of the first `max_tiles` slots when
+// `events` is given (the timeline is this very evaluation, not a second model of it).
+LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const TileShape& s, const Buffering& b,
+                            std::vector<TimelineEvent>* events, int64_t max_tiles) {
   DORY_CHECK(valid_shape(g, s), "model_layer_reference: invalid tile shape");
   const DmaEngine& eng = l1_l2_engine(target);
   const TileCounts n = tile_counts(g, s);
@@ -165,37 +169,94 @@ LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, co
       c.dma_busy_cycles += x.busy_cycles;
     }
   };
+  // A batch's transfers pushed from `t0`: transfer k is in flight from its first push to the arrival of its last
+  // byte (the done time of the batch's first k+1 transfers).
+  struct Tagged {
+    TileTransfer t;
+    int64_t tile;
+  };
+  auto record = [&](const std::vector<Tagged>& xs, const BatchAcc& a, double t0, int64_t slot) {
+    if (!events || (max_tiles >= 0 && slot >= max_tiles)) return;
+    std::vector<const DmaTransferCost*> prefix;
+    double pushed = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      prefix.push_back(&a.costs[k]);
+      const DmaBatchTime bt = dma_batch_time(eng, prefix);
+      TimelineEvent e;
+      e.kind = xs[k].t.direction == DmaDirection::Load ? TimelineEvent::Load : TimelineEvent::Store;
+      e.tile = xs[k].tile;
+      e.role = xs[k].t.role;
+      e.operand = xs[k].t.operand;
+      e.bytes = a.costs[k].bytes;
+      e.start_cycles = t0 + pushed;
+      e.end_cycles = t0 + bt.done_cycles;
+      pushed = bt.core_cycles;
+      events->push_back(e);
+    }
+  };
+  double total = 0;
   {
     BatchAcc ld0;
-    for (const auto& t : tile_loads(g, s, 0)) ld0.costs.push_back(cost_of(t));
+    std::vector<Tagged> xs;
+    for (const auto& t : tile_loads(g, s, 0)) {
+      ld0.costs.push_back(cost_of(t));
+      xs.push_back({t, 0});
+    }
+    record(xs, ld0, 0, 0);
     const DmaBatchTime t0 = ld0.time(eng);
     c.prologue_cycles = t0.done_cycles;
     c.issue_cycles += t0.core_cycles;
     account(ld0);
   }
-  double total = c.prologue_cycles;
+  total = c.prologue_cycles;
   for (int64_t i = 0; i < N; ++i) {
     const TileExtent e = tile_extent(g, s, tile_index(n, i));
     const double K = kernel_cycles(target, g.family,
                                    call_of(g, e.c_out.size(), e.h_out.size(), e.w_out.size(), e.c_in.size()));
     c.compute_cycles += K;
     BatchAcc O, Z;
+    std::vector<Tagged> ox, zx;
     if (b.output && i > 0)
-      for (const auto& t : tile_stores(g, s, i - 1)) O.costs.push_back(cost_of(t));
+      for (const auto& t : tile_stores(g, s, i - 1)) {
+        O.costs.push_back(cost_of(t));
+        ox.push_back({t, i - 1});
+      }
     if (i + 1 < N)
-      for (const auto& t : tile_loads(g, s, i + 1))
-        (double_buffered(b, t.role) ? O : Z).costs.push_back(cost_of(t));
+      for (const auto& t : tile_loads(g, s, i + 1)) {
+        const bool db = double_buffered(b, t.role);
+        (db ? O : Z).costs.push_back(cost_of(t));
+        (db ? ox : zx).push_back({t, i + 1});
+      }
     if (!b.output)
-      for (const auto& t : tile_stores(g, s, i)) Z.costs.push_back(cost_of(t));
+      for (const auto& t : tile_stores(g, s, i)) {
+        Z.costs.push_back(cost_of(t));
+        zx.push_back({t, i});
+      }
     const DmaBatchTime to = O.time(eng), tz = Z.time(eng);
-    total += std::max(to.core_cycles + K, to.done_cycles) + tz.done_cycles;
+    record(ox, O, total, i);
+    if (events && (max_tiles < 0 || i < max_tiles)) {
+      TimelineEvent ce;
+      ce.kind = TimelineEvent::Compute;
+      ce.tile = i;
+      ce.start_cycles = total + to.core_cycles;
+      ce.end_cycles = ce.start_cycles + K;
+      events->push_back(ce);
+    }
+    const double z0 = total + std::max(to.core_cycles + K, to.done_cycles);
+    record(zx, Z, z0, i);
+    total = z0 + tz.done_cycles;
     c.issue_cycles += to.core_cycles + tz.core_cycles;
     account(O);
     account(Z);
   }
   if (b.output) {
     BatchAcc st;
-    for (const auto& t : tile_stores(g, s, N - 1)) st.costs.push_back(cost_of(t));
+    std::vector<Tagged> xs;
+    for (const auto& t : tile_stores(g, s, N - 1)) {
+      st.costs.push_back(cost_of(t));
+      xs.push_back({t, N - 1});
+    }
+    record(xs, st, total, N - 1);
     const DmaBatchTime te = st.time(eng);
     c.epilogue_cycles = te.done_cycles;
     c.issue_cycles += te.core_cycles;
@@ -204,6 +265,20 @@ LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, co
   }
   c.total_cycles = total;
   return c;
+}
+
+}  // namespace
+
+LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, const TileShape& s,
+                                const Buffering& b) {
+  return evaluate_schedule(target, g, s, b, nullptr, -1);
+}
+
+std::vector<TimelineEvent> layer_timeline(const Target& target, const LayerGeometry& g, const TileShape& s,
+                                          const Buffering& b, int64_t max_tiles) {
+  std::vector<TimelineEvent> events;
+  evaluate_schedule(target, g, s, b, &events, max_tiles);
+  return events;
 }
 
 // ---- the fast evaluation ----

@@ -104,4 +104,20 @@ std::vector<TileTransfer> tile_stores(const LayerGeometry& g, const TileShape& s
 LayerCost model_layer_reference(const Target& target, const LayerGeometry& g, const TileShape& s,
                                 const Buffering& b);
 
+// The modeled timeline of a tiled layer: one event per DMA transfer (from its first command's push to its last
+// byte's arrival) and per kernel call, in cycles from the start of the layer, for the slots of the first
+// `max_tiles` tiles (all with -1; the prologue belongs to tile 0, a store to the slot that issues it). The same
+// evaluation as model_layer_reference: the last event ends at its total_cycles when max_tiles = -1.
+struct TimelineEvent {
+  enum Kind { Load, Store, Compute };
+  Kind kind = Compute;
+  int64_t tile = 0;                    // the tile loaded, stored or computed
+  BufferRole role = BufferRole::Input; // transfers only
+  int operand = 0;
+  int64_t bytes = 0;
+  double start_cycles = 0, end_cycles = 0;
+};
+std::vector<TimelineEvent> layer_timeline(const Target& target, const LayerGeometry& g, const TileShape& s,
+                                          const Buffering& b, int64_t max_tiles = -1);
+
 }  // namespace dory

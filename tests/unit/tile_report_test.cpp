@@ -135,7 +135,7 @@ TEST(TileReport, TheObjectiveComparisonListsEveryObjectiveAndTheWorstOverBestRat
     reports.push_back(std::move(*r));
   }
   const std::string text = render_objective_comparison(reports);
-  for (const char* s : {"model tile", "dory MAC/cyc", "fill tile", "worst/best", "conv_7", "1.00x", "864"})
+  for (const char* s : {"model tile", "dory cycles", "L1-resident cycles", "fill tile", "worst/best", "conv_7", "1.00x", "864"})
     EXPECT_TRUE(contains(text, s)) << s << "\n" << text;
   const nlohmann::json j = objective_comparison_to_json(reports);
   EXPECT_EQ(j["objectives"].size(), 3u);

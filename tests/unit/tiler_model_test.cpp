@@ -146,5 +146,49 @@ TEST(TilerModel, TransfersFollowTheReloadRules) {
   EXPECT_EQ(roles(tile_loads(g, s2, 1)), (R{BufferRole::Weights, BufferRole::Bias, BufferRole::RequantParams}));
 }
 
+// The timeline is the schedule itself: it ends at the modeled total, has one computation per tile in order, every
+// tile's loads arrive before its computation starts, and the computation of a tile ends before its output store
+// starts.
+TEST(TilerModel, TheTimelineIsTheModeledSchedule) {
+  std::mt19937_64 rng(test::test_seed(37));
+  const auto targets = test::test_targets();
+  for (int iter = 0; iter < 400; ++iter) {
+    const Target& t = targets[static_cast<size_t>(iter) % targets.size()];
+    const LayerGeometry g = test::random_geometry(rng, test::random_family(rng), 9);
+    auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+    TileShape s{uni(1, g.c_out), uni(1, g.h_out), uni(1, g.w_out), uni(1, g.c_in)};
+    if (g.channels_tied) s.c_in = s.c_out;
+    const Buffering b = Buffering::from_bits(static_cast<int>(uni(0, 7)));
+    const LayerCost cost = model_layer_reference(t, g, s, b);
+    const std::vector<TimelineEvent> ev = layer_timeline(t, g, s, b);
+    double last = 0;
+    std::vector<double> compute_start(static_cast<size_t>(cost.tiles), -1), compute_end(compute_start);
+    int64_t computes = 0, bytes = 0;
+    for (const TimelineEvent& e : ev) {
+      last = std::max(last, e.end_cycles);
+      EXPECT_LE(e.start_cycles, e.end_cycles);
+      bytes += e.bytes;
+      if (e.kind == TimelineEvent::Compute) {
+        EXPECT_EQ(e.tile, computes) << "computations in tile order";
+        compute_start[static_cast<size_t>(e.tile)] = e.start_cycles;
+        compute_end[static_cast<size_t>(e.tile)] = e.end_cycles;
+        ++computes;
+      }
+    }
+    EXPECT_EQ(computes, cost.tiles);
+    EXPECT_EQ(bytes, cost.dma_bytes);
+    EXPECT_NEAR(last, cost.total_cycles, 1e-6 * cost.total_cycles);
+    for (const TimelineEvent& e : ev) {
+      if (e.kind == TimelineEvent::Load)
+        EXPECT_LE(e.end_cycles, compute_start[static_cast<size_t>(e.tile)] + 1e-9) << "iteration " << iter;
+      if (e.kind == TimelineEvent::Store)
+        EXPECT_GE(e.start_cycles + 1e-9, compute_end[static_cast<size_t>(e.tile)]) << "iteration " << iter;
+    }
+    // The first tiles only.
+    const std::vector<TimelineEvent> head = layer_timeline(t, g, s, b, 2);
+    for (const TimelineEvent& e : head) EXPECT_LE(e.tile, 2);
+  }
+}
+
 }  // namespace
 }  // namespace dory

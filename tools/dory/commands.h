@@ -33,5 +33,7 @@ std::function<int()> add_compare_command(CLI::App& app);
 std::function<int()> add_tile_command(CLI::App& app);
 std::function<int()> add_sweep_command(CLI::App& app);
 std::function<int()> add_netgen_command(CLI::App& app);
+std::function<int()> add_deploy_command(CLI::App& app);
+std::function<int()> add_run_command(CLI::App& app);
 
 }  // namespace dory::cli

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   std::function<int()> tile = add_tile_command(app);
   std::function<int()> sweep = add_sweep_command(app);
   std::function<int()> netgen = add_netgen_command(app);
+  std::function<int()> deploy = add_deploy_command(app);
+  std::function<int()> run = add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +69,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("tile")) return tile();
     if (app.got_subcommand("sweep")) return sweep();
     if (app.got_subcommand("netgen")) return netgen();
+    if (app.got_subcommand("deploy")) return deploy();
+    if (app.got_subcommand("run")) return run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error (a bug in dory, please report it): %s\n", e.what());
     return 3;

@@ -1,0 +1,30 @@
+#include "codegen/app.h"
+
+#include <fmt/format.h>
+
+#include "reference/tensor_io.h"
+
+namespace dory {
+
+Expected<GeneratedApp> generate_application(const Graph& g, const Target& target, const DeployOptions& options,
+                                            std::vector<std::vector<int32_t>> inputs, const std::string& dir,
+                                            const EmitOptions& emit, uint64_t seed) {
+  GeneratedApp app;
+  app.dir = dir;
+  DORY_TRY(app.deployment, deploy(g, target, options));
+  DORY_TRY_STATUS(check_schedule(app.deployment, {}, &app.check));
+  app.inputs = inputs.empty() ? random_graph_inputs(app.deployment.graph, seed) : std::move(inputs);
+  DORY_TRY(app.reference, run_reference(app.deployment.graph, app.inputs));
+  DORY_TRY_STATUS(emit_application(app.deployment, app.inputs, app.reference, dir, emit));
+  return app;
+}
+
+Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOptions& options) {
+  DORY_TRY_STATUS(build_host_app(app.dir, options.build));
+  std::vector<std::string> args = {"--cores", std::to_string(options.cores > 0 ? options.cores
+                                                                              : app.deployment.target.cores)};
+  args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+  return run_host_app(app.dir, args, options.env, options.timeout_s);
+}
+
+}  // namespace dory

@@ -1,0 +1,324 @@
+#include "codegen/deployment.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <limits>
+
+#include "tiler/geometry.h"
+
+namespace dory {
+
+uint8_t runtime_dtype(DType t) {
+  switch (t) {
+    case DType::UInt8: return DORY_UINT8;
+    case DType::Int8: return DORY_INT8;
+    case DType::UInt16: return DORY_UINT16;
+    case DType::Int16: return DORY_INT16;
+    case DType::Int32: return DORY_INT32;
+  }
+  return DORY_INT32;
+}
+
+std::vector<uint8_t> pack_values(const std::vector<int32_t>& v, DType t) {
+  const size_t eb = static_cast<size_t>(dtype_bytes(t));
+  std::vector<uint8_t> out(v.size() * eb);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint32_t x = static_cast<uint32_t>(v[i]);
+    for (size_t b = 0; b < eb; ++b) out[i * eb + b] = static_cast<uint8_t>(x >> (8 * b));  // little endian
+  }
+  return out;
+}
+
+int32_t unpack_value(const uint8_t* p, DType t, size_t i) {
+  switch (t) {
+    case DType::UInt8: return p[i];
+    case DType::Int8: return static_cast<int8_t>(p[i]);
+    case DType::UInt16: return static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+    case DType::Int16: return static_cast<int16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+    case DType::Int32: {
+      uint32_t x = 0;
+      for (int b = 0; b < 4; ++b) x |= static_cast<uint32_t>(p[4 * i + static_cast<size_t>(b)]) << (8 * b);
+      return static_cast<int32_t>(x);
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+template <class T>
+void append_le(std::vector<uint8_t>& out, T v) {
+  using U = std::make_unsigned_t<T>;
+  const U x = static_cast<U>(v);
+  for (size_t b = 0; b < sizeof(T); ++b) out.push_back(static_cast<uint8_t>(x >> (8 * b)));
+}
+
+const Requant* layer_requant(const Layer& l) {
+  if (const auto* c = l.as<Conv2d>()) return c->requant ? &*c->requant : nullptr;
+  if (const auto* f = l.as<FullyConnected>()) return f->requant ? &*f->requant : nullptr;
+  if (const auto* a = l.as<AveragePool>()) return &a->requant;
+  if (const auto* q = l.as<Requantize>()) return &q->requant;
+  if (const auto* a = l.as<Add>()) return &a->requant;
+  return nullptr;
+}
+
+uint8_t split_of(const Target& t, KernelFamily f) {
+  const WorkSplit s = is_mac_family(f) ? t.mac_kernel(f).split : t.elementwise_kernel(f).split;
+  return s == WorkSplit::Rows ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS;
+}
+
+uint32_t u32(int64_t v, const char* what, const std::string& layer) {
+  DORY_CHECK(v >= 0 && v <= std::numeric_limits<uint32_t>::max(),
+             fmt::format("layer '{}': {} = {} does not fit the runtime's 32-bit descriptor", layer, what, v));
+  return static_cast<uint32_t>(v);
+}
+int32_t i32(int64_t v, const char* what, const std::string& layer) {
+  DORY_CHECK(v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max(),
+             fmt::format("layer '{}': {} = {} does not fit the runtime's 32-bit descriptor", layer, what, v));
+  return static_cast<int32_t>(v);
+}
+
+dory_l1_buffer l1_buffer(const L1Layout& lay, BufferRole role, int operand, const std::string& layer) {
+  dory_l1_buffer b{};
+  if (const L1Buffer* x = lay.find(role, operand)) {
+    b.copies = static_cast<uint8_t>(x->copies);
+    b.bytes = u32(x->bytes_per_copy, "L1 buffer bytes", layer);
+    for (int c = 0; c < x->copies; ++c)
+      b.offset[c] = u32(x->offsets[static_cast<size_t>(c)], "L1 offset", layer);
+    if (x->copies == 1) b.offset[1] = b.offset[0];
+  }
+  return b;
+}
+
+dory_layer_kind layer_kind(const Graph& g, const Layer& l, KernelFamily f) {
+  if (l.as<Conv2d>()) {
+    switch (f) {
+      case KernelFamily::Pointwise: return DORY_LAYER_POINTWISE;
+      case KernelFamily::Depthwise: return DORY_LAYER_DEPTHWISE;
+      default: return DORY_LAYER_CONV;
+    }
+  }
+  if (l.as<FullyConnected>()) return DORY_LAYER_FC;
+  if (l.as<MaxPool>()) return DORY_LAYER_MAXPOOL;
+  if (l.as<AveragePool>()) return DORY_LAYER_AVGPOOL;
+  if (l.as<Add>()) return DORY_LAYER_ADD;
+  (void)g;
+  return DORY_LAYER_REQUANTIZE;
+}
+
+}  // namespace
+
+std::vector<uint8_t> requant_records(const Requant& rq, int64_t channels) {
+  std::vector<uint8_t> out;
+  const bool pm = rq.mul.size() > 1, pa = rq.add.size() > 1;
+  if (!pm && !pa) return out;
+  for (int64_t c = 0; c < channels; ++c) {
+    if (rq.wide) {
+      if (pm) append_le<int64_t>(out, rq.mul_at(c));
+      if (pa) append_le<int64_t>(out, rq.add_at(c));
+    } else {
+      if (pm) append_le<int32_t>(out, static_cast<int32_t>(rq.mul_at(c)));
+      if (pa) append_le<int32_t>(out, static_cast<int32_t>(rq.add_at(c)));
+    }
+  }
+  return out;
+}
+
+dory_requant_divisor requant_divisor(const Requant& rq, uint64_t count) {
+  dory_requant_divisor d{};
+  d.d64 = rq.make_divisor(count);
+  if (!rq.wide) {
+    const int rc =
+        dory_divisor32_make(static_cast<uint32_t>(rq.divisor * count),
+                            rq.rounding == Rounding::Floor ? DORY_ROUND_FLOOR : DORY_ROUND_TOWARD_ZERO, &d.d32);
+    DORY_CHECK(rc == 0, "32-bit divisor out of range on a requantization the range analysis proved narrow");
+  }
+  return d;
+}
+
+dory_requant_args requant_args(const Requant& rq) {
+  dory_requant_args a{};
+  a.mul_per_channel = rq.mul.size() > 1;
+  a.add_per_channel = rq.add.size() > 1;
+  a.channel_params = nullptr;
+  a.mul = rq.mul[0];
+  a.add = rq.add[0];
+  a.div = requant_divisor(rq, 1);
+  a.zero_point = rq.zero_point;
+  a.lo = rq.lo;
+  a.hi = rq.hi;
+  a.wide = rq.wide;
+  return a;
+}
+
+dory_layer DeployedLayer::descriptor() const {
+  dory_layer d = desc;
+  d.name = plan.layer.c_str();
+  d.count_div = count_div.empty() ? nullptr : count_div.data();
+  return d;
+}
+
+int64_t Deployment::tensor_l2_offset(TensorId t) const { return memory.tensor_offset.at(static_cast<size_t>(t)); }
+
+namespace {
+
+// Appends bytes to the constants at an 8-byte aligned offset; returns the offset.
+int64_t place_constant(std::vector<uint8_t>& constants, const std::vector<uint8_t>& bytes) {
+  while (constants.size() % 8) constants.push_back(0);
+  const int64_t off = static_cast<int64_t>(constants.size());
+  constants.insert(constants.end(), bytes.begin(), bytes.end());
+  return off;
+}
+
+void fill_descriptor(const Deployment& dep, DeployedLayer& dl) {
+  const Graph& g = dep.graph;
+  const Layer& l = g.layers[static_cast<size_t>(dl.layer_index)];
+  const TilePlan& p = dl.plan;
+  const LayerGeometry& geo = p.geometry;
+  const std::string& n = l.name;
+  dory_layer& d = dl.desc;
+  d = dory_layer{};
+  d.kind = static_cast<uint8_t>(layer_kind(g, l, geo.family));
+  d.c_in = i32(geo.c_in, "c_in", n);
+  d.h_in = i32(geo.h_in, "h_in", n);
+  d.w_in = i32(geo.w_in, "w_in", n);
+  d.c_out = i32(geo.c_out, "c_out", n);
+  d.h_out = i32(geo.h_out, "h_out", n);
+  d.w_out = i32(geo.w_out, "w_out", n);
+  d.kh = i32(geo.kh, "kh", n);
+  d.kw = i32(geo.kw, "kw", n);
+  d.stride_h = i32(geo.stride_h, "stride_h", n);
+  d.stride_w = i32(geo.stride_w, "stride_w", n);
+  d.pad = dory_pad{geo.pad.top, geo.pad.left, geo.pad.bottom, geo.pad.right};
+  d.channels_tied = geo.channels_tied;
+
+  d.n_inputs = geo.num_inputs();
+  DORY_CHECK(d.n_inputs >= 1 && d.n_inputs <= DORY_LAYER_MAX_INPUTS,
+             fmt::format("layer '{}': {} inputs (the runtime takes 1 to {})", n, d.n_inputs, DORY_LAYER_MAX_INPUTS));
+  for (int k = 0; k < d.n_inputs; ++k) {
+    const TensorId t = l.inputs[static_cast<size_t>(k)];
+    const DType dt = g.tensor(t).dtype;
+    d.in[k].type = runtime_dtype(dt);
+    d.in[k].pixel_stride = i32(geo.in_stride(k), "input pixel stride", n);
+    d.in[k].l2_offset = u32(dep.tensor_l2_offset(t) + geo.in_offset(k) * dtype_bytes(dt), "input L2 offset", n);
+  }
+  const DType out_dt = g.tensor(l.output).dtype;
+  d.out.type = runtime_dtype(out_dt);
+  d.out.pixel_stride = i32(geo.out_stride(), "output pixel stride", n);
+  d.out.l2_offset =
+      u32(dep.tensor_l2_offset(l.output) + geo.out_channel_offset * dtype_bytes(out_dt), "output L2 offset", n);
+  d.weights_l2 = dl.weights_offset >= 0 ? u32(dl.weights_offset, "weights offset", n) : 0;
+  d.bias_l2 = dl.bias_offset >= 0 ? u32(dl.bias_offset, "bias offset", n) : 0;
+  d.requant_l2 = dl.requant_offset >= 0 ? u32(dl.requant_offset, "requant offset", n) : 0;
+  d.weight_bytes_per_cout = u32(geo.weight_bytes_per_cout(geo.c_in), "weight bytes", n);
+  d.bias_bytes_per_cout = u32(geo.bias_bytes_per_cout, "bias bytes", n);
+  d.rq_bytes_per_cout = u32(geo.requant_bytes_per_cout, "requant bytes", n);
+
+  d.tile_c_out = i32(p.shape.c_out, "tile c_out", n);
+  d.tile_h = i32(p.shape.h_out, "tile h", n);
+  d.tile_w = i32(p.shape.w_out, "tile w", n);
+  d.tile_c_in = i32(p.shape.c_in, "tile c_in", n);
+  d.db_input = p.buffering.input;
+  d.db_weights = p.buffering.weights;
+  d.db_output = p.buffering.output;
+  for (int k = 0; k < d.n_inputs; ++k) d.l1_in[k] = l1_buffer(p.layout, BufferRole::Input, k, n);
+  d.l1_weights = l1_buffer(p.layout, BufferRole::Weights, 0, n);
+  d.l1_bias = l1_buffer(p.layout, BufferRole::Bias, 0, n);
+  d.l1_requant = l1_buffer(p.layout, BufferRole::RequantParams, 0, n);
+  d.l1_out = l1_buffer(p.layout, BufferRole::Output, 0, n);
+  d.l1_psum = l1_buffer(p.layout, BufferRole::PartialSums, 0, n);
+  d.l1_im2col = l1_buffer(p.layout, BufferRole::Im2col, 0, n);
+
+  const Target& t = dep.target;
+  d.split = split_of(t, geo.family);
+  d.pixel_block = geo.is_mac() ? i32(t.mac_kernel(geo.family).pixel_block, "pixel block", n) : 1;
+  if (const Requant* rq = layer_requant(l)) d.rq = requant_args(*rq);
+  dl.count_div.clear();
+  if (const auto* c = l.as<Conv2d>()) {
+    d.input_zero_point = c->input_zero_point;
+    d.has_requant = c->requant.has_value();
+  } else if (const auto* f = l.as<FullyConnected>()) {
+    d.input_zero_point = f->input_zero_point;
+    d.has_requant = f->requant.has_value();
+  } else if (const auto* mp = l.as<MaxPool>()) {
+    d.has_pad_value = mp->pad_value.has_value();
+    d.pad_value = mp->pad_value.value_or(0);
+  } else if (const auto* ap = l.as<AveragePool>()) {
+    d.input_zero_point = ap->input_zero_point;
+    d.pad_value = ap->pad_value;
+    d.count_include_pad = ap->count_include_pad;
+    d.has_requant = 1;
+    const int64_t kk = static_cast<int64_t>(ap->win.kh) * ap->win.kw;
+    const int64_t first = (ap->count_include_pad || !ap->win.pad.any()) ? kk : 1;
+    for (int64_t cnt = first; cnt <= kk; ++cnt)
+      dl.count_div.push_back(requant_divisor(ap->requant, static_cast<uint64_t>(cnt)));
+    d.count_div_first = i32(first, "count_div_first", n);
+    d.count_div_len = i32(static_cast<int64_t>(dl.count_div.size()), "count_div_len", n);
+  } else if (const auto* ad = l.as<Add>()) {
+    d.has_requant = 1;
+    for (size_t k = 0; k < ad->operands.size(); ++k) {
+      const AddOperand& o = ad->operands[k];
+      dory_add_operand& op = d.add_op[k];
+      op.zero_point = o.zero_point;
+      op.mul = o.mul;
+      op.add = o.add;
+      dory_divisor_make(o.divisor, o.rounding == Rounding::Floor ? DORY_ROUND_FLOOR : DORY_ROUND_TOWARD_ZERO,
+                        &op.div);
+    }
+  } else if (const auto* q = l.as<Requantize>()) {
+    d.input_zero_point = q->input_zero_point;
+    d.has_requant = 1;
+  }
+  d.modeled_cycles = static_cast<uint64_t>(p.cost.total_cycles + 0.5);
+  d.macs = static_cast<uint64_t>(geo.macs());
+}
+
+}  // namespace
+
+Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOptions& options) {
+  Deployment dep;
+  dep.graph = g;
+  dep.target = target;
+  dep.options = options;
+  dep.l1_bytes = options.l1_budget_bytes > 0 ? options.l1_budget_bytes : target.usable_bytes(MemLevel::L1);
+  // Concatenation inputs are produced into their slice of the output: refuse what the code could not honor.
+  DORY_TRY_STATUS(check_concat_storage(dep.graph));
+  DORY_TRY(std::vector<TilePlan> plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
+
+  for (TilePlan& p : plans) {
+    DeployedLayer dl;
+    dl.layer_index = p.layer_index;
+    const Layer& l = dep.graph.layers[static_cast<size_t>(p.layer_index)];
+    if (const auto* c = l.as<Conv2d>()) {
+      dl.weights_offset = place_constant(dep.constants, pack_values(c->weights, DType::Int8));
+      dl.bias_offset = place_constant(dep.constants, pack_values(c->bias, DType::Int32));
+    } else if (const auto* f = l.as<FullyConnected>()) {
+      dl.weights_offset = place_constant(dep.constants, pack_values(f->weights, DType::Int8));
+      dl.bias_offset = place_constant(dep.constants, pack_values(f->bias, DType::Int32));
+    }
+    if (p.geometry.requant_bytes_per_cout > 0) {
+      const Requant* rq = layer_requant(l);
+      DORY_CHECK(rq, "per-channel requant bytes without a requantization");
+      std::vector<uint8_t> rec = requant_records(*rq, p.geometry.c_out);
+      DORY_CHECK(static_cast<int64_t>(rec.size()) == p.geometry.c_out * p.geometry.requant_bytes_per_cout,
+                 fmt::format("layer '{}': requant records disagree with the tiler's size", l.name));
+      dl.requant_offset = place_constant(dep.constants, rec);
+    }
+    dep.l1_peak_bytes = std::max(dep.l1_peak_bytes, p.layout.total_bytes);
+    dl.plan = std::move(p);
+    dep.layers.push_back(std::move(dl));
+  }
+  while (dep.constants.size() % 8) dep.constants.push_back(0);
+
+  MemoryPlanOptions mo;
+  mo.l2_capacity_bytes = options.l2_budget_bytes > 0 ? options.l2_budget_bytes : target.usable_bytes(MemLevel::L2);
+  mo.reserved_bytes = static_cast<int64_t>(dep.constants.size());
+  mo.alignment = std::max<int64_t>(8, target.l2.alignment_bytes);
+  DORY_TRY(MemoryPlan mem, plan_memory(dep.graph, mo));
+  dep.memory = std::move(mem);
+  for (DeployedLayer& dl : dep.layers) fill_descriptor(dep, dl);
+  return dep;
+}
+
+}  // namespace dory

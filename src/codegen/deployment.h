@@ -1,0 +1,79 @@
+// Deployment: everything the generated application is made of, computed once and shared by the C emitter
+// (emit_c.h), the static schedule checker (schedule_check.h) and the in-process runs of the tests.
+//
+// deploy(graph, target, options):
+//   1. plans every layer that runs on L1 tiles (tiler/plan.h) for the L1 budget and objective;
+//   2. lays out the constants in L2: per layer its weights ([C_out][kh][kw][C_in] int8; depthwise [C][kh][kw]),
+//      bias ([C_out] int32) and per-channel requantization records ([C_out][k], mul first, int64 when wide, int32
+//      otherwise: the layout the tiler's transfers slice), each aligned to 8 bytes, from offset 0;
+//   3. plans the activations after the constants (memplan/memplan.h), failing with l2-overflow when the L2 budget
+//      is too small;
+//   4. builds each layer's runtime descriptor (dory_layer, runtime/include/dory/layer.h) from its TilePlan, its
+//      L1Layout (the offsets the tiler checked) and the memory plan: THE descriptor, which the emitter prints as C
+//      and the checker and tests execute as is.
+// Layers that need no plan (views, concatenations) move no data and get no descriptor.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dory/layer.h"
+#include "ir/graph.h"
+#include "memplan/memplan.h"
+#include "target/target.h"
+#include "tiler/objective.h"
+#include "tiler/plan.h"
+#include "util/diagnostic.h"
+
+namespace dory {
+
+struct DeployOptions {
+  int64_t l1_budget_bytes = 0;  // 0: the target's usable L1
+  int64_t l2_budget_bytes = 0;  // 0: the target's usable L2
+  Objective objective = Objective::Model;
+};
+
+struct DeployedLayer {
+  int layer_index = -1;                  // in Graph::layers
+  TilePlan plan;
+  int64_t weights_offset = -1, bias_offset = -1, requant_offset = -1;  // in the constants (-1: none)
+  std::vector<dory_requant_divisor> count_div;  // average pooling: the divisors desc.count_div points at
+
+  // The runtime descriptor with its pointers (name, count_div) into this object: valid while it lives unmoved.
+  dory_layer descriptor() const;
+  dory_layer desc{};                     // pointers left null; use descriptor()
+};
+
+struct Deployment {
+  Graph graph;
+  Target target;
+  DeployOptions options;
+  int64_t l1_bytes = 0;                  // the L1 budget every plan honors (= the L1 the application gets)
+  int64_t l1_peak_bytes = 0;             // the largest layout of any layer
+  std::vector<DeployedLayer> layers;     // in execution order
+  std::vector<uint8_t> constants;        // the L2 image of [0, constants.size())
+  MemoryPlan memory;                     // activations, after the constants
+
+  int64_t l2_bytes() const { return memory.total_bytes; }
+  // The L2 offset of a tensor's first element (its storage; aliases resolve to their owner).
+  int64_t tensor_l2_offset(TensorId t) const;
+};
+
+Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOptions& options);
+
+// The kernel dtype of an IR dtype (DORY_UINT8 ...).
+uint8_t runtime_dtype(DType t);
+
+// Packs values (one int32 per element) into the dtype's little-endian bytes, and back.
+std::vector<uint8_t> pack_values(const std::vector<int32_t>& values, DType t);
+int32_t unpack_value(const uint8_t* bytes, DType t, size_t index);
+
+// The per-channel requantization records of rq for `channels` channels (empty when per tensor).
+std::vector<uint8_t> requant_records(const Requant& rq, int64_t channels);
+// The requantization's constant kernel arguments (channel_params left null: the executor points it at L1).
+dory_requant_args requant_args(const Requant& rq);
+// The divisor of D * count for both the 64- and (when not wide) 32-bit paths.
+dory_requant_divisor requant_divisor(const Requant& rq, uint64_t count);
+
+}  // namespace dory

@@ -1,0 +1,472 @@
+#include "codegen/emit_c.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "codegen/app_main.h"
+
+namespace dory {
+
+namespace fs = std::filesystem;
+
+std::string runtime_source_dir() {
+  if (const char* e = std::getenv("DORY_RUNTIME_DIR"); e && *e) return e;
+  const fs::path src = fs::path(DORY_SOURCE_DIR) / "runtime";
+  if (fs::exists(src / "include" / "dory" / "layer.h")) return src.string();
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path inst = exe.parent_path() / ".." / "share" / "dory" / "runtime";
+    if (fs::exists(inst)) return inst.lexically_normal().string();
+  }
+  return src.string();
+}
+
+namespace {
+
+const char* kind_enum(uint8_t k) {
+  static const char* names[] = {"DORY_LAYER_CONV",    "DORY_LAYER_POINTWISE", "DORY_LAYER_DEPTHWISE",
+                                "DORY_LAYER_FC",      "DORY_LAYER_MAXPOOL",   "DORY_LAYER_AVGPOOL",
+                                "DORY_LAYER_ADD",     "DORY_LAYER_REQUANTIZE"};
+  return k < 8 ? names[k] : "?";
+}
+const char* dtype_enum(uint8_t t) {
+  static const char* names[] = {"DORY_UINT8", "DORY_INT8", "DORY_UINT16", "DORY_INT16", "DORY_INT32"};
+  return t < 5 ? names[t] : "?";
+}
+
+std::string c_string(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt::format("\\{:03o}", static_cast<unsigned char>(ch));
+      continue;
+    }
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// Integer literals that are valid C for the full range of their types.
+std::string i64_lit(int64_t v) {
+  if (v == INT64_MIN) return "(-INT64_C(9223372036854775807) - 1)";
+  return fmt::format("INT64_C({})", v);
+}
+std::string u64_lit(uint64_t v) { return fmt::format("UINT64_C({})", v); }
+std::string i32_lit(int32_t v) { return v == INT32_MIN ? "(-2147483647 - 1)" : fmt::format("{}", v); }
+
+std::string divisor_c(const dory_divisor& d) {
+  return fmt::format("{{{}, {}, {}, {}, {}}}", u64_lit(d.d), u64_lit(d.magic), d.shift, d.method, d.rounding);
+}
+std::string divisor32_c(const dory_divisor32& d) {
+  return fmt::format("{{{}u, {}u, {}, {}, {}}}", d.d, d.magic, d.shift, d.method, d.rounding);
+}
+std::string rq_divisor_c(const dory_requant_divisor& d) {
+  return fmt::format("{{{}, {}}}", divisor_c(d.d64), divisor32_c(d.d32));
+}
+std::string l1_c(const dory_l1_buffer& b) {
+  return fmt::format("{{{{{}u, {}u}}, {}u, {}}}", b.offset[0], b.offset[1], b.bytes, b.copies);
+}
+std::string map_c(const dory_l2_map& m) {
+  return fmt::format("{{{}u, {}, {}}}", m.l2_offset, m.pixel_stride, dtype_enum(m.type));
+}
+
+std::string bytes_c(const uint8_t* p, size_t n) {
+  std::string s;
+  s.reserve(n * 5 + n / 16 * 4);
+  for (size_t i = 0; i < n; ++i) {
+    if (i % 24 == 0) s += "\n  ";
+    s += fmt::format("{},", p[i]);
+  }
+  return s;
+}
+
+std::string layer_comment(const Deployment& dep, size_t i) {
+  const DeployedLayer& dl = dep.layers[i];
+  const TilePlan& p = dl.plan;
+  const LayerGeometry& g = p.geometry;
+  const Layer& l = dep.graph.layers[static_cast<size_t>(dl.layer_index)];
+  std::string s = fmt::format("/* layer {}: '{}' ({}, kernel family {})\n", i, l.name, layer_kind_name(dep.graph, l),
+                              kernel_family_name(g.family));
+  s += fmt::format(" *   input  {} x {} x {} (HWC)", g.h_in, g.w_in, g.c_in);
+  if (g.kh > 1 || g.kw > 1 || g.stride_h > 1 || g.stride_w > 1 || g.pad.any())
+    s += fmt::format(", window {}x{} stride {}x{} pad t{} l{} b{} r{}", g.kh, g.kw, g.stride_h, g.stride_w, g.pad.top,
+                     g.pad.left, g.pad.bottom, g.pad.right);
+  s += fmt::format("\n *   output {} x {} x {}, {} MAC\n", g.h_out, g.w_out, g.c_out, g.macs());
+  s += fmt::format(" *   tiles  c_out {} x h {} x w {} x c_in {} = {} tiles ({}x{}x{}x{}), double buffered: {}{}{}\n",
+                   p.shape.c_out, p.shape.h_out, p.shape.w_out, p.shape.c_in, p.counts.total(), p.counts.c_out,
+                   p.counts.h, p.counts.w, p.counts.c_in, p.buffering.input ? "input " : "",
+                   p.buffering.weights ? "weights " : "", p.buffering.output ? "output" : "");
+  s += fmt::format(" *   L1     {} of {} B ({} objective)\n", p.layout.total_bytes, p.l1_budget_bytes,
+                   objective_name(p.objective));
+  s += fmt::format(" *   model  {:.0f} cycles, {:.2f} MAC/cycle, {:+.1f} % vs all data in L1 ({:.0f} cycles)\n */\n",
+                   p.cost.total_cycles, p.macs_per_cycle(), 100 * p.overhead_vs_l1(), p.cost.l1_resident_cycles);
+  return s;
+}
+
+Status write_file(const fs::path& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) return make_error("deploy-write", path.string(), "cannot open the file for writing", "check the directory");
+  f << text;
+  f.close();
+  if (!f) return make_error("deploy-write", path.string(), "write failed", "check free space");
+  return ok_status();
+}
+
+
+}  // namespace
+
+std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::string& count_div_symbol) {
+  const dory_layer d = dep.layers[index].descriptor();
+  std::string s = "{\n";
+  auto f = [&](const std::string& field, const std::string& value) { s += fmt::format("  .{} = {},\n", field, value); };
+  f("name", c_string(d.name));
+  f("kind", kind_enum(d.kind));
+  f("c_in", fmt::format("{}", d.c_in));
+  f("h_in", fmt::format("{}", d.h_in));
+  f("w_in", fmt::format("{}", d.w_in));
+  f("c_out", fmt::format("{}", d.c_out));
+  f("h_out", fmt::format("{}", d.h_out));
+  f("w_out", fmt::format("{}", d.w_out));
+  f("kh", fmt::format("{}", d.kh));
+  f("kw", fmt::format("{}", d.kw));
+  f("stride_h", fmt::format("{}", d.stride_h));
+  f("stride_w", fmt::format("{}", d.stride_w));
+  f("pad", fmt::format("{{{}, {}, {}, {}}}", d.pad.top, d.pad.left, d.pad.bottom, d.pad.right));
+  f("channels_tied", fmt::format("{}", d.channels_tied));
+  f("n_inputs", fmt::format("{}", d.n_inputs));
+  std::string ins;
+  for (int k = 0; k < d.n_inputs; ++k) ins += (k ? ", " : "") + map_c(d.in[k]);
+  f("in", "{" + ins + "}");
+  f("out", map_c(d.out));
+  f("weights_l2", fmt::format("{}u", d.weights_l2));
+  f("bias_l2", fmt::format("{}u", d.bias_l2));
+  f("requant_l2", fmt::format("{}u", d.requant_l2));
+  f("weight_bytes_per_cout", fmt::format("{}u", d.weight_bytes_per_cout));
+  f("bias_bytes_per_cout", fmt::format("{}u", d.bias_bytes_per_cout));
+  f("rq_bytes_per_cout", fmt::format("{}u", d.rq_bytes_per_cout));
+  f("tile_c_out", fmt::format("{}", d.tile_c_out));
+  f("tile_h", fmt::format("{}", d.tile_h));
+  f("tile_w", fmt::format("{}", d.tile_w));
+  f("tile_c_in", fmt::format("{}", d.tile_c_in));
+  f("db_input", fmt::format("{}", d.db_input));
+  f("db_weights", fmt::format("{}", d.db_weights));
+  f("db_output", fmt::format("{}", d.db_output));
+  std::string l1in;
+  for (int k = 0; k < d.n_inputs; ++k) l1in += (k ? ", " : "") + l1_c(d.l1_in[k]);
+  f("l1_in", "{" + l1in + "}");
+  f("l1_weights", l1_c(d.l1_weights));
+  f("l1_bias", l1_c(d.l1_bias));
+  f("l1_requant", l1_c(d.l1_requant));
+  f("l1_out", l1_c(d.l1_out));
+  f("l1_psum", l1_c(d.l1_psum));
+  f("l1_im2col", l1_c(d.l1_im2col));
+  f("input_zero_point", i32_lit(d.input_zero_point));
+  f("has_requant", fmt::format("{}", d.has_requant));
+  const dory_requant_args& r = d.rq;
+  f("rq", fmt::format("{{NULL, {}, {}, {}, {}, {}, {}, {}, {}, {}}}", i64_lit(r.mul), i64_lit(r.add),
+                      rq_divisor_c(r.div), i32_lit(r.zero_point), i32_lit(r.lo), i32_lit(r.hi), r.wide,
+                      r.mul_per_channel, r.add_per_channel));
+  f("has_pad_value", fmt::format("{}", d.has_pad_value));
+  f("pad_value", i32_lit(d.pad_value));
+  f("count_include_pad", fmt::format("{}", d.count_include_pad));
+  f("count_div", d.count_div ? count_div_symbol : "NULL");
+  f("count_div_first", fmt::format("{}", d.count_div_first));
+  f("count_div_len", fmt::format("{}", d.count_div_len));
+  if (d.kind == DORY_LAYER_ADD) {
+    std::string ops;
+    for (int k = 0; k < d.n_inputs; ++k) {
+      const dory_add_operand& o = d.add_op[k];
+      ops += fmt::format("{}\n    {{{{NULL, 0, 0, 0, 0}}, {}, {}, {}, {}}}", k ? "," : "", i32_lit(o.zero_point),
+                         i64_lit(o.mul), i64_lit(o.add), divisor_c(o.div));
+    }
+    f("add_op", "{" + ops + "}");
+  }
+  f("pixel_block", fmt::format("{}", d.pixel_block));
+  f("split", d.split == DORY_SPLIT_ROWS ? "DORY_SPLIT_ROWS" : "DORY_SPLIT_CHANNELS");
+  f("modeled_cycles", u64_lit(d.modeled_cycles));
+  f("macs", u64_lit(d.macs));
+  s += "}";
+  return s;
+}
+
+namespace {
+
+struct IoTensor {
+  std::string name;
+  int64_t offset, bytes;
+  std::string symbol;
+};
+
+std::string io_table(const Deployment& dep, const std::vector<TensorId>& ids) {
+  std::string s;
+  for (TensorId t : ids) {
+    const Tensor& x = dep.graph.tensor(t);
+    s += fmt::format("  {{{}, {}u, {}u, {}}},\n", c_string(x.name), dep.tensor_l2_offset(t),
+                     x.elements() * dtype_bytes(x.dtype), dtype_enum(runtime_dtype(x.dtype)));
+  }
+  return s;
+}
+
+std::string network_h(const Deployment& dep, const std::string& name) {
+  std::string s = fmt::format(R"(/* network.h - the deployed network '{}' (generated by dory; do not edit).
+ *
+ * Target {}: {} cores, L1 {} B used by dory (plans need at most {} B), L2 {} B ({} B constants + {} B activations,
+ * lower bound {} B).
+ */
+#ifndef DORY_NETWORK_H
+#define DORY_NETWORK_H
+
+#include <stdint.h>
+
+#include "dory/layer.h"
+
+#define DORY_NETWORK_LAYERS {}
+#define DORY_NETWORK_CORES {}
+#define DORY_NETWORK_L1_BYTES {}u          /* the L1 the plans were made for */
+#define DORY_NETWORK_L1_REQUIRED {}u       /* the largest L1 layout of any layer */
+#define DORY_NETWORK_L2_BYTES {}u          /* constants + activations */
+#define DORY_NETWORK_CONSTANT_BYTES {}u
+#define DORY_NETWORK_INPUTS {}
+#define DORY_NETWORK_OUTPUTS {}
+#define DORY_NETWORK_MODELED_CYCLES UINT64_C({})
+
+typedef struct {{
+  const char *name;
+  uint32_t l2_offset;  /* from dory_l2_base() */
+  uint32_t bytes;
+  uint8_t type;        /* dory_dtype */
+}} dory_network_tensor;
+
+extern const dory_layer *const dory_network_layers[DORY_NETWORK_LAYERS];
+extern const dory_network_tensor dory_network_inputs[DORY_NETWORK_INPUTS];
+extern const dory_network_tensor dory_network_outputs[DORY_NETWORK_OUTPUTS];
+extern const uint8_t dory_network_constants[DORY_NETWORK_CONSTANT_BYTES + 1];
+
+/* Copies the constants (weights, biases, requantization records) to the start of L2. Call once. */
+void dory_network_load_constants(void);
+/* Runs layer i (0 <= i < DORY_NETWORK_LAYERS) on the cluster. */
+void dory_network_run_layer(int i);
+/* Copies the inputs into L2, runs every layer, copies the outputs out (buffers of the tensors' bytes, in storage
+ * order: feature maps HWC, channels innermost). */
+void dory_network_run(const void *const inputs[], void *const outputs[]);
+
+#endif /* DORY_NETWORK_H */
+)",
+                              name, dep.target.name, dep.target.cores, dep.l1_bytes, dep.l1_peak_bytes, dep.l2_bytes(),
+                              dep.memory.reserved_bytes, dep.memory.activation_bytes, dep.memory.lower_bound_bytes,
+                              dep.layers.size(), dep.target.cores, dep.l1_bytes, dep.l1_peak_bytes, dep.l2_bytes(),
+                              dep.constants.size(), dep.graph.inputs.size(), dep.graph.outputs.size(), [&] {
+                                double c = 0;
+                                for (const auto& l : dep.layers) c += l.plan.cost.total_cycles;
+                                return static_cast<uint64_t>(c + 0.5);
+                              }());
+  return s;
+}
+
+std::string network_c(const Deployment& dep, const std::string& name) {
+  std::string s = fmt::format(R"(/* network.c - the deployed network '{}' (generated by dory; do not edit).
+ *
+ * Every layer is a constant descriptor (dory/layer.h) run by the runtime's double-buffered executor: L2 offsets
+ * are from dory_l2_base() (constants at 0, then the activations of the static memory plan), L1 offsets from
+ * dory_l1_base() (the tiler's layout). Modeled cycles are the cost model's for target {}.
+ */
+#include <string.h>
+
+#include "dory/hal.h"
+#include "dory/layer.h"
+#include "network.h"
+
+)",
+                              name, dep.target.name);
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    const DeployedLayer& dl = dep.layers[i];
+    const std::string cd = fmt::format("layer_{}_count_div", i);
+    if (!dl.count_div.empty()) {
+      s += fmt::format("/* average pooling: the divisors of D * count for count = {} .. {} */\n",
+                       dl.desc.count_div_first, dl.desc.count_div_first + static_cast<int>(dl.count_div.size()) - 1);
+      s += fmt::format("static const dory_requant_divisor {}[{}] = {{\n", cd, dl.count_div.size());
+      for (const auto& d : dl.count_div) s += "  " + rq_divisor_c(d) + ",\n";
+      s += "};\n\n";
+    }
+    s += layer_comment(dep, i);
+    s += fmt::format("static const dory_layer layer_{} = {};\n\n", i, layer_descriptor_c(dep, i, cd));
+  }
+  s += "const dory_layer *const dory_network_layers[DORY_NETWORK_LAYERS] = {";
+  for (size_t i = 0; i < dep.layers.size(); ++i) s += fmt::format("{}&layer_{}", i ? ", " : "", i);
+  s += "};\n\n";
+  s += "const dory_network_tensor dory_network_inputs[DORY_NETWORK_INPUTS] = {\n" + io_table(dep, dep.graph.inputs) +
+       "};\n";
+  s += "const dory_network_tensor dory_network_outputs[DORY_NETWORK_OUTPUTS] = {\n" +
+       io_table(dep, dep.graph.outputs) + "};\n\n";
+  s += fmt::format("/* weights, biases and requantization records of every layer: the first {} B of L2 */\n",
+                   dep.constants.size());
+  s += "const uint8_t dory_network_constants[DORY_NETWORK_CONSTANT_BYTES + 1] = {" +
+       bytes_c(dep.constants.data(), dep.constants.size()) + "\n  0};\n\n";
+  s += R"(void dory_network_load_constants(void) {
+  if (dory_l2_size() < DORY_NETWORK_L2_BYTES) dory_panic("network: L2 is smaller than the memory plan");
+  memcpy(dory_l2_base(), dory_network_constants, DORY_NETWORK_CONSTANT_BYTES);
+}
+
+void dory_network_run_layer(int i) {
+  if (dory_l1_size() < DORY_NETWORK_L1_REQUIRED) dory_panic("network: L1 is smaller than the tile plans need");
+  dory_layer_run(dory_network_layers[i]);
+}
+
+void dory_network_run(const void *const inputs[], void *const outputs[]) {
+  uint8_t *l2 = (uint8_t *)dory_l2_base();
+  int i;
+  for (i = 0; i < DORY_NETWORK_INPUTS; ++i)
+    memcpy(l2 + dory_network_inputs[i].l2_offset, inputs[i], dory_network_inputs[i].bytes);
+  for (i = 0; i < DORY_NETWORK_LAYERS; ++i) dory_network_run_layer(i);
+  for (i = 0; i < DORY_NETWORK_OUTPUTS; ++i)
+    memcpy(outputs[i], l2 + dory_network_outputs[i].l2_offset, dory_network_outputs[i].bytes);
+}
+)";
+  return s;
+}
+
+std::string goldens_c(const Deployment& dep, const ReferenceResult& ref) {
+  std::string s = R"(/* goldens.c - the reference executor's values for checking the deployed network (generated by dory).
+ * Inputs in their storage layout; each layer's expected output dense in HWC order (h, w, c). */
+#include "goldens.h"
+
+)";
+  for (size_t i = 0; i < dep.graph.inputs.size(); ++i) {
+    // The reference's values are in storage order (HWC for feature maps), as the network reads its input.
+    const TensorId id = dep.graph.inputs[i];
+    const std::vector<uint8_t> b = pack_values(ref.values.at(static_cast<size_t>(id)), dep.graph.tensor(id).dtype);
+    s += fmt::format("static const uint8_t input_{}[{}] = {{{}\n  0}};\n", i, b.size() + 1, bytes_c(b.data(), b.size()));
+  }
+  s += "const uint8_t *const dory_golden_inputs[DORY_NETWORK_INPUTS] = {";
+  for (size_t i = 0; i < dep.graph.inputs.size(); ++i) s += fmt::format("{}input_{}", i ? ", " : "", i);
+  s += "};\n\n";
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    const Layer& l = dep.graph.layers[static_cast<size_t>(dep.layers[i].layer_index)];
+    const Tensor& y = dep.graph.tensor(l.output);
+    const std::vector<uint8_t> b = pack_values(ref.values.at(static_cast<size_t>(l.output)), y.dtype);
+    s += fmt::format("/* '{}' output '{}' */\nstatic const uint8_t golden_{}[{}] = {{{}\n  0}};\n", l.name, y.name, i,
+                     b.size() + 1, bytes_c(b.data(), b.size()));
+  }
+  s += "const uint8_t *const dory_golden_outputs[DORY_NETWORK_LAYERS] = {";
+  for (size_t i = 0; i < dep.layers.size(); ++i) s += fmt::format("{}golden_{}", i ? ", " : "", i);
+  s += "};\n\n";
+  // Where each output must be, from the memory plan itself (not from the descriptors: a corrupted descriptor
+  // that stores elsewhere is caught here).
+  s += "/* per layer: {L2 offset of the output's first element, channels per stored pixel} from the memory plan */\n";
+  s += "const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS] = {\n";
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    const Layer& l = dep.graph.layers[static_cast<size_t>(dep.layers[i].layer_index)];
+    const LayerGeometry& geo = dep.layers[i].plan.geometry;
+    const int64_t off =
+        dep.tensor_l2_offset(l.output) + geo.out_channel_offset * dtype_bytes(dep.graph.tensor(l.output).dtype);
+    s += fmt::format("  {{{}u, {}}},\n", off, geo.out_stride());
+  }
+  s += "};\n";
+  return s;
+}
+
+const char* kGoldensH = R"(/* goldens.h - expected values (generated by dory). */
+#ifndef DORY_GOLDENS_H
+#define DORY_GOLDENS_H
+
+#include <stdint.h>
+
+#include "network.h"
+
+/* Graph inputs in storage order, as bytes of their dtype. */
+extern const uint8_t *const dory_golden_inputs[DORY_NETWORK_INPUTS];
+/* Per layer: its output, dense HWC (h_out x w_out x c_out of the layer's descriptor), bytes of its dtype. */
+extern const uint8_t *const dory_golden_outputs[DORY_NETWORK_LAYERS];
+/* Per layer: where the memory plan puts its output in L2 (independent of the descriptors). */
+typedef struct {
+  uint32_t l2_offset;
+  int32_t pixel_stride;
+} dory_golden_place;
+extern const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS];
+
+#endif
+)";
+
+std::string makefile() {
+  return R"(# Builds the application for the host platform (generated by dory).
+#   make            build ./app
+#   make run        build and run (exit status 0 only when every layer matches the reference)
+# The application takes: --cores N (default: the target's), --quiet.
+CC ?= cc
+CFLAGS ?= -O2
+APP_CFLAGS = -std=c99 -Iruntime/include -I.
+SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
+       runtime/executor/executor.c runtime/hal/trace.c runtime/hal/host/hal_host.c
+
+app: $(SRCS) $(wildcard *.h runtime/include/dory/*.h runtime/kernels/*.h)
+	$(CC) $(CFLAGS) $(APP_CFLAGS) -o $@ $(SRCS) -lpthread
+
+run: app
+	./app
+
+clean:
+	rm -f app
+
+.PHONY: run clean
+)";
+}
+
+std::string cmakelists() {
+  return R"(# Builds the application for the host platform (generated by dory): cmake -B build && cmake --build build
+cmake_minimum_required(VERSION 3.16)
+project(dory_app C)
+set(CMAKE_C_STANDARD 99)
+find_package(Threads REQUIRED)
+file(GLOB KERNELS ${CMAKE_CURRENT_SOURCE_DIR}/runtime/kernels/*.c)
+add_executable(app main.c network.c goldens.c ${KERNELS} runtime/executor/schedule.c runtime/executor/executor.c
+               runtime/hal/trace.c runtime/hal/host/hal_host.c)
+target_include_directories(app PRIVATE runtime/include ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(app PRIVATE Threads::Threads)
+)";
+}
+
+Status copy_runtime(const fs::path& dst) {
+  const fs::path src = runtime_source_dir();
+  std::error_code ec;
+  for (const char* sub : {"include", "kernels", "executor", "hal"}) {
+    fs::remove_all(dst / sub, ec);
+    fs::create_directories(dst / sub, ec);
+    fs::copy(src / sub, dst / sub, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return make_error("deploy-write", (dst / sub).string(),
+                        fmt::format("cannot copy the runtime from {}: {}", (src / sub).string(), ec.message()),
+                        "set DORY_RUNTIME_DIR to dory's runtime/ directory");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Status emit_application(const Deployment& dep, const std::vector<std::vector<int32_t>>& inputs,
+                        const ReferenceResult& ref, const std::string& dir, const EmitOptions& options) {
+  const fs::path root(dir);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec)
+    return make_error("deploy-write", dir, fmt::format("cannot create the directory: {}", ec.message()),
+                      "choose another -o directory");
+  DORY_CHECK(inputs.size() == dep.graph.inputs.size(), "emit_application: wrong number of inputs");
+  DORY_TRY_STATUS(write_file(root / "network.h", network_h(dep, options.network_name)));
+  DORY_TRY_STATUS(write_file(root / "network.c", network_c(dep, options.network_name)));
+  DORY_TRY_STATUS(write_file(root / "goldens.h", kGoldensH));
+  DORY_TRY_STATUS(write_file(root / "goldens.c", goldens_c(dep, ref)));
+  DORY_TRY_STATUS(write_file(root / "main.c", app_main_c()));
+  DORY_TRY_STATUS(write_file(root / "Makefile", makefile()));
+  DORY_TRY_STATUS(write_file(root / "CMakeLists.txt", cmakelists()));
+  if (options.copy_runtime) DORY_TRY_STATUS(copy_runtime(root / "runtime"));
+  return ok_status();
+}
+
+}  // namespace dory

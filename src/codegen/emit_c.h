@@ -1,0 +1,44 @@
+// The C application of a deployment: what `dory deploy` writes and `dory run` builds and runs.
+//
+// APP/
+//   network.h, network.c   the network: one commented `const dory_layer` per layer (shape, tiling, buffers, modeled
+//                          cycles), the constants (weights, bias, requant records) as one L2 image,
+//                          dory_network_run(inputs, outputs) and dory_network_run_layer(i)
+//   goldens.h, goldens.c   the reference executor's values: the inputs and every layer's output (for checking)
+//   main.c                 host main: loads the input, runs layer by layer, compares every element of every
+//                          layer's output with the golden values (the first mismatch reported with layer, tile
+//                          and index), prints per-layer modeled cycles and host time; exit 0 only when all match
+//   Makefile, CMakeLists.txt
+//   runtime/               the runtime (HAL, host platform, kernels, executor), copied
+// The descriptors are printed from Deployment::layers[i].descriptor(), field by field: what the checker proved
+// is what the application runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "codegen/deployment.h"
+#include "reference/executor.h"
+#include "util/diagnostic.h"
+
+namespace dory {
+
+struct EmitOptions {
+  std::string network_name = "network";   // for comments and the banner
+  bool copy_runtime = true;                // false: the build links a prebuilt runtime (tests)
+};
+
+// Writes the application into `dir` (created if needed; existing files of the same names are replaced).
+// `inputs` are the graph inputs (ONNX order) and `ref` the reference run on them (its values become goldens).
+Status emit_application(const Deployment& dep, const std::vector<std::vector<int32_t>>& inputs,
+                        const ReferenceResult& ref, const std::string& dir, const EmitOptions& options = {});
+
+// The C initializer of one descriptor (exposed for tests and reports).
+std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::string& count_div_symbol);
+
+// Where the runtime's sources are: $DORY_RUNTIME_DIR, else the source tree's runtime/ (DORY_SOURCE_DIR), else
+// <executable dir>/../share/dory/runtime.
+std::string runtime_source_dir();
+
+}  // namespace dory

@@ -1,0 +1,101 @@
+#include "report/run_report.h"
+
+#include <fmt/format.h>
+
+#include "report/text_table.h"
+#include "tiler/plan.h"
+
+namespace dory {
+
+namespace {
+
+std::string buffering(const Buffering& b) {
+  std::string s;
+  s += b.input ? "i" : "-";
+  s += b.weights ? "w" : "-";
+  s += b.output ? "o" : "-";
+  return s;
+}
+
+}  // namespace
+
+std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& check, const HostRunResult* run,
+                              bool markdown) {
+  const MemoryPlan& m = dep.memory;
+  std::string s;
+  s += fmt::format("target {} ({} cores, {:.0f} MHz): L1 budget {} B, largest layer layout {} B\n", dep.target.name,
+                   dep.target.cores, dep.target.clock_hz / 1e6, format_bytes_grouped(dep.l1_bytes),
+                   format_bytes_grouped(dep.l1_peak_bytes));
+  s += fmt::format("L2 {} B of {} B: constants {} B, activations {} B (lower bound {} B{})\n",
+                   format_bytes_grouped(dep.l2_bytes()),
+                   format_bytes_grouped(dep.options.l2_budget_bytes > 0 ? dep.options.l2_budget_bytes
+                                                                        : dep.target.usable_bytes(MemLevel::L2)),
+                   format_bytes_grouped(m.reserved_bytes), format_bytes_grouped(m.activation_bytes),
+                   format_bytes_grouped(m.lower_bound_bytes),
+                   m.activation_bytes == m.lower_bound_bytes ? ", optimal" : "");
+  s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n\n",
+                   check.layers, check.transfers, format_bytes_grouped(check.bytes), check.computes);
+  TextTable t;
+  t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
+              "modeled cycles", "MAC/cycle", "vs L1"};
+  t.right_aligned = {true, false, false, false, true, false, true, true, true, true, true, true};
+  if (run) {
+    t.header.insert(t.header.end(), {"host us", "check"});
+    t.right_aligned.insert(t.right_aligned.end(), {true, false});
+  }
+  double total = 0, resident = 0;
+  int64_t macs = 0;
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    const DeployedLayer& dl = dep.layers[i];
+    const TilePlan& p = dl.plan;
+    const Layer& l = dep.graph.layers[static_cast<size_t>(dl.layer_index)];
+    int64_t in_bytes = 0;
+    for (int k = 0; k < p.geometry.num_inputs(); ++k) in_bytes += p.geometry.input_bytes(k);
+    total += p.cost.total_cycles;
+    resident += p.cost.l1_resident_cycles;
+    macs += p.macs();
+    std::vector<std::string> row = {
+        std::to_string(i),
+        l.name,
+        layer_kind_name(dep.graph, l),
+        fmt::format("{} x {} x {} x {}", p.shape.c_out, p.shape.h_out, p.shape.w_out, p.shape.c_in),
+        std::to_string(p.counts.total()),
+        buffering(p.buffering),
+        format_bytes_grouped(p.layout.total_bytes),
+        format_bytes_grouped(in_bytes),
+        format_bytes_grouped(p.geometry.output_bytes()),
+        format_bytes_grouped(static_cast<int64_t>(p.cost.total_cycles + 0.5)),
+        p.macs() ? fmt::format("{:.2f}", p.macs_per_cycle()) : "-",
+        fmt::format("{:+.1f}%", 100 * p.overhead_vs_l1())};
+    if (run) {
+      const HostLayerResult* r = nullptr;
+      for (const HostLayerResult& x : run->layers)
+        if (x.index == static_cast<int>(i)) r = &x;
+      row.push_back(r ? fmt::format("{:.0f}", r->host_us) : "-");
+      row.push_back(r ? (r->ok ? "ok" : fmt::format("MISMATCH ({})", r->mismatches)) : "not run");
+    }
+    t.add(std::move(row));
+  }
+  std::vector<std::string> sum = {"",
+                                  "total",
+                                  "",
+                                  "",
+                                  "",
+                                  "",
+                                  "",
+                                  "",
+                                  "",
+                                  format_bytes_grouped(static_cast<int64_t>(total + 0.5)),
+                                  total > 0 ? fmt::format("{:.2f}", static_cast<double>(macs) / total) : "-",
+                                  resident > 0 ? fmt::format("{:+.1f}%", 100 * (total / resident - 1)) : "-"};
+  if (run) sum.insert(sum.end(), {"", run->passed() ? "ok" : "FAILED"});
+  t.add(std::move(sum));
+  s += markdown ? render_markdown(t) : render_text(t);
+  s += fmt::format("\nDB: double-buffered input/weights/output. Modeled cycles: dory's cost model for {} ({:.2f} ms "
+                   "at {:.0f} MHz){}.\n",
+                   dep.target.name, total / static_cast<double>(dep.target.clock_hz) * 1e3,
+                   dep.target.clock_hz / 1e6, run ? "; host us: measured on this machine's host platform (threads)" : "");
+  return s;
+}
+
+}  // namespace dory

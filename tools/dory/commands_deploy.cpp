@@ -1,0 +1,154 @@
+// `dory deploy` and `dory run`: generate the C application of a network, and build, run and check it.
+//
+//   dory deploy MODEL.onnx --target T -o APP [--l1 BYTES] [--l2 BYTES] [--objective model|dory|fill]
+//               [--input FILE ...] [--seed N]
+//       writes APP/ (network.c/h, goldens, main.c, Makefile, CMakeLists.txt, runtime/) after proving the
+//       schedule of every layer; prints the per-layer table. Build and run with `make -C APP run`.
+//   dory run MODEL.onnx [--target gap8] [--l1 BYTES] [--l2 BYTES] [--objective ...] [--cores N] [-o APP]
+//               [--input FILE ...] [--seed N]
+//       deploys (into APP, default a temporary directory), builds with the system C compiler ($CC), runs on the
+//       host platform and checks every layer against the reference executor; prints the per-layer table.
+// Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "codegen/app.h"
+#include "commands.h"
+#include "reference/tensor_io.h"
+#include "report/run_report.h"
+#include "tiler/objective.h"
+#include "util/byte_size.h"
+
+namespace dory::cli {
+namespace {
+
+struct DeployArgs {
+  ModelOptions model;
+  std::string target = "gap8";
+  std::string out;
+  std::string l1, l2;
+  std::string objective = "model";
+  std::vector<std::string> inputs;
+  uint64_t seed = 1;
+  int cores = 0;
+  bool keep = false;
+  bool markdown = false;
+};
+
+Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
+  DORY_TRY(Target target, find_target(a.target));
+  DORY_TRY(Graph graph, import_onnx(a.model.model, a.model.import_options()));
+  DeployOptions o;
+  if (!a.l1.empty()) {
+    DORY_TRY(o.l1_budget_bytes, parse_byte_size(a.l1, "--l1"));
+  }
+  if (!a.l2.empty()) {
+    DORY_TRY(o.l2_budget_bytes, parse_byte_size(a.l2, "--l2"));
+  }
+  auto obj = parse_objective(a.objective);
+  if (!obj)
+    return make_error("cli-bad-objective", "--objective", fmt::format("unknown objective '{}'", a.objective),
+                      "use model (minimize modeled latency), dory (DORY's heuristic) or fill (largest tiles)");
+  o.objective = *obj;
+  std::vector<std::vector<int32_t>> inputs;
+  if (!a.inputs.empty()) {
+    if (a.inputs.size() != graph.inputs.size())
+      return make_error("cli-input-count", "--input",
+                        fmt::format("the model has {} input(s); {} --input file(s) were given", graph.inputs.size(),
+                                    a.inputs.size()),
+                        "give one --input FILE (.npy or .bin) per model input, in order, or none for random inputs");
+    for (size_t i = 0; i < a.inputs.size(); ++i) {
+      DORY_TRY(std::vector<int32_t> v, load_graph_input(graph, i, a.inputs[i]));
+      inputs.push_back(std::move(v));
+    }
+  }
+  EmitOptions e;
+  e.network_name = std::filesystem::path(a.model.model).stem().string();
+  return generate_application(graph, target, o, std::move(inputs), dir, e, a.seed);
+}
+
+int run_deploy(const DeployArgs& a) {
+  auto app = generate(a, a.out);
+  if (!app) return report(app.error());
+  std::fputs(render_deployment(app->deployment, app->check, nullptr, a.markdown).c_str(), stdout);
+  std::printf("\nwrote %s (build and check on this machine: make -C %s run)\n", a.out.c_str(), a.out.c_str());
+  return 0;
+}
+
+int run_run(const DeployArgs& a) {
+  std::string dir = a.out;
+  bool temporary = false;
+  if (dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "dory-run-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) return report(make_error("io-write", "temporary directory", "mkdtemp failed"));
+    dir = tmpl;
+    temporary = !a.keep;
+  }
+  auto cleanup = [&] {
+    if (temporary) std::filesystem::remove_all(dir);
+  };
+  const bool tty = isatty(fileno(stderr)) != 0;
+  if (tty) std::fprintf(stderr, "deploying into %s ...\n", dir.c_str());
+  auto app = generate(a, dir);
+  if (!app) {
+    cleanup();
+    return report(app.error());
+  }
+  if (tty) std::fprintf(stderr, "building and running on the host platform ...\n");
+  AppRunOptions ro;
+  ro.cores = a.cores;
+  auto r = run_application(*app, ro);
+  if (!r) {
+    cleanup();
+    return report(r.error());
+  }
+  std::fputs(render_deployment(app->deployment, app->check, &*r, a.markdown).c_str(), stdout);
+  int rc = 0;
+  if (!r->passed()) {
+    std::fprintf(stderr, "error: the application did not reproduce the reference (exit status %d)\n%s\n",
+                 r->exit_code, r->first_mismatch.empty() ? r->output.c_str() : r->first_mismatch.c_str());
+    std::fprintf(stderr, "the generated application is kept in %s\n", dir.c_str());
+    return 1;
+  }
+  std::printf("every layer of %zu matches the reference executor bit for bit (%d cores)\n",
+              app->deployment.layers.size(), a.cores > 0 ? a.cores : static_cast<int>(app->deployment.target.cores));
+  cleanup();
+  return rc;
+}
+
+void add_common(CLI::App* cmd, DeployArgs& a) {
+  add_model_options(*cmd, a.model);
+  cmd->add_option("--target", a.target, "target name (targets/NAME.json) or path to a target file")
+      ->capture_default_str();
+  cmd->add_option("--l1", a.l1, "L1 budget in bytes: 36700, 36k, 64KiB (default: the target's usable L1)");
+  cmd->add_option("--l2", a.l2, "L2 budget in bytes (default: the target's usable L2)");
+  cmd->add_option("--objective", a.objective, "tiling objective: model, dory or fill")->capture_default_str();
+  cmd->add_option("--input", a.inputs, "input .npy or .bin per model input (default: seeded random inputs)");
+  cmd->add_option("--seed", a.seed, "seed of the random inputs")->capture_default_str();
+  cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
+}
+
+}  // namespace
+
+std::function<int()> add_deploy_command(CLI::App& app) {
+  auto args = std::make_shared<DeployArgs>();
+  CLI::App* cmd = app.add_subcommand("deploy", "generate the C application of a network (tiled, double-buffered)");
+  add_common(cmd, *args);
+  cmd->add_option("-o,--out", args->out, "output directory")->required();
+  return [args]() { return run_deploy(*args); };
+}
+
+std::function<int()> add_run_command(CLI::App& app) {
+  auto args = std::make_shared<DeployArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "deploy, build, run on the host platform and check every layer");
+  add_common(cmd, *args);
+  cmd->add_option("-o,--out", args->out, "keep the generated application in this directory");
+  cmd->add_option("--cores", args->cores, "cores (threads) of the host platform (default: the target's)");
+  return [args]() { return run_run(*args); };
+}
+
+}  // namespace dory::cli
