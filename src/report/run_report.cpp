@@ -34,7 +34,8 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                    format_bytes_grouped(m.lower_bound_bytes),
                    m.activation_bytes == m.lower_bound_bytes ? ", optimal" : "");
   s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n\n",
-                   check.layers, check.transfers, format_bytes_grouped(check.bytes), check.computes);
+                   check.layers, format_bytes_grouped(check.transfers), format_bytes_grouped(check.bytes),
+                   format_bytes_grouped(check.computes));
   TextTable t;
   t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
               "modeled cycles", "MAC/cycle", "vs L1"};
@@ -96,6 +97,24 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                    dep.target.name, total / static_cast<double>(dep.target.clock_hz) * 1e3,
                    dep.target.clock_hz / 1e6, run ? "; host us: measured on this machine's host platform (threads)" : "");
   return s;
+}
+
+std::string deployment_timeline_csv(const Deployment& dep, int64_t max_tiles_per_layer) {
+  std::string out = "layer,name,tile,kind,buffer,bytes,start_cycles,end_cycles\n";
+  double t0 = 0;
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    const TilePlan& p = dep.layers[i].plan;
+    for (const TimelineEvent& e : layer_timeline(dep.target, p.geometry, p.shape, p.buffering, max_tiles_per_layer)) {
+      const char* kind = e.kind == TimelineEvent::Load ? "load" : e.kind == TimelineEvent::Store ? "store" : "compute";
+      std::string buffer = e.kind == TimelineEvent::Compute ? "" : buffer_role_name(e.role);
+      if (e.kind != TimelineEvent::Compute && e.role == BufferRole::Input && p.geometry.num_inputs() > 1)
+        buffer += std::to_string(e.operand);
+      out += fmt::format("{},{},{},{},{},{},{:.1f},{:.1f}\n", i, p.layer, e.tile, kind, buffer, e.bytes,
+                         t0 + e.start_cycles, t0 + e.end_cycles);
+    }
+    t0 += p.cost.total_cycles;
+  }
+  return out;
 }
 
 }  // namespace dory

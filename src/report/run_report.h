@@ -15,4 +15,9 @@ namespace dory {
 std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& check, const HostRunResult* run,
                               bool markdown = false);
 
+// The modeled DMA/compute timeline of the deployment (tiler/layer_model.h layer_timeline), layers one after the
+// other, as CSV: layer,name,tile,kind,buffer,bytes,start_cycles,end_cycles (cycles from the start of the network).
+// max_tiles_per_layer < 0: every tile.
+std::string deployment_timeline_csv(const Deployment& dep, int64_t max_tiles_per_layer = -1);
+
 }  // namespace dory

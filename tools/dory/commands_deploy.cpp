@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "codegen/app.h"
@@ -37,7 +38,16 @@ struct DeployArgs {
   int cores = 0;
   bool keep = false;
   bool markdown = false;
+  std::string timeline;
 };
+
+Status write_timeline(const DeployArgs& a, const Deployment& dep) {
+  if (a.timeline.empty()) return ok_status();
+  std::ofstream f(a.timeline, std::ios::binary);
+  if (f) f << deployment_timeline_csv(dep);
+  if (!f) return make_error("io-write", fmt::format("file '{}'", a.timeline), "cannot be written");
+  return ok_status();
+}
 
 Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
   DORY_TRY(Target target, find_target(a.target));
@@ -74,6 +84,7 @@ Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
 int run_deploy(const DeployArgs& a) {
   auto app = generate(a, a.out);
   if (!app) return report(app.error());
+  if (Status w = write_timeline(a, app->deployment); !w) return report(w.error());
   std::fputs(render_deployment(app->deployment, app->check, nullptr, a.markdown).c_str(), stdout);
   std::printf("\nwrote %s (build and check on this machine: make -C %s run)\n", a.out.c_str(), a.out.c_str());
   return 0;
@@ -97,6 +108,10 @@ int run_run(const DeployArgs& a) {
   if (!app) {
     cleanup();
     return report(app.error());
+  }
+  if (Status w = write_timeline(a, app->deployment); !w) {
+    cleanup();
+    return report(w.error());
   }
   if (tty) std::fprintf(stderr, "building and running on the host platform ...\n");
   AppRunOptions ro;
@@ -130,6 +145,7 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
   cmd->add_option("--input", a.inputs, "input .npy or .bin per model input (default: seeded random inputs)");
   cmd->add_option("--seed", a.seed, "seed of the random inputs")->capture_default_str();
   cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
+  cmd->add_option("--timeline", a.timeline, "write the modeled DMA/compute timeline of every tile as CSV to FILE");
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+// `dory deploy` and `dory run`: the application and table on success; exit 2 with the tiler's or the memory
+// plan's explanation when L1 or L2 is too small; exit 1 for bad flags and inputs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../util/run_cli.h"
+
+namespace dory {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliResult;
+using testing::run_cli;
+
+const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";
+const std::string kInput = std::string(DORY_SOURCE_DIR) + "/models/fmnist/golden/img0/input.npy";
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "dory-deploy-cli-XXXXXX").string();
+    EXPECT_NE(mkdtemp(t.data()), nullptr);
+    path = t;
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+TEST(DeployCli, WritesTheApplicationAndItsTableAndTheTimeline) {
+  TempDir d;
+  const std::string app = (d.path / "app").string(), csv = (d.path / "t.csv").string();
+  const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l1 16k -o " + app + " --timeline " + csv);
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"schedule checked", "pw3_conv", "lower bound", "modeled cycles", "make -C"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  for (const char* f : {"network.c", "network.h", "goldens.c", "main.c", "Makefile", "CMakeLists.txt",
+                        "runtime/include/dory/layer.h", "runtime/executor/executor.c", "runtime/hal/host/hal_host.c"})
+    EXPECT_TRUE(fs::exists(fs::path(app) / f)) << f;
+  std::ifstream t(csv);
+  std::string header;
+  std::getline(t, header);
+  EXPECT_EQ(header, "layer,name,tile,kind,buffer,bytes,start_cycles,end_cycles");
+}
+
+TEST(DeployCli, RunBuildsRunsAndChecksEveryLayer) {
+  const CliResult r = run_cli("run " + kModel + " --target gap8 --l1 16k --cores 3 --input " + kInput);
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"every layer of 10 matches", "host us", "check", "fc"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+}
+
+TEST(DeployCli, AnL1TooSmallExitsTwoNamingTheLayer) {
+  TempDir d;
+  const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l1 100 -o " + (d.path / "a").string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "tiler-infeasible")) << r.output;
+}
+
+TEST(DeployCli, AnL2TooSmallExitsTwoNamingTheLayerWhereItOverflows) {
+  TempDir d;
+  const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l2 70k -o " + (d.path / "a").string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "l2-overflow")) << r.output;
+  EXPECT_TRUE(contains(r.output, "layer '")) << r.output;
+}
+
+TEST(DeployCli, BadFlagsAndInputsExitOne) {
+  TempDir d;
+  const std::string out = " -o " + (d.path / "a").string();
+  CliResult r = run_cli("deploy " + kModel + " --objective fastest" + out);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "cli-bad-objective")) << r.output;
+  r = run_cli("deploy " + kModel + " --input " + kInput + " --input " + kInput + out);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "cli-input-count")) << r.output;
+  r = run_cli("deploy " + kModel + " --target nosuchchip" + out);
+  EXPECT_EQ(r.status, 1) << r.output;
+  r = run_cli("deploy " + kModel);  // no -o
+  EXPECT_EQ(r.status, 1) << r.output;
+}
+
+}  // namespace
+}  // namespace dory
