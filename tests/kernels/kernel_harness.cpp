@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 
+#include "codegen/deployment.h"
 #include "dory/hal_host.h"
 #include "tiler/geometry.h"
 #include "tiler/l1_layout.h"
@@ -612,124 +613,15 @@ RunConfig random_config(Rng& r, const LayerGeometry& g, int cores) {
 
 namespace {
 
-uint8_t to_dory(DType t) {
-  switch (t) {
-    case DType::UInt8:
-      return DORY_UINT8;
-    case DType::Int8:
-      return DORY_INT8;
-    case DType::UInt16:
-      return DORY_UINT16;
-    case DType::Int16:
-      return DORY_INT16;
-    case DType::Int32:
-      return DORY_INT32;
-  }
-  return DORY_INT32;
-}
-
-std::vector<uint8_t> pack(const std::vector<int32_t>& v, DType t) {
-  const int eb = dtype_bytes(t);
-  std::vector<uint8_t> out(v.size() * static_cast<size_t>(eb));
-  for (size_t i = 0; i < v.size(); ++i) {
-    switch (t) {
-      case DType::UInt8:
-        out[i] = static_cast<uint8_t>(v[i]);
-        break;
-      case DType::Int8:
-        out[i] = static_cast<uint8_t>(static_cast<int8_t>(v[i]));
-        break;
-      case DType::UInt16: {
-        const uint16_t x = static_cast<uint16_t>(v[i]);
-        std::memcpy(&out[2 * i], &x, 2);
-        break;
-      }
-      case DType::Int16: {
-        const int16_t x = static_cast<int16_t>(v[i]);
-        std::memcpy(&out[2 * i], &x, 2);
-        break;
-      }
-      case DType::Int32:
-        std::memcpy(&out[4 * i], &v[i], 4);
-        break;
-    }
-  }
-  return out;
-}
-
-int32_t unpack(const uint8_t* p, DType t, size_t i) {
-  switch (t) {
-    case DType::UInt8:
-      return p[i];
-    case DType::Int8:
-      return static_cast<int8_t>(p[i]);
-    case DType::UInt16: {
-      uint16_t x;
-      std::memcpy(&x, p + 2 * i, 2);
-      return x;
-    }
-    case DType::Int16: {
-      int16_t x;
-      std::memcpy(&x, p + 2 * i, 2);
-      return x;
-    }
-    case DType::Int32: {
-      int32_t x;
-      std::memcpy(&x, p + 4 * i, 4);
-      return x;
-    }
-  }
-  return 0;
-}
-
-template <class T>
-void append(std::vector<uint8_t>& out, T v) {
-  const size_t at = out.size();
-  out.resize(at + sizeof(T));
-  std::memcpy(&out[at], &v, sizeof(T));
-}
-
-// The tiler's L2 layout of per-channel requantization records: [C][k], mul first, int64 (wide) or int32.
-std::vector<uint8_t> requant_records(const Requant& rq, int64_t channels) {
-  std::vector<uint8_t> out;
-  const bool pm = rq.mul.size() > 1, pa = rq.add.size() > 1;
-  if (!pm && !pa) return out;
-  for (int64_t c = 0; c < channels; ++c) {
-    if (rq.wide) {
-      if (pm) append<int64_t>(out, rq.mul_at(c));
-      if (pa) append<int64_t>(out, rq.add_at(c));
-    } else {
-      if (pm) append<int32_t>(out, static_cast<int32_t>(rq.mul_at(c)));
-      if (pa) append<int32_t>(out, static_cast<int32_t>(rq.add_at(c)));
-    }
-  }
-  return out;
-}
-
-dory_requant_divisor rq_divisor(const Requant& rq, uint64_t count) {
-  dory_requant_divisor d{};
-  d.d64 = rq.make_divisor(count);
-  if (!rq.wide) {
-    const int rc =
-        dory_divisor32_make(static_cast<uint32_t>(rq.divisor * count),
-                            rq.rounding == Rounding::Floor ? DORY_ROUND_FLOOR : DORY_ROUND_TOWARD_ZERO, &d.d32);
-    DORY_CHECK(rc == 0, "32-bit divisor out of range on a narrow requantization");
-  }
-  return d;
-}
-
+// The code generator's own conversions (src/codegen/deployment.h): the harness lays out L2 exactly as the
+// generated applications do.
+uint8_t to_dory(DType t) { return runtime_dtype(t); }
+std::vector<uint8_t> pack(const std::vector<int32_t>& v, DType t) { return pack_values(v, t); }
+int32_t unpack(const uint8_t* p, DType t, size_t i) { return unpack_value(p, t, i); }
+dory_requant_divisor rq_divisor(const Requant& rq, uint64_t count) { return requant_divisor(rq, count); }
 dory_requant_args rq_args(const Requant& rq, const void* l1_records) {
-  dory_requant_args a{};
-  a.mul_per_channel = rq.mul.size() > 1;
-  a.add_per_channel = rq.add.size() > 1;
+  dory_requant_args a = requant_args(rq);
   a.channel_params = (a.mul_per_channel || a.add_per_channel) ? l1_records : nullptr;
-  a.mul = rq.mul[0];
-  a.add = rq.add[0];
-  a.div = rq_divisor(rq, 1);
-  a.zero_point = rq.zero_point;
-  a.lo = rq.lo;
-  a.hi = rq.hi;
-  a.wide = rq.wide;
   return a;
 }
 
