@@ -2,7 +2,10 @@
 # Installs everything dory needs to build and test, from Debian packages only.
 #   scripts/install-deps.sh            compiler build + tests (C++ toolchain, protobuf, libonnx, test libraries)
 #   scripts/install-deps.sh --python   also python3-torch/python3-onnx/Fashion-MNIST (only to retrain the example)
-# Idempotent: packages already present are skipped, so re-running it is cheap.
+#   scripts/install-deps.sh --riscv    also the RISC-V cross toolchain and QEMU (gcc-riscv64-unknown-elf,
+#                                      picolibc-riscv64-unknown-elf, qemu-user, qemu-system-misc): the qemu platform
+#                                      (docs/deploy.md "RISC-V under QEMU"); about 1.3 GB
+# Options combine (--riscv --python). Idempotent: packages already present are skipped, so re-running it is cheap.
 set -euo pipefail
 
 packages=(
@@ -11,10 +14,15 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev zlib1g-dev dataset-fashion-mnist
+  chromium  # headless browser: tests/e2e/report_browser_test.cpp opens `dory eval --report`'s HTML page
 )
-if [[ "${1:-}" == "--python" ]]; then
-  packages+=(python3-torch python3-onnx python3-numpy)
-fi
+for opt in "$@"; do
+  case "$opt" in
+    --python) packages+=(python3-torch python3-onnx python3-numpy) ;;
+    --riscv) packages+=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-user qemu-system-misc) ;;
+    *) echo "install-deps: unknown option '$opt' (use --python and/or --riscv)" >&2; exit 1 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,6 +20,10 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
 }
 
 Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOptions& options) {
+  if (options.platform == AppPlatform::Qemu) {
+    DORY_TRY_STATUS(build_qemu_app(app.dir, options.qemu_mode, options.qemu_build));
+    return run_qemu_app(app.dir, options.qemu_mode, options.timeout_s);
+  }
   DORY_TRY_STATUS(build_host_app(app.dir, options.build));
   std::vector<std::string> args = {"--cores", std::to_string(options.cores > 0 ? options.cores
                                                                               : app.deployment.target.cores)};

@@ -1,7 +1,8 @@
 // The deployment flow as library calls (`dory deploy` and `dory run` are thin wrappers):
 //   generate_application: deploy (plans, constants, memory plan, descriptors), prove the schedule of every layer
 //   (schedule_check.h), run the reference executor on the inputs, and write the C application (emit_c.h);
-//   run_application: build it with the system C compiler and run it on the host platform (host_run.h).
+//   run_application: build it with the system C compiler and run it on the host platform, or cross-compile it for
+//   rv32 and run it under QEMU (host_run.h).
 #pragma once
 
 #include <cstdint>
@@ -30,10 +31,13 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
                                             const EmitOptions& emit = {}, uint64_t seed = 1);
 
 struct AppRunOptions {
-  int cores = 0;                  // 0: the target's
+  AppPlatform platform = AppPlatform::Host;
+  int cores = 0;                  // host: 0 is the target's (the qemu platform has one core)
   HostBuildOptions build;
-  std::vector<std::string> extra_args;  // passed to the application (fault injection in tests)
-  std::vector<std::string> env;
+  QemuMode qemu_mode = QemuMode::System;  // qemu: system (instruction counts) or user mode
+  QemuBuildOptions qemu_build;
+  std::vector<std::string> extra_args;  // host: passed to the application (fault injection in tests)
+  std::vector<std::string> env;         // host
   int timeout_s = 600;
 };
 

@@ -5,11 +5,15 @@
 //                          cycles), the constants (weights, bias, requant records) as one L2 image,
 //                          dory_network_run(inputs, outputs) and dory_network_run_layer(i)
 //   goldens.h, goldens.c   the reference executor's values: the inputs and every layer's output (for checking)
-//   main.c                 host main: loads the input, runs layer by layer, compares every element of every
-//                          layer's output with the golden values (the first mismatch reported with layer, tile
-//                          and index), prints per-layer modeled cycles and host time; exit 0 only when all match
-//   Makefile, CMakeLists.txt
-//   runtime/               the runtime (HAL, host platform, kernels, executor), copied
+//   main.c                 main (every platform): loads the input, runs layer by layer, compares every element of
+//                          every layer's output with the golden values (the first mismatch reported with layer,
+//                          tile and index), prints per-layer modeled cycles and the platform's measure (host
+//                          time, or retired instructions under qemu-system); exit 0 only when all match
+//   Makefile               host app (default), and the rv32 ELFs run under QEMU: `make qemu-user`,
+//                          `make qemu-system` (docs/deploy.md "RISC-V under QEMU"); `make run` runs the platform
+//                          the application was emitted for
+//   CMakeLists.txt         host app
+//   runtime/               the runtime (HAL, host and rv32-qemu platforms, kernels, executor), copied
 // The descriptors are printed from Deployment::layers[i].descriptor(), field by field: what the checker proved
 // is what the application runs.
 #pragma once
@@ -24,9 +28,14 @@
 
 namespace dory {
 
+// Where the application is meant to run: the Makefile's default goal and `make run`.
+enum class AppPlatform { Host, Qemu };
+const char* app_platform_name(AppPlatform p);  // "host", "qemu"
+
 struct EmitOptions {
   std::string network_name = "network";   // for comments and the banner
   bool copy_runtime = true;                // false: the build links a prebuilt runtime (tests)
+  AppPlatform platform = AppPlatform::Host;
 };
 
 // Writes the application into `dir` (created if needed; existing files of the same names are replaced).

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+
+#include "codegen/emit_c.h"
 
 namespace dory {
 
@@ -32,6 +36,38 @@ int run_capture(const std::string& cmd, std::string& out) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return -1;
+}
+
+// Parses what main.c prints (app_main.cpp): per-layer lines, RESULT, the first MISMATCH.
+void parse_app_output(HostRunResult& r) {
+  std::istringstream in(r.output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("layer ", 0) == 0) {
+      // layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>        (host)
+      // layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>   (rv32)
+      const size_t t = line.rfind(" tiles ");
+      if (t == std::string::npos) continue;
+      HostLayerResult L;
+      std::istringstream head(line.substr(6, t - 6));
+      head >> L.index;
+      std::getline(head >> std::ws, L.name);
+      std::istringstream tail(line.substr(t));
+      std::string kw, measure, status;
+      tail >> kw >> L.tiles >> kw >> L.modeled_cycles >> measure;
+      if (measure == "instructions")
+        tail >> L.instructions;
+      else
+        tail >> L.host_us;
+      tail >> status >> L.mismatches;
+      L.ok = status == "ok";
+      r.layers.push_back(L);
+    } else if (line.rfind("RESULT ", 0) == 0) {
+      r.result_ok = line.rfind("RESULT ok", 0) == 0;
+    } else if (line.rfind("MISMATCH ", 0) == 0 && r.first_mismatch.empty()) {
+      r.first_mismatch = line;
+    }
+  }
 }
 
 }  // namespace
@@ -78,29 +114,206 @@ Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vect
   cmd += fmt::format("timeout -s KILL {} {}", timeout_s, quote(app.string()));
   for (const std::string& a : args) cmd += " " + quote(a);
   HostRunResult r;
+  r.command = cmd;
   r.exit_code = run_capture(cmd, r.output);
-  std::istringstream in(r.output);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("layer ", 0) == 0) {
-      // layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>
-      const size_t t = line.rfind(" tiles ");
-      if (t == std::string::npos) continue;
-      HostLayerResult L;
-      std::istringstream head(line.substr(6, t - 6));
-      head >> L.index;
-      std::getline(head >> std::ws, L.name);
-      std::istringstream tail(line.substr(t));
-      std::string kw, status;
-      tail >> kw >> L.tiles >> kw >> L.modeled_cycles >> kw >> L.host_us >> status >> L.mismatches;
-      L.ok = status == "ok";
-      r.layers.push_back(L);
-    } else if (line.rfind("RESULT ", 0) == 0) {
-      r.result_ok = line.rfind("RESULT ok", 0) == 0;
-    } else if (line.rfind("MISMATCH ", 0) == 0 && r.first_mismatch.empty()) {
-      r.first_mismatch = line;
-    }
+  parse_app_output(r);
+  return r;
+}
+
+// ---- RISC-V under QEMU ----------------------------------------------------------------------------------------
+
+namespace {
+
+const char* const kInstallHint =
+    "install the RISC-V toolchain and QEMU: scripts/install-deps.sh --riscv (as root), or apt-get install "
+    "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-user qemu-system-misc";
+
+// The full path of an executable: `name` itself when it contains a '/', else searched in $PATH; empty if none.
+std::string find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "/usr/bin:/bin");
+  std::string d;
+  while (std::getline(dirs, d, ':')) {
+    const fs::path p = fs::path(d.empty() ? "." : d) / name;
+    if (access(p.c_str(), X_OK) == 0) return p.string();
   }
+  return "";
+}
+
+std::string rv32_cc(const QemuBuildOptions& o) {
+  if (!o.cc.empty()) return o.cc;
+  const char* e = std::getenv("DORY_RV32_CC");
+  return e && *e ? e : "riscv64-unknown-elf-gcc";
+}
+
+// The archiver of the cross toolchain (the host's ar may not know rv32 ELF symbols).
+std::string rv32_ar(const std::string& cc) {
+  const std::string suffix = "gcc";
+  if (cc.size() >= suffix.size() && cc.compare(cc.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return cc.substr(0, cc.size() - suffix.size()) + "ar";
+  return "riscv64-unknown-elf-ar";
+}
+
+const char* qemu_program(QemuMode mode) {
+  return mode == QemuMode::System ? "qemu-system-riscv32" : "qemu-riscv32";
+}
+
+// Compiles `srcs` (absolute paths) into `obj_dir` (emptied first) with one compiler call.
+Status compile_rv32(const std::string& cc, const std::string& cflags, QemuMode mode,
+                    const std::vector<std::string>& include_dirs, const std::vector<fs::path>& srcs,
+                    const fs::path& obj_dir, const std::string& what) {
+  std::error_code ec;
+  fs::remove_all(obj_dir, ec);
+  fs::create_directories(obj_dir, ec);
+  if (ec) return make_error("app-build-failed", obj_dir.string(), "cannot create the object directory");
+  // Run in obj_dir (gcc -c puts each object there); the compiler by its full path, the sources absolute.
+  const std::string cc_path = find_program(cc);
+  std::string cmd = fmt::format("cd {} && {} {} {} -std=c99", quote(obj_dir.string()),
+                                quote(cc_path.empty() ? cc : cc_path), cflags, rv32_compile_flags(mode));
+  for (const std::string& d : include_dirs) cmd += " -I" + quote(d);
+  cmd += " -c";
+  for (const fs::path& s : srcs) cmd += " " + quote(s.string());
+  std::string out;
+  const int rc = run_capture(cmd, out);
+  if (rc != 0)
+    return make_error("app-build-failed", what,
+                      fmt::format("the RISC-V cross compiler failed (status {}):\n{}\ncommand: {}", rc, out, cmd),
+                      "if the error is in generated code or the runtime, report a bug");
+  return ok_status();
+}
+
+// The rv32 runtime sources of a runtime directory (kernels, executor, trace, the rv32-qemu platform, crt0).
+std::vector<fs::path> rv32_runtime_sources(const fs::path& rt) {
+  std::vector<fs::path> srcs;
+  for (const auto& e : fs::directory_iterator(rt / "kernels"))
+    if (e.path().extension() == ".c") srcs.push_back(e.path());
+  std::sort(srcs.begin(), srcs.end());
+  for (const char* s : {"executor/schedule.c", "executor/executor.c", "hal/trace.c", "hal/rv32-qemu/hal_rv32.c",
+                        "hal/rv32-qemu/io_rv32.c", "hal/rv32-qemu/crt0.S"})
+    srcs.push_back(rt / s);
+  return srcs;
+}
+
+}  // namespace
+
+const char* qemu_mode_name(QemuMode mode) { return mode == QemuMode::System ? "qemu-system" : "qemu-user"; }
+
+std::string qemu_elf_name(QemuMode mode) { return mode == QemuMode::System ? "app-rv32.elf" : "app-rv32-user.elf"; }
+
+std::string rv32_compile_flags(QemuMode mode) {
+  return std::string("-march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_RV32 ") +
+         (mode == QemuMode::System ? "-DDORY_RV32_SYSTEM" : "-DDORY_RV32_USER");
+}
+
+std::string rv32_link_flags() {
+  // -march=rv32imc, not rv32imc_zicsr: the latter matches no multilib and would link the 64-bit libgcc and
+  // picolibc; the objects keep their zicsr instructions.
+  return "-march=rv32imc -mabi=ilp32 --specs=picolibc.specs -nostartfiles -Wl,--no-warn-rwx-segments";
+}
+
+std::string qemu_run_command(QemuMode mode) {
+  if (mode == QemuMode::User) return "qemu-riscv32";
+  // -icount shift=0: one instruction per virtual nanosecond, so minstret counts retired instructions exactly;
+  // sleep=off: the absolute counter repeats too (with sleep on, its start-up value varied between runs).
+  return "qemu-system-riscv32 -M virt -bios none -m 256M -display none -monitor none -serial none "
+         "-semihosting-config enable=on,target=native,chardev=sh0 -chardev stdio,id=sh0 -icount shift=0,sleep=off";
+}
+
+Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& o) {
+  const std::string cc = rv32_cc(o);
+  const std::string cc_path = find_program(cc);
+  if (cc_path.empty())
+    return make_error("qemu-toolchain-missing", cc,
+                      "the RISC-V cross compiler is not installed (Debian package gcc-riscv64-unknown-elf)",
+                      kInstallHint);
+  std::string out;
+  run_capture(quote(cc_path) + " -print-file-name=picolibc.specs", out);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out.find('/') == std::string::npos || !fs::exists(out))
+    return make_error("qemu-toolchain-missing", "picolibc.specs",
+                      fmt::format("{} finds no picolibc (Debian package picolibc-riscv64-unknown-elf)", cc),
+                      kInstallHint);
+  if (find_program(qemu_program(mode)).empty())
+    return make_error("qemu-toolchain-missing", qemu_program(mode),
+                      fmt::format("the emulator is not installed (Debian package {})",
+                                  mode == QemuMode::System ? "qemu-system-misc" : "qemu-user"),
+                      kInstallHint);
+  return ok_status();
+}
+
+Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode, const QemuBuildOptions& o,
+                                         const std::string& runtime_dir) {
+  DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
+  const fs::path rt = fs::absolute(runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(runtime_dir));
+  const std::string tag = mode == QemuMode::System ? "system" : "user";
+  const fs::path obj = fs::absolute(fs::path(out_dir) / ("runtime-rv32-" + tag));
+  const std::string cc = rv32_cc(o);
+  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, mode, {(rt / "include").string()}, rv32_runtime_sources(rt), obj,
+                               rt.string()));
+  const fs::path lib = fs::path(out_dir) / ("libdory-rv32-" + tag + ".a");
+  std::error_code ec;
+  fs::remove(lib, ec);
+  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
+  for (const auto& e : fs::directory_iterator(obj))
+    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
+  std::string out;
+  if (run_capture(cmd, out) != 0)
+    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  return lib.string();
+}
+
+Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuildOptions& o) {
+  DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
+  const fs::path dir = fs::absolute(app_dir);
+  const std::string cc = rv32_cc(o);
+  std::vector<fs::path> srcs = {dir / "main.c", dir / "network.c", dir / "goldens.c"};
+  std::vector<std::string> includes = {dir.string()};
+  fs::path rt;
+  if (o.prebuilt_runtime_lib.empty()) {
+    rt = dir / "runtime";
+    includes.push_back((rt / "include").string());
+    for (const fs::path& s : rv32_runtime_sources(rt)) srcs.push_back(s);
+  } else {
+    rt = fs::absolute(o.runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(o.runtime_dir));
+    includes.push_back(o.runtime_include_dir.empty() ? (rt / "include").string()
+                                                     : fs::absolute(o.runtime_include_dir).string());
+  }
+  const fs::path obj = dir / (mode == QemuMode::System ? "obj-rv32" : "obj-rv32-user");
+  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, mode, includes, srcs, obj, app_dir));
+  const fs::path elf = dir / qemu_elf_name(mode);
+  std::string cmd = fmt::format("{} {} -T {} -o {}", cc, rv32_link_flags(),
+                                quote((rt / "hal" / "rv32-qemu" / "link.ld").string()), quote(elf.string()));
+  std::vector<std::string> objs;
+  for (const auto& e : fs::directory_iterator(obj))
+    if (e.path().extension() == ".o") objs.push_back(e.path().string());
+  std::sort(objs.begin(), objs.end());  // a fixed link order: the instruction counts depend on the layout
+  for (const std::string& x : objs) cmd += " " + quote(x);
+  if (!o.prebuilt_runtime_lib.empty()) cmd += " " + quote(o.prebuilt_runtime_lib);
+  std::string out;
+  const int rc = run_capture(cmd, out);
+  if (rc != 0)
+    return make_error("app-build-failed", app_dir,
+                      fmt::format("linking the rv32 application failed (status {}):\n{}\ncommand: {}", rc, out, cmd),
+                      "a network larger than the platform's 256 MiB RAM does not link (region `RAM' overflowed)");
+  return ok_status();
+}
+
+Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, int timeout_s) {
+  const fs::path elf = fs::path(app_dir) / qemu_elf_name(mode);
+  if (!fs::exists(elf))
+    return make_error("app-missing", elf.string(), "the rv32 application was not built", "run build_qemu_app first");
+  if (find_program(qemu_program(mode)).empty())
+    return make_error("qemu-toolchain-missing", qemu_program(mode),
+                      fmt::format("the emulator is not installed (Debian package {})",
+                                  mode == QemuMode::System ? "qemu-system-misc" : "qemu-user"),
+                      kInstallHint);
+  std::string cmd = fmt::format("timeout -s KILL {} {} ", timeout_s, qemu_run_command(mode));
+  cmd += mode == QemuMode::System ? "-kernel " + quote(elf.string()) + " </dev/null" : quote(elf.string());
+  HostRunResult r;
+  r.command = cmd;
+  r.exit_code = run_capture(cmd, r.output);
+  parse_app_output(r);
   return r;
 }
 

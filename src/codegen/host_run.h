@@ -1,9 +1,17 @@
-// Building and running a generated application on this machine (the host platform): what `dory run` and the
-// tests do after emit_application.
+// Building and running a generated application on this machine: what `dory run` and the tests do after
+// emit_application.
 //
-// build_host_app compiles APP/*.c with the runtime (the copy in APP/runtime, or a prebuilt runtime library and
-// its headers) into APP/app with the system C compiler ($CC, default cc). run_host_app runs it with arguments,
-// captures its output and parses the per-layer lines and the RESULT line that main.c prints (app_main.h).
+// Host platform: build_host_app compiles APP/*.c with the runtime (the copy in APP/runtime, or a prebuilt runtime
+// library and its headers) into APP/app with the system C compiler ($CC, default cc). run_host_app runs it with
+// arguments, captures its output and parses the per-layer lines and the RESULT line that main.c prints
+// (app_main.h).
+//
+// RISC-V under QEMU (runtime/hal/rv32-qemu, dory/hal_rv32.h): build_qemu_app cross-compiles the same sources for
+// rv32imc with Debian's riscv64-unknown-elf-gcc and picolibc, with the platform's crt0.S and link.ld, into
+// APP/app-rv32.elf (QemuMode::System) or APP/app-rv32-user.elf (QemuMode::User); run_qemu_app runs it under
+// qemu-system-riscv32 (bare metal, semihosting, -icount shift=0: per-layer retired instructions, exact and
+// repeatable) or qemu-riscv32 (Linux user mode: fast, no instruction counts), under a timeout, and parses the
+// same lines into the same HostRunResult (HostLayerResult::instructions instead of host_us).
 #pragma once
 
 #include <cstdint>
@@ -30,7 +38,8 @@ struct HostLayerResult {
   std::string name;
   int64_t tiles = 0;
   uint64_t modeled_cycles = 0;
-  double host_us = 0;
+  double host_us = 0;          // host platform: measured time of the layer
+  int64_t instructions = -1;   // qemu-system: retired instructions of the layer (-1: not counted)
   bool ok = false;
   int64_t mismatches = 0;
 };
@@ -41,11 +50,49 @@ struct HostRunResult {
   std::vector<HostLayerResult> layers; // parsed from the output
   bool result_ok = false;              // the RESULT line says ok
   std::string first_mismatch;          // the first MISMATCH line, if any
+  std::string command;                 // what was run
   bool passed() const { return exit_code == 0 && result_ok; }
 };
 
 // Runs APP/app with `args` (and optional environment assignments "NAME=value"), with a timeout in seconds.
 Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vector<std::string>& args,
                                      const std::vector<std::string>& env = {}, int timeout_s = 600);
+
+// ---- RISC-V under QEMU ----------------------------------------------------------------------------------------
+
+enum class QemuMode { User, System };
+const char* qemu_mode_name(QemuMode mode);  // "qemu-user", "qemu-system"
+
+// The ELF of a mode inside APP/: "app-rv32-user.elf" or "app-rv32.elf".
+std::string qemu_elf_name(QemuMode mode);
+
+// The command lines (shared with the generated Makefile; link.ld is passed separately).
+std::string rv32_compile_flags(QemuMode mode);  // -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -D...
+std::string rv32_link_flags();                  // -march=rv32imc (the rv32im/ilp32 multilib) ... -nostartfiles
+std::string qemu_run_command(QemuMode mode);    // the emulator and its options, without the ELF
+
+struct QemuBuildOptions {
+  std::string cc;                      // empty: $DORY_RV32_CC, else "riscv64-unknown-elf-gcc"
+  std::string cflags = "-O2";
+  std::string prebuilt_runtime_lib;    // non-empty: link this archive (build_qemu_runtime, same mode)
+  std::string runtime_include_dir;     // with prebuilt_runtime_lib: the runtime's include directory
+  std::string runtime_dir;             // with prebuilt_runtime_lib: the runtime (for link.ld); empty: dory's
+};
+
+// Whether the cross compiler, picolibc and the emulator of `mode` are installed; the error
+// ("qemu-toolchain-missing") names the missing program and the Debian package, and scripts/install-deps.sh --riscv.
+Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& options = {});
+
+// Compiles the rv32 runtime (kernels, executor, trace, the rv32-qemu platform and crt0) of `runtime_dir` (empty:
+// dory's, runtime_source_dir()) for `mode` into OUT_DIR/libdory-rv32-{user,system}.a; returns its path.
+Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode,
+                                         const QemuBuildOptions& options = {}, const std::string& runtime_dir = "");
+
+// Compiles APP/ for `mode` into APP/qemu_elf_name(mode) (objects in APP/obj-rv32[-user]/). A compiler or linker
+// failure is "app-build-failed" quoting the output; a missing tool is "qemu-toolchain-missing".
+Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuildOptions& options = {});
+
+// Runs APP/qemu_elf_name(mode) under the emulator with a timeout in seconds (killed after it: exit 137).
+Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, int timeout_s = 600);
 
 }  // namespace dory

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "report/text_table.h"
 #include "tiler/plan.h"
 
@@ -40,9 +42,16 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
   t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
               "modeled cycles", "MAC/cycle", "vs L1"};
   t.right_aligned = {true, false, false, false, true, false, true, true, true, true, true, true};
+  bool counted = false;  // a run that counted instructions (qemu-system): an "instructions" column
+  if (run)
+    for (const HostLayerResult& x : run->layers) counted |= x.instructions >= 0;
   if (run) {
     t.header.insert(t.header.end(), {"host us", "check"});
     t.right_aligned.insert(t.right_aligned.end(), {true, false});
+    if (counted) {
+      t.header.insert(t.header.end() - 1, "instructions");
+      t.right_aligned.insert(t.right_aligned.end() - 1, true);
+    }
   }
   double total = 0, resident = 0;
   int64_t macs = 0;
@@ -72,7 +81,8 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
       const HostLayerResult* r = nullptr;
       for (const HostLayerResult& x : run->layers)
         if (x.index == static_cast<int>(i)) r = &x;
-      row.push_back(r ? fmt::format("{:.0f}", r->host_us) : "-");
+      row.push_back(r && r->instructions < 0 ? fmt::format("{:.0f}", r->host_us) : "-");
+      if (counted) row.push_back(r && r->instructions >= 0 ? format_bytes_grouped(r->instructions) : "-");
       row.push_back(r ? (r->ok ? "ok" : fmt::format("MISMATCH ({})", r->mismatches)) : "not run");
     }
     t.add(std::move(row));
@@ -90,12 +100,21 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                                   total > 0 ? fmt::format("{:.2f}", static_cast<double>(macs) / total) : "-",
                                   resident > 0 ? fmt::format("{:+.1f}%", 100 * (total / resident - 1)) : "-"};
   if (run) sum.insert(sum.end(), {"", run->passed() ? "ok" : "FAILED"});
+  if (counted) {
+    int64_t instructions = 0;
+    for (const HostLayerResult& x : run->layers) instructions += std::max<int64_t>(x.instructions, 0);
+    sum.insert(sum.end() - 1, format_bytes_grouped(instructions));
+  }
   t.add(std::move(sum));
   s += markdown ? render_markdown(t) : render_text(t);
   s += fmt::format("\nDB: double-buffered input/weights/output. Modeled cycles: dory's cost model for {} ({:.2f} ms "
                    "at {:.0f} MHz){}.\n",
                    dep.target.name, total / static_cast<double>(dep.target.clock_hz) * 1e3,
-                   dep.target.clock_hz / 1e6, run ? "; host us: measured on this machine's host platform (threads)" : "");
+                   dep.target.clock_hz / 1e6,
+                   counted ? "; instructions: retired by each layer on rv32imc under qemu-system -icount shift=0 (one "
+                             "core, exact and repeatable)"
+                   : run   ? "; host us: measured on this machine's host platform (threads)"
+                           : "");
   return s;
 }
 

@@ -8,8 +8,11 @@
 // the system C compiler -> run it on the host platform with 1 and with 8 cores (random DMA completion delays,
 // including the adversarial "complete only when waited for") -> every element of every layer compared with the
 // reference executor by the application itself.
+// --platform qemu instead cross-compiles every case for rv32imc (the rv32 runtime built once into an archive) and
+// runs it once under qemu-riscv32 (Linux user mode: fast; one core, DMA completing when waited for).
 //
 //   deploy_fuzz [--cases N] [--seed S] [--case K] [--jobs J] [--sanitize none|address|thread] [--work DIR]
+//               [--platform host|qemu]
 //
 // Case K of seed S is fully determined by (S, K): a failure prints the line that replays it alone
 // (`deploy_fuzz --seed S --case K --work DIR` keeps its application in DIR for debugging). --sanitize compiles
@@ -47,6 +50,7 @@ struct Options {
   int jobs = 2;
   std::string sanitize = "none";
   std::string work;
+  std::string platform = "host";
 };
 
 std::string sanitize_flags(const std::string& s) {
@@ -151,8 +155,9 @@ CaseResult run_case(const Shared& sh, int k) {
   const int64_t budget0 = budget;
   std::string what = fmt::format("{} | target {} | L1 {} B (feasible {}..{}) | objective {}", c.desc,
                                        target.name, budget, lo, hi, objective_name(obj));
-  const std::string replay = fmt::format("replay: deploy_fuzz --seed {} --case {} --work DIR{}", sh.opt.seed, k,
-                                         sh.opt.sanitize != "none" ? " --sanitize " + sh.opt.sanitize : "");
+  const std::string replay = fmt::format("replay: deploy_fuzz --seed {} --case {} --work DIR{}{}", sh.opt.seed, k,
+                                         sh.opt.sanitize != "none" ? " --sanitize " + sh.opt.sanitize : "",
+                                         sh.opt.platform != "host" ? " --platform " + sh.opt.platform : "");
   auto fail = [&](const std::string& why) {
     res.ok = false;
     res.report = fmt::format("FAIL case {}: {}\n  {}\n  {}", k, what, why, replay);
@@ -184,6 +189,17 @@ CaseResult run_case(const Shared& sh, int k) {
     res.tiles += dl.plan.counts.total();
     res.multi_tile |= dl.plan.counts.total() > 1;
   }
+  if (sh.opt.platform == "qemu") {
+    QemuBuildOptions qb;
+    qb.prebuilt_runtime_lib = sh.runtime_lib;
+    qb.runtime_include_dir = sh.include_dir;
+    if (Status s = build_qemu_app(dir.string(), QemuMode::User, qb); !s.ok()) return fail(s.error().str());
+    auto run = run_qemu_app(dir.string(), QemuMode::User, 300);
+    if (!run) return fail(run.error().str());
+    if (!run->passed()) return fail(fmt::format("qemu-user: exit {}\n{}", run->exit_code, run->output));
+    if (sh.opt.work.empty() || sh.opt.only_case < 0) fs::remove_all(dir);
+    return res;
+  }
   HostBuildOptions b;
   b.cflags = "-O1 -g";
   b.prebuilt_runtime_lib = sh.runtime_lib;
@@ -206,7 +222,7 @@ CaseResult run_case(const Shared& sh, int k) {
 int usage() {
   std::fprintf(stderr,
                "usage: deploy_fuzz [--cases N] [--seed S] [--case K] [--jobs J] [--sanitize none|address|thread] "
-               "[--work DIR]\n");
+               "[--work DIR] [--platform host|qemu]\n");
   return 2;
 }
 
@@ -223,9 +239,21 @@ int main(int argc, char** argv) {
     else if (a == "--jobs") opt.jobs = std::max(1, std::atoi(next().c_str()));
     else if (a == "--sanitize") opt.sanitize = next();
     else if (a == "--work") opt.work = next();
+    else if (a == "--platform") opt.platform = next();
     else return usage();
   }
   if (opt.sanitize != "none" && opt.sanitize != "address" && opt.sanitize != "thread") return usage();
+  if (opt.platform != "host" && opt.platform != "qemu") return usage();
+  if (opt.platform == "qemu" && opt.sanitize != "none") {
+    std::fprintf(stderr, "deploy_fuzz: --sanitize applies to the host platform only\n");
+    return 2;
+  }
+  if (opt.platform == "qemu") {
+    if (Status t = qemu_toolchain_available(QemuMode::User); !t.ok()) {
+      std::fprintf(stderr, "deploy_fuzz: %s\n", t.error().str().c_str());
+      return 1;
+    }
+  }
   Shared sh;
   sh.opt = opt;
   for (const char* t : {"gap8", "pulp-open", "gap9"}) {
@@ -247,15 +275,29 @@ int main(int argc, char** argv) {
   }
   sh.flags = sanitize_flags(opt.sanitize);
   sh.include_dir = (fs::path(runtime_source_dir()) / "include").string();
-  sh.runtime_lib = build_runtime(sh.work, sh.flags);
+  if (opt.platform == "qemu") {
+    auto lib = build_qemu_runtime(sh.work.string(), QemuMode::User);
+    if (!lib) {
+      std::fprintf(stderr, "deploy_fuzz: cannot build the rv32 runtime:\n%s\n", lib.error().str().c_str());
+      return 1;
+    }
+    sh.runtime_lib = *lib;
+  } else {
+    sh.runtime_lib = build_runtime(sh.work, sh.flags);
+  }
 
   std::vector<int> cases;
   if (opt.only_case >= 0)
     cases.push_back(opt.only_case);
   else
     for (int k = 0; k < opt.cases; ++k) cases.push_back(k);
-  std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, sanitize %s (each case: 1 and 8 cores)\n", cases.size(),
-              static_cast<unsigned long long>(opt.seed), opt.jobs, opt.sanitize.c_str());
+  if (opt.platform == "qemu")
+    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, platform qemu (each case: rv32imc under qemu-riscv32, "
+                "1 core)\n",
+                cases.size(), static_cast<unsigned long long>(opt.seed), opt.jobs);
+  else
+    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, sanitize %s (each case: 1 and 8 cores)\n", cases.size(),
+                static_cast<unsigned long long>(opt.seed), opt.jobs, opt.sanitize.c_str());
   std::fflush(stdout);
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0}, done{0};

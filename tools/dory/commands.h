@@ -35,5 +35,6 @@ std::function<int()> add_sweep_command(CLI::App& app);
 std::function<int()> add_netgen_command(CLI::App& app);
 std::function<int()> add_deploy_command(CLI::App& app);
 std::function<int()> add_run_command(CLI::App& app);
+std::function<int()> add_eval_command(CLI::App& app);
 
 }  // namespace dory::cli

@@ -5,13 +5,17 @@
 //       writes APP/ (network.c/h, goldens, main.c, Makefile, CMakeLists.txt, runtime/) after proving the
 //       schedule of every layer; prints the per-layer table. Build and run with `make -C APP run`.
 //   dory run MODEL.onnx [--target gap8] [--l1 BYTES] [--l2 BYTES] [--objective ...] [--cores N] [-o APP]
-//               [--input FILE ...] [--seed N]
+//               [--input FILE ...] [--seed N] [--platform host|qemu]
 //       deploys (into APP, default a temporary directory), builds with the system C compiler ($CC), runs on the
 //       host platform and checks every layer against the reference executor; prints the per-layer table.
+//       --platform qemu: cross-compiles for rv32imc instead and runs under qemu-system-riscv32 with -icount
+//       (one core; the table gets every layer's retired instructions). --platform also sets the default goal of
+//       the Makefile `dory deploy` writes.
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +43,15 @@ struct DeployArgs {
   bool keep = false;
   bool markdown = false;
   std::string timeline;
+  std::string platform = "host";
 };
+
+Expected<AppPlatform> parse_platform(const std::string& p) {
+  if (p == "host") return AppPlatform::Host;
+  if (p == "qemu") return AppPlatform::Qemu;
+  return make_error("cli-bad-platform", "--platform", fmt::format("unknown platform '{}'", p),
+                    "use host (this machine, threads) or qemu (rv32imc under QEMU)");
+}
 
 Status write_timeline(const DeployArgs& a, const Deployment& dep) {
   if (a.timeline.empty()) return ok_status();
@@ -78,6 +90,7 @@ Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
   }
   EmitOptions e;
   e.network_name = std::filesystem::path(a.model.model).stem().string();
+  DORY_TRY(e.platform, parse_platform(a.platform));
   return generate_application(graph, target, o, std::move(inputs), dir, e, a.seed);
 }
 
@@ -113,9 +126,26 @@ int run_run(const DeployArgs& a) {
     cleanup();
     return report(w.error());
   }
-  if (tty) std::fprintf(stderr, "building and running on the host platform ...\n");
   AppRunOptions ro;
   ro.cores = a.cores;
+  ro.platform = *parse_platform(a.platform);  // generate() checked it
+  if (ro.platform == AppPlatform::Qemu) {
+    if (a.cores > 1) {
+      cleanup();
+      return report(make_error("cli-bad-cores", "--cores",
+                               fmt::format("{} cores: the qemu platform has one core", a.cores),
+                               "drop --cores, or use --platform host for the multi-core host platform"));
+    }
+    if (Status t = qemu_toolchain_available(QemuMode::System); !t) {
+      cleanup();
+      return report(t.error());
+    }
+  }
+  if (tty)
+    std::fprintf(stderr, "%s\n",
+                 ro.platform == AppPlatform::Qemu
+                     ? "building for rv32imc and running under qemu-system-riscv32 (-icount shift=0) ..."
+                     : "building and running on the host platform ...");
   auto r = run_application(*app, ro);
   if (!r) {
     cleanup();
@@ -128,6 +158,15 @@ int run_run(const DeployArgs& a) {
                  r->exit_code, r->first_mismatch.empty() ? r->output.c_str() : r->first_mismatch.c_str());
     std::fprintf(stderr, "the generated application is kept in %s\n", dir.c_str());
     return 1;
+  }
+  if (ro.platform == AppPlatform::Qemu) {
+    int64_t instructions = 0;
+    for (const HostLayerResult& l : r->layers) instructions += std::max<int64_t>(l.instructions, 0);
+    std::printf("every layer of %zu matches the reference executor bit for bit (rv32imc under qemu-system, 1 core, "
+                "%lld instructions)\n",
+                app->deployment.layers.size(), static_cast<long long>(instructions));
+    cleanup();
+    return rc;
   }
   std::printf("every layer of %zu matches the reference executor bit for bit (%d cores)\n",
               app->deployment.layers.size(), a.cores > 0 ? a.cores : static_cast<int>(app->deployment.target.cores));
@@ -146,6 +185,9 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
   cmd->add_option("--seed", a.seed, "seed of the random inputs")->capture_default_str();
   cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
   cmd->add_option("--timeline", a.timeline, "write the modeled DMA/compute timeline of every tile as CSV to FILE");
+  cmd->add_option("--platform", a.platform,
+                  "host (this machine) or qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv)")
+      ->capture_default_str();
 }
 
 }  // namespace

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   std::function<int()> netgen = add_netgen_command(app);
   std::function<int()> deploy = add_deploy_command(app);
   std::function<int()> run = add_run_command(app);
+  std::function<int()> eval = add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("netgen")) return netgen();
     if (app.got_subcommand("deploy")) return deploy();
     if (app.got_subcommand("run")) return run();
+    if (app.got_subcommand("eval")) return eval();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "internal error (a bug in dory, please report it): %s\n", e.what());
     return 3;

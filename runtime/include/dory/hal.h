@@ -40,7 +40,8 @@
  *
  * Time
  * ----
- *   dory_cycles() is a free-running counter of the platform's cycles (host: nanoseconds since dory_host_init).
+ *   dory_cycles() is a free-running counter of the platform's cycles (host: nanoseconds since dory_host_init;
+ *   rv32-qemu: retired instructions, minstret).
  *   Modeled cycles (the cost model's) are not the platform's: they go to the trace (dory/trace.h).
  *
  * Errors

@@ -1,0 +1,216 @@
+/* The rv32 QEMU platform of dory/hal.h: one core, the application's arenas, DMA as deferred CPU copies with the
+ * contract's checks, minstret/instret as the cycle counter. Semantics: dory/hal_rv32.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dory/hal_rv32.h"
+
+/* ---- errors ------------------------------------------------------------------------------------------------ */
+
+#if defined(__GNUC__)
+__attribute__((noreturn, format(printf, 1, 2)))
+#endif
+static void rv32_fail(const char *fmt, ...) {
+  va_list ap;
+  printf("dory rv32 HAL: ");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  dory_rv32_exit(1);
+}
+
+void dory_panic(const char *msg) {
+  printf("dory runtime: %s\n", msg);
+  dory_rv32_exit(1);
+}
+
+/* ---- state ------------------------------------------------------------------------------------------------- */
+
+typedef struct {
+  dory_dma_desc desc;
+  dory_dma_job id;
+} job_rec;
+
+static struct {
+  int initialized;
+  uint8_t *l1, *l2;
+  uint32_t l1_size, l2_size;
+  int in_task;
+  /* DMA: the jobs issued and not yet performed, in issue order (ids increase), and the jobs issued and not yet
+   * waited for. A wait performs every queued job up to its own, so both hold at most the in-flight limit. */
+  job_rec queue[DORY_DMA_MAX_OUTSTANDING];
+  uint32_t q_count;
+  dory_dma_job outstanding[DORY_DMA_MAX_OUTSTANDING];
+  uint32_t n_outstanding;
+  dory_dma_job next_id; /* ids start at 1 */
+} g;
+
+static void require_init(const char *what) {
+  if (!g.initialized) rv32_fail("%s called before dory_rv32_init", what);
+}
+
+/* ---- cluster ----------------------------------------------------------------------------------------------- */
+
+void dory_cluster_run(dory_task_fn fn, void *arg) {
+  require_init("dory_cluster_run");
+  if (g.in_task) rv32_fail("dory_cluster_run called from inside a cluster task (no nesting)");
+  g.in_task = 1;
+  fn(arg);
+  g.in_task = 0;
+}
+
+int dory_core_id(void) { return 0; }
+int dory_core_count(void) { return 1; }
+void dory_barrier(void) {}
+
+/* ---- DMA --------------------------------------------------------------------------------------------------- */
+
+/* Offset one past the last byte of a strided box relative to its base: its extent. */
+static uint64_t box_extent(uint32_t row_bytes, uint32_t rows, uint32_t planes, uint32_t row_stride,
+                           uint32_t plane_stride) {
+  return (uint64_t)(planes - 1) * plane_stride + (uint64_t)(rows - 1) * row_stride + row_bytes;
+}
+
+static int inside(const uint8_t *base, uint32_t size, const uint8_t *p, uint64_t extent) {
+  return p >= base && p <= base + size && extent <= (uint64_t)(base + size - p);
+}
+
+static void validate(dory_dma_job id, const dory_dma_desc *d) {
+  const int to_l1 = d->dir == DORY_DMA_L2_TO_L1;
+  const unsigned long job = (unsigned long)id;
+  uint64_t src_extent, dst_extent;
+  if (d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2)
+    rv32_fail("DMA job %lu: invalid direction %u", job, (unsigned)d->dir);
+  if (d->row_bytes == 0 || d->rows == 0 || d->planes == 0)
+    rv32_fail("DMA job %lu: empty transfer (%lu plane(s) x %lu row(s) x %lu B); every count must be >= 1", job,
+              (unsigned long)d->planes, (unsigned long)d->rows, (unsigned long)d->row_bytes);
+  if (d->rows > 1 && d->dst_row_stride < d->row_bytes)
+    rv32_fail("DMA job %lu: destination rows overlap (row stride %lu < row bytes %lu)", job,
+              (unsigned long)d->dst_row_stride, (unsigned long)d->row_bytes);
+  if (d->planes > 1 && d->dst_plane_stride < box_extent(d->row_bytes, d->rows, 1, d->dst_row_stride, 0))
+    rv32_fail("DMA job %lu: destination planes overlap (plane stride %lu)", job, (unsigned long)d->dst_plane_stride);
+  src_extent = box_extent(d->row_bytes, d->rows, d->planes, d->src_row_stride, d->src_plane_stride);
+  dst_extent = box_extent(d->row_bytes, d->rows, d->planes, d->dst_row_stride, d->dst_plane_stride);
+  if (!inside(to_l1 ? g.l2 : g.l1, to_l1 ? g.l2_size : g.l1_size, (const uint8_t *)d->src, src_extent))
+    rv32_fail("DMA job %lu (%s): the source [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
+              to_l1 ? "L2->L1" : "L1->L2", d->src, (unsigned long)src_extent, to_l1 ? "L2" : "L1",
+              (void *)(to_l1 ? g.l2 : g.l1), (unsigned long)(to_l1 ? g.l2_size : g.l1_size));
+  if (!inside(to_l1 ? g.l1 : g.l2, to_l1 ? g.l1_size : g.l2_size, (const uint8_t *)d->dst, dst_extent))
+    rv32_fail("DMA job %lu (%s): the destination [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
+              to_l1 ? "L2->L1" : "L1->L2", d->dst, (unsigned long)dst_extent, to_l1 ? "L1" : "L2",
+              (void *)(to_l1 ? g.l1 : g.l2), (unsigned long)(to_l1 ? g.l1_size : g.l2_size));
+}
+
+static void perform(const dory_dma_desc *d) {
+  uint32_t p, r;
+  for (p = 0; p < d->planes; ++p)
+    for (r = 0; r < d->rows; ++r)
+      memcpy((uint8_t *)d->dst + p * d->dst_plane_stride + r * d->dst_row_stride,
+             (const uint8_t *)d->src + p * d->src_plane_stride + r * d->src_row_stride, d->row_bytes);
+}
+
+dory_dma_job dory_dma_start(const dory_dma_desc *desc) {
+  dory_dma_job id;
+  require_init("dory_dma_start");
+  id = g.next_id;
+  validate(id, desc);
+  if (g.n_outstanding >= DORY_DMA_MAX_OUTSTANDING)
+    rv32_fail("DMA job %lu: %lu jobs are already in flight (the limit); the oldest is job %lu: a missing "
+              "dory_dma_wait?",
+              (unsigned long)id, (unsigned long)g.n_outstanding, (unsigned long)g.outstanding[0]);
+  g.next_id++;
+  if (g.next_id == 0) g.next_id = 1;
+  g.queue[g.q_count].desc = *desc;
+  g.queue[g.q_count].id = id;
+  g.q_count++;
+  g.outstanding[g.n_outstanding++] = id;
+  return id;
+}
+
+void dory_dma_wait(dory_dma_job job) {
+  uint32_t i, k;
+  require_init("dory_dma_wait");
+  for (i = 0; i < g.n_outstanding && g.outstanding[i] != job; ++i) {
+  }
+  if (i == g.n_outstanding) {
+    if (job == 0 || job >= g.next_id)
+      rv32_fail("dory_dma_wait(%lu): no such job (the last job issued is %lu)", (unsigned long)job,
+                (unsigned long)(g.next_id - 1));
+    rv32_fail("dory_dma_wait(%lu): the job was already waited for (each job is waited for exactly once)",
+              (unsigned long)job);
+  }
+  memmove(&g.outstanding[i], &g.outstanding[i + 1], (g.n_outstanding - i - 1) * sizeof g.outstanding[0]);
+  g.n_outstanding--;
+  /* Perform every queued job issued up to this one, in issue order (the queue is ordered by id). */
+  for (k = 0; k < g.q_count && g.queue[k].id <= job; ++k) perform(&g.queue[k].desc);
+  if (k > 0) {
+    memmove(&g.queue[0], &g.queue[k], (g.q_count - k) * sizeof g.queue[0]);
+    g.q_count -= k;
+  }
+}
+
+/* ---- memory, time ------------------------------------------------------------------------------------------ */
+
+void *dory_l1_base(void) {
+  require_init("dory_l1_base");
+  return g.l1;
+}
+uint32_t dory_l1_size(void) { return g.initialized ? g.l1_size : 0; }
+void *dory_l2_base(void) {
+  require_init("dory_l2_base");
+  return g.l2;
+}
+uint32_t dory_l2_size(void) { return g.initialized ? g.l2_size : 0; }
+
+uint64_t dory_rv32_instret(void) {
+  uint32_t hi, lo, hi2;
+  do {
+#if defined(DORY_RV32_SYSTEM)
+    __asm__ volatile("csrr %0, minstreth" : "=r"(hi));
+    __asm__ volatile("csrr %0, minstret" : "=r"(lo));
+    __asm__ volatile("csrr %0, minstreth" : "=r"(hi2));
+#else
+    __asm__ volatile("csrr %0, instreth" : "=r"(hi));
+    __asm__ volatile("csrr %0, instret" : "=r"(lo));
+    __asm__ volatile("csrr %0, instreth" : "=r"(hi2));
+#endif
+  } while (hi != hi2);
+  return ((uint64_t)hi << 32) | lo;
+}
+
+uint64_t dory_cycles(void) { return dory_rv32_instret(); }
+
+/* ---- platform control -------------------------------------------------------------------------------------- */
+
+void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
+  if (g.initialized) rv32_fail("dory_rv32_init called twice");
+  if (!l1 || !l2 || l1_bytes == 0 || l2_bytes == 0)
+    rv32_fail("dory_rv32_init: arenas must be >= 1 B (L1 %lu, L2 %lu)", (unsigned long)l1_bytes,
+              (unsigned long)l2_bytes);
+  memset(&g, 0, sizeof g);
+  g.l1 = (uint8_t *)l1;
+  g.l2 = (uint8_t *)l2;
+  g.l1_size = l1_bytes;
+  g.l2_size = l2_bytes;
+  memset(g.l1, 0xA5, l1_bytes);
+  memset(g.l2, 0xA5, l2_bytes);
+  g.next_id = 1;
+  g.initialized = 1;
+}
+
+void dory_rv32_shutdown(void) {
+  require_init("dory_rv32_shutdown");
+  if (g.n_outstanding > 0)
+    rv32_fail("shutdown with %lu DMA job(s) never waited for (the first is job %lu)", (unsigned long)g.n_outstanding,
+              (unsigned long)g.outstanding[0]);
+}
+
+const char *dory_rv32_platform_name(void) {
+#if defined(DORY_RV32_SYSTEM)
+  return "qemu-system";
+#else
+  return "qemu-user";
+#endif
+}

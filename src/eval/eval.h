@@ -1,0 +1,198 @@
+// Evaluation: a network's modeled latency, throughput and energy under the execution modes of the DORY paper's
+// evaluation (Burrello et al. 2019, Figure 3 and Table 1), per layer and for the whole network, side by side.
+//
+// Modes (EvalMode), all on one target and one L1 budget:
+//   l1-resident   every operand already in L1: one kernel call on the whole layer (LayerCost::l1_resident_cycles,
+//                 the paper's "L1 fetching"). A layer whose whole single-buffered layout does not fit the L1
+//                 budget cannot run this way: its number is then the compute-only lower bound, and
+//                 LayerEval::fits_l1 is false (the reports flag it).
+//   l2-direct     the kernels read and write their operands in L2 directly, no DMA (the paper's "L2 fetching"):
+//                 one call on the whole layer whose cores stall on every 32-bit load from L2. The model
+//                 (docs/cost-model.md, "L2-direct execution") counts the loads from the kernels' register
+//                 blocking and charges each (L2.access_cycles - L1.access_cycles) cycles; see l2_direct_call.
+//   dory-model    DORY's software-managed L1 with dory's tiler, objective `model` (tiler/objective.h);
+//   dory-dory     the same with DORY's own heuristic (objective `dory`);
+//   dory-fill     the same with the largest tiles (objective `fill`).
+// Every number here is MODELED (the target's cost model, docs/cost-model.md); nothing is executed. (That the
+// generated code computes the right values is a separate, executed fact: `dory run` checks every layer bit for
+// bit on the host platform; it measures no target time.) ModeCost::source says so per number.
+//
+// Energy (energy_of, the formula of docs/targets.md "Energy", used for every mode):
+//   E = T * cluster_idle_pj_per_cycle + (sum over cores of the cycles each executes kernel code at L1 speed)
+//       * core_active_pj_per_cycle + DMA bytes * (pj_per_byte(L2) + pj_per_byte(L1)) + core L2 bytes * l2_pj_per_byte
+// with T the mode's wall-clock cycles. Cycles a core waits (for a DMA, at a barrier, on a blocking L2 load) are
+// paid as idle only. Active core cycles are summed over the cores' actual shares of every kernel call
+// (kernel_core_cycles), not the busiest core times the core count. Cores pushing DMA commands are not counted
+// as active (docs/targets.md counts compute cycles only).
+//
+// Units: cycles of the cluster clock (double), bytes, picojoules.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "target/cost_model.h"
+#include "target/target.h"
+#include "tiler/plan.h"
+
+namespace dory {
+
+enum class EvalMode { L1Resident, L2Direct, Model, Dory, Fill };
+inline constexpr EvalMode kAllEvalModes[] = {EvalMode::L1Resident, EvalMode::L2Direct, EvalMode::Model, EvalMode::Dory,
+                                             EvalMode::Fill};
+inline constexpr size_t kNumEvalModes = 5;
+inline size_t mode_index(EvalMode m) { return static_cast<size_t>(m); }
+const char* eval_mode_name(EvalMode m);   // "l1-resident", "l2-direct", "dory-model", "dory-dory", "dory-fill"
+const char* eval_mode_title(EvalMode m);  // "L1-resident", "L2-direct", "DORY model", "DORY dory", "DORY fill"
+// The tiler objective of a DORY mode (Model, Dory, Fill); the others are internal errors.
+Objective eval_mode_objective(EvalMode m);
+
+// Where a number comes from. Everything this file computes is Modeled.
+enum class Provenance { Modeled, Executed };
+const char* provenance_name(Provenance p);  // "modeled", "executed"
+
+// ---- energy ----
+
+struct EnergyInputs {
+  double cycles = 0;              // wall-clock cycles T
+  double active_core_cycles = 0;  // sum over cores of the cycles they execute kernel code at L1 speed
+  double dma_bytes = 0;           // bytes a DMA engine moved between L2 and L1 (either direction)
+  double core_l2_bytes = 0;       // bytes the cores themselves read from or wrote to L2
+};
+
+struct Energy {
+  double idle_pj = 0;     // T * cluster_idle_pj_per_cycle
+  double active_pj = 0;   // active core cycles * core_active_pj_per_cycle
+  double dma_pj = 0;      // DMA bytes * (l2_pj_per_byte + l1_pj_per_byte)
+  double core_l2_pj = 0;  // core L2 bytes * l2_pj_per_byte
+  double total_pj() const { return idle_pj + active_pj + dma_pj + core_l2_pj; }
+};
+
+// THE energy formula of docs/targets.md ("Energy"); every mode's energy is this function of its EnergyInputs.
+Energy energy_of(const Target& target, const EnergyInputs& in);
+
+// ---- per-core shares of a kernel call ----
+
+// The part of `call` each core computes under the family's split (cost_model.h): with "rows" core k gets rows
+// [k*ceil(H/P), ...) of all channels, with "channels" channels [k*ceil(C/P), ...) of all pixels. Cores without
+// work are left out, so the result has 1..P entries; the first is the busiest core's share.
+std::vector<KernelCall> core_shares(const Target& target, KernelFamily family, const KernelCall& call);
+
+// Sum over the cores of the cycles each spends on its share (kernel_cycles of the share on one core: its call,
+// loop and im2col overheads included). The busiest core's share alone gives kernel_cycles(target, family, call).
+double kernel_core_cycles(const Target& target, KernelFamily family, const KernelCall& call);
+
+// ---- L2-direct execution ----
+
+// Where the L2-direct kernels keep their im2col workspace (targets whose conv builds one). The network's
+// tensors are in L2 either way; the workspace is not a tensor of the network but the kernel's scratch, which
+// PULP-NN-style kernels take as an L1 pointer. Scratch in L2 is a what-if (every matmul operand word then comes
+// from L2).
+enum class L2Scratch { L1, L2 };
+
+struct L2DirectCost {
+  double cycles = 0;                  // the call: max over cores of (compute + stalls), or the L2 port bound
+  double busiest_compute_cycles = 0;  // kernel_cycles of the call (= L1-resident)
+  double busiest_stall_cycles = 0;    // the slowest core's stalls on L2 loads
+  double loads = 0;                   // 32-bit loads from L2, all cores
+  double load_bytes = 0;              // 4 * loads
+  double store_bytes = 0;             // bytes the cores write to L2 (outputs; posted stores, they do not stall)
+  double active_core_cycles = 0;      // sum over cores of their L1-speed cycles (kernel_core_cycles)
+  bool port_bound = false;            // the cluster's L2 port (taken as the L1-L2 DMA bandwidth) limits, not latency
+};
+
+// One kernel call on the whole layer `g` with every tensor in L2 (docs/cost-model.md, "L2-direct execution").
+// Per core, from its share (core_shares) and the kernel's register blocking (channel_block cb, pixel_block pb):
+//   MAC kernels: blocks = ceil(c/cb)*ceil(p/pb), eff = blocks*cb*pb*macs_per_output (kernel_cycles' work);
+//     weight loads   eff / (4*pb)                      (one word = 4 int8 weights, reused across the pb pixels)
+//     input loads    eff * in_bytes / (4*cb)           (one word = 4 input bytes, reused across the cb channels)
+//                    or, when the kernel builds im2col columns (im2col_cycles_per_byte > 0) in L1 scratch:
+//                    p * kh*kw*c_in * in_bytes / 4     (building the columns; the matmul reads them from L1)
+//     epilogue loads blocks*cb * (bias + per-channel requant bytes per channel) / 4
+//   pool: c*p*kh*kw * in_bytes / 4 (every window element once, word loads); add: sum over operands c*p*bytes/4.
+//   stall = loads * (L2.access_cycles - L1.access_cycles); core time = its kernel_cycles share + stall.
+// The call lasts as long as the slowest core, and at least (all cores' load and store bytes) / the L1-L2 DMA
+// engine's L2->L1 bandwidth (the cluster's L2 port, shared by all cores). Outputs are posted stores: they cost
+// energy (store_bytes), not stalls.
+L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scratch scratch = L2Scratch::L1);
+
+// ---- the evaluation ----
+
+struct ModeCost {
+  double cycles = 0;
+  double active_core_cycles = 0;  // sum over cores of kernel cycles at L1 speed
+  double dma_bytes = 0;           // DMA bytes L2 <-> L1 (DORY modes)
+  double core_l2_bytes = 0;       // core loads and stores to L2 (L2-direct)
+  double stall_cycles = 0;        // cycles beyond compute: L2-direct, waiting on L2 (cycles - the busiest core's
+                                  // L1-speed cycles); DORY, waiting for DMA (LayerCost::stall_cycles); L1-res. 0
+  int64_t tiles = 0;              // DORY modes: kernel calls; L1-resident and L2-direct: 1 per layer
+  Energy energy;                  // energy_of(the fields above)
+  Provenance source = Provenance::Modeled;
+};
+
+struct LayerEval {
+  int layer_index = -1;  // in Graph::layers
+  std::string layer;     // its name
+  std::string kind;      // layer_kind_name
+  KernelFamily family = KernelFamily::Conv;
+  int64_t macs = 0;     // 0 for pool and add layers
+  bool fits_l1 = true;  // the whole layer, single buffered, fits the L1 budget (else l1-resident is a bound)
+  int64_t whole_layer_l1_bytes = 0;  // that layout's bytes
+  bool l2_port_bound = false;        // l2-direct limited by the L2 port bandwidth rather than load latency
+  std::array<ModeCost, kNumEvalModes> modes{};
+  const ModeCost& mode(EvalMode m) const { return modes[mode_index(m)]; }
+};
+
+struct NetworkEval {
+  std::string model;   // a label (the ONNX file name)
+  std::string target;  // Target::name
+  int64_t clock_hz = 0;
+  int64_t cores = 1;
+  int64_t l1_budget_bytes = 0;
+  int64_t l1_usable_bytes = 0;
+  L2Scratch l2_scratch = L2Scratch::L1;
+  int64_t l1_access_cycles = 1, l2_access_cycles = 1;  // the target's load latencies
+
+  std::vector<LayerEval> layers;                 // the layers that run a kernel (views, concats move nothing), in order
+  std::array<ModeCost, kNumEvalModes> totals{};  // sums over the layers (they run one after the other)
+  int64_t total_macs = 0;
+  int layers_exceeding_l1 = 0;  // layers with fits_l1 false
+  int skipped_layers = 0;       // views and concats
+  // The tiler's plans per DORY mode, indexed by Objective (model, dory, fill); one per entry of `layers`.
+  std::array<std::vector<TilePlan>, 3> plans;
+
+  const ModeCost& total(EvalMode m) const { return totals[mode_index(m)]; }
+  const std::vector<TilePlan>& plans_of(Objective o) const { return plans[static_cast<size_t>(o)]; }
+};
+
+// Derived numbers, identical for a layer and for the network (macs, cycles of the mode):
+double macs_per_cycle(int64_t macs, double cycles);          // 0 when cycles is 0
+double latency_ms(const NetworkEval& e, double cycles);      // cycles at the target's clock
+double overhead_vs(double cycles, double reference_cycles);  // cycles / reference - 1
+double speedup_vs(double cycles, double reference_cycles);   // reference / cycles
+
+struct EvalOptions {
+  int64_t l1_budget_bytes = 0;           // 0: the target's usable L1
+  L2Scratch l2_scratch = L2Scratch::L1;  // L2-direct: where the im2col workspace is
+  // Called after each layer of each DORY mode is planned, with the number done and the total.
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+// Evaluates every layer under every mode. Fails with the tiler's diagnostic when a layer has no tiling at the
+// budget under some objective (severity Infeasible, exit code 2) or cannot be tiled (exit code 1).
+Expected<NetworkEval> evaluate_network(const Graph& g, const Target& target, const EvalOptions& options,
+                                       std::string model_label);
+
+// Active core cycles of a tiled layer: kernel_core_cycles summed over every tile of the plan.
+double plan_active_core_cycles(const Target& target, const TilePlan& plan);
+
+// The bytes of the network's constants in L2 as the code generator lays them out (codegen/deployment.h: per
+// planned layer weights, bias and per-channel requantization records, each starting at a multiple of 8, the
+// whole rounded up to 8).
+int64_t constant_l2_bytes(const std::vector<TilePlan>& plans);
+
+}  // namespace dory

@@ -1,0 +1,47 @@
+// The report of `dory eval` (eval/eval.h): a network's modeled cost under every execution mode, per layer and in
+// total, as aligned text, markdown or JSON.
+//
+// Side-by-side table: one row per layer (and the network), the modes as columns: cycles, then MAC/cycle of the
+// whole cluster (the paper's Figure 3 analog); note "L1-res: bound" as below.
+// Per-layer table: one row per (layer, mode), the rows of a layer together, then the network's rows. Columns:
+//   cycles        modeled cycles of the layer in that mode (cluster clock)
+//   MAC/cyc       MACs / cycles, whole cluster ('-' for pool and add layers, which have no MACs)
+//   /core         MAC/cyc / cores
+//   vs L1         cycles / L1-resident cycles - 1 (the overhead of not having everything in L1)
+//   vs L2         L2-direct cycles / cycles (the speedup over executing from L2)
+//   ms            cycles at the target's clock
+//   uJ            energy (eval.h energy_of, docs/targets.md "Energy")
+//   source        "modeled" for every number of the row (nothing here is executed)
+//   note          l1-resident: "bound" when the whole layer does not fit the L1 budget (the number is the
+//                 compute-only lower bound); l2-direct: "port" when the L2 port bandwidth, not the load latency,
+//                 limits; DORY modes: the tile count.
+// Network table (the paper's Table 1 analog): per mode latency (ms), energy (uJ), MAC/cycle, MAC/cycle/core, the
+// overhead vs L1-resident, the speedup and the energy ratio vs L2-direct.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "eval/eval.h"
+#include "report/text_table.h"
+
+namespace dory {
+
+// The header, the side-by-side table, the per-layer table, the network table and a legend.
+std::string render_eval_text(const NetworkEval& e, bool markdown = false);
+
+// The two tables as rows of strings (the text, markdown and HTML reports render these same rows). In both, the
+// column "source" says where the row's numbers come from.
+TextTable eval_side_by_side_table(const NetworkEval& e);
+TextTable eval_layer_table(const NetworkEval& e);
+TextTable eval_network_table(const NetworkEval& e);
+
+// Stable keys: model, target, clock_hz, cores, l1_budget_bytes, l1_usable_bytes, l2_scratch, source, modes (names),
+// layers[] {index, name, kind, family, macs, fits_l1, whole_layer_l1_bytes, l2_port_bound, modes {<mode name>:
+// metrics}}, network {macs, layers_exceeding_l1, modes {<mode name>: metrics}}; metrics: cycles, macs_per_cycle,
+// macs_per_cycle_per_core, overhead_vs_l1_resident, speedup_vs_l2_direct, latency_ms, energy_uj, energy_pj
+// {idle, active, dma, core_l2}, active_core_cycles, dma_bytes, core_l2_bytes, stall_cycles, tiles, source.
+nlohmann::json eval_to_json(const NetworkEval& e);
+
+}  // namespace dory

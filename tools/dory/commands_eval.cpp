@@ -1,0 +1,111 @@
+// `dory eval`: a network's modeled cost under the execution modes of the DORY paper's evaluation, per layer and
+// in total (eval/eval.h): L1-resident, L2-direct, and DORY's tiling under the objectives model, dory and fill.
+//
+//   dory eval MODEL.onnx --target T [--l1 BYTES] [--markdown] [--json] [--report FILE.html]
+//             [--gantt-layer NAME] [--gantt-tiles N] [--l2-scratch l1|l2]
+// Sizes: 36700, 36k, 64KiB, 1M (k = 1024 B). Exit codes: 0 ok; 1 bad flags, model or target, an unknown
+// --gantt-layer, a report that cannot be written; 2 a layer has no tiling at the budget under some objective;
+// 3 internal error. Progress goes to stderr when it is a terminal.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <unistd.h>
+
+#include "commands.h"
+#include "eval/eval.h"
+#include "report/eval_report.h"
+#include "report/html_report.h"
+#include "util/byte_size.h"
+
+namespace dory::cli {
+namespace {
+
+struct EvalArgs {
+  ModelOptions model;
+  std::string target;
+  std::string l1;
+  std::string report;
+  std::string gantt_layer;
+  int64_t gantt_tiles = 8;
+  std::string l2_scratch = "l1";
+  bool json = false;
+  bool markdown = false;
+};
+
+int run_eval(const EvalArgs& args) {
+  auto target = find_target(args.target);
+  if (!target) return report(target.error());
+  auto graph = import_onnx(args.model.model, args.model.import_options());
+  if (!graph) return report(graph.error());
+  EvalOptions opts;
+  if (!args.l1.empty()) {
+    auto b = parse_byte_size(args.l1, "--l1");
+    if (!b) return report(b.error());
+    opts.l1_budget_bytes = *b;
+    if (*b > target->usable_bytes(MemLevel::L1))
+      std::fprintf(stderr, "note: the L1 budget %s B is more than %s's usable L1 (%s B): a what-if evaluation\n",
+                   format_bytes_grouped(*b).c_str(), target->name.c_str(),
+                   format_bytes_grouped(target->usable_bytes(MemLevel::L1)).c_str());
+  }
+  opts.l2_scratch = args.l2_scratch == "l2" ? L2Scratch::L2 : L2Scratch::L1;
+  if (isatty(fileno(stderr)) != 0)
+    opts.progress = [](size_t done, size_t total) {
+      std::fprintf(stderr, "\reval: planned %zu/%zu layer-objectives", done, total);
+      if (done == total) std::fputs("\r\033[K", stderr);
+      std::fflush(stderr);
+    };
+  const std::string label = std::filesystem::path(args.model.model).filename().string();
+  auto e = evaluate_network(*graph, *target, opts, label);
+  if (!e) return report(e.error());
+
+  if (!args.report.empty()) {
+    HtmlReportOptions ho;
+    ho.gantt_layer = args.gantt_layer;
+    ho.gantt_tiles = args.gantt_tiles;
+    auto html = render_html_report(*graph, *target, *e, ho);
+    if (!html) return report(html.error());
+    std::ofstream f(args.report, std::ios::binary);
+    if (f) f << *html;
+    if (!f) return report(make_error("io-write", fmt::format("file '{}'", args.report), "cannot be written"));
+  } else if (!args.gantt_layer.empty()) {
+    auto idx = gantt_layer_index(*e, args.gantt_layer);  // a typo is an error even without --report
+    if (!idx) return report(idx.error());
+  }
+  const std::string out = args.json ? eval_to_json(*e).dump(2) + "\n" : render_eval_text(*e, args.markdown);
+  std::fputs(out.c_str(), stdout);
+  if (!args.report.empty() && !args.json) std::fprintf(stdout, "wrote %s\n", args.report.c_str());
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_eval_command(CLI::App& app) {
+  auto args = std::make_shared<EvalArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "modeled latency, MAC/cycle and energy per layer and for the network: L1-resident, L2-direct, DORY");
+  add_model_options(*cmd, args->model);
+  cmd->add_option("--target", args->target, "target name (targets/NAME.json) or path to a target file")->required();
+  cmd->add_option("--l1", args->l1, "L1 budget in bytes: 36700, 36k, 64KiB (default: the target's usable L1)");
+  cmd->add_flag("--json", args->json, "print JSON instead of tables");
+  cmd->add_flag("--markdown", args->markdown, "print the tables as markdown");
+  cmd->add_option("--report", args->report,
+                  "write a self-contained HTML report (tables, L1 maps, L2 occupancy, DMA/compute Gantt chart, "
+                  "MAC/cycle chart) to FILE");
+  cmd->add_option("--gantt-layer", args->gantt_layer,
+                  "the layer of the report's Gantt chart (default: the one with the most tiles)");
+  cmd->add_option("--gantt-tiles", args->gantt_tiles, "tiles shown in the Gantt chart")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))
+      ->capture_default_str();
+  cmd->add_option("--l2-scratch", args->l2_scratch,
+                  "L2-direct mode: where the kernels' im2col workspace is (l1: the kernel's scratch in L1, as "
+                  "PULP-NN; l2: a what-if with every operand word from L2)")
+      ->check(CLI::IsMember({"l1", "l2"}))
+      ->capture_default_str();
+  return [args]() { return run_eval(*args); };
+}
+
+}  // namespace dory::cli
