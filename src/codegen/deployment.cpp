@@ -54,14 +54,6 @@ void append_le(std::vector<uint8_t>& out, T v) {
   for (size_t b = 0; b < sizeof(T); ++b) out.push_back(static_cast<uint8_t>(x >> (8 * b)));
 }
 
-const Requant* layer_requant(const Layer& l) {
-  if (const auto* c = l.as<Conv2d>()) return c->requant ? &*c->requant : nullptr;
-  if (const auto* f = l.as<FullyConnected>()) return f->requant ? &*f->requant : nullptr;
-  if (const auto* a = l.as<AveragePool>()) return &a->requant;
-  if (const auto* q = l.as<Requantize>()) return &q->requant;
-  if (const auto* a = l.as<Add>()) return &a->requant;
-  return nullptr;
-}
 
 uint8_t split_of(const Target& t, KernelFamily f) {
   const WorkSplit s = is_mac_family(f) ? t.mac_kernel(f).split : t.elementwise_kernel(f).split;
@@ -108,6 +100,15 @@ dory_layer_kind layer_kind(const Graph& g, const Layer& l, KernelFamily f) {
 }
 
 }  // namespace
+
+const Requant* layer_requant(const Layer& l) {
+  if (const auto* c = l.as<Conv2d>()) return c->requant ? &*c->requant : nullptr;
+  if (const auto* f = l.as<FullyConnected>()) return f->requant ? &*f->requant : nullptr;
+  if (const auto* a = l.as<AveragePool>()) return &a->requant;
+  if (const auto* q = l.as<Requantize>()) return &q->requant;
+  if (const auto* a = l.as<Add>()) return &a->requant;
+  return nullptr;
+}
 
 std::vector<uint8_t> requant_records(const Requant& rq, int64_t channels) {
   std::vector<uint8_t> out;

@@ -69,6 +69,9 @@ uint8_t runtime_dtype(DType t);
 std::vector<uint8_t> pack_values(const std::vector<int32_t>& values, DType t);
 int32_t unpack_value(const uint8_t* bytes, DType t, size_t index);
 
+// The layer's requantization (conv/fc when present, average pool, add, requantize), or nullptr.
+const Requant* layer_requant(const Layer& l);
+
 // The per-channel requantization records of rq for `channels` channels (empty when per tensor).
 std::vector<uint8_t> requant_records(const Requant& rq, int64_t channels);
 // The requantization's constant kernel arguments (channel_params left null: the executor points it at L1).

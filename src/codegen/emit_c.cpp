@@ -28,7 +28,38 @@ std::string runtime_source_dir() {
   return src.string();
 }
 
-const char* app_platform_name(AppPlatform p) { return p == AppPlatform::Qemu ? "qemu" : "host"; }
+const char* app_platform_name(AppPlatform p) {
+  switch (p) {
+    case AppPlatform::Qemu: return "qemu";
+    case AppPlatform::PulpOpen: return "pulp-open";
+    default: return "host";
+  }
+}
+
+Status check_platform(const Target& target, int64_t l1_bytes, AppPlatform platform) {
+  if (platform != AppPlatform::PulpOpen) return ok_status();
+  const std::string hint =
+      "deploy with --target pulp-open (8 cores, 64 kB L1), or choose --platform host or qemu for this target";
+  if (target.cores != kPulpOpenCores)
+    return make_error("deploy-platform-mismatch", target.origin + ": cores",
+                      fmt::format("target '{}' has {} core(s); the pulp-open platform runs every layer on the {} "
+                                  "cores of PULP-open's cluster",
+                                  target.name, target.cores, kPulpOpenCores),
+                      hint);
+  if (target.l1.size_bytes > kPulpOpenTcdmBytes)
+    return make_error("deploy-platform-mismatch", target.origin + ": memories.L1.size_bytes",
+                      fmt::format("target '{}' has an L1 of {} B; PULP-open's TCDM (L1) has {} B", target.name,
+                                  format_bytes_grouped(target.l1.size_bytes), format_bytes_grouped(kPulpOpenTcdmBytes)),
+                      hint);
+  if (l1_bytes + kPulpOpenRuntimeTcdmBytes > kPulpOpenTcdmBytes)
+    return make_error("deploy-platform-mismatch", "--l1",
+                      fmt::format("an L1 budget of {} B and the {} B the pulp-open runtime keeps in TCDM (8 core "
+                                  "stacks, control words, DMA state) exceed PULP-open's {} B of TCDM",
+                                  format_bytes_grouped(l1_bytes), format_bytes_grouped(kPulpOpenRuntimeTcdmBytes),
+                                  format_bytes_grouped(kPulpOpenTcdmBytes)),
+                      fmt::format("--l1 {} or less", kPulpOpenTcdmBytes - kPulpOpenRuntimeTcdmBytes));
+  return ok_status();
+}
 
 namespace {
 
@@ -101,15 +132,20 @@ std::string layer_comment(const Deployment& dep, size_t i) {
   if (g.kh > 1 || g.kw > 1 || g.stride_h > 1 || g.stride_w > 1 || g.pad.any())
     s += fmt::format(", window {}x{} stride {}x{} pad t{} l{} b{} r{}", g.kh, g.kw, g.stride_h, g.stride_w, g.pad.top,
                      g.pad.left, g.pad.bottom, g.pad.right);
-  s += fmt::format("\n *   output {} x {} x {}, {} MAC\n", g.h_out, g.w_out, g.c_out, g.macs());
-  s += fmt::format(" *   tiles  c_out {} x h {} x w {} x c_in {} = {} tiles ({}x{}x{}x{}), double buffered: {}{}{}\n",
+  s += fmt::format("\n *   output {} x {} x {}, {} MAC\n", g.h_out, g.w_out, g.c_out, format_bytes_grouped(g.macs()));
+  if (const Requant* rq = layer_requant(l)) s += fmt::format(" *   requantization {}\n", requant_summary(*rq));
+  std::string db;
+  for (const auto& [on, what] : {std::pair{p.buffering.input, "input"}, std::pair{p.buffering.weights, "weights"},
+                                 std::pair{p.buffering.output, "output"}})
+    if (on) db += (db.empty() ? "" : ", ") + std::string(what);
+  s += fmt::format(" *   tiles  c_out {} x h {} x w {} x c_in {} = {} tiles ({} x {} x {} x {}), double buffered: {}\n",
                    p.shape.c_out, p.shape.h_out, p.shape.w_out, p.shape.c_in, p.counts.total(), p.counts.c_out,
-                   p.counts.h, p.counts.w, p.counts.c_in, p.buffering.input ? "input " : "",
-                   p.buffering.weights ? "weights " : "", p.buffering.output ? "output" : "");
-  s += fmt::format(" *   L1     {} of {} B ({} objective)\n", p.layout.total_bytes, p.l1_budget_bytes,
-                   objective_name(p.objective));
-  s += fmt::format(" *   model  {:.0f} cycles, {:.2f} MAC/cycle, {:+.1f} % vs all data in L1 ({:.0f} cycles)\n */\n",
-                   p.cost.total_cycles, p.macs_per_cycle(), 100 * p.overhead_vs_l1(), p.cost.l1_resident_cycles);
+                   p.counts.h, p.counts.w, p.counts.c_in, db.empty() ? "none" : db);
+  s += fmt::format(" *   L1     {} of {} B ({} objective)\n", format_bytes_grouped(p.layout.total_bytes),
+                   format_bytes_grouped(p.l1_budget_bytes), objective_name(p.objective));
+  s += fmt::format(" *   model  {} cycles, {:.2f} MAC/cycle, {:+.1f} % vs all data in L1 ({} cycles)\n */\n",
+                   format_bytes_grouped(static_cast<int64_t>(p.cost.total_cycles + 0.5)), p.macs_per_cycle(),
+                   100 * p.overhead_vs_l1(), format_bytes_grouped(static_cast<int64_t>(p.cost.l1_resident_cycles + 0.5)));
   return s;
 }
 
@@ -398,7 +434,7 @@ extern const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS];
 )";
 
 std::string makefile(AppPlatform platform) {
-  const bool qemu = platform == AppPlatform::Qemu;
+  const bool qemu = platform == AppPlatform::Qemu, pulp = platform == AppPlatform::PulpOpen;
   return fmt::format(R"(# Builds and runs the application (generated by dory; emitted for the {platform} platform).
 #   make               {default_what}
 #   make run           build and run {run_what}; exit status 0 only when every layer matches
@@ -407,8 +443,16 @@ std::string makefile(AppPlatform platform) {
 #   make qemu-user     app-rv32-user.elf (rv32imc, runtime/hal/rv32-qemu), run under qemu-riscv32 (Linux user mode)
 #   make qemu-system   app-rv32.elf, run bare metal under qemu-system-riscv32 -M virt -bios none (semihosting) with
 #                      -icount shift=0: every layer's retired instructions, exact and repeatable
+#   make pulp-open     app-pulp-open.elf for PULP-open (runtime/hal/pulp-open): main on the fabric controller,
+#                      every layer on the 8 cluster cores with MCHAN DMA; code and data in L2 from 0x1c008000,
+#                      L1 in the TCDM at 0x10000000. dory builds and inspects this ELF but cannot run it (GVSoC
+#                      is not part of dory). If you have GVSoC: `make gvsoc`, i.e.
+#                        {gvsoc} app-pulp-open.elf run
+#                      prints a line per layer with the cluster's instructions and cycles; the platform itself
+#                      reports only pass/fail, so the status is printed last ("dory pulp-open: exit status N").
 # RISC-V needs Debian's gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf, qemu-user and qemu-system-misc
-# (dory: scripts/install-deps.sh --riscv). The QEMU runs are killed after QEMU_TIMEOUT seconds.
+# (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two). The QEMU runs are killed after
+# QEMU_TIMEOUT seconds.
 CC ?= cc
 CFLAGS ?= -O2
 APP_CFLAGS = -std=c99 -Iruntime/include -I.
@@ -428,6 +472,13 @@ RV32_LDFLAGS = {link_flags} -T $(RV32_LD)
 QEMU_TIMEOUT ?= 600
 QEMU_USER = {qemu_user}
 QEMU_SYSTEM = {qemu_system}
+
+PULP_SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
+            runtime/executor/executor.c runtime/hal/trace.c runtime/hal/pulp-open/hal_pulp_open.c \
+            runtime/hal/pulp-open/mchan_split.c runtime/hal/pulp-open/io_pulp_open.c runtime/hal/pulp-open/crt0.S
+PULP_LD = runtime/hal/pulp-open/link.ld
+PULP_LDFLAGS = {link_flags} -T $(PULP_LD)
+GVSOC ?= gvsoc
 
 all: {default_goal}
 
@@ -450,10 +501,19 @@ obj-rv32-user/%.o: %.S
 	@mkdir -p $(@D)
 	$(RV32_CC) {user_flags} -c $< -o $@
 
+obj-pulp-open/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(RV32_CC) $(RV32_CFLAGS) {pulp_flags} $(APP_CFLAGS) -c $< -o $@
+obj-pulp-open/%.o: %.S
+	@mkdir -p $(@D)
+	$(RV32_CC) {pulp_flags} -c $< -o $@
+
 app-rv32.elf: $(addprefix obj-rv32/,$(addsuffix .o,$(basename $(RV32_SRCS)))) $(RV32_LD)
 	$(RV32_CC) $(RV32_LDFLAGS) -o $@ $(filter %.o,$^)
 app-rv32-user.elf: $(addprefix obj-rv32-user/,$(addsuffix .o,$(basename $(RV32_SRCS)))) $(RV32_LD)
 	$(RV32_CC) $(RV32_LDFLAGS) -o $@ $(filter %.o,$^)
+app-pulp-open.elf: $(addprefix obj-pulp-open/,$(addsuffix .o,$(basename $(PULP_SRCS)))) $(PULP_LD)
+	$(RV32_CC) $(PULP_LDFLAGS) -o $@ $(filter %.o,$^)
 
 qemu-user: app-rv32-user.elf
 	timeout -s KILL $(QEMU_TIMEOUT) $(QEMU_USER) app-rv32-user.elf </dev/null
@@ -461,27 +521,37 @@ qemu-user: app-rv32-user.elf
 qemu-system: app-rv32.elf
 	timeout -s KILL $(QEMU_TIMEOUT) $(QEMU_SYSTEM) -kernel app-rv32.elf </dev/null
 
+pulp-open: app-pulp-open.elf
+
+gvsoc: app-pulp-open.elf
+	$(GVSOC) --target=pulp-open --binary app-pulp-open.elf run
+
 run: {run_goal}
 
 clean:
-	rm -rf app app-rv32.elf app-rv32-user.elf obj-rv32 obj-rv32-user
+	rm -rf app app-rv32.elf app-rv32-user.elf app-pulp-open.elf obj-rv32 obj-rv32-user obj-pulp-open
 
-.PHONY: all run run-host qemu-user qemu-system clean
+.PHONY: all run run-host qemu-user qemu-system pulp-open gvsoc clean
 )",
                      fmt::arg("platform", app_platform_name(platform)),
-                     fmt::arg("default_what", qemu ? "both rv32 ELFs (app-rv32.elf, app-rv32-user.elf)" : "./app"),
-                     fmt::arg("run_what", qemu ? "under qemu-system (make qemu-system)" : "on the host (./app)"),
+                     fmt::arg("default_what", qemu   ? "both rv32 ELFs (app-rv32.elf, app-rv32-user.elf)"
+                                              : pulp ? "the PULP-open ELF (app-pulp-open.elf)"
+                                                     : "./app"),
+                     fmt::arg("run_what", qemu   ? "under qemu-system (make qemu-system)"
+                                          : pulp ? "under GVSoC (make gvsoc; needs GVSoC, not run by dory)"
+                                                 : "on the host (./app)"),
                      fmt::arg("link_flags", rv32_link_flags()), fmt::arg("qemu_user", qemu_run_command(QemuMode::User)),
                      fmt::arg("qemu_system", qemu_run_command(QemuMode::System)),
-                     fmt::arg("default_goal", qemu ? "app-rv32.elf app-rv32-user.elf" : "app"),
+                     fmt::arg("default_goal", qemu ? "app-rv32.elf app-rv32-user.elf" : pulp ? "app-pulp-open.elf" : "app"),
+                     fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("pulp_flags", pulp_open_compile_flags()),
                      fmt::arg("system_flags", rv32_compile_flags(QemuMode::System)),
                      fmt::arg("user_flags", rv32_compile_flags(QemuMode::User)),
-                     fmt::arg("run_goal", qemu ? "qemu-system" : "run-host"));
+                     fmt::arg("run_goal", qemu ? "qemu-system" : pulp ? "gvsoc" : "run-host"));
 }
 
 std::string cmakelists() {
   return R"(# Builds the application for the host platform (generated by dory): cmake -B build && cmake --build build
-# (the rv32 builds for QEMU: the Makefile)
+# (the rv32 builds for QEMU and the PULP-open ELF: the Makefile)
 cmake_minimum_required(VERSION 3.16)
 project(dory_app C)
 set(CMAKE_C_STANDARD 99)
@@ -513,6 +583,7 @@ Status copy_runtime(const fs::path& dst) {
 
 Status emit_application(const Deployment& dep, const std::vector<std::vector<int32_t>>& inputs,
                         const ReferenceResult& ref, const std::string& dir, const EmitOptions& options) {
+  DORY_TRY_STATUS(check_platform(dep.target, dep.l1_bytes, options.platform));
   const fs::path root(dir);
   std::error_code ec;
   fs::create_directories(root, ec);

@@ -625,13 +625,6 @@ dory_requant_args rq_args(const Requant& rq, const void* l1_records) {
   return a;
 }
 
-const Requant* layer_requant(const Layer& l) {
-  if (const auto* c = l.as<Conv2d>()) return c->requant ? &*c->requant : nullptr;
-  if (const auto* f = l.as<FullyConnected>()) return f->requant ? &*f->requant : nullptr;
-  if (const auto* a = l.as<AveragePool>()) return &a->requant;
-  if (const auto* q = l.as<Requantize>()) return &q->requant;
-  return nullptr;  // Add's requantization is per tensor: kernel arguments only
-}
 
 struct Blob {
   size_t off = 0;
