@@ -4,7 +4,8 @@
 #   scripts/install-deps.sh --python   also python3-torch/python3-onnx/Fashion-MNIST (only to retrain the example)
 #   scripts/install-deps.sh --riscv    also the RISC-V cross toolchain and QEMU (gcc-riscv64-unknown-elf,
 #                                      picolibc-riscv64-unknown-elf, qemu-user, qemu-system-misc): the qemu platform
-#                                      (docs/deploy.md "RISC-V under QEMU"); about 1.3 GB
+#                                      (docs/deploy.md "RISC-V under QEMU") and the pulp-open ELF (compiler and
+#                                      picolibc only; docs/deploy.md "PULP-open"); about 1.3 GB
 # Options combine (--riscv --python). Idempotent: packages already present are skipped, so re-running it is cheap.
 set -euo pipefail
 

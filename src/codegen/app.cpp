@@ -11,6 +11,10 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
                                             const EmitOptions& emit, uint64_t seed) {
   GeneratedApp app;
   app.dir = dir;
+  // Before any work (emit_application checks again with the deployment's budget).
+  const int64_t l1_budget =
+      options.l1_budget_bytes > 0 ? options.l1_budget_bytes : target.usable_bytes(MemLevel::L1);
+  DORY_TRY_STATUS(check_platform(target, l1_budget, emit.platform));
   DORY_TRY(app.deployment, deploy(g, target, options));
   DORY_TRY_STATUS(check_schedule(app.deployment, {}, &app.check));
   app.inputs = inputs.empty() ? random_graph_inputs(app.deployment.graph, seed) : std::move(inputs);
@@ -20,6 +24,13 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
 }
 
 Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOptions& options) {
+  if (options.platform == AppPlatform::PulpOpen)
+    return make_error("platform-not-runnable", app.dir,
+                      "dory cannot run the pulp-open platform on this machine (it needs the GVSoC virtual platform, "
+                      "which dory does not ship)",
+                      fmt::format("build the ELF with `make -C {} pulp-open` and run it under GVSoC: {} "
+                                  "app-pulp-open.elf run",
+                                  app.dir, gvsoc_run_command()));
   if (options.platform == AppPlatform::Qemu) {
     DORY_TRY_STATUS(build_qemu_app(app.dir, options.qemu_mode, options.qemu_build));
     return run_qemu_app(app.dir, options.qemu_mode, options.timeout_s);

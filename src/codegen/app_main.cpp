@@ -10,6 +10,9 @@ std::string app_main_c() {
  *   -DDORY_PLATFORM_RV32  runtime/hal/rv32-qemu: one rv32imc core under QEMU, with -DDORY_RV32_SYSTEM
  *                         (qemu-system-riscv32, semihosting) or -DDORY_RV32_USER (qemu-riscv32); dory/hal_rv32.h.
  *                         L1 and L2 are static arrays of the planned sizes; no arguments.
+ *   -DDORY_PLATFORM_PULP_OPEN  runtime/hal/pulp-open: PULP-open (GVSoC), main on the fabric controller, every
+ *                         layer on the 8 cluster cores with MCHAN DMA; dory/hal_pulp_open.h. L1 is a static
+ *                         array in the TCDM (at 0x10000000), L2 one in L2; no arguments.
  *
  * Host usage: ./app [--cores N] [--quiet]
  *   --cores N            cluster cores (threads); default: the target's
@@ -19,10 +22,15 @@ std::string app_main_c() {
  * reference executor's, with its tile:
  *   host  layer <i> <name> tiles <n> modeled <cycles> host_us <t> <ok|MISMATCH> <count>
  *   rv32  layer <i> <name> tiles <n> modeled <cycles> instructions <n> <ok|MISMATCH> <count>
+ *   pulp  layer <i> <name> tiles <n> modeled <cycles> instructions <n> cycles <n> <ok|MISMATCH> <count>
  * (modeled: dory's cost model; host_us: measured host time; instructions: retired by the layer, exact and
- * repeatable under qemu-system with -icount; -1 under qemu-user, which does not count them).
+ * repeatable under qemu-system with -icount; -1 under qemu-user, which does not count them; pulp-open: the
+ * cluster's performance counters over the layer's task, instructions of the 8 cores summed, cycles of the
+ * slowest core).
  * Exit status: 0 when every layer matches, 1 on a mismatch, 2 on bad arguments; the platform stops the program
- * on any memory or DMA misuse (host: abort; rv32: status 1, a trap: 128 + mcause or the emulator's signal).
+ * on any memory or DMA misuse (host: abort; rv32: status 1, a trap: 128 + mcause or the emulator's signal;
+ * pulp-open: the same statuses, printed as "dory pulp-open: exit status N" since the platform reports only pass
+ * or fail).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +39,8 @@ std::string app_main_c() {
 #include "dory/hal.h"
 #if defined(DORY_PLATFORM_RV32)
 #include "dory/hal_rv32.h"
+#elif defined(DORY_PLATFORM_PULP_OPEN)
+#include "dory/hal_pulp_open.h"
 #else
 #include "dory/hal_host.h"
 #endif
@@ -77,6 +87,10 @@ static long check_layer(int i) {
 /* The platform's memories: exactly what the plans were made for. */
 static uint8_t l1_arena[DORY_NETWORK_L1_BYTES] __attribute__((aligned(16)));
 static uint8_t l2_arena[DORY_NETWORK_L2_BYTES] __attribute__((aligned(16)));
+#elif defined(DORY_PLATFORM_PULP_OPEN)
+/* L1: the start of the cluster's TCDM (link.ld's .dory_l1); L2: in the program's .bss in L2. */
+static uint8_t l1_arena[DORY_NETWORK_L1_BYTES] DORY_PULP_L1_SECTION;
+static uint8_t l2_arena[DORY_NETWORK_L2_BYTES] __attribute__((aligned(16)));
 #else
 static int usage(const char *msg) {
   fprintf(stderr, "app: %s\nusage: app [--cores N] [--quiet] [--l1-bytes N] [--skip-wait LAYER:K]\n", msg);
@@ -88,6 +102,9 @@ int main(int argc, char **argv) {
   int cores = DORY_NETWORK_CORES, quiet = 0, fault_layer = -1, fault_wait = -1, i, bad_layers = 0;
   unsigned long l1 = DORY_NETWORK_L1_BYTES;
   uint64_t modeled = 0, measured_total = 0;
+#if defined(DORY_PLATFORM_PULP_OPEN)
+  uint64_t cycles_total = 0;
+#endif
   const char *platform = "host";
 #if defined(DORY_PLATFORM_RV32)
   (void)argc;
@@ -95,6 +112,12 @@ int main(int argc, char **argv) {
   cores = 1;
   dory_rv32_init(l1_arena, DORY_NETWORK_L1_BYTES, l2_arena, DORY_NETWORK_L2_BYTES);
   platform = dory_rv32_platform_name();
+#elif defined(DORY_PLATFORM_PULP_OPEN)
+  (void)argc;
+  (void)argv;
+  cores = DORY_PULP_CORES;
+  dory_pulp_init(l1_arena, DORY_NETWORK_L1_BYTES, l2_arena, DORY_NETWORK_L2_BYTES);
+  platform = "pulp-open";
 #else
   for (i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--cores") && i + 1 < argc) {
@@ -124,16 +147,34 @@ int main(int argc, char **argv) {
     const dory_layer *L = dory_network_layers[i];
     uint64_t t0, t1;
     long bad;
+#if defined(DORY_PLATFORM_PULP_OPEN)
+    dory_pulp_counters pc;
+#endif
     if (i == fault_layer) dory_layer_inject_skip_wait(fault_wait);
+#if defined(DORY_PLATFORM_PULP_OPEN)
+    (void)dory_pulp_take_counters();
+#endif
     t0 = dory_cycles();
     dory_network_run_layer(i);
     t1 = dory_cycles();
+#if defined(DORY_PLATFORM_PULP_OPEN)
+    pc = dory_pulp_take_counters();
+    measured_total += pc.instructions;
+    cycles_total += pc.cycles;
+#else
     measured_total += t1 - t0;
+#endif
     bad = check_layer(i);
     if (bad) ++bad_layers;
     modeled += L->modeled_cycles;
     if (quiet && !bad) continue;
-#if defined(DORY_PLATFORM_RV32)
+#if defined(DORY_PLATFORM_PULP_OPEN)
+    (void)t0;
+    (void)t1;
+    printf("layer %d %s tiles %d modeled %llu instructions %llu cycles %llu %s %ld\n", i, L->name,
+           (int)dory_layer_tile_total(L), (unsigned long long)L->modeled_cycles, (unsigned long long)pc.instructions,
+           (unsigned long long)pc.cycles, bad ? "MISMATCH" : "ok", bad);
+#elif defined(DORY_PLATFORM_RV32)
     /* integers only: no floating-point printf on the microcontroller */
 #if defined(DORY_RV32_SYSTEM)
     printf("layer %d %s tiles %d modeled %llu instructions %llu %s %ld\n", i, L->name, (int)dory_layer_tile_total(L),
@@ -149,6 +190,8 @@ int main(int argc, char **argv) {
   }
 #if defined(DORY_PLATFORM_RV32)
   dory_rv32_shutdown();
+#elif defined(DORY_PLATFORM_PULP_OPEN)
+  dory_pulp_shutdown();
 #else
   dory_host_shutdown();
 #endif
@@ -156,6 +199,8 @@ int main(int argc, char **argv) {
          DORY_NETWORK_LAYERS, bad_layers, (unsigned long long)modeled);
 #if defined(DORY_RV32_SYSTEM)
   printf(" instructions %llu", (unsigned long long)measured_total);
+#elif defined(DORY_PLATFORM_PULP_OPEN)
+  printf(" instructions %llu cycles %llu", (unsigned long long)measured_total, (unsigned long long)cycles_total);
 #endif
   printf("\n");
   return bad_layers ? 1 : 0;

@@ -538,11 +538,13 @@ clean:
                                               : pulp ? "the PULP-open ELF (app-pulp-open.elf)"
                                                      : "./app"),
                      fmt::arg("run_what", qemu   ? "under qemu-system (make qemu-system)"
-                                          : pulp ? "under GVSoC (make gvsoc; needs GVSoC, not run by dory)"
+                                          : pulp ? "under GVSoC (make gvsoc, not run by dory)"
                                                  : "on the host (./app)"),
                      fmt::arg("link_flags", rv32_link_flags()), fmt::arg("qemu_user", qemu_run_command(QemuMode::User)),
                      fmt::arg("qemu_system", qemu_run_command(QemuMode::System)),
-                     fmt::arg("default_goal", qemu ? "app-rv32.elf app-rv32-user.elf" : pulp ? "app-pulp-open.elf" : "app"),
+                     fmt::arg("default_goal", qemu   ? "app-rv32.elf app-rv32-user.elf"
+                                              : pulp ? "app-pulp-open.elf"
+                                                     : "app"),
                      fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("pulp_flags", pulp_open_compile_flags()),
                      fmt::arg("system_flags", rv32_compile_flags(QemuMode::System)),
                      fmt::arg("user_flags", rv32_compile_flags(QemuMode::User)),

@@ -9,11 +9,12 @@
 //                          every layer's output with the golden values (the first mismatch reported with layer,
 //                          tile and index), prints per-layer modeled cycles and the platform's measure (host
 //                          time, or retired instructions under qemu-system); exit 0 only when all match
-//   Makefile               host app (default), and the rv32 ELFs run under QEMU: `make qemu-user`,
-//                          `make qemu-system` (docs/deploy.md "RISC-V under QEMU"); `make run` runs the platform
-//                          the application was emitted for
+//   Makefile               host app (default), the rv32 ELFs run under QEMU: `make qemu-user`,
+//                          `make qemu-system` (docs/deploy.md "RISC-V under QEMU"), and the PULP-open ELF:
+//                          `make pulp-open` (docs/deploy.md "PULP-open"; run under GVSoC by users who have it,
+//                          `make gvsoc`); `make run` runs the platform the application was emitted for
 //   CMakeLists.txt         host app
-//   runtime/               the runtime (HAL, host and rv32-qemu platforms, kernels, executor), copied
+//   runtime/               the runtime (HAL, host, rv32-qemu and pulp-open platforms, kernels, executor), copied
 // The descriptors are printed from Deployment::layers[i].descriptor(), field by field: what the checker proved
 // is what the application runs.
 #pragma once
@@ -29,8 +30,20 @@
 namespace dory {
 
 // Where the application is meant to run: the Makefile's default goal and `make run`.
-enum class AppPlatform { Host, Qemu };
-const char* app_platform_name(AppPlatform p);  // "host", "qemu"
+enum class AppPlatform { Host, Qemu, PulpOpen };
+const char* app_platform_name(AppPlatform p);  // "host", "qemu", "pulp-open"
+
+// The PULP-open cluster as the pulp-open platform (runtime/hal/pulp-open) drives it: 8 cores sharing 64 kB of
+// TCDM, of which the runtime keeps at most kPulpOpenRuntimeTcdmBytes after the L1 arena (link.ld: 8 stacks of
+// 3,584 B, the control words and the DMA state; tests/e2e/pulp_open_test.cpp checks the linked ELF against it).
+inline constexpr int64_t kPulpOpenCores = 8;
+inline constexpr int64_t kPulpOpenTcdmBytes = 65536;
+inline constexpr int64_t kPulpOpenRuntimeTcdmBytes = 30000;
+
+// Whether a deployment for `target` with an L1 budget of `l1_bytes` can run on `platform`. pulp-open needs a
+// target of 8 cores whose L1 is at most the TCDM, and a budget that leaves the runtime its TCDM; otherwise
+// "deploy-platform-mismatch" names the field, the values and the rule. host and qemu accept every target.
+Status check_platform(const Target& target, int64_t l1_bytes, AppPlatform platform);
 
 struct EmitOptions {
   std::string network_name = "network";   // for comments and the banner
@@ -38,7 +51,8 @@ struct EmitOptions {
   AppPlatform platform = AppPlatform::Host;
 };
 
-// Writes the application into `dir` (created if needed; existing files of the same names are replaced).
+// Writes the application into `dir` (created if needed; existing files of the same names are replaced), after
+// check_platform.
 // `inputs` are the graph inputs (ONNX order) and `ref` the reference run on them (its values become goldens).
 Status emit_application(const Deployment& dep, const std::vector<std::vector<int32_t>>& inputs,
                         const ReferenceResult& ref, const std::string& dir, const EmitOptions& options = {});

@@ -38,7 +38,8 @@ int run_capture(const std::string& cmd, std::string& out) {
   return -1;
 }
 
-// Parses what main.c prints (app_main.cpp): per-layer lines, RESULT, the first MISMATCH.
+}  // namespace
+
 void parse_app_output(HostRunResult& r) {
   std::istringstream in(r.output);
   std::string line;
@@ -46,6 +47,7 @@ void parse_app_output(HostRunResult& r) {
     if (line.rfind("layer ", 0) == 0) {
       // layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>        (host)
       // layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>   (rv32)
+      // layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>   (pulp-open)
       const size_t t = line.rfind(" tiles ");
       if (t == std::string::npos) continue;
       HostLayerResult L;
@@ -59,7 +61,9 @@ void parse_app_output(HostRunResult& r) {
         tail >> L.instructions;
       else
         tail >> L.host_us;
-      tail >> status >> L.mismatches;
+      tail >> status;
+      if (status == "cycles") tail >> L.cycles >> status;
+      tail >> L.mismatches;
       L.ok = status == "ok";
       r.layers.push_back(L);
     } else if (line.rfind("RESULT ", 0) == 0) {
@@ -69,8 +73,6 @@ void parse_app_output(HostRunResult& r) {
     }
   }
 }
-
-}  // namespace
 
 Status build_host_app(const std::string& app_dir, const HostBuildOptions& o) {
   const fs::path dir(app_dir);
@@ -220,7 +222,25 @@ std::string qemu_run_command(QemuMode mode) {
          "-semihosting-config enable=on,target=native,chardev=sh0 -chardev stdio,id=sh0 -icount shift=0,sleep=off";
 }
 
+std::string pulp_open_compile_flags() {
+  return "-march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN";
+}
+
+std::string pulp_open_elf_name() { return "app-pulp-open.elf"; }
+
+std::string gvsoc_run_command() { return "gvsoc --target=pulp-open --binary"; }
+
 Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& o) {
+  DORY_TRY_STATUS(riscv_toolchain_available(o));
+  if (find_program(qemu_program(mode)).empty())
+    return make_error("qemu-toolchain-missing", qemu_program(mode),
+                      fmt::format("the emulator is not installed (Debian package {})",
+                                  mode == QemuMode::System ? "qemu-system-misc" : "qemu-user"),
+                      kInstallHint);
+  return ok_status();
+}
+
+Status riscv_toolchain_available(const QemuBuildOptions& o) {
   const std::string cc = rv32_cc(o);
   const std::string cc_path = find_program(cc);
   if (cc_path.empty())
@@ -233,11 +253,6 @@ Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& o) {
   if (out.find('/') == std::string::npos || !fs::exists(out))
     return make_error("qemu-toolchain-missing", "picolibc.specs",
                       fmt::format("{} finds no picolibc (Debian package picolibc-riscv64-unknown-elf)", cc),
-                      kInstallHint);
-  if (find_program(qemu_program(mode)).empty())
-    return make_error("qemu-toolchain-missing", qemu_program(mode),
-                      fmt::format("the emulator is not installed (Debian package {})",
-                                  mode == QemuMode::System ? "qemu-system-misc" : "qemu-user"),
                       kInstallHint);
   return ok_status();
 }

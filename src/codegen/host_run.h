@@ -12,6 +12,11 @@
 // qemu-system-riscv32 (bare metal, semihosting, -icount shift=0: per-layer retired instructions, exact and
 // repeatable) or qemu-riscv32 (Linux user mode: fast, no instruction counts), under a timeout, and parses the
 // same lines into the same HostRunResult (HostLayerResult::instructions instead of host_us).
+//
+// PULP-open (runtime/hal/pulp-open, dory/hal_pulp_open.h): the generated Makefile's `pulp-open` target builds
+// APP/app-pulp-open.elf with the same cross toolchain and pulp_open_compile_flags(); dory does not run it (that
+// needs GVSoC: gvsoc_run_command()). Its per-layer lines carry "instructions N cycles N", which the parser
+// reads too (HostLayerResult::cycles).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +45,8 @@ struct HostLayerResult {
   uint64_t modeled_cycles = 0;
   double host_us = 0;          // host platform: measured time of the layer
   int64_t instructions = -1;   // qemu-system: retired instructions of the layer (-1: not counted)
+                               // pulp-open: instructions of the 8 cluster cores over the layer's task, summed
+  int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
   bool ok = false;
   int64_t mismatches = 0;
 };
@@ -53,6 +60,13 @@ struct HostRunResult {
   std::string command;                 // what was run
   bool passed() const { return exit_code == 0 && result_ok; }
 };
+
+// Parses r.output as main.c prints it (app_main.cpp) into r.layers, r.result_ok and r.first_mismatch: the lines
+//   layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>                    (host)
+//   layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>               (rv32)
+//   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
+//   RESULT <ok|MISMATCH> ...   and the first line starting "MISMATCH ".
+void parse_app_output(HostRunResult& r);
 
 // Runs APP/app with `args` (and optional environment assignments "NAME=value"), with a timeout in seconds.
 Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vector<std::string>& args,
@@ -71,6 +85,13 @@ std::string rv32_compile_flags(QemuMode mode);  // -march=rv32imc_zicsr -mabi=il
 std::string rv32_link_flags();                  // -march=rv32imc (the rv32im/ilp32 multilib) ... -nostartfiles
 std::string qemu_run_command(QemuMode mode);    // the emulator and its options, without the ELF
 
+// PULP-open: the compile flags of every source (rv32imc_zicsr, picolibc, -DDORY_PLATFORM_PULP_OPEN; linked with
+// rv32_link_flags() and runtime/hal/pulp-open/link.ld), the ELF's name in APP/, and the command a user with
+// GVSoC runs it with, without the ELF and the final "run": "gvsoc --target=pulp-open --binary".
+std::string pulp_open_compile_flags();
+std::string pulp_open_elf_name();  // "app-pulp-open.elf"
+std::string gvsoc_run_command();
+
 struct QemuBuildOptions {
   std::string cc;                      // empty: $DORY_RV32_CC, else "riscv64-unknown-elf-gcc"
   std::string cflags = "-O2";
@@ -82,6 +103,8 @@ struct QemuBuildOptions {
 // Whether the cross compiler, picolibc and the emulator of `mode` are installed; the error
 // ("qemu-toolchain-missing") names the missing program and the Debian package, and scripts/install-deps.sh --riscv.
 Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& options = {});
+// The same for the cross compiler and picolibc alone (what the pulp-open ELF needs).
+Status riscv_toolchain_available(const QemuBuildOptions& options = {});
 
 // Compiles the rv32 runtime (kernels, executor, trace, the rv32-qemu platform and crt0) of `runtime_dir` (empty:
 // dory's, runtime_source_dir()) for `mode` into OUT_DIR/libdory-rv32-{user,system}.a; returns its path.

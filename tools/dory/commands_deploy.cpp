@@ -1,16 +1,19 @@
 // `dory deploy` and `dory run`: generate the C application of a network, and build, run and check it.
 //
 //   dory deploy MODEL.onnx --target T -o APP [--l1 BYTES] [--l2 BYTES] [--objective model|dory|fill]
-//               [--input FILE ...] [--seed N]
+//               [--input FILE ...] [--seed N] [--platform host|qemu|pulp-open]
 //       writes APP/ (network.c/h, goldens, main.c, Makefile, CMakeLists.txt, runtime/) after proving the
 //       schedule of every layer; prints the per-layer table. Build and run with `make -C APP run`.
+//       --platform pulp-open: the Makefile builds APP/app-pulp-open.elf for PULP-open (8 cluster cores, MCHAN),
+//       for users to run under GVSoC; refused (deploy-platform-mismatch) unless the target has 8 cores and an L1
+//       that fits PULP-open's 64 kB TCDM with the runtime's stacks.
 //   dory run MODEL.onnx [--target gap8] [--l1 BYTES] [--l2 BYTES] [--objective ...] [--cores N] [-o APP]
 //               [--input FILE ...] [--seed N] [--platform host|qemu]
 //       deploys (into APP, default a temporary directory), builds with the system C compiler ($CC), runs on the
 //       host platform and checks every layer against the reference executor; prints the per-layer table.
 //       --platform qemu: cross-compiles for rv32imc instead and runs under qemu-system-riscv32 with -icount
 //       (one core; the table gets every layer's retired instructions). --platform also sets the default goal of
-//       the Makefile `dory deploy` writes.
+//       the Makefile `dory deploy` writes. --platform pulp-open cannot be run here (platform-not-runnable).
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -49,8 +52,10 @@ struct DeployArgs {
 Expected<AppPlatform> parse_platform(const std::string& p) {
   if (p == "host") return AppPlatform::Host;
   if (p == "qemu") return AppPlatform::Qemu;
+  if (p == "pulp-open") return AppPlatform::PulpOpen;
   return make_error("cli-bad-platform", "--platform", fmt::format("unknown platform '{}'", p),
-                    "use host (this machine, threads) or qemu (rv32imc under QEMU)");
+                    "use host (this machine, threads), qemu (rv32imc under QEMU) or pulp-open (deploy only: an ELF "
+                    "for PULP-open under GVSoC)");
 }
 
 Status write_timeline(const DeployArgs& a, const Deployment& dep) {
@@ -99,11 +104,22 @@ int run_deploy(const DeployArgs& a) {
   if (!app) return report(app.error());
   if (Status w = write_timeline(a, app->deployment); !w) return report(w.error());
   std::fputs(render_deployment(app->deployment, app->check, nullptr, a.markdown).c_str(), stdout);
-  std::printf("\nwrote %s (build and check on this machine: make -C %s run)\n", a.out.c_str(), a.out.c_str());
+  if (a.platform == "pulp-open")
+    std::printf("\nwrote %s (build the PULP-open ELF: make -C %s pulp-open; where GVSoC is installed, run it with "
+                "make -C %s gvsoc)\n",
+                a.out.c_str(), a.out.c_str(), a.out.c_str());
+  else
+    std::printf("\nwrote %s (build and check on this machine: make -C %s run)\n", a.out.c_str(), a.out.c_str());
   return 0;
 }
 
 int run_run(const DeployArgs& a) {
+  if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen)
+    return report(make_error("platform-not-runnable", "--platform pulp-open",
+                             "dory run cannot execute the pulp-open platform on this machine (it needs the GVSoC "
+                             "virtual platform, which dory does not ship)",
+                             "dory deploy MODEL --target pulp-open --platform pulp-open -o APP, then make -C APP "
+                             "pulp-open and, where GVSoC is installed, make -C APP gvsoc"));
   std::string dir = a.out;
   bool temporary = false;
   if (dir.empty()) {
@@ -186,7 +202,8 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
   cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
   cmd->add_option("--timeline", a.timeline, "write the modeled DMA/compute timeline of every tile as CSV to FILE");
   cmd->add_option("--platform", a.platform,
-                  "host (this machine) or qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv)")
+                  "host (this machine), qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv) or "
+                  "pulp-open (deploy only: the ELF for PULP-open, run under GVSoC by who has it)")
       ->capture_default_str();
 }
 

@@ -41,7 +41,7 @@
  * Time
  * ----
  *   dory_cycles() is a free-running counter of the platform's cycles (host: nanoseconds since dory_host_init;
- *   rv32-qemu: retired instructions, minstret).
+ *   rv32-qemu: retired instructions, minstret; pulp-open: the fabric controller's mcycle).
  *   Modeled cycles (the cost model's) are not the platform's: they go to the trace (dory/trace.h).
  *
  * Errors

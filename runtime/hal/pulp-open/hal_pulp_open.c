@@ -1,0 +1,429 @@
+/* The PULP-open platform of dory/hal.h: start of the cluster, fork/join, the software barrier, MCHAN DMA, the
+ * performance counters. Semantics: dory/hal_pulp_open.h. Every register and sequence comes from
+ * docs/pulp-open-facts.md (shared docs); where the facts are silent the comment says so and what was chosen. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dory/hal_pulp_open.h"
+#include "mchan_split.h"
+
+/* ---- registers (facts) --------------------------------------------------------------------------------------- */
+
+#define CLUSTER_FETCH_ENABLE 0x10200008u  /* write 0xFF: the 8 cores start at their boot addresses */
+#define CLUSTER_BOOT_ADDR(i) (0x10200040u + 4u * (uint32_t)(i))
+#define CLUSTER_ICACHE_CTRL 0x10201400u   /* write 0xFFFFFFFF: enable (off at reset; every fetch would go to L2) */
+#define MCHAN_FC 0x10201800u              /* the FC's DMA channel */
+#define MCHAN_CORE 0x10204400u            /* the calling cluster core's own channel (per-core alias) */
+#define MCHAN_CMD 0x0u                    /* read: a transfer id; write: the command's words */
+#define MCHAN_STATUS 0x4u                 /* bit id: transfer id busy; write 1 << id: free the id */
+#define MCHAN_TO_L1 (1u << 17)            /* direction L2 -> L1 (clear: L1 -> L2) */
+#define MCHAN_INCREMENTAL (1u << 18)
+#define MCHAN_2D (1u << 19)               /* mchan v7: two more words, line bytes and L2 line stride */
+#define MCHAN_QUEUE_DEPTH 2u              /* commands a core may have in the engine (its queue is 2 deep) */
+
+static inline void reg_write(uint32_t addr, uint32_t v) { *(volatile uint32_t *)(uintptr_t)addr = v; }
+static inline uint32_t reg_read(uint32_t addr) { return *(volatile uint32_t *)(uintptr_t)addr; }
+static inline void fence(void) { __asm__ volatile("fence" ::: "memory"); }
+static inline uint32_t hart_id(void) {
+  uint32_t h;
+  __asm__ volatile("csrr %0, mhartid" : "=r"(h));
+  return h;
+}
+
+/* ---- errors ------------------------------------------------------------------------------------------------ */
+
+#if defined(__GNUC__)
+__attribute__((noreturn, format(printf, 1, 2)))
+#endif
+static void pulp_fail(const char *fmt, ...) {
+  va_list ap;
+  printf("dory pulp-open HAL: ");
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  dory_pulp_exit(1);
+}
+
+void dory_panic(const char *msg) {
+  printf("dory runtime: %s\n", msg);
+  dory_pulp_exit(1);
+}
+
+/* ---- state ------------------------------------------------------------------------------------------------- */
+
+/* Shared by the FC and the cluster, in TCDM (link.ld .dory_tcdm; zeroed by the FC before the cores start). */
+typedef struct {
+  volatile uint32_t gen;                        /* the generation of the task the FC published last */
+  dory_task_fn volatile fn;
+  void *volatile arg;
+  volatile uint32_t done[DORY_PULP_CORES];      /* per core: the last generation it finished (the join) */
+  volatile uint32_t epoch[DORY_PULP_CORES];     /* per core: barriers it reached (only that core writes it) */
+  volatile uint32_t cycles[DORY_PULP_CORES];    /* per core: the counters of its last task */
+  volatile uint32_t instructions[DORY_PULP_CORES];
+} cluster_ctrl;
+
+/* One DMA job: the commands still to push and those in the engine. */
+typedef struct {
+  dory_dma_job id;
+  uint32_t in_engine;
+  dory_mchan_iter pending;
+} dma_job;
+
+/* Used by whoever issues DMA (core 0 in a task, the FC outside); in TCDM, close to core 0. */
+typedef struct {
+  dma_job jobs[DORY_DMA_MAX_OUTSTANDING];       /* issued, not waited for, in issue order */
+  uint32_t n_jobs;
+  uint32_t hw_id[MCHAN_QUEUE_DEPTH];            /* the commands in the engine: transfer id, job */
+  dory_dma_job hw_job[MCHAN_QUEUE_DEPTH];
+  uint32_t n_hw;
+  dory_dma_job next_id;                         /* ids start at 1 */
+} dma_state;
+
+#define TCDM_DATA __attribute__((section(".dory_tcdm")))
+static cluster_ctrl g_ctrl TCDM_DATA;
+static dma_state g_dma TCDM_DATA;
+
+/* The FC's (in L2; the cluster only reads the arenas). */
+static struct {
+  int initialized;
+  uint8_t *l1, *l2;
+  uint32_t l1_size, l2_size;
+  uint32_t gen;
+  dory_pulp_counters acc;
+  uint32_t mcycle_last, mcycle_high;
+} g;
+
+/* link.ld */
+extern char __dory_l1_start[], __dory_l1_end[], __dory_cluster_stacks_start[], __dory_cluster_stacks_end[];
+void dory_pulp_cluster_entry(void); /* crt0.S */
+
+static void require_init(const char *what) {
+  if (!g.initialized) pulp_fail("%s called before dory_pulp_init", what);
+}
+
+/* Whether the caller is a cluster core (its stack is in TCDM), i.e. inside a task: between tasks the cores only
+ * run the dispatch loop. Independent of how the FC's mhartid looks (the facts give only the cluster's). */
+static int on_cluster(void) {
+  uintptr_t sp;
+  __asm__ volatile("mv %0, sp" : "=r"(sp));
+  return sp > (uintptr_t)__dory_cluster_stacks_start && sp <= (uintptr_t)__dory_cluster_stacks_end;
+}
+
+/* ---- cluster ----------------------------------------------------------------------------------------------- */
+
+static void counters_start(void) {
+  __asm__ volatile("csrw 0xCC0, %0" : : "r"(3u)); /* PCER: count cycles and instructions */
+  __asm__ volatile("csrw 0x780, zero");           /* cycles */
+  __asm__ volatile("csrw 0x781, zero");           /* instructions */
+  __asm__ volatile("csrw 0xCC1, %0" : : "r"(1u)); /* PCMR: start */
+}
+
+static void counters_stop(uint32_t *cycles, uint32_t *instructions) {
+  uint32_t c, n;
+  __asm__ volatile("csrw 0xCC1, zero"); /* PCMR: stop */
+  __asm__ volatile("csrr %0, 0x780" : "=r"(c));
+  __asm__ volatile("csrr %0, 0x781" : "=r"(n));
+  *cycles = c;
+  *instructions = n;
+}
+
+/* Every cluster core, from crt0.S, forever: wait for a new task, run it between the counters, report done. The
+ * wait spins on a TCDM word (1-cycle loads); the facts give no event to sleep on. */
+void dory_pulp_cluster_main(uint32_t core);
+void dory_pulp_cluster_main(uint32_t core) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t gen, cycles, instructions;
+    dory_task_fn fn;
+    void *arg;
+    while ((gen = g_ctrl.gen) == seen) {
+    }
+    fence();
+    fn = g_ctrl.fn;
+    arg = g_ctrl.arg;
+    counters_start();
+    fn(arg);
+    counters_stop(&cycles, &instructions);
+    g_ctrl.cycles[core] = cycles;
+    g_ctrl.instructions[core] = instructions;
+    fence(); /* everything the task wrote, then done */
+    g_ctrl.done[core] = gen;
+    seen = gen;
+  }
+}
+
+/* The FC starts the cores once: icache first (facts: before the cores start), then boot addresses, fetch enable. */
+static void cluster_start(void) {
+  int i;
+  memset((void *)&g_ctrl, 0, sizeof g_ctrl);
+  memset(&g_dma, 0, sizeof g_dma);
+  g_dma.next_id = 1;
+  fence();
+  reg_write(CLUSTER_ICACHE_CTRL, 0xFFFFFFFFu);
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    reg_write(CLUSTER_BOOT_ADDR(i), (uint32_t)(uintptr_t)&dory_pulp_cluster_entry);
+  reg_write(CLUSTER_FETCH_ENABLE, 0xFFu);
+}
+
+void dory_cluster_run(dory_task_fn fn, void *arg) {
+  uint32_t gen, i, longest = 0;
+  uint64_t instructions = 0;
+  require_init("dory_cluster_run");
+  if (on_cluster()) pulp_fail("dory_cluster_run called from inside a cluster task (no nesting)");
+  if (g_dma.n_jobs > 0)
+    pulp_fail("dory_cluster_run with %lu DMA job(s) of the main program in flight (the first is job %lu); "
+              "wait for them first",
+              (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+  gen = g.gen + 1u == 0u ? 1u : g.gen + 1u; /* never 0: the cores start having seen 0 */
+  g.gen = gen;
+  g_ctrl.fn = fn;
+  g_ctrl.arg = arg;
+  fence(); /* the task and everything the caller wrote, then the generation */
+  g_ctrl.gen = gen;
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    while (g_ctrl.done[i] != gen) {
+    }
+  fence();
+  for (i = 0; i < DORY_PULP_CORES; ++i) {
+    if (g_ctrl.cycles[i] > longest) longest = g_ctrl.cycles[i];
+    instructions += g_ctrl.instructions[i];
+  }
+  g.acc.cycles += longest;
+  g.acc.instructions += instructions;
+  g.acc.tasks++;
+  if (g_dma.n_jobs > 0)
+    pulp_fail("a cluster task returned with %lu DMA job(s) never waited for (the first is job %lu)",
+              (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+}
+
+int dory_core_id(void) { return on_cluster() ? (int)(hart_id() & 0x1fu) : 0; }
+int dory_core_count(void) { return DORY_PULP_CORES; }
+
+/* Core c announces barrier number e by writing e to its own epoch word, then waits until every core's word is
+ * >= e (modulo 2^32). A core cannot be two barriers ahead: passing e + 1 needs every word >= e + 1. */
+void dory_barrier(void) {
+  uint32_t me, e, j;
+  if (!on_cluster()) return;
+  me = hart_id() & 0x1fu;
+  fence(); /* this core's writes before the announcement */
+  e = g_ctrl.epoch[me] + 1u;
+  g_ctrl.epoch[me] = e;
+  for (j = 0; j < DORY_PULP_CORES; ++j)
+    while ((int32_t)(g_ctrl.epoch[j] - e) < 0) {
+    }
+  fence();
+}
+
+/* ---- DMA --------------------------------------------------------------------------------------------------- */
+
+static uint32_t channel(void) { return on_cluster() ? MCHAN_CORE : MCHAN_FC; }
+
+static void require_core0(const char *what) {
+  if (on_cluster() && (hart_id() & 0x1fu) != 0)
+    pulp_fail("%s called on core %lu: only core 0 issues and waits for DMA", what,
+              (unsigned long)(hart_id() & 0x1fu));
+}
+
+/* Offset one past the last byte of a strided box relative to its base: its extent. */
+static uint64_t box_extent(uint32_t row_bytes, uint32_t rows, uint32_t planes, uint32_t row_stride,
+                           uint32_t plane_stride) {
+  return (uint64_t)(planes - 1) * plane_stride + (uint64_t)(rows - 1) * row_stride + row_bytes;
+}
+
+static int inside(const uint8_t *base, uint32_t size, const uint8_t *p, uint64_t extent) {
+  return p >= base && p <= base + size && extent <= (uint64_t)(base + size - p);
+}
+
+static void validate(dory_dma_job id, const dory_dma_desc *d) {
+  const int to_l1 = d->dir == DORY_DMA_L2_TO_L1;
+  const unsigned long job = (unsigned long)id;
+  uint64_t src_extent, dst_extent;
+  if (d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2)
+    pulp_fail("DMA job %lu: invalid direction %u", job, (unsigned)d->dir);
+  if (d->row_bytes == 0 || d->rows == 0 || d->planes == 0)
+    pulp_fail("DMA job %lu: empty transfer (%lu plane(s) x %lu row(s) x %lu B); every count must be >= 1", job,
+              (unsigned long)d->planes, (unsigned long)d->rows, (unsigned long)d->row_bytes);
+  if (d->rows > 1 && d->dst_row_stride < d->row_bytes)
+    pulp_fail("DMA job %lu: destination rows overlap (row stride %lu < row bytes %lu)", job,
+              (unsigned long)d->dst_row_stride, (unsigned long)d->row_bytes);
+  if (d->planes > 1 && d->dst_plane_stride < box_extent(d->row_bytes, d->rows, 1, d->dst_row_stride, 0))
+    pulp_fail("DMA job %lu: destination planes overlap (plane stride %lu)", job, (unsigned long)d->dst_plane_stride);
+  src_extent = box_extent(d->row_bytes, d->rows, d->planes, d->src_row_stride, d->src_plane_stride);
+  dst_extent = box_extent(d->row_bytes, d->rows, d->planes, d->dst_row_stride, d->dst_plane_stride);
+  if (!inside(to_l1 ? g.l2 : g.l1, to_l1 ? g.l2_size : g.l1_size, (const uint8_t *)d->src, src_extent))
+    pulp_fail("DMA job %lu (%s): the source [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
+              to_l1 ? "L2->L1" : "L1->L2", d->src, (unsigned long)src_extent, to_l1 ? "L2" : "L1",
+              (void *)(to_l1 ? g.l2 : g.l1), (unsigned long)(to_l1 ? g.l2_size : g.l1_size));
+  if (!inside(to_l1 ? g.l1 : g.l2, to_l1 ? g.l1_size : g.l2_size, (const uint8_t *)d->dst, dst_extent))
+    pulp_fail("DMA job %lu (%s): the destination [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
+              to_l1 ? "L2->L1" : "L1->L2", d->dst, (unsigned long)dst_extent, to_l1 ? "L1" : "L2",
+              (void *)(to_l1 ? g.l1 : g.l2), (unsigned long)(to_l1 ? g.l1_size : g.l2_size));
+}
+
+static uint32_t job_index(dory_dma_job id) {
+  uint32_t i;
+  for (i = 0; i < g_dma.n_jobs && g_dma.jobs[i].id != id; ++i) {
+  }
+  return i;
+}
+
+/* Retires the engine's finished commands and frees their transfer ids. The facts say to poll STATUS bit id and
+ * to free the id by writing 1 << id; not measured, assumed here (MCHAN's convention): the bit reads 1 from the
+ * id's allocation (the read of CMD) until the transfer is complete, and 0 after. */
+static void dma_retire(uint32_t ch) {
+  const uint32_t status = reg_read(ch + MCHAN_STATUS);
+  uint32_t k = 0;
+  while (k < g_dma.n_hw) {
+    uint32_t j;
+    if (status & (1u << g_dma.hw_id[k])) {
+      ++k;
+      continue;
+    }
+    reg_write(ch + MCHAN_STATUS, 1u << g_dma.hw_id[k]);
+    j = job_index(g_dma.hw_job[k]);
+    if (j == g_dma.n_jobs) pulp_fail("internal error: an MCHAN command of job %lu, which is not in flight",
+                                     (unsigned long)g_dma.hw_job[k]);
+    g_dma.jobs[j].in_engine--;
+    g_dma.n_hw--;
+    g_dma.hw_id[k] = g_dma.hw_id[g_dma.n_hw];
+    g_dma.hw_job[k] = g_dma.hw_job[g_dma.n_hw];
+  }
+}
+
+/* One command: take a transfer id, push the words (facts: command, TCDM address, L2 address; 2-D: line bytes and
+ * L2 stride too). The length field sits below bit 17; commands are at most DORY_MCHAN_MAX_CMD_BYTES. */
+static void dma_push(uint32_t ch, const dory_mchan_cmd *c, uint8_t to_l1, dory_dma_job job) {
+  const uint32_t id = reg_read(ch + MCHAN_CMD);
+  if (id >= 32u) pulp_fail("MCHAN gave transfer id %lu (expected a bit of STATUS)", (unsigned long)id);
+  reg_write(ch + MCHAN_CMD,
+            c->bytes | MCHAN_INCREMENTAL | (to_l1 ? MCHAN_TO_L1 : 0u) | (c->line_bytes ? MCHAN_2D : 0u));
+  reg_write(ch + MCHAN_CMD, (uint32_t)c->l1);
+  reg_write(ch + MCHAN_CMD, (uint32_t)c->l2);
+  if (c->line_bytes) {
+    reg_write(ch + MCHAN_CMD, c->line_bytes);
+    reg_write(ch + MCHAN_CMD, c->l2_stride);
+  }
+  g_dma.hw_id[g_dma.n_hw] = id;
+  g_dma.hw_job[g_dma.n_hw] = job;
+  g_dma.n_hw++;
+}
+
+/* Pushes pending commands, oldest job first, while the engine has room. */
+static void dma_feed(uint32_t ch) {
+  uint32_t j;
+  for (j = 0; j < g_dma.n_jobs && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
+    dma_job *J = &g_dma.jobs[j];
+    dory_mchan_cmd c;
+    while (g_dma.n_hw < MCHAN_QUEUE_DEPTH && dory_mchan_iter_next(&J->pending, &c)) {
+      dma_push(ch, &c, J->pending.to_l1, J->id);
+      J->in_engine++;
+    }
+  }
+}
+
+dory_dma_job dory_dma_start(const dory_dma_desc *desc) {
+  dory_dma_job id;
+  dma_job *J;
+  require_init("dory_dma_start");
+  require_core0("dory_dma_start");
+  id = g_dma.next_id;
+  validate(id, desc);
+  if (g_dma.n_jobs >= DORY_DMA_MAX_OUTSTANDING)
+    pulp_fail("DMA job %lu: %lu jobs are already in flight (the limit); the oldest is job %lu: a missing "
+              "dory_dma_wait?",
+              (unsigned long)id, (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+  g_dma.next_id = id + 1u == 0u ? 1u : id + 1u;
+  J = &g_dma.jobs[g_dma.n_jobs++];
+  J->id = id;
+  J->in_engine = 0;
+  dory_mchan_iter_init(&J->pending, desc);
+  dma_retire(channel());
+  dma_feed(channel());
+  return id;
+}
+
+void dory_dma_wait(dory_dma_job job) {
+  uint32_t i, ch;
+  require_init("dory_dma_wait");
+  require_core0("dory_dma_wait");
+  ch = channel();
+  i = job_index(job);
+  if (i == g_dma.n_jobs) {
+    if (job == 0 || job >= g_dma.next_id)
+      pulp_fail("dory_dma_wait(%lu): no such job (the last job issued is %lu)", (unsigned long)job,
+                (unsigned long)(g_dma.next_id - 1u));
+    pulp_fail("dory_dma_wait(%lu): the job was already waited for (each job is waited for exactly once)",
+              (unsigned long)job);
+  }
+  while (dory_mchan_iter_more(&g_dma.jobs[i].pending) || g_dma.jobs[i].in_engine > 0) {
+    dma_retire(ch);
+    dma_feed(ch);
+  }
+  memmove(&g_dma.jobs[i], &g_dma.jobs[i + 1], (g_dma.n_jobs - i - 1u) * sizeof g_dma.jobs[0]);
+  g_dma.n_jobs--;
+}
+
+/* ---- memory, time ------------------------------------------------------------------------------------------ */
+
+void *dory_l1_base(void) {
+  require_init("dory_l1_base");
+  return g.l1;
+}
+uint32_t dory_l1_size(void) { return g.initialized ? g.l1_size : 0; }
+void *dory_l2_base(void) {
+  require_init("dory_l2_base");
+  return g.l2;
+}
+uint32_t dory_l2_size(void) { return g.initialized ? g.l2_size : 0; }
+
+/* FC: mcycle (CSR 0xB00, facts), extended to 64 bits here (call at least once every 2^32 cycles); mcycleh is not
+ * in the facts. A cluster core: its performance counter's cycles since its task started. */
+uint64_t dory_cycles(void) {
+  uint32_t now;
+  if (on_cluster()) {
+    __asm__ volatile("csrr %0, 0x780" : "=r"(now));
+    return now;
+  }
+  __asm__ volatile("csrr %0, 0xB00" : "=r"(now));
+  if (now < g.mcycle_last) g.mcycle_high++;
+  g.mcycle_last = now;
+  return ((uint64_t)g.mcycle_high << 32) | now;
+}
+
+dory_pulp_counters dory_pulp_take_counters(void) {
+  const dory_pulp_counters c = g.acc;
+  memset(&g.acc, 0, sizeof g.acc);
+  return c;
+}
+
+/* ---- platform control -------------------------------------------------------------------------------------- */
+
+void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
+  const uintptr_t a1 = (uintptr_t)l1, a2 = (uintptr_t)l2;
+  if (g.initialized) pulp_fail("dory_pulp_init called twice");
+  if (on_cluster()) pulp_fail("dory_pulp_init called on a cluster core");
+  if (l1_bytes == 0 || a1 < (uintptr_t)__dory_l1_start || a1 > (uintptr_t)__dory_l1_end ||
+      l1_bytes > (uintptr_t)__dory_l1_end - a1)
+    pulp_fail("dory_pulp_init: the L1 arena [%p, +%lu B) is not inside the TCDM's L1 section [%p, %p) (link.ld)", l1,
+              (unsigned long)l1_bytes, (void *)__dory_l1_start, (void *)__dory_l1_end);
+  if (l2_bytes == 0 || a2 < DORY_PULP_L2_BASE || l2_bytes > DORY_PULP_L2_BASE + DORY_PULP_L2_BYTES - a2)
+    pulp_fail("dory_pulp_init: the L2 arena [%p, +%lu B) is not inside L2", l2, (unsigned long)l2_bytes);
+  memset(&g, 0, sizeof g);
+  g.l1 = (uint8_t *)l1;
+  g.l2 = (uint8_t *)l2;
+  g.l1_size = l1_bytes;
+  g.l2_size = l2_bytes;
+  memset(g.l1, 0xA5, l1_bytes);
+  memset(g.l2, 0xA5, l2_bytes);
+  cluster_start();
+  g.initialized = 1;
+}
+
+void dory_pulp_shutdown(void) {
+  require_init("dory_pulp_shutdown");
+  if (g_dma.n_jobs > 0)
+    pulp_fail("shutdown with %lu DMA job(s) never waited for (the first is job %lu)", (unsigned long)g_dma.n_jobs,
+              (unsigned long)g_dma.jobs[0].id);
+}

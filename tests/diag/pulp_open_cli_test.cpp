@@ -1,0 +1,99 @@
+// `dory deploy --platform pulp-open` and `dory run --platform pulp-open`: a target the PULP-open cluster cannot
+// hold (not 8 cores, an L1 larger than its 64 kB TCDM, or a budget that leaves the runtime's stacks no room) is
+// refused with deploy-platform-mismatch naming the field, the values and the rule, before anything is written
+// (exit 1); `dory run` refuses to execute pulp-open (platform-not-runnable: GVSoC is not available) and says
+// how to build the ELF instead.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "../util/run_cli.h"
+
+namespace dory {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliResult;
+using testing::run_cli;
+
+const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "dory-pulp-cli-XXXXXX").string();
+    EXPECT_NE(mkdtemp(t.data()), nullptr);
+    path = t;
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// targets/pulp-open.json with one field's value replaced, written to dir/name.
+std::string pulp_open_variant(const fs::path& dir, const std::string& name, const std::string& pattern,
+                              const std::string& replacement) {
+  std::ifstream in(std::string(DORY_SOURCE_DIR) + "/targets/pulp-open.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = std::regex_replace(ss.str(), std::regex(pattern), replacement);
+  EXPECT_NE(text, ss.str()) << pattern;
+  const fs::path p = dir / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+TEST(PulpOpenCli, ATargetWithoutEightCoresIsRefusedNamingTheCores) {
+  TempDir d;
+  const std::string target = pulp_open_variant(d.path, "four-cores.json", R"("cores": 8)", R"("cores": 4)");
+  const CliResult r =
+      run_cli("deploy " + kModel + " --target " + target + " --platform pulp-open -o " + (d.path / "app").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* s : {"deploy-platform-mismatch", "four-cores.json: cores", "has 4 core(s)", "8 cores",
+                        "hint: deploy with --target pulp-open"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  EXPECT_FALSE(fs::exists(d.path / "app")) << "nothing is written";
+}
+
+TEST(PulpOpenCli, ATargetWithAnL1LargerThanTheTcdmIsRefusedNamingBothSizes) {
+  TempDir d;
+  const CliResult r =
+      run_cli("deploy " + kModel + " --target gap9 --platform pulp-open -o " + (d.path / "app").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* s :
+       {"deploy-platform-mismatch", "memories.L1.size_bytes", "an L1 of 131,072 B", "TCDM (L1) has 65,536 B"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  EXPECT_FALSE(fs::exists(d.path / "app"));
+}
+
+TEST(PulpOpenCli, AnL1BudgetLeavingTheRuntimeNoTcdmIsRefusedWithTheLargestBudgetThatFits) {
+  TempDir d;
+  // --l1 60k on pulp-open, and gap8's default budget (36,700 B): both leave less than the runtime's 30,000 B.
+  for (const std::string args : {"--target pulp-open --l1 60k", "--target gap8"}) {
+    SCOPED_TRACE(args);
+    const CliResult r =
+        run_cli("deploy " + kModel + " " + args + " --platform pulp-open -o " + (d.path / "app").string());
+    EXPECT_EQ(r.status, 1) << r.output;
+    for (const char* s : {"deploy-platform-mismatch", "--l1", "30,000 B the pulp-open runtime keeps in TCDM",
+                          "65,536 B of TCDM", "hint: --l1 35536 or less"})
+      EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  }
+  // The largest budget the hint names is accepted.
+  const CliResult ok =
+      run_cli("deploy " + kModel + " --target gap8 --l1 35536 --platform pulp-open -o " + (d.path / "app").string());
+  EXPECT_EQ(ok.status, 0) << ok.output;
+}
+
+TEST(PulpOpenCli, RunCannotExecutePulpOpenAndSaysHowToBuildTheElf) {
+  const CliResult r = run_cli("run " + kModel + " --target pulp-open --platform pulp-open");
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* s : {"platform-not-runnable", "GVSoC", "--platform pulp-open -o APP", "make -C APP pulp-open"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+}
+
+}  // namespace
+}  // namespace dory
