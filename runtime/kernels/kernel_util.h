@@ -105,9 +105,17 @@ DORY_ALWAYS_INLINE void dory_rq_params(const dory_requant_args *rq, int32_t c, i
     return;
   }
   if (rq->wide) {
-    const int64_t *rec = (const int64_t *)rq->channel_params + (int64_t)c * n;
-    *m = rq->mul_per_channel ? rec[0] : rq->mul;
-    *a = rq->add_per_channel ? rec[rq->mul_per_channel] : rq->add;
+    /* int64 records in an L1 buffer aligned only to the target's L1 alignment (4 bytes on pulp-open): loaded with
+     * memcpy, the portable unaligned load (rv32 makes two 32-bit loads of an int64 either way). */
+    const unsigned char *rec = (const unsigned char *)rq->channel_params + (size_t)c * (size_t)n * 8u;
+    if (rq->mul_per_channel)
+      memcpy(m, rec, 8);
+    else
+      *m = rq->mul;
+    if (rq->add_per_channel)
+      memcpy(a, rec + 8u * rq->mul_per_channel, 8);
+    else
+      *a = rq->add;
   } else {
     const int32_t *rec = (const int32_t *)rq->channel_params + (int64_t)c * n;
     *m = rq->mul_per_channel ? rec[0] : rq->mul;
