@@ -43,17 +43,9 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
   const int two = a->im2col_pixels >= 2;
   unsigned char *col = (unsigned char *)a->im2col + (size_t)dory_core_id() * a->im2col_pixels * K * eb;
   unsigned char *col1 = col + (size_t)K * eb;
-  dory_mm_out o;
   int32_t p;
-  o.bias = a->bias;
-  o.psum = a->psum;
-  o.rq = &a->rq;
-  o.out = a->out.data;
-  o.out_c = a->out.c;
-  o.out_type = a->out.type;
-  o.first = a->first;
-  o.last = a->last;
-  o.has_requant = a->has_requant;
+  const dory_mm_out o =
+      dory_mm_out_make(a->bias, a->psum, &a->rq, &a->out, a->first, a->last, a->has_requant);
   if (wk.c0 >= wk.c1) return;
   for (p = wk.r0 * a->out.w; p < p_end;) {
     conv_im2col(a, IT, zp, p / a->out.w, p % a->out.w, col);
@@ -73,17 +65,9 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
 DORY_ALWAYS_INLINE void conv_direct_body(const dory_conv_args *a, int IT, int32_t zp) {
   const int32_t C = a->in.c, K = a->kh * a->kw * C;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
-  dory_mm_out o;
   int32_t oh, ow, c;
-  o.bias = a->bias;
-  o.psum = a->psum;
-  o.rq = &a->rq;
-  o.out = a->out.data;
-  o.out_c = a->out.c;
-  o.out_type = a->out.type;
-  o.first = a->first;
-  o.last = a->last;
-  o.has_requant = a->has_requant;
+  const dory_mm_out o =
+      dory_mm_out_make(a->bias, a->psum, &a->rq, &a->out, a->first, a->last, a->has_requant);
   for (oh = wk.r0; oh < wk.r1; ++oh)
     for (ow = 0; ow < a->out.w; ++ow) {
       const int32_t y0 = oh * a->stride_h - a->pad.top, x0 = ow * a->stride_w - a->pad.left;

@@ -7,16 +7,8 @@
 
 DORY_ALWAYS_INLINE void fc_body(const dory_fc_args *a, int IT, int32_t zp) {
   const dory_work wk = dory_core_work(a->split, 1, a->out.c);
-  dory_mm_out o;
-  o.bias = a->bias;
-  o.psum = a->psum;
-  o.rq = &a->rq;
-  o.out = a->out.data;
-  o.out_c = a->out.c;
-  o.out_type = a->out.type;
-  o.first = a->first;
-  o.last = a->last;
-  o.has_requant = a->has_requant;
+  const dory_mm_out o =
+      dory_mm_out_make(a->bias, a->psum, &a->rq, &a->out, a->first, a->last, a->has_requant);
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   dory_mm_1px(a->in.data, IT, zp, a->weights, a->in.c, wk.c0, wk.c1, &o, 0);
 }

@@ -21,6 +21,23 @@ typedef struct {
   uint8_t out_type, first, last, has_requant;
 } dory_mm_out;
 
+/* The output side of a MAC kernel's tile (conv, pointwise and fc args share these fields). */
+DORY_ALWAYS_INLINE dory_mm_out dory_mm_out_make(const int32_t *bias, int32_t *psum, const dory_requant_args *rq,
+                                                const dory_tile *out, uint8_t first, uint8_t last,
+                                                uint8_t has_requant) {
+  dory_mm_out o;
+  o.bias = bias;
+  o.psum = psum;
+  o.rq = rq;
+  o.out = out->data;
+  o.out_c = out->c;
+  o.out_type = out->type;
+  o.first = first;
+  o.last = last;
+  o.has_requant = has_requant;
+  return o;
+}
+
 DORY_ALWAYS_INLINE void dory_mm_finish(const dory_mm_out *o, int32_t pix, int32_t c, int32_t sum) {
   const int32_t idx = pix * o->out_c + c;
   const int32_t acc = (o->first ? o->bias[c] : o->psum[idx]) + sum;

@@ -14,17 +14,9 @@ DORY_ALWAYS_INLINE void pointwise_body(const dory_conv_args *a, int IT, int32_t 
   const int32_t K = a->in.c;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   const int32_t p_end = wk.r1 * a->out.w;
-  dory_mm_out o;
   int32_t p;
-  o.bias = a->bias;
-  o.psum = a->psum;
-  o.rq = &a->rq;
-  o.out = a->out.data;
-  o.out_c = a->out.c;
-  o.out_type = a->out.type;
-  o.first = a->first;
-  o.last = a->last;
-  o.has_requant = a->has_requant;
+  const dory_mm_out o =
+      dory_mm_out_make(a->bias, a->psum, &a->rq, &a->out, a->first, a->last, a->has_requant);
   if (wk.c0 >= wk.c1) return;
   for (p = wk.r0 * a->out.w; p + 1 < p_end; p += 2)
     dory_mm_2px(pointwise_pixel(a, IT, p), pointwise_pixel(a, IT, p + 1), IT, zp, a->weights, K, wk.c0, wk.c1, &o,
