@@ -1,5 +1,6 @@
 /* The executor of dory/layer.h on a platform: the schedule (schedule.c) driven by the HAL's DMA and barrier, each
- * computation a kernel call with arguments built from the layer's constants and the tile's extent and copies. */
+ * computation a kernel call with arguments built from the layer's constants and the tile's extent and copies; and
+ * the L2-direct execution, the same kernel call once on the whole layer with its operands in L2. */
 #include <stddef.h>
 
 #include "dory/hal.h"
@@ -10,15 +11,21 @@ static int32_t g_skip_wait = -1;
 
 void dory_layer_inject_skip_wait(int32_t wait_index) { g_skip_wait = wait_index; }
 
+/* Where a kernel call finds its operands: L1 buffer copies (tiled) or the tensors in L2 (L2-direct). */
+typedef struct {
+  uint8_t *in[DORY_LAYER_MAX_INPUTS];
+  uint8_t *weights, *bias, *requant, *out, *psum, *im2col;
+  uint32_t im2col_bytes;
+} operands;
+
 static uint8_t *buf_ptr(const dory_layer *L, uint8_t *l1, uint8_t role, int operand, uint8_t copy) {
   const dory_l1_buffer *b = dory_layer_l1_buffer(L, role, operand);
   return b ? l1 + b->offset[copy] : NULL;
 }
 
-static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, uint8_t *l1, const dory_tile_copies *c,
-                         int k) {
+static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, const operands *p, int k) {
   dory_tile t;
-  t.data = buf_ptr(L, l1, DORY_BUF_INPUT, k, c->in[k]);
+  t.data = p->in[k];
   t.h = e->h_in;
   t.w = e->w_in;
   t.c = e->c_in;
@@ -26,40 +33,41 @@ static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, uint8_t
   return t;
 }
 
-void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c, uint8_t *l1) {
+/* One kernel call: tile e of L on the operands p (every core calls it; each computes its share). */
+static void compute_on(const dory_layer *L, const dory_tile_extent *e, const operands *p) {
   dory_tile out;
   dory_pad pad = e->pad;
   dory_requant_args rq = L->rq;
   int k;
-  out.data = buf_ptr(L, l1, DORY_BUF_OUTPUT, 0, c->out);
+  out.data = p->out;
   out.h = e->h_out;
   out.w = e->w_out;
   out.c = e->c_out;
   out.type = L->out.type;
-  rq.channel_params = buf_ptr(L, l1, DORY_BUF_REQUANT, 0, c->requant);
+  rq.channel_params = p->requant;
 
   switch (L->kind) {
     case DORY_LAYER_CONV:
     case DORY_LAYER_POINTWISE:
     case DORY_LAYER_DEPTHWISE: {
       dory_conv_args a;
-      a.in = in_tile(L, e, l1, c, 0);
+      a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.pad = pad;
       a.kh = L->kh;
       a.kw = L->kw;
       a.stride_h = L->stride_h;
       a.stride_w = L->stride_w;
-      a.weights = (const int8_t *)buf_ptr(L, l1, DORY_BUF_WEIGHTS, 0, c->weights);
-      a.bias = (const int32_t *)buf_ptr(L, l1, DORY_BUF_BIAS, 0, c->bias);
+      a.weights = (const int8_t *)p->weights;
+      a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
       a.rq = rq;
-      a.psum = (int32_t *)buf_ptr(L, l1, DORY_BUF_PSUM, 0, 0);
+      a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
-      a.im2col = buf_ptr(L, l1, DORY_BUF_IM2COL, 0, 0);
-      a.im2col_bytes = L->l1_im2col.copies ? L->l1_im2col.bytes : 0u;
+      a.im2col = p->im2col;
+      a.im2col_bytes = p->im2col_bytes;
       a.im2col_pixels = L->pixel_block;
       a.split = L->split;
       if (L->kind == DORY_LAYER_CONV)
@@ -72,15 +80,15 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
     }
     case DORY_LAYER_FC: {
       dory_fc_args a;
-      a.in = in_tile(L, e, l1, c, 0);
+      a.in = in_tile(L, e, p, 0);
       a.in.h = a.in.w = 1;
       a.out = out;
-      a.weights = (const int8_t *)buf_ptr(L, l1, DORY_BUF_WEIGHTS, 0, c->weights);
-      a.bias = (const int32_t *)buf_ptr(L, l1, DORY_BUF_BIAS, 0, c->bias);
+      a.weights = (const int8_t *)p->weights;
+      a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
       a.rq = rq;
-      a.psum = (int32_t *)buf_ptr(L, l1, DORY_BUF_PSUM, 0, 0);
+      a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
       a.split = L->split;
@@ -89,7 +97,7 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
     }
     case DORY_LAYER_MAXPOOL: {
       dory_maxpool_args a;
-      a.in = in_tile(L, e, l1, c, 0);
+      a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.pad = pad;
       a.kh = L->kh;
@@ -104,7 +112,7 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
     }
     case DORY_LAYER_AVGPOOL: {
       dory_avgpool_args a;
-      a.in = in_tile(L, e, l1, c, 0);
+      a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.pad = pad;
       a.kh = L->kh;
@@ -126,7 +134,7 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
       dory_add_args a;
       for (k = 0; k < DORY_ADD_MAX_OPERANDS; ++k) {
         a.op[k] = L->add_op[k];
-        if (k < L->n_inputs) a.op[k].in = in_tile(L, e, l1, c, k);
+        if (k < L->n_inputs) a.op[k].in = in_tile(L, e, p, k);
       }
       a.n_operands = L->n_inputs;
       a.rq = rq;
@@ -137,7 +145,7 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
     }
     case DORY_LAYER_REQUANTIZE: {
       dory_requantize_args a;
-      a.in = in_tile(L, e, l1, c, 0);
+      a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.input_zero_point = L->input_zero_point;
       a.rq = rq;
@@ -148,6 +156,21 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
     default:
       dory_panic("executor: unknown layer kind");
   }
+}
+
+void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c, uint8_t *l1) {
+  operands p;
+  int k;
+  for (k = 0; k < DORY_LAYER_MAX_INPUTS; ++k)
+    p.in[k] = k < L->n_inputs ? buf_ptr(L, l1, DORY_BUF_INPUT, k, c->in[k]) : NULL;
+  p.weights = buf_ptr(L, l1, DORY_BUF_WEIGHTS, 0, c->weights);
+  p.bias = buf_ptr(L, l1, DORY_BUF_BIAS, 0, c->bias);
+  p.requant = buf_ptr(L, l1, DORY_BUF_REQUANT, 0, c->requant);
+  p.out = buf_ptr(L, l1, DORY_BUF_OUTPUT, 0, c->out);
+  p.psum = buf_ptr(L, l1, DORY_BUF_PSUM, 0, 0);
+  p.im2col = buf_ptr(L, l1, DORY_BUF_IM2COL, 0, 0);
+  p.im2col_bytes = L->l1_im2col.copies ? L->l1_im2col.bytes : 0u;
+  compute_on(L, e, &p);
 }
 
 /* ---- the HAL-driven schedule ------------------------------------------------------------------------------- */
@@ -196,4 +219,42 @@ void dory_layer_run(const dory_layer *L) {
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;
   dory_cluster_run(layer_task, &r);
+}
+
+/* ---- L2-direct execution ------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const dory_layer *L;
+  dory_tile_extent e;
+  operands p;
+} l2_direct_args;
+
+static void l2_direct_task(void *arg) {
+  const l2_direct_args *a = (const l2_direct_args *)arg;
+  compute_on(a->L, &a->e, &a->p);
+}
+
+void dory_layer_run_l2_direct(const dory_layer *L) {
+  l2_direct_args a;
+  uint8_t *l2 = (uint8_t *)dory_l2_base();
+  const char *why = NULL;
+  int k;
+  if (!dory_layer_l2_direct_supported(L, dory_l1_size(), &why)) dory_panic(why);
+  a.L = L;
+  dory_layer_whole_extent(L, &a.e);
+  /* The kernels address their input as a dense box of in.h x in.w pixels. The whole layer's clipped box can stop
+   * short of the map (a stride that never reaches the last rows or columns), but in L2 the rows are the map's:
+   * the box is the whole map, which starts where the clipped box does (row and column 0) and only adds pixels no
+   * window reads. */
+  a.e.h_in = L->h_in;
+  a.e.w_in = L->w_in;
+  for (k = 0; k < DORY_LAYER_MAX_INPUTS; ++k) a.p.in[k] = k < L->n_inputs ? l2 + L->in[k].l2_offset : NULL;
+  a.p.weights = L->weight_bytes_per_cout ? l2 + L->weights_l2 : NULL;
+  a.p.bias = L->bias_bytes_per_cout ? l2 + L->bias_l2 : NULL;
+  a.p.requant = L->rq_bytes_per_cout ? l2 + L->requant_l2 : NULL;
+  a.p.out = l2 + L->out.l2_offset;
+  a.p.psum = NULL; /* one input-channel tile: first = last = 1 */
+  a.p.im2col = L->l2_direct_im2col_bytes ? (uint8_t *)dory_l1_base() : NULL;
+  a.p.im2col_bytes = L->l2_direct_im2col_bytes;
+  dory_cluster_run(l2_direct_task, &a);
 }

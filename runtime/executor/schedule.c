@@ -310,3 +310,30 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
     wait_all(&s);
   }
 }
+
+/* ---- L2-direct execution: what the layer needs (the run itself is in executor.c) ----------------------------- */
+
+static int map_dense(const dory_l2_map *m, int32_t channels) { return m->pixel_stride == channels; }
+
+int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const char **why) {
+  int k;
+  const char *reason = NULL;
+  for (k = 0; k < L->n_inputs && !reason; ++k)
+    if (!map_dense(&L->in[k], L->c_in))
+      reason = "an input is a channel slice of a larger tensor (the kernels read dense tensors)";
+  if (!reason && !map_dense(&L->out, L->c_out))
+    reason = "the output is a channel slice of a concatenation (the kernels write dense tensors)";
+  if (!reason && L->l2_direct_im2col_bytes > l1_bytes)
+    reason = "the conv's im2col scratch for the whole layer does not fit L1";
+  if (why) *why = reason;
+  return reason == NULL;
+}
+
+void dory_layer_whole_extent(const dory_layer *L, dory_tile_extent *e) {
+  dory_layer whole = *L;
+  whole.tile_c_out = L->c_out;
+  whole.tile_h = L->h_out;
+  whole.tile_w = L->w_out;
+  whole.tile_c_in = L->c_in;
+  dory_layer_tile_extent(&whole, 0, e);
+}

@@ -97,6 +97,11 @@ static inline dory_work dory_core_work(uint8_t split, int32_t h, int32_t c) {
 
 /* ---- requantization: the per-channel parameters, then dory/requant.h ---------------------------------------- */
 
+/* A little-endian int64 from two 4-byte-aligned 32-bit words (every dory target is little-endian). */
+DORY_ALWAYS_INLINE int64_t dory_load_i64_le(const uint32_t *w) {
+  return (int64_t)((uint64_t)w[0] | ((uint64_t)w[1] << 32));
+}
+
 DORY_ALWAYS_INLINE void dory_rq_params(const dory_requant_args *rq, int32_t c, int64_t *m, int64_t *a) {
   const int32_t n = rq->mul_per_channel + rq->add_per_channel;
   if (!rq->mul_per_channel && !rq->add_per_channel) {
@@ -105,17 +110,12 @@ DORY_ALWAYS_INLINE void dory_rq_params(const dory_requant_args *rq, int32_t c, i
     return;
   }
   if (rq->wide) {
-    /* int64 records in an L1 buffer aligned only to the target's L1 alignment (4 bytes on pulp-open): loaded with
-     * memcpy, the portable unaligned load (rv32 makes two 32-bit loads of an int64 either way). */
-    const unsigned char *rec = (const unsigned char *)rq->channel_params + (size_t)c * (size_t)n * 8u;
-    if (rq->mul_per_channel)
-      memcpy(m, rec, 8);
-    else
-      *m = rq->mul;
-    if (rq->add_per_channel)
-      memcpy(a, rec + 8u * rq->mul_per_channel, 8);
-    else
-      *a = rq->add;
+    /* int64 records in an L1 buffer aligned only to the target's L1 alignment (4 bytes on pulp-open, never less):
+     * loaded as two 32-bit words (rv32 makes two loads of an int64 either way; a memcpy of unknown alignment
+     * costs rv32 eight byte loads). */
+    const uint32_t *rec = (const uint32_t *)rq->channel_params + (size_t)c * (size_t)n * 2u;
+    *m = rq->mul_per_channel ? dory_load_i64_le(rec) : rq->mul;
+    *a = rq->add_per_channel ? dory_load_i64_le(rec + 2 * rq->mul_per_channel) : rq->add;
   } else {
     const int32_t *rec = (const int32_t *)rq->channel_params + (int64_t)c * n;
     *m = rq->mul_per_channel ? rec[0] : rq->mul;

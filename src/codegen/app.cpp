@@ -31,13 +31,18 @@ Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOpt
                       fmt::format("build the ELF with `make -C {} pulp-open` and run it under GVSoC: {} "
                                   "app-pulp-open.elf run",
                                   app.dir, gvsoc_run_command()));
+  if (app_mode_bits(options.mode) == 0)
+    return make_error("cli-bad-mode", options.mode, "unknown execution mode", "use tiled, l2-direct or both");
   if (options.platform == AppPlatform::Qemu) {
-    DORY_TRY_STATUS(build_qemu_app(app.dir, options.qemu_mode, options.qemu_build));
+    QemuBuildOptions qb = options.qemu_build;
+    qb.app_mode = options.mode;
+    DORY_TRY_STATUS(build_qemu_app(app.dir, options.qemu_mode, qb));
     return run_qemu_app(app.dir, options.qemu_mode, options.timeout_s);
   }
   DORY_TRY_STATUS(build_host_app(app.dir, options.build));
   std::vector<std::string> args = {"--cores", std::to_string(options.cores > 0 ? options.cores
                                                                               : app.deployment.target.cores)};
+  args.insert(args.end(), {"--mode", options.mode});
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   return run_host_app(app.dir, args, options.env, options.timeout_s);
 }

@@ -36,6 +36,7 @@ struct AppRunOptions {
   HostBuildOptions build;
   QemuMode qemu_mode = QemuMode::System;  // qemu: system (instruction counts) or user mode
   QemuBuildOptions qemu_build;
+  std::string mode = "tiled";     // the app's passes: tiled, l2-direct or both (main.c, host_run.h app_mode_bits)
   std::vector<std::string> extra_args;  // host: passed to the application (fault injection in tests)
   std::vector<std::string> env;         // host
   int timeout_s = 600;

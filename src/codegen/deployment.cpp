@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "eval/eval.h"
 #include "tiler/geometry.h"
 
 namespace dory {
@@ -271,7 +272,9 @@ void fill_descriptor(const Deployment& dep, DeployedLayer& dl) {
     d.input_zero_point = q->input_zero_point;
     d.has_requant = 1;
   }
+  d.l2_direct_im2col_bytes = u32(l2_direct_scratch_bytes(t, geo), "L2-direct im2col bytes", n);
   d.modeled_cycles = static_cast<uint64_t>(p.cost.total_cycles + 0.5);
+  d.l2_direct_modeled_cycles = static_cast<uint64_t>(l2_direct_call(t, geo).cycles + 0.5);
   d.macs = static_cast<uint64_t>(geo.macs());
 }
 
@@ -283,6 +286,14 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
   dep.target = target;
   dep.options = options;
   dep.l1_bytes = options.l1_budget_bytes > 0 ? options.l1_budget_bytes : target.usable_bytes(MemLevel::L1);
+  // The kernels read int32 biases and partial sums, and int64 requantization records as 32-bit words, from L1
+  // buffers that start at multiples of the L1 alignment.
+  if (target.l1.alignment_bytes < 4)
+    return make_error("deploy-l1-alignment", fmt::format("target '{}': memories.L1.alignment_bytes", target.name),
+                      fmt::format("L1 alignment {} B; the generated code needs L1 buffers aligned to at least 4 B (its "
+                                  "kernels load 32-bit biases, partial sums and requantization words from L1)",
+                                  target.l1.alignment_bytes),
+                      "set alignment_bytes of L1 to 4 or more in the target file (every PULP L1 is word-addressed)");
   // Concatenation inputs are produced into their slice of the output: refuse what the code could not honor.
   DORY_TRY_STATUS(check_concat_storage(dep.graph));
   DORY_TRY(std::vector<TilePlan> plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));

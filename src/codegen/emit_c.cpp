@@ -146,6 +146,16 @@ std::string layer_comment(const Deployment& dep, size_t i) {
   s += fmt::format(" *   model  {} cycles, {:.2f} MAC/cycle, {:+.1f} % vs all data in L1 ({} cycles)\n */\n",
                    format_bytes_grouped(static_cast<int64_t>(p.cost.total_cycles + 0.5)), p.macs_per_cycle(),
                    100 * p.overhead_vs_l1(), format_bytes_grouped(static_cast<int64_t>(p.cost.l1_resident_cycles + 0.5)));
+  const dory_layer d = dl.descriptor();
+  const char* why = nullptr;
+  const bool direct = dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(dep.l1_bytes), &why) != 0;
+  s.insert(s.size() - 4, direct ? fmt::format(" *   L2-direct (app --mode l2-direct) {} cycles modeled{}\n",
+                                              format_bytes_grouped(static_cast<int64_t>(d.l2_direct_modeled_cycles)),
+                                              d.l2_direct_im2col_bytes
+                                                  ? fmt::format(", im2col scratch {} B in L1",
+                                                                format_bytes_grouped(d.l2_direct_im2col_bytes))
+                                                  : std::string())
+                                : fmt::format(" *   L2-direct: runs tiled ({})\n", why));
   return s;
 }
 
@@ -229,7 +239,9 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
   }
   f("pixel_block", fmt::format("{}", d.pixel_block));
   f("split", d.split == DORY_SPLIT_ROWS ? "DORY_SPLIT_ROWS" : "DORY_SPLIT_CHANNELS");
+  f("l2_direct_im2col_bytes", fmt::format("{}u", d.l2_direct_im2col_bytes));
   f("modeled_cycles", u64_lit(d.modeled_cycles));
+  f("l2_direct_modeled_cycles", u64_lit(d.l2_direct_modeled_cycles));
   f("macs", u64_lit(d.macs));
   s += "}";
   return s;
@@ -453,9 +465,14 @@ std::string makefile(AppPlatform platform) {
 # RISC-V needs Debian's gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf, qemu-user and qemu-system-misc
 # (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two). The QEMU runs are killed after
 # QEMU_TIMEOUT seconds.
+# MODE: the passes main.c runs, each checked layer by layer: tiled (DORY, the default), l2-direct (every layer one
+# kernel call on its operands in L2, no DMA: the paper's baseline) or both. The host app also takes --mode; after
+# changing MODE for an ELF, `make clean`.
+MODE ?= tiled
+MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,1))
 CC ?= cc
 CFLAGS ?= -O2
-APP_CFLAGS = -std=c99 -Iruntime/include -I.
+APP_CFLAGS = -std=c99 -Iruntime/include -I. -DDORY_APP_MODE=$(MODE_BITS)
 SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
        runtime/executor/executor.c runtime/hal/trace.c runtime/hal/host/hal_host.c
 HDRS = $(wildcard *.h runtime/include/dory/*.h runtime/kernels/*.h)

@@ -40,32 +40,49 @@ int run_capture(const std::string& cmd, std::string& out) {
 
 }  // namespace
 
+int app_mode_bits(const std::string& mode) {
+  if (mode == "tiled") return 1;
+  if (mode == "l2-direct") return 2;
+  if (mode == "both") return 3;
+  return 0;
+}
+
+namespace {
+
+// "<i> <name> tiles <n> modeled <c> <host_us t | instructions n [cycles n]> <ok|MISMATCH> <count> [fallback]"
+bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
+  const size_t t = rest.rfind(" tiles ");
+  if (t == std::string::npos) return false;
+  std::istringstream head(rest.substr(0, t));
+  head >> L.index;
+  std::getline(head >> std::ws, L.name);
+  std::istringstream tail(rest.substr(t));
+  std::string kw, measure, status, extra;
+  tail >> kw >> L.tiles >> kw >> L.modeled_cycles >> measure;
+  if (measure == "instructions")
+    tail >> L.instructions;
+  else
+    tail >> L.host_us;
+  tail >> status;
+  if (status == "cycles") tail >> L.cycles >> status;
+  tail >> L.mismatches;
+  L.ok = status == "ok";
+  if (tail >> extra) L.fallback = extra == "fallback";
+  return true;
+}
+
+}  // namespace
+
 void parse_app_output(HostRunResult& r) {
   std::istringstream in(r.output);
   std::string line;
+  const std::string direct_prefix = "l2direct layer ";
   while (std::getline(in, line)) {
+    HostLayerResult L;
     if (line.rfind("layer ", 0) == 0) {
-      // layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>        (host)
-      // layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>   (rv32)
-      // layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>   (pulp-open)
-      const size_t t = line.rfind(" tiles ");
-      if (t == std::string::npos) continue;
-      HostLayerResult L;
-      std::istringstream head(line.substr(6, t - 6));
-      head >> L.index;
-      std::getline(head >> std::ws, L.name);
-      std::istringstream tail(line.substr(t));
-      std::string kw, measure, status;
-      tail >> kw >> L.tiles >> kw >> L.modeled_cycles >> measure;
-      if (measure == "instructions")
-        tail >> L.instructions;
-      else
-        tail >> L.host_us;
-      tail >> status;
-      if (status == "cycles") tail >> L.cycles >> status;
-      tail >> L.mismatches;
-      L.ok = status == "ok";
-      r.layers.push_back(L);
+      if (parse_layer_line(line.substr(6), L)) r.layers.push_back(L);
+    } else if (line.rfind(direct_prefix, 0) == 0) {
+      if (parse_layer_line(line.substr(direct_prefix.size()), L)) r.l2_direct_layers.push_back(L);
     } else if (line.rfind("RESULT ", 0) == 0) {
       r.result_ok = line.rfind("RESULT ok", 0) == 0;
     } else if (line.rfind("MISMATCH ", 0) == 0 && r.first_mismatch.empty()) {
@@ -295,7 +312,11 @@ Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuild
                                                      : fs::absolute(o.runtime_include_dir).string());
   }
   const fs::path obj = dir / (mode == QemuMode::System ? "obj-rv32" : "obj-rv32-user");
-  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, mode, includes, srcs, obj, app_dir));
+  const int bits = app_mode_bits(o.app_mode);
+  if (bits == 0)
+    return make_error("cli-bad-mode", o.app_mode, "unknown execution mode", "use tiled, l2-direct or both");
+  DORY_TRY_STATUS(compile_rv32(cc, fmt::format("{} -DDORY_APP_MODE={}", o.cflags, bits), mode, includes, srcs, obj,
+                               app_dir));
   const fs::path elf = dir / qemu_elf_name(mode);
   std::string cmd = fmt::format("{} {} -T {} -o {}", cc, rv32_link_flags(),
                                 quote((rt / "hal" / "rv32-qemu" / "link.ld").string()), quote(elf.string()));

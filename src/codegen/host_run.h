@@ -47,6 +47,7 @@ struct HostLayerResult {
   int64_t instructions = -1;   // qemu-system: retired instructions of the layer (-1: not counted)
                                // pulp-open: instructions of the 8 cluster cores over the layer's task, summed
   int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
+  bool fallback = false;       // l2-direct pass: the layer could not run so and ran tiled
   bool ok = false;
   int64_t mismatches = 0;
 };
@@ -54,7 +55,8 @@ struct HostLayerResult {
 struct HostRunResult {
   int exit_code = -1;                  // the process's status; 128 + signal when it died of a signal
   std::string output;                  // stdout and stderr, interleaved
-  std::vector<HostLayerResult> layers; // parsed from the output
+  std::vector<HostLayerResult> layers; // parsed from the output: the tiled pass
+  std::vector<HostLayerResult> l2_direct_layers;  // the l2-direct pass (app --mode l2-direct|both)
   bool result_ok = false;              // the RESULT line says ok
   std::string first_mismatch;          // the first MISMATCH line, if any
   std::string command;                 // what was run
@@ -65,8 +67,12 @@ struct HostRunResult {
 //   layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>                    (host)
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>               (rv32)
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
+//   l2direct layer ... (the same, for the l2-direct pass; " fallback" at the end of a layer that ran tiled)
 //   RESULT <ok|MISMATCH> ...   and the first line starting "MISMATCH ".
 void parse_app_output(HostRunResult& r);
+
+// main.c's DORY_APP_MODE for a mode name: "tiled" 1, "l2-direct" 2, "both" 3; 0 for anything else.
+int app_mode_bits(const std::string& mode);
 
 // Runs APP/app with `args` (and optional environment assignments "NAME=value"), with a timeout in seconds.
 Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vector<std::string>& args,
@@ -98,6 +104,7 @@ struct QemuBuildOptions {
   std::string prebuilt_runtime_lib;    // non-empty: link this archive (build_qemu_runtime, same mode)
   std::string runtime_include_dir;     // with prebuilt_runtime_lib: the runtime's include directory
   std::string runtime_dir;             // with prebuilt_runtime_lib: the runtime (for link.ld); empty: dory's
+  std::string app_mode = "tiled";      // the passes main.c runs (no arguments on rv32): tiled, l2-direct, both
 };
 
 // Whether the cross compiler, picolibc and the emulator of `mode` are installed; the error

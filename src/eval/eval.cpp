@@ -227,6 +227,13 @@ L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scra
   return l2_direct(target, single_core(target), g, scratch);
 }
 
+int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g) {
+  if (g.family != KernelFamily::Conv) return 0;
+  const MacKernelParams& m = target.mac_kernel(g.family);
+  if (m.im2col_cycles_per_byte <= 0) return 0;
+  return target.cores * m.pixel_block * g.kh * g.kw * g.c_in * g.in_elem_bytes.at(0);
+}
+
 double plan_active_core_cycles(const Target& target, const TilePlan& plan) {
   return active_cycles_of_plan(single_core(target), target.cores, plan);
 }

@@ -120,6 +120,11 @@ struct L2DirectCost {
 // energy (store_bytes), not stalls.
 L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scratch scratch = L2Scratch::L1);
 
+// The L1 im2col scratch of that call (the conv on a target whose kernel builds im2col columns: cores x pixel_block
+// x kh x kw x c_in elements, the tiler's formula for the whole layer; else 0). The runtime's L2-direct execution
+// (dory_layer_run_l2_direct) gets exactly this (dory_layer::l2_direct_im2col_bytes) and needs it to fit L1.
+int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g);
+
 // ---- the evaluation ----
 
 struct ModeCost {

@@ -43,12 +43,35 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
               "modeled cycles", "MAC/cycle", "vs L1"};
   t.right_aligned = {true, false, false, false, true, false, true, true, true, true, true, true};
   bool counted = false;  // a run that counted instructions (qemu-system): an "instructions" column
-  if (run)
+  const bool direct = run && !run->l2_direct_layers.empty();  // the app ran the l2-direct pass
+  if (run) {
     for (const HostLayerResult& x : run->layers) counted |= x.instructions >= 0;
+    for (const HostLayerResult& x : run->l2_direct_layers) counted |= x.instructions >= 0;
+  }
   if (run) {  // what the platform measured: host time, or retired instructions under qemu-system
     t.header.insert(t.header.end(), {counted ? "instructions" : "host us", "check"});
     t.right_aligned.insert(t.right_aligned.end(), {true, false});
   }
+  if (direct) {
+    t.header.insert(t.header.end(), {"L2-direct modeled", counted ? "L2-direct instr." : "L2-direct host us",
+                                     "L2-direct check"});
+    t.right_aligned.insert(t.right_aligned.end(), {true, true, false});
+  }
+  auto find = [](const std::vector<HostLayerResult>& v, size_t i) -> const HostLayerResult* {
+    for (const HostLayerResult& x : v)
+      if (x.index == static_cast<int>(i)) return &x;
+    return nullptr;
+  };
+  auto measured = [&](const HostLayerResult* r) {
+    if (counted) return r && r->instructions >= 0 ? format_bytes_grouped(r->instructions) : std::string("-");
+    return r ? fmt::format("{:.0f}", r->host_us) : std::string("-");
+  };
+  auto check_cell = [](const HostLayerResult* r) {
+    if (!r) return std::string("not run");
+    std::string c = r->ok ? "ok" : fmt::format("MISMATCH ({})", r->mismatches);
+    return r->fallback ? c + " (ran tiled)" : c;
+  };
+  double direct_modeled = 0;
   double total = 0, resident = 0;
   int64_t macs = 0;
   for (size_t i = 0; i < dep.layers.size(); ++i) {
@@ -74,14 +97,16 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
         p.macs() ? fmt::format("{:.2f}", p.macs_per_cycle()) : "-",
         fmt::format("{:+.1f}%", 100 * p.overhead_vs_l1())};
     if (run) {
-      const HostLayerResult* r = nullptr;
-      for (const HostLayerResult& x : run->layers)
-        if (x.index == static_cast<int>(i)) r = &x;
-      if (counted)
-        row.push_back(r && r->instructions >= 0 ? format_bytes_grouped(r->instructions) : "-");
-      else
-        row.push_back(r ? fmt::format("{:.0f}", r->host_us) : "-");
-      row.push_back(r ? (r->ok ? "ok" : fmt::format("MISMATCH ({})", r->mismatches)) : "not run");
+      const HostLayerResult* r = find(run->layers, i);
+      row.push_back(measured(r));
+      row.push_back(check_cell(r));
+    }
+    if (direct) {
+      const HostLayerResult* r = find(run->l2_direct_layers, i);
+      if (r) direct_modeled += static_cast<double>(r->modeled_cycles);
+      row.push_back(r ? format_bytes_grouped(static_cast<int64_t>(r->modeled_cycles)) : "-");
+      row.push_back(measured(r));
+      row.push_back(check_cell(r));
     }
     t.add(std::move(row));
   }
@@ -97,11 +122,18 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                                   format_bytes_grouped(static_cast<int64_t>(total + 0.5)),
                                   total > 0 ? fmt::format("{:.2f}", static_cast<double>(macs) / total) : "-",
                                   resident > 0 ? fmt::format("{:+.1f}%", 100 * (total / resident - 1)) : "-"};
-  if (run) {
-    int64_t instructions = 0;
-    for (const HostLayerResult& x : run->layers) instructions += std::max<int64_t>(x.instructions, 0);
-    sum.insert(sum.end(), {counted ? format_bytes_grouped(instructions) : "", run->passed() ? "ok" : "FAILED"});
-  }
+  auto instructions = [](const std::vector<HostLayerResult>& v) {
+    int64_t n = 0;
+    for (const HostLayerResult& x : v) n += std::max<int64_t>(x.instructions, 0);
+    return n;
+  };
+  if (run)
+    sum.insert(sum.end(), {counted && !run->layers.empty() ? format_bytes_grouped(instructions(run->layers)) : "",
+                           run->layers.empty() ? "not run" : run->passed() ? "ok" : "FAILED"});
+  if (direct)
+    sum.insert(sum.end(), {format_bytes_grouped(static_cast<int64_t>(direct_modeled + 0.5)),
+                           counted ? format_bytes_grouped(instructions(run->l2_direct_layers)) : "",
+                           run->passed() ? "ok" : "FAILED"});
   t.add(std::move(sum));
   s += markdown ? render_markdown(t) : render_text(t);
   s += fmt::format("\nDB: double-buffered input/weights/output. Modeled cycles: dory's cost model for {} ({:.2f} ms "
@@ -112,6 +144,10 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                              "core, exact and repeatable)"
                    : run   ? "; host us: measured on this machine's host platform (threads)"
                            : "");
+  if (direct)
+    s += "L2-direct: every layer one kernel call on its operands in L2, no DMA (the paper's \"L2 fetching\"); its "
+         "modeled cycles are dory eval's L2-direct model (L2 load latency); \"ran tiled\": the layer cannot run so "
+         "(a concatenation slice, or an im2col scratch larger than L1).\n";
   return s;
 }
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "../util/run_cli.h"
 
@@ -49,6 +50,50 @@ TEST(DeployCli, RunBuildsRunsAndChecksEveryLayer) {
   const CliResult r = run_cli("run " + kModel + " --target gap8 --l1 16k --cores 3 --input " + kInput);
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* s : {"every layer of 10 matches", "host us", "check", "fc"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+}
+
+TEST(DeployCli, RunInBothModesChecksTheL2DirectPassToo) {
+  const CliResult r = run_cli("run " + kModel + " --target gap8 --cores 2 --mode both --input " + kInput);
+  EXPECT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"tiled and L2-direct passes", "L2-direct modeled", "L2-direct host us", "L2-direct check"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  EXPECT_FALSE(contains(r.output, "(ran tiled)")) << r.output;  // every map of fmnist is dense
+}
+
+TEST(DeployCli, AnUnknownModeExitsOneBeforeDeploying) {
+  const CliResult r = run_cli("run " + kModel + " --mode sideways");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "cli-bad-mode")) << r.output;
+  EXPECT_TRUE(contains(r.output, "'sideways'")) << r.output;
+  EXPECT_FALSE(contains(r.output, "schedule checked")) << r.output;
+}
+
+TEST(DeployCli, AnL1AlignmentBelowFourBytesIsRefusedNamingTheField) {
+  TempDir d;
+  std::ifstream in(std::string(DORY_SOURCE_DIR) + "/targets/gap8.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "\"access_cycles\": 1, \"alignment_bytes\": 4";
+  const size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, from.size(), "\"access_cycles\": 1, \"alignment_bytes\": 2");
+  const fs::path target = d.path / "gap8-align2.json";
+  std::ofstream(target) << text;
+  // The tiler plans such a target; the generated code cannot run on it.
+  EXPECT_EQ(run_cli("tile " + kModel + " --target " + target.string()).status, 0);
+  const CliResult r = run_cli("deploy " + kModel + " --target " + target.string() + " -o " + (d.path / "a").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* s : {"deploy-l1-alignment", "memories.L1.alignment_bytes", "L1 alignment 2 B", "4 or more"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+}
+
+TEST(DeployCli, AnUnwritableOutputDirectoryIsAClearError) {
+  TempDir d;
+  const fs::path file = d.path / "a-file";
+  std::ofstream(file) << "not a directory";
+  const CliResult r = run_cli("deploy " + kModel + " --target gap8 -o " + (file / "app").string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  for (const char* s : {"deploy-write", "a-file", "cannot create the directory", "choose another -o"})
     EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
 }
 

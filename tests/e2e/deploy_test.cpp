@@ -6,6 +6,8 @@
 //
 // And the faults the platform and the checks must catch: a skipped DMA wait, an L1 one byte smaller than the
 // plans need, a descriptor corrupted in the generated C.
+// And the L2-direct pass of the same applications (app --mode both): every layer one kernel call on its operands
+// in L2, checked the same way.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include "onnx/frontend.h"
 #include "target/target.h"
 #include "testnets/testnets.h"
+#include "tiler/tile.h"
 
 namespace dory {
 namespace {
@@ -70,9 +73,10 @@ GeneratedApp generate(const Graph& g, int64_t l1, const std::string& dir, Object
 }
 
 HostRunResult run(const GeneratedApp& app, int cores, std::vector<std::string> extra = {},
-                  std::vector<std::string> env = {}) {
+                  std::vector<std::string> env = {}, const std::string& mode = "tiled") {
   AppRunOptions ro;
   ro.cores = cores;
+  ro.mode = mode;
   ro.build = prebuilt();
   ro.extra_args = std::move(extra);
   ro.env = std::move(env);
@@ -132,6 +136,87 @@ TEST(DeployObjectives, TheDoryAndFillObjectivesAreBitExactToo) {
     const HostRunResult r = run(app, 8, {"--quiet"}, {"DORY_HOST_DMA_DELAY_US=wait"});
     EXPECT_TRUE(r.passed()) << objective_name(o) << "\n" << r.output;
   }
+}
+
+// ---- L2-direct execution (the paper's baseline: every layer one kernel call on its operands in L2) ----
+
+class DeployL2Direct : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DeployL2Direct, EveryLayerIsBitExactWithItsOperandsInL2) {
+  const Graph g = load_network(GetParam());
+  TempDir dir("l2direct");
+  const GeneratedApp app = generate(g, 32 * 1024, dir.path.string());
+  const Deployment& dep = app.deployment;
+  ASSERT_FALSE(dep.layers.empty());
+  for (int cores : {1, 8}) {
+    SCOPED_TRACE(testing::Message() << cores << " cores");
+    const HostRunResult r = run(app, cores, {}, {"DORY_HOST_DMA_DELAY_US=wait"}, "both");
+    EXPECT_TRUE(r.passed()) << r.output;
+    ASSERT_EQ(r.layers.size(), dep.layers.size()) << r.output;
+    ASSERT_EQ(r.l2_direct_layers.size(), dep.layers.size()) << r.output;
+    for (size_t i = 0; i < dep.layers.size(); ++i) {
+      const dory_layer d = dep.layers[i].descriptor();
+      const HostLayerResult& x = r.l2_direct_layers[i];
+      SCOPED_TRACE(x.name);
+      EXPECT_TRUE(x.ok);
+      // These networks have no concatenation and their im2col scratch fits 32 kB: every layer runs from L2.
+      EXPECT_TRUE(dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(dep.l1_bytes), nullptr));
+      EXPECT_FALSE(x.fallback);
+      EXPECT_EQ(x.tiles, 1);
+      EXPECT_EQ(x.modeled_cycles, d.l2_direct_modeled_cycles);
+      // The L2-direct model prices the same call as l1-resident plus stalls: never below the L1-resident bound.
+      EXPECT_GE(static_cast<double>(x.modeled_cycles) + 0.5, dep.layers[i].plan.cost.l1_resident_cycles);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Networks, DeployL2Direct, ::testing::Values("fmnist", "mobilenet_v1", "resnet8"),
+                         [](const auto& info) { return info.param; });
+
+TEST(DeployL2Direct, TheWholeLayerExtentIsTheTilersWholeLayerTile) {
+  const Graph g = load_network("resnet8");
+  TempDir dir("l2direct-extent");
+  const GeneratedApp app = generate(g, 16 * 1024, dir.path.string());
+  for (const DeployedLayer& dl : app.deployment.layers) {
+    const LayerGeometry& geo = dl.plan.geometry;
+    const dory_layer d = dl.descriptor();
+    dory_tile_extent e;
+    dory_layer_whole_extent(&d, &e);
+    const TileCounts n = tile_counts(geo, whole_layer_shape(geo));
+    ASSERT_EQ(n.total(), 1) << dl.plan.layer;
+    const TileExtent t = tile_extent(geo, whole_layer_shape(geo), tile_index(n, 0));
+    SCOPED_TRACE(dl.plan.layer);
+    EXPECT_EQ(e.c_out, t.c_out.size());
+    EXPECT_EQ(e.h_out, t.h_out.size());
+    EXPECT_EQ(e.w_out, t.w_out.size());
+    EXPECT_EQ(e.c_in, t.c_in.size());
+    EXPECT_EQ(e.h_in, t.h_in.size());
+    EXPECT_EQ(e.w_in, t.w_in.size());
+    EXPECT_EQ(e.pad.top, t.pad.top);
+    EXPECT_EQ(e.pad.left, t.pad.left);
+    EXPECT_EQ(e.pad.bottom, t.pad.bottom);
+    EXPECT_EQ(e.pad.right, t.pad.right);
+    EXPECT_EQ(e.first, 1);
+    EXPECT_EQ(e.last, 1);
+  }
+}
+
+TEST(DeployL2Direct, AChannelSliceOfAConcatenationRunsTiledAndSaysWhy) {
+  const Graph g = load_network("fmnist");
+  TempDir dir("l2direct-slice");
+  const GeneratedApp app = generate(g, 32 * 1024, dir.path.string());
+  dory_layer d = app.deployment.layers[1].descriptor();
+  const char* why = nullptr;
+  EXPECT_TRUE(dory_layer_l2_direct_supported(&d, 32 * 1024, &why));
+  EXPECT_EQ(why, nullptr);
+  d.out.pixel_stride += 8;  // as if the output were the first channels of a wider concatenation
+  EXPECT_FALSE(dory_layer_l2_direct_supported(&d, 32 * 1024, &why));
+  ASSERT_NE(why, nullptr);
+  EXPECT_NE(std::string(why).find("concatenation"), std::string::npos) << why;
+  d = app.deployment.layers[1].descriptor();
+  ASSERT_GT(d.l2_direct_im2col_bytes, 0u) << "conv2 on gap8 builds im2col columns";
+  EXPECT_FALSE(dory_layer_l2_direct_supported(&d, d.l2_direct_im2col_bytes - 1, &why));
+  EXPECT_NE(std::string(why).find("im2col"), std::string::npos) << why;
 }
 
 // ---- faults ----
@@ -215,6 +300,20 @@ TEST(DeployFaults, ACorruptedDescriptorIsCaught) {
   const HostRunResult r = run(app, 8);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("MISMATCH layer " + std::to_string(L)), std::string::npos) << r.output;
+}
+
+TEST(DeployL2Direct, AnOutputWrittenElsewhereIsCaughtByTheL2DirectPass) {
+  const Graph g = load_network("fmnist");
+  TempDir dir("l2direct-corrupt");
+  const GeneratedApp app = generate(g, 32 * 1024, dir.path.string());
+  const size_t L = 3;
+  const dory_layer good = app.deployment.layers[L].descriptor();
+  corrupt_network_c(dir.path, L, R"(\.out = \{(\d+)u)", ".out = {" + std::to_string(good.out.l2_offset + 64) + "u");
+  // The pass starts from a poisoned L2: nothing of an earlier pass can stand in for the missing output.
+  const HostRunResult r = run(app, 8, {}, {}, "l2-direct");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_TRUE(r.layers.empty()) << "l2-direct only: no tiled pass";
+  EXPECT_NE(r.output.find("MISMATCH l2direct layer " + std::to_string(L)), std::string::npos) << r.output;
 }
 
 }  // namespace

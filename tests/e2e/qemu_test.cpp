@@ -128,8 +128,11 @@ GeneratedApp generate(const Graph& g, int64_t l1, const std::string& dir) {
   return app.ok() ? std::move(*app) : GeneratedApp{};
 }
 
-HostRunResult build_and_run(const GeneratedApp& app, QemuMode mode, int timeout_s = 300) {
-  Status b = build_qemu_app(app.dir, mode, prebuilt(mode));
+HostRunResult build_and_run(const GeneratedApp& app, QemuMode mode, int timeout_s = 300,
+                            const std::string& app_mode = "tiled") {
+  QemuBuildOptions qb = prebuilt(mode);
+  qb.app_mode = app_mode;
+  Status b = build_qemu_app(app.dir, mode, qb);
   EXPECT_TRUE(b.ok()) << (b.ok() ? "" : b.error().str());
   if (!b.ok()) return HostRunResult{};
   Expected<HostRunResult> r = run_qemu_app(app.dir, mode, timeout_s);
@@ -166,9 +169,20 @@ TEST_P(QemuNetwork, EveryLayerIsBitExactUnderQemuSystemAt32kB) {
   int64_t tiles = 0;
   for (const DeployedLayer& dl : app.deployment.layers) tiles += dl.plan.counts.total();
   EXPECT_GT(tiles, static_cast<int64_t>(app.deployment.layers.size())) << "32 kB tiles these networks";
-  const HostRunResult r = build_and_run(app, QemuMode::System);
+  const HostRunResult r = build_and_run(app, QemuMode::System, 300, "both");
   expect_every_layer(app, r, true);
-  EXPECT_NE(r.output.find("(qemu-system platform)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("(qemu-system platform), mode both"), std::string::npos) << r.output;
+  // The L2-direct pass: every layer one kernel call on its operands in L2, checked, its instructions counted.
+  ASSERT_EQ(r.l2_direct_layers.size(), app.deployment.layers.size()) << r.output;
+  for (size_t i = 0; i < r.l2_direct_layers.size(); ++i) {
+    const HostLayerResult& x = r.l2_direct_layers[i];
+    SCOPED_TRACE(x.name);
+    EXPECT_TRUE(x.ok);
+    EXPECT_FALSE(x.fallback);
+    EXPECT_EQ(x.tiles, 1);
+    EXPECT_EQ(x.modeled_cycles, app.deployment.layers[i].descriptor().l2_direct_modeled_cycles);
+    EXPECT_GT(x.instructions, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Networks, QemuNetwork, ::testing::Values("fmnist", "mobilenet_v1", "resnet8"),

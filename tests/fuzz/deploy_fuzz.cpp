@@ -7,7 +7,8 @@
 // deploy (plans, memory plan, descriptors, static schedule check) -> emit the C application -> compile it with
 // the system C compiler -> run it on the host platform with 1 and with 8 cores (random DMA completion delays,
 // including the adversarial "complete only when waited for") -> every element of every layer compared with the
-// reference executor by the application itself.
+// reference executor by the application itself. Each run makes two passes from a poisoned L2: the tiled one, then
+// the L2-direct one (app --mode both: every layer one kernel call on its operands in L2, no DMA), both checked.
 // --platform qemu instead cross-compiles every case for rv32imc (the rv32 runtime built once into an archive) and
 // runs it once under qemu-riscv32 (Linux user mode: fast; one core, DMA completing when waited for).
 //
@@ -112,6 +113,7 @@ struct CaseResult {
   std::string report;
   int64_t tiles = 0;
   bool multi_tile = false;
+  int64_t l2_direct = 0, l2_direct_fallback = 0;  // layers the L2-direct pass runs from L2 / runs tiled
 };
 
 struct Shared {
@@ -188,11 +190,17 @@ CaseResult run_case(const Shared& sh, int k) {
   for (const DeployedLayer& dl : app->deployment.layers) {
     res.tiles += dl.plan.counts.total();
     res.multi_tile |= dl.plan.counts.total() > 1;
+    const dory_layer d = dl.descriptor();
+    if (dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(app->deployment.l1_bytes), nullptr))
+      ++res.l2_direct;
+    else
+      ++res.l2_direct_fallback;
   }
   if (sh.opt.platform == "qemu") {
     QemuBuildOptions qb;
     qb.prebuilt_runtime_lib = sh.runtime_lib;
     qb.runtime_include_dir = sh.include_dir;
+    qb.app_mode = "both";
     if (Status s = build_qemu_app(dir.string(), QemuMode::User, qb); !s.ok()) return fail(s.error().str());
     auto run = run_qemu_app(dir.string(), QemuMode::User, 300);
     if (!run) return fail(run.error().str());
@@ -209,7 +217,7 @@ CaseResult run_case(const Shared& sh, int k) {
   const std::vector<std::string> delays = {"wait", "0", "20"};
   for (int cores : {1, 8}) {
     const std::string delay = r.pick(delays);
-    auto run = run_host_app(dir.string(), {"--cores", std::to_string(cores), "--quiet"},
+    auto run = run_host_app(dir.string(), {"--cores", std::to_string(cores), "--quiet", "--mode", "both"},
                             {"DORY_HOST_DMA_DELAY_US=" + delay}, 300);
     if (!run) return fail(run.error().str());
     if (!run->passed())
@@ -292,16 +300,16 @@ int main(int argc, char** argv) {
   else
     for (int k = 0; k < opt.cases; ++k) cases.push_back(k);
   if (opt.platform == "qemu")
-    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, platform qemu (each case: rv32imc under qemu-riscv32, "
+    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, platform qemu (each case: rv32imc under qemu-riscv32, tiled and L2-direct passes, "
                 "1 core)\n",
                 cases.size(), static_cast<unsigned long long>(opt.seed), opt.jobs);
   else
-    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, sanitize %s (each case: 1 and 8 cores)\n", cases.size(),
+    std::printf("deploy_fuzz: %zu cases, seed %llu, %d jobs, sanitize %s (each case: 1 and 8 cores, tiled and L2-direct passes)\n", cases.size(),
                 static_cast<unsigned long long>(opt.seed), opt.jobs, opt.sanitize.c_str());
   std::fflush(stdout);
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0}, done{0};
-  std::atomic<int64_t> tiles{0}, multi{0};
+  std::atomic<int64_t> tiles{0}, multi{0}, direct{0}, fallback{0};
   std::mutex io;
   const bool tty = isatty(fileno(stderr)) != 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -311,6 +319,8 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(io);
       tiles += r.tiles;
       multi += r.multi_tile ? 1 : 0;
+      direct += r.l2_direct;
+      fallback += r.l2_direct_fallback;
       const int d = ++done;
       if (!r.ok) {
         ++failures;
@@ -325,8 +335,10 @@ int main(int argc, char** argv) {
   for (auto& t : pool) t.join();
   if (tty) std::fputs("\n", stderr);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("deploy_fuzz: %d cases, %d failed; %lld tiles, %lld cases with several tiles; %.0f s\n", done.load(),
-              failures.load(), static_cast<long long>(tiles.load()), static_cast<long long>(multi.load()), secs);
+  std::printf("deploy_fuzz: %d cases, %d failed; %lld tiles, %lld cases with several tiles; L2-direct pass: %lld "
+              "layers from L2, %lld run tiled (im2col scratch > L1); %.0f s\n",
+              done.load(), failures.load(), static_cast<long long>(tiles.load()), static_cast<long long>(multi.load()),
+              static_cast<long long>(direct.load()), static_cast<long long>(fallback.load()), secs);
   if (temp_work) fs::remove_all(sh.work);
   return failures ? 1 : 0;
 }

@@ -8,12 +8,14 @@
 //       for users to run under GVSoC; refused (deploy-platform-mismatch) unless the target has 8 cores and an L1
 //       that fits PULP-open's 64 kB TCDM with the runtime's stacks.
 //   dory run MODEL.onnx [--target gap8] [--l1 BYTES] [--l2 BYTES] [--objective ...] [--cores N] [-o APP]
-//               [--input FILE ...] [--seed N] [--platform host|qemu]
+//               [--input FILE ...] [--seed N] [--platform host|qemu] [--mode tiled|l2-direct|both]
 //       deploys (into APP, default a temporary directory), builds with the system C compiler ($CC), runs on the
 //       host platform and checks every layer against the reference executor; prints the per-layer table.
 //       --platform qemu: cross-compiles for rv32imc instead and runs under qemu-system-riscv32 with -icount
 //       (one core; the table gets every layer's retired instructions). --platform also sets the default goal of
 //       the Makefile `dory deploy` writes. --platform pulp-open cannot be run here (platform-not-runnable).
+//       --mode l2-direct|both: the app (also) runs every layer as one kernel call on its operands in L2 without
+//       DMA (the paper's "L2 fetching" baseline), each layer checked too; the table gets L2-direct columns.
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -47,6 +49,7 @@ struct DeployArgs {
   bool markdown = false;
   std::string timeline;
   std::string platform = "host";
+  std::string mode = "tiled";  // dory run
 };
 
 Expected<AppPlatform> parse_platform(const std::string& p) {
@@ -114,6 +117,9 @@ int run_deploy(const DeployArgs& a) {
 }
 
 int run_run(const DeployArgs& a) {
+  if (app_mode_bits(a.mode) == 0)
+    return report(make_error("cli-bad-mode", "--mode", fmt::format("unknown execution mode '{}'", a.mode),
+                             "use tiled (DORY's tiles, the default), l2-direct (operands in L2, no DMA) or both"));
   if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen)
     return report(make_error("platform-not-runnable", "--platform pulp-open",
                              "dory run cannot execute the pulp-open platform on this machine (it needs the GVSoC "
@@ -144,6 +150,7 @@ int run_run(const DeployArgs& a) {
   }
   AppRunOptions ro;
   ro.cores = a.cores;
+  ro.mode = a.mode;
   ro.platform = *parse_platform(a.platform);  // generate() checked it
   if (ro.platform == AppPlatform::Qemu) {
     if (a.cores > 1) {
@@ -175,17 +182,20 @@ int run_run(const DeployArgs& a) {
     std::fprintf(stderr, "the generated application is kept in %s\n", dir.c_str());
     return 1;
   }
+  const std::string passes = a.mode == "both" ? "tiled and L2-direct passes, " : a.mode == "l2-direct" ? "L2-direct, " : "";
   if (ro.platform == AppPlatform::Qemu) {
     int64_t instructions = 0;
     for (const HostLayerResult& l : r->layers) instructions += std::max<int64_t>(l.instructions, 0);
-    std::printf("every layer of %zu matches the reference executor bit for bit (rv32imc under qemu-system, 1 core, "
-                "%lld instructions)\n",
-                app->deployment.layers.size(), static_cast<long long>(instructions));
+    for (const HostLayerResult& l : r->l2_direct_layers) instructions += std::max<int64_t>(l.instructions, 0);
+    std::printf("every layer of %zu matches the reference executor bit for bit (%srv32imc under qemu-system, 1 "
+                "core, %lld instructions)\n",
+                app->deployment.layers.size(), passes.c_str(), static_cast<long long>(instructions));
     cleanup();
     return rc;
   }
-  std::printf("every layer of %zu matches the reference executor bit for bit (%d cores)\n",
-              app->deployment.layers.size(), a.cores > 0 ? a.cores : static_cast<int>(app->deployment.target.cores));
+  std::printf("every layer of %zu matches the reference executor bit for bit (%s%d cores)\n",
+              app->deployment.layers.size(), passes.c_str(),
+              a.cores > 0 ? a.cores : static_cast<int>(app->deployment.target.cores));
   cleanup();
   return rc;
 }
@@ -223,6 +233,10 @@ std::function<int()> add_run_command(CLI::App& app) {
   add_common(cmd, *args);
   cmd->add_option("-o,--out", args->out, "keep the generated application in this directory");
   cmd->add_option("--cores", args->cores, "cores (threads) of the host platform (default: the target's)");
+  cmd->add_option("--mode", args->mode,
+                  "what the app runs, each layer checked: tiled (DORY), l2-direct (every layer on its operands in "
+                  "L2, no DMA: the paper's baseline) or both")
+      ->capture_default_str();
   return [args]() { return run_run(*args); };
 }
 

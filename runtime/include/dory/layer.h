@@ -123,8 +123,14 @@ typedef struct {
   int32_t pixel_block;           /* conv im2col pixels per core */
   uint8_t split;                 /* DORY_SPLIT_ROWS or DORY_SPLIT_CHANNELS */
 
-  /* what the cost model predicts (printed next to what was measured) */
+  /* L2-direct execution (dory_layer_run_l2_direct: the paper's "L2 fetching", no tiles and no DMA): the im2col
+   * scratch the conv kernel then needs at the start of L1 (cores x pixel_block x kh x kw x c_in elements; 0 for
+   * the other kernels and for targets whose conv builds none) */
+  uint32_t l2_direct_im2col_bytes;
+
+  /* what the cost model predicts (printed next to what was measured): tiled, and L2-direct (eval/eval.h) */
   uint64_t modeled_cycles;
+  uint64_t l2_direct_modeled_cycles;
   uint64_t macs;
 } dory_layer;
 
@@ -213,6 +219,24 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
 
 /* Fault injection (tests only): the next dory_layer_run skips the wait with this index (-1: none). */
 void dory_layer_inject_skip_wait(int32_t wait_index);
+
+/* ---- L2-direct execution (the baseline of the DORY paper's evaluation: "L2 fetching") ------------------------- */
+
+/* Whether L can run with its operands in L2: every map it reads and writes is dense (pixel_stride == channels; a
+ * channel slice of a concatenation is not, and the kernels take dense tensors) and the conv's im2col scratch fits
+ * an L1 of l1_bytes. Returns 1, or 0 with *why (if not NULL) set to a static explanation. */
+int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const char **why);
+
+/* The whole layer as one tile: the extent dory_layer_tile_extent gives tile 0 of L with every tile size set to
+ * the layer's (first = last = 1, the layer's padding). */
+void dory_layer_whole_extent(const dory_layer *L, dory_tile_extent *e);
+
+/* Runs L once on the cluster with every kernel operand where it lives in L2 (inputs, weights, bias, requant
+ * records, output: the kernels read and write L2 directly, no DMA) and the conv's im2col scratch at the start of
+ * L1. The kernel call is dory_layer_whole_extent's with the input box widened to the whole map (the L2 rows'
+ * pitch; a stride may leave trailing rows or columns no window reads out of the clipped box). Needs dory_layer_l2_direct_supported(L, dory_l1_size()); panics otherwise. Bit-exact with dory_layer_run
+ * (the same kernels on the same values). */
+void dory_layer_run_l2_direct(const dory_layer *L);
 
 #ifdef __cplusplus
 }
