@@ -29,12 +29,13 @@ std::string app_main_c() {
  * Prints one line per layer and the first mismatching element of each layer whose output differs from the
  * reference executor's, with its tile:
  *   host  layer <i> <name> tiles <n> modeled <cycles> host_us <t> <ok|MISMATCH> <count>
- *   rv32  layer <i> <name> tiles <n> modeled <cycles> instructions <n> <ok|MISMATCH> <count>
+ *   rv32  layer <i> <name> tiles <n> modeled <cycles> instructions <n> dma_instructions <n> <ok|MISMATCH> <count>
  *   pulp  layer <i> <name> tiles <n> modeled <cycles> instructions <n> cycles <n> <ok|MISMATCH> <count>
  * and in the l2-direct pass the same lines prefixed "l2direct " with tiles 1 and the L2-direct model's cycles
  * (a fallback layer: its tiles and tiled model, and " fallback" at the end).
  * (modeled: dory's cost model; host_us: measured host time; instructions: retired by the layer, exact and
- * repeatable under qemu-system with -icount; -1 under qemu-user, which does not count them; pulp-open: the
+ * repeatable under qemu-system with -icount; -1 under qemu-user, which does not count them; dma_instructions: of
+ * those, the ones copying DMA jobs' bytes, which the rv32 platform does with the core; pulp-open: the
  * cluster's performance counters over the layer's task, instructions of the 8 cores summed, cycles of the
  * slowest core).
  * Exit status: 0 when every layer matches, 1 on a mismatch, 2 on bad arguments; the platform stops the program
@@ -146,6 +147,9 @@ static void run_pass(int mode, int quiet, int fault_layer, int fault_wait, pass_
 #if defined(DORY_PLATFORM_PULP_OPEN)
     dory_pulp_counters pc;
 #endif
+#if defined(DORY_RV32_SYSTEM)
+    const uint64_t dma0 = dory_rv32_dma_instructions();
+#endif
     if (!direct_pass && i == fault_layer) dory_layer_inject_skip_wait(fault_wait);
 #if defined(DORY_PLATFORM_PULP_OPEN)
     (void)dory_pulp_take_counters();
@@ -176,8 +180,9 @@ static void run_pass(int mode, int quiet, int fault_layer, int fault_wait, pass_
 #elif defined(DORY_PLATFORM_RV32)
     /* integers only: no floating-point printf on the microcontroller */
 #if defined(DORY_RV32_SYSTEM)
-    printf("%slayer %d %s tiles %d modeled %llu instructions %llu %s %ld%s\n", prefix, i, L->name, tiles,
-           (unsigned long long)modeled, (unsigned long long)(t1 - t0), bad ? "MISMATCH" : "ok", bad, tail);
+    printf("%slayer %d %s tiles %d modeled %llu instructions %llu dma_instructions %llu %s %ld%s\n", prefix, i,
+           L->name, tiles, (unsigned long long)modeled, (unsigned long long)(t1 - t0),
+           (unsigned long long)(dory_rv32_dma_instructions() - dma0), bad ? "MISMATCH" : "ok", bad, tail);
 #else
     printf("%slayer %d %s tiles %d modeled %llu instructions -1 %s %ld%s\n", prefix, i, L->name, tiles,
            (unsigned long long)modeled, bad ? "MISMATCH" : "ok", bad, tail);

@@ -49,7 +49,8 @@ int app_mode_bits(const std::string& mode) {
 
 namespace {
 
-// "<i> <name> tiles <n> modeled <c> <host_us t | instructions n [cycles n]> <ok|MISMATCH> <count> [fallback]"
+// "<i> <name> tiles <n> modeled <c> <measure pairs: host_us t | instructions n [dma_instructions n] [cycles n]>
+//  <ok|MISMATCH> <count> [fallback]"
 bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
   const size_t t = rest.rfind(" tiles ");
   if (t == std::string::npos) return false;
@@ -57,14 +58,21 @@ bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
   head >> L.index;
   std::getline(head >> std::ws, L.name);
   std::istringstream tail(rest.substr(t));
-  std::string kw, measure, status, extra;
-  tail >> kw >> L.tiles >> kw >> L.modeled_cycles >> measure;
-  if (measure == "instructions")
-    tail >> L.instructions;
-  else
-    tail >> L.host_us;
-  tail >> status;
-  if (status == "cycles") tail >> L.cycles >> status;
+  std::string kw, status, extra;
+  tail >> kw >> L.tiles >> kw >> L.modeled_cycles;
+  // the platform's measures as "key value" pairs, up to the status
+  while (tail >> status && status != "ok" && status != "MISMATCH") {
+    if (status == "instructions")
+      tail >> L.instructions;
+    else if (status == "dma_instructions")
+      tail >> L.dma_instructions;
+    else if (status == "cycles")
+      tail >> L.cycles;
+    else if (status == "host_us")
+      tail >> L.host_us;
+    else
+      tail >> extra;  // a measure this parser does not know
+  }
   tail >> L.mismatches;
   L.ok = status == "ok";
   if (tail >> extra) L.fallback = extra == "fallback";

@@ -46,6 +46,8 @@ struct HostLayerResult {
   double host_us = 0;          // host platform: measured time of the layer
   int64_t instructions = -1;   // qemu-system: retired instructions of the layer (-1: not counted)
                                // pulp-open: instructions of the 8 cluster cores over the layer's task, summed
+  int64_t dma_instructions = -1;  // qemu-system: of `instructions`, those copying DMA jobs (the rv32 platform
+                                  // emulates the engine with the core; a chip's DMA would not retire them)
   int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
   bool fallback = false;       // l2-direct pass: the layer could not run so and ran tiled
   bool ok = false;
@@ -65,7 +67,7 @@ struct HostRunResult {
 
 // Parses r.output as main.c prints it (app_main.cpp) into r.layers, r.result_ok and r.first_mismatch: the lines
 //   layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>                    (host)
-//   layer <i> <name> tiles <n> modeled <c> instructions <n> <ok|MISMATCH> <count>               (rv32)
+//   layer <i> <name> tiles <n> modeled <c> instructions <n> [dma_instructions <n>] <ok|MISMATCH> <count> (rv32)
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
 //   l2direct layer ... (the same, for the l2-direct pass; " fallback" at the end of a layer that ran tiled)
 //   RESULT <ok|MISMATCH> ...   and the first line starting "MISMATCH ".

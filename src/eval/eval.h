@@ -13,9 +13,9 @@
 //   dory-model    DORY's software-managed L1 with dory's tiler, objective `model` (tiler/objective.h);
 //   dory-dory     the same with DORY's own heuristic (objective `dory`);
 //   dory-fill     the same with the largest tiles (objective `fill`).
-// Every number here is MODELED (the target's cost model, docs/cost-model.md); nothing is executed. (That the
-// generated code computes the right values is a separate, executed fact: `dory run` checks every layer bit for
-// bit on the host platform; it measures no target time.) ModeCost::source says so per number.
+// Every number of the modes is MODELED (the target's cost model, docs/cost-model.md); ModeCost::source says so
+// per number. Executed numbers come separately (NetworkEval::executed, eval/execute.h): the L2-direct and DORY
+// (model) passes run on rv32imc under QEMU, each layer checked bit for bit, with their retired instructions.
 //
 // Energy (energy_of, the formula of docs/targets.md "Energy", used for every mode):
 //   E = T * cluster_idle_pj_per_cycle + (sum over cores of the cycles each executes kernel code at L1 speed)
@@ -31,6 +31,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,30 @@ struct LayerEval {
   const ModeCost& mode(EvalMode m) const { return modes[mode_index(m)]; }
 };
 
+// ---- executed counts (eval/execute.h fills them; absent unless the network was run on an instruction-counting
+// platform) ----
+
+// One layer of the network run both ways on one rv32imc core under qemu-system -icount (exact, repeatable
+// retired-instruction counts): DORY's tiles with the `model` objective at the eval's L1 budget (the very plans of
+// the dory-model mode), and L2-direct (the kernels on the operands in L2). Instructions, not cycles: QEMU models
+// no memory latency, so the L2 stalls of the L2-direct mode are the model's alone.
+struct ExecutedLayer {
+  int layer_index = -1;                  // in Graph::layers (as LayerEval::layer_index)
+  int64_t tiled_instructions = 0;        // the tiled layer, everything the one core retired
+  int64_t tiled_dma_instructions = 0;    // of which copying DMA jobs (the platform emulates the engine with the
+                                         // core; a chip's DMA engine would retire none of them)
+  int64_t l2_direct_instructions = 0;    // the L2-direct call
+  bool l2_direct_fallback = false;       // the layer could not run L2-direct (ran tiled in that pass too)
+  int64_t tiled_core_instructions() const { return tiled_instructions - tiled_dma_instructions; }
+};
+
+struct ExecutedEval {
+  std::string platform;                  // e.g. "rv32imc under qemu-system-riscv32 -icount shift=0, 1 core"
+  std::vector<ExecutedLayer> layers;     // one per NetworkEval::layers entry, same order
+  int64_t tiled_instructions = 0, tiled_dma_instructions = 0, l2_direct_instructions = 0;  // sums
+  int64_t tiled_core_instructions() const { return tiled_instructions - tiled_dma_instructions; }
+};
+
 struct NetworkEval {
   std::string model;   // a label (the ONNX file name)
   std::string target;  // Target::name
@@ -169,6 +194,10 @@ struct NetworkEval {
   int skipped_layers = 0;       // views and concats
   // The tiler's plans per DORY mode, indexed by Objective (model, dory, fill); one per entry of `layers`.
   std::array<std::vector<TilePlan>, 3> plans;
+
+  // Present when the network was also executed (dory eval --platform qemu): every layer checked bit for bit in
+  // both passes, with its retired instructions. Everything else above stays modeled.
+  std::optional<ExecutedEval> executed;
 
   const ModeCost& total(EvalMode m) const { return totals[mode_index(m)]; }
   const std::vector<TilePlan>& plans_of(Objective o) const { return plans[static_cast<size_t>(o)]; }

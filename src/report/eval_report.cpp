@@ -169,12 +169,49 @@ TextTable eval_network_table(const NetworkEval& e) {
   return t;
 }
 
+TextTable eval_executed_table(const NetworkEval& e) {
+  DORY_CHECK(e.executed.has_value(), "eval_executed_table without executed counts");
+  const ExecutedEval& x = *e.executed;
+  TextTable t;
+  t.header = {"#",          "layer",       "L2-direct instr.", "DORY instr.", "of which DMA copies",
+              "DORY core instr.", "L2-direct / DORY core", "check", "source"};
+  t.right_aligned = {true, false, true, true, true, true, true, false, false};
+  auto ratio = [](int64_t a, int64_t b) { return b > 0 ? ratio_text(static_cast<double>(a) / static_cast<double>(b)) : "-"; };
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const ExecutedLayer& l = x.layers[i];
+    t.add({std::to_string(e.layers[i].layer_index), e.layers[i].layer, format_bytes_grouped(l.l2_direct_instructions),
+           format_bytes_grouped(l.tiled_instructions), format_bytes_grouped(l.tiled_dma_instructions),
+           format_bytes_grouped(l.tiled_core_instructions()),
+           ratio(l.l2_direct_instructions, l.tiled_core_instructions()),
+           l.l2_direct_fallback ? "ok (L2-direct ran tiled)" : "ok", provenance_name(Provenance::Executed)});
+  }
+  t.add({"", "network", format_bytes_grouped(x.l2_direct_instructions), format_bytes_grouped(x.tiled_instructions),
+         format_bytes_grouped(x.tiled_dma_instructions), format_bytes_grouped(x.tiled_core_instructions()),
+         ratio(x.l2_direct_instructions, x.tiled_core_instructions()), "ok", provenance_name(Provenance::Executed)});
+  return t;
+}
+
+std::string executed_legend(const NetworkEval& e) {
+  const ExecutedEval& x = *e.executed;
+  return fmt::format(
+      "Executed on {}: the deployed network (dory-model plans) in two passes, every layer of each checked bit for "
+      "bit against the reference executor. Instructions, not cycles: QEMU models neither memory latency nor a DMA "
+      "engine, so the L2-direct stalls above stay modeled. DMA copies: this platform moves DMA jobs' bytes with the "
+      "core; DORY core = DORY minus those (what a core with a DMA engine retires). DORY's tiling costs {:+.2f}% "
+      "instructions over L2-direct on the core.\n",
+      x.platform,
+      x.l2_direct_instructions > 0
+          ? 100.0 * (static_cast<double>(x.tiled_core_instructions()) / static_cast<double>(x.l2_direct_instructions) - 1)
+          : 0.0);
+}
+
 std::string render_eval_text(const NetworkEval& e, bool markdown) {
   std::string out = fmt::format(
-      "{} on {} ({} cores, {:g} MHz), L1 budget {} B (usable {} B): every number below is modeled (dory's cost "
-      "model of {}), none is executed\n\n",
+      "{} on {} ({} cores, {:g} MHz), L1 budget {} B (usable {} B): every number of the modes below is modeled "
+      "(dory's cost model of {}){}\n\n",
       e.model, e.target, e.cores, static_cast<double>(e.clock_hz) / 1e6, format_bytes_grouped(e.l1_budget_bytes),
-      format_bytes_grouped(e.l1_usable_bytes), e.target);
+      format_bytes_grouped(e.l1_usable_bytes), e.target,
+      e.executed ? "; the executed counts are in their own table" : ", none is executed");
   out += "Per layer, modes side by side: cycles and MAC/cycle of the whole cluster (Figure 3 of the paper):\n\n";
   out += render(eval_side_by_side_table(e), markdown);
   out += "\nPer layer and mode, every metric:\n\n";
@@ -204,9 +241,16 @@ std::string render_eval_text(const NetworkEval& e, bool markdown) {
         e.layers_exceeding_l1);
   if (e.skipped_layers)
     out += fmt::format("{} layer(s) move no data and need no kernel (views, concats).\n", e.skipped_layers);
-  out +=
-      "The generated code's values are checked bit for bit against the reference on the host platform by "
-      "`dory run` (executed); its timing there is not a target number.\n";
+  if (e.executed) {
+    out += "\nExecuted (L2-direct and DORY model passes, retired instructions):\n\n";
+    out += render(eval_executed_table(e), markdown);
+    out += "\n" + executed_legend(e);
+  } else {
+    out +=
+        "The generated code's values are checked bit for bit against the reference on the host platform by "
+        "`dory run` (executed); its timing there is not a target number. `dory eval --platform qemu` also runs both "
+        "passes on rv32imc and reports their instructions.\n";
+  }
   return out;
 }
 
@@ -224,7 +268,7 @@ nlohmann::json eval_to_json(const NetworkEval& e) {
                       {"whole_layer_l1_bytes", l.whole_layer_l1_bytes},
                       {"l2_port_bound", l.l2_port_bound},
                       {"modes", modes_json(e, l.macs, l.modes)}});
-  return {{"model", e.model},
+  nlohmann::json j = {{"model", e.model},
           {"target", e.target},
           {"clock_hz", e.clock_hz},
           {"cores", e.cores},
@@ -238,6 +282,29 @@ nlohmann::json eval_to_json(const NetworkEval& e) {
            {{"macs", e.total_macs},
             {"layers_exceeding_l1", e.layers_exceeding_l1},
             {"modes", modes_json(e, e.total_macs, e.totals)}}}};
+  if (e.executed) {
+    const ExecutedEval& x = *e.executed;
+    nlohmann::json xl = nlohmann::json::array();
+    for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+      const ExecutedLayer& l = x.layers[i];
+      xl.push_back({{"index", l.layer_index},
+                    {"name", e.layers[i].layer},
+                    {"l2_direct_instructions", l.l2_direct_instructions},
+                    {"tiled_instructions", l.tiled_instructions},
+                    {"tiled_dma_instructions", l.tiled_dma_instructions},
+                    {"tiled_core_instructions", l.tiled_core_instructions()},
+                    {"l2_direct_fallback", l.l2_direct_fallback}});
+    }
+    j["executed"] = {{"platform", x.platform},
+                     {"source", "executed"},
+                     {"layers", xl},
+                     {"network",
+                      {{"l2_direct_instructions", x.l2_direct_instructions},
+                       {"tiled_instructions", x.tiled_instructions},
+                       {"tiled_dma_instructions", x.tiled_dma_instructions},
+                       {"tiled_core_instructions", x.tiled_core_instructions()}}}};
+  }
+  return j;
 }
 
 }  // namespace dory

@@ -17,6 +17,7 @@
 //                 limits; DORY modes: the tile count.
 // Network table (the paper's Table 1 analog): per mode latency (ms), energy (uJ), MAC/cycle, MAC/cycle/core, the
 // overhead vs L1-resident, the speedup and the energy ratio vs L2-direct.
+// Executed table (only after `dory eval --platform qemu`): eval_executed_table.
 #pragma once
 
 #include <string>
@@ -36,12 +37,20 @@ std::string render_eval_text(const NetworkEval& e, bool markdown = false);
 TextTable eval_side_by_side_table(const NetworkEval& e);
 TextTable eval_layer_table(const NetworkEval& e);
 TextTable eval_network_table(const NetworkEval& e);
+// The executed counts (e.executed, eval/execute.h), one row per layer and the network: L2-direct instructions,
+// DORY (model) instructions, of which DMA copies, DORY core instructions (without the copies a chip's DMA engine
+// makes), the L2-direct / DORY-core ratio; source "executed". Requires e.executed.
+TextTable eval_executed_table(const NetworkEval& e);
+// The paragraph that says what the executed table measures (platform, passes, what is not measured).
+std::string executed_legend(const NetworkEval& e);
 
 // Stable keys: model, target, clock_hz, cores, l1_budget_bytes, l1_usable_bytes, l2_scratch, source, modes (names),
 // layers[] {index, name, kind, family, macs, fits_l1, whole_layer_l1_bytes, l2_port_bound, modes {<mode name>:
 // metrics}}, network {macs, layers_exceeding_l1, modes {<mode name>: metrics}}; metrics: cycles, macs_per_cycle,
 // macs_per_cycle_per_core, overhead_vs_l1_resident, speedup_vs_l2_direct, latency_ms, energy_uj, energy_pj
-// {idle, active, dma, core_l2}, active_core_cycles, dma_bytes, core_l2_bytes, stall_cycles, tiles, source.
+// {idle, active, dma, core_l2}, active_core_cycles, dma_bytes, core_l2_bytes, stall_cycles, tiles, source;
+// with e.executed also executed {platform, source "executed", layers[] {index, name, l2_direct_instructions,
+// tiled_instructions, tiled_dma_instructions, tiled_core_instructions, l2_direct_fallback}, network {the sums}}.
 nlohmann::json eval_to_json(const NetworkEval& e);
 
 }  // namespace dory

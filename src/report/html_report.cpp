@@ -459,11 +459,15 @@ Expected<std::string> render_html_report(const Graph& g, const Target& target, c
   h += "<section id=\"summary\">\n";
   h += fmt::format(
       "<p>{} cores at {:g} MHz; L1 budget {} (usable {}); L1 {} cycle(s) and L2 {} cycles per core load. "
-      "<strong>Every number on this page is modeled</strong> (dory's cost model of the target, docs/cost-model.md "
-      "and docs/targets.md), none is executed on the target; the generated code's values are checked bit for bit on "
-      "the host platform by <code>dory run</code>, which measures no target time.</p>\n",
+      "<strong>Every cycle, latency and energy on this page is modeled</strong> (dory's cost model of the target, "
+      "docs/cost-model.md and docs/targets.md); {}</p>\n",
       e.cores, static_cast<double>(e.clock_hz) / 1e6, esc(bytes_text(e.l1_budget_bytes)),
-      esc(bytes_text(e.l1_usable_bytes)), e.l1_access_cycles, e.l2_access_cycles);
+      esc(bytes_text(e.l1_usable_bytes)), e.l1_access_cycles, e.l2_access_cycles,
+      e.executed ? "the only executed numbers are the retired instructions in the section \"Executed\" (" +
+                       esc(e.executed->platform) + "), with every layer of both passes checked bit for bit."
+                 : std::string("none is executed on the target; the generated code's values are checked bit for bit "
+                               "by <code>dory run</code>, and <code>dory eval --platform qemu</code> adds executed "
+                               "instruction counts."));
   h += fmt::format(
       "<p class=\"note\">Modes: <b>l1-resident</b> every operand already in L1 (one kernel call per layer); "
       "<b>l2-direct</b> the kernels load their operands from L2 (no DMA; im2col scratch in {}); <b>dory-model</b>, "
@@ -491,6 +495,12 @@ Expected<std::string> render_html_report(const Graph& g, const Target& target, c
   h += "<h3>Every metric per layer and mode</h3>\n";
   h += html_table(eval_layer_table(e), "eval-table");
   h += "</section>\n";
+
+  if (e.executed) {
+    h += "<section id=\"executed\">\n<h2>Executed: retired instructions of the L2-direct and DORY passes</h2>\n";
+    h += html_table(eval_executed_table(e), "executed-table");
+    h += "<p class=\"note\">" + esc(executed_legend(e)) + "</p>\n</section>\n";
+  }
 
   h += "<section id=\"mac-chart\">\n<h2>MAC/cycle per layer (Figure 3 analog)</h2>\n";
   h += mac_chart(e);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -68,6 +69,59 @@ TEST(EvalCli, AnImpossiblySmallL1ExitsTwoWithTheLayerAndTheSmallestBudget) {
   EXPECT_TRUE(contains(r.output, "error[tiler-infeasible]")) << r.output;
   EXPECT_TRUE(contains(r.output, "conv1")) << r.output;
   EXPECT_TRUE(contains(r.output, "hint: --l1")) << r.output;
+}
+
+TEST(EvalCli, OnQemuTheL2DirectAndDoryPassesRunAndReportTheirInstructions) {
+  if (std::system("command -v qemu-system-riscv32 >/dev/null 2>&1 && command -v riscv64-unknown-elf-gcc "
+                  ">/dev/null 2>&1") != 0) {
+    if (std::getenv("CI")) FAIL() << "CI installs the RISC-V toolchain (scripts/install-deps.sh --riscv)";
+    GTEST_SKIP() << "no RISC-V toolchain/QEMU";
+  }
+  const fs::path html = fs::temp_directory_path() / "dory-eval-cli-executed.html";
+  const CliResult r = run_cli("eval " + kModel + " --target gap8 --platform qemu --json --report " + html.string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  ASSERT_TRUE(j.contains("executed")) << r.output;
+  const nlohmann::json& x = j["executed"];
+  EXPECT_EQ(x["source"], "executed");
+  EXPECT_NE(x["platform"].get<std::string>().find("qemu-system"), std::string::npos);
+  ASSERT_EQ(x["layers"].size(), j["layers"].size());
+  int64_t l2 = 0, tiled = 0, dma = 0;
+  for (size_t i = 0; i < x["layers"].size(); ++i) {
+    const nlohmann::json& l = x["layers"][i];
+    SCOPED_TRACE(l["name"].get<std::string>());
+    EXPECT_EQ(l["index"], j["layers"][i]["index"]);
+    EXPECT_GT(l["l2_direct_instructions"].get<int64_t>(), 0);
+    EXPECT_GT(l["tiled_dma_instructions"].get<int64_t>(), 0) << "every layer loads something";
+    EXPECT_EQ(l["tiled_core_instructions"].get<int64_t>(),
+              l["tiled_instructions"].get<int64_t>() - l["tiled_dma_instructions"].get<int64_t>());
+    EXPECT_FALSE(l["l2_direct_fallback"].get<bool>());
+    l2 += l["l2_direct_instructions"].get<int64_t>();
+    tiled += l["tiled_instructions"].get<int64_t>();
+    dma += l["tiled_dma_instructions"].get<int64_t>();
+  }
+  EXPECT_EQ(x["network"]["l2_direct_instructions"].get<int64_t>(), l2);
+  EXPECT_EQ(x["network"]["tiled_instructions"].get<int64_t>(), tiled);
+  EXPECT_EQ(x["network"]["tiled_dma_instructions"].get<int64_t>(), dma);
+  // The same kernels do the same arithmetic in both passes; tiling adds per-tile calls and DMA programming only.
+  EXPECT_GT(tiled - dma, l2 * 99 / 100);
+  EXPECT_LT(tiled - dma, l2 * 11 / 10);
+  std::ifstream f(html);
+  std::stringstream text;
+  text << f.rdbuf();
+  for (const char* s : {"id=\"executed\"", "executed-table", "of which DMA copies", "qemu-system-riscv32",
+                        "data-source=\"executed\""})
+    EXPECT_TRUE(contains(text.str(), s)) << s;
+  fs::remove(html);
+}
+
+TEST(EvalCli, PulpOpenCannotExecuteHereAndAnUnknownPlatformIsRefused) {
+  CliResult r = run_cli("eval " + kModel + " --target gap8 --platform pulp-open");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "platform-not-runnable")) << r.output;
+  EXPECT_TRUE(contains(r.output, "GVSoC")) << r.output;
+  r = run_cli("eval " + kModel + " --target gap8 --platform fpga");
+  EXPECT_EQ(r.status, 1) << r.output;
 }
 
 TEST(EvalCli, UserErrorsExitOne) {

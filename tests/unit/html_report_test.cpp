@@ -92,7 +92,9 @@ TEST(HtmlReport, ShowsTheEvaluationsNumbersLabelledModeled) {
   const TextTable layers = eval_layer_table(ev.eval);
   for (const auto& row : layers.rows) EXPECT_TRUE(contains(h, ">" + row[5] + "<")) << row[5];  // cycles
   EXPECT_TRUE(contains(h, ">1,035,523<"));  // DORY model, network cycles
-  EXPECT_TRUE(contains(h, "Every number on this page is modeled"));
+  EXPECT_TRUE(contains(h, "Every cycle, latency and energy on this page is modeled"));
+  EXPECT_TRUE(contains(h, "none is executed on the target"));  // no executed counts were asked for
+  EXPECT_FALSE(contains(h, "id=\"executed\""));
   EXPECT_GT(count(h, "data-source=\"modeled\""), 300u);
   EXPECT_FALSE(contains(h, "data-source=\"executed\""));
   // L2: constants and the activation peak (the lower bound) of the memory plan.

@@ -2,7 +2,10 @@
 // in total (eval/eval.h): L1-resident, L2-direct, and DORY's tiling under the objectives model, dory and fill.
 //
 //   dory eval MODEL.onnx --target T [--l1 BYTES] [--markdown] [--json] [--report FILE.html]
-//             [--gantt-layer NAME] [--gantt-tiles N] [--l2-scratch l1|l2]
+//             [--gantt-layer NAME] [--gantt-tiles N] [--l2-scratch l1|l2] [--platform host|qemu]
+// --platform qemu also executes the L2-direct and DORY (model) modes: the network deployed as planned, run on
+// rv32imc under qemu-system with -icount in both passes, every layer checked, retired instructions reported
+// (eval/execute.h). The default, host, executes nothing (everything is modeled); pulp-open cannot run here.
 // Sizes: 36700, 36k, 64KiB, 1M (k = 1024 B). Exit codes: 0 ok; 1 bad flags, model or target, an unknown
 // --gantt-layer, a report that cannot be written; 2 a layer has no tiling at the budget under some objective;
 // 3 internal error. Progress goes to stderr when it is a terminal.
@@ -17,6 +20,7 @@
 
 #include "commands.h"
 #include "eval/eval.h"
+#include "eval/execute.h"
 #include "report/eval_report.h"
 #include "report/html_report.h"
 #include "util/byte_size.h"
@@ -34,6 +38,7 @@ struct EvalArgs {
   std::string l2_scratch = "l1";
   bool json = false;
   bool markdown = false;
+  std::string platform = "host";
 };
 
 int run_eval(const EvalArgs& args) {
@@ -59,8 +64,22 @@ int run_eval(const EvalArgs& args) {
       std::fflush(stderr);
     };
   const std::string label = std::filesystem::path(args.model.model).filename().string();
+  if (args.platform == "pulp-open")
+    return report(make_error("platform-not-runnable", "--platform pulp-open",
+                             "dory cannot execute the pulp-open platform on this machine (it needs the GVSoC virtual "
+                             "platform, which dory does not ship)",
+                             "use --platform qemu for executed instruction counts, or deploy with dory deploy "
+                             "--platform pulp-open and run the ELF under GVSoC with app --mode both"));
   auto e = evaluate_network(*graph, *target, opts, label);
   if (!e) return report(e.error());
+  if (args.platform == "qemu") {
+    ExecuteOptions xo;
+    if (isatty(fileno(stderr)) != 0)
+      xo.progress = [](const std::string& step) { std::fprintf(stderr, "eval: %s ...\n", step.c_str()); };
+    auto x = execute_on_qemu(*graph, *target, *e, xo);
+    if (!x) return report(x.error());
+    e->executed = std::move(*x);
+  }
 
   if (!args.report.empty()) {
     HtmlReportOptions ho;
@@ -104,6 +123,11 @@ std::function<int()> add_eval_command(CLI::App& app) {
                   "L2-direct mode: where the kernels' im2col workspace is (l1: the kernel's scratch in L1, as "
                   "PULP-NN; l2: a what-if with every operand word from L2)")
       ->check(CLI::IsMember({"l1", "l2"}))
+      ->capture_default_str();
+  cmd->add_option("--platform", args->platform,
+                  "host: everything modeled; qemu: also run the L2-direct and DORY passes on rv32imc under "
+                  "qemu-system (every layer checked, retired instructions; needs scripts/install-deps.sh --riscv)")
+      ->check(CLI::IsMember({"host", "qemu", "pulp-open"}))
       ->capture_default_str();
   return [args]() { return run_eval(*args); };
 }

@@ -45,6 +45,7 @@ static struct {
   dory_dma_job outstanding[DORY_DMA_MAX_OUTSTANDING];
   uint32_t n_outstanding;
   dory_dma_job next_id; /* ids start at 1 */
+  uint64_t dma_instructions; /* retired performing the copies (system mode) */
 } g;
 
 static void require_init(const char *what) {
@@ -144,7 +145,15 @@ void dory_dma_wait(dory_dma_job job) {
   memmove(&g.outstanding[i], &g.outstanding[i + 1], (g.n_outstanding - i - 1) * sizeof g.outstanding[0]);
   g.n_outstanding--;
   /* Perform every queued job issued up to this one, in issue order (the queue is ordered by id). */
-  for (k = 0; k < g.q_count && g.queue[k].id <= job; ++k) perform(&g.queue[k].desc);
+  {
+#if defined(DORY_RV32_SYSTEM)
+    const uint64_t t0 = dory_rv32_instret();
+#endif
+    for (k = 0; k < g.q_count && g.queue[k].id <= job; ++k) perform(&g.queue[k].desc);
+#if defined(DORY_RV32_SYSTEM)
+    g.dma_instructions += dory_rv32_instret() - t0;
+#endif
+  }
   if (k > 0) {
     memmove(&g.queue[0], &g.queue[k], (g.q_count - k) * sizeof g.queue[0]);
     g.q_count -= k;
@@ -181,6 +190,8 @@ uint64_t dory_rv32_instret(void) {
 }
 
 uint64_t dory_cycles(void) { return dory_rv32_instret(); }
+
+uint64_t dory_rv32_dma_instructions(void) { return g.dma_instructions; }
 
 /* ---- platform control -------------------------------------------------------------------------------------- */
 

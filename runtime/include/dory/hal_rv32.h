@@ -52,6 +52,11 @@ const char *dory_rv32_platform_name(void);
 /* The retired-instruction counter (system: minstret; user: instret as qemu-user reports it). */
 uint64_t dory_rv32_instret(void);
 
+/* Instructions retired so far copying the DMA jobs' bytes (this platform emulates the DMA engine with the core:
+ * a chip's engine would move them without the core), cumulative; 0 under qemu-user. A layer's instructions minus
+ * the growth of this counter are the core's own work. */
+uint64_t dory_rv32_dma_instructions(void);
+
 /* ---- the I/O shim (io_rv32.c) ---------------------------------------------------------------------------- */
 
 /* Writes n bytes to the console (stdout and stderr are the same stream; printf goes through it too). */
