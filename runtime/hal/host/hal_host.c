@@ -12,6 +12,8 @@
 
 #include "dory/hal_host.h"
 
+#include "../dma_check.h"
+
 /* ---- errors ------------------------------------------------------------------------------------------------ */
 
 #if defined(__GNUC__)
@@ -215,13 +217,7 @@ void dory_barrier(void) {
 
 /* ---- DMA --------------------------------------------------------------------------------------------------- */
 
-static const char *dir_name(uint8_t dir) { return dir == DORY_DMA_L2_TO_L1 ? "L2->L1" : "L1->L2"; }
-
-/* Offset one past the last byte of a strided box relative to its base: its extent. */
-static uint64_t box_extent(uint32_t row_bytes, uint32_t rows, uint32_t planes, uint32_t row_stride,
-                           uint32_t plane_stride) {
-  return (uint64_t)(planes - 1) * plane_stride + (uint64_t)(rows - 1) * row_stride + row_bytes;
-}
+static const char *dir_name(uint8_t dir) { return dory_dma_dir_name(dir); }
 
 static void check_side(dory_dma_job id, const dory_dma_desc *d, const char *side, const arena *want,
                        const arena *other, const unsigned char *p, uint64_t extent) {
@@ -252,24 +248,14 @@ static void check_side(dory_dma_job id, const dory_dma_desc *d, const char *side
 
 static void validate(dory_dma_job id, const dory_dma_desc *d) {
   const arena *src_arena, *dst_arena;
-  if (d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2)
-    host_fail("DMA job %u: invalid direction %u", id, d->dir);
-  if (d->row_bytes == 0 || d->rows == 0 || d->planes == 0)
-    host_fail("DMA job %u (%s): empty transfer (%u plane(s) x %u row(s) x %u B); every count must be >= 1", id,
-              dir_name(d->dir), d->planes, d->rows, d->row_bytes);
-  if (d->rows > 1 && d->dst_row_stride < d->row_bytes)
-    host_fail("DMA job %u (%s): destination rows overlap (row stride %u < row bytes %u)", id, dir_name(d->dir),
-              d->dst_row_stride, d->row_bytes);
-  if (d->planes > 1 && d->dst_plane_stride < box_extent(d->row_bytes, d->rows, 1, d->dst_row_stride, 0))
-    host_fail("DMA job %u (%s): destination planes overlap (plane stride %u < plane extent %llu)", id,
-              dir_name(d->dir), d->dst_plane_stride,
-              (unsigned long long)box_extent(d->row_bytes, d->rows, 1, d->dst_row_stride, 0));
+  char msg[256];
+  if (dory_dma_check_shape(d, (unsigned long)id, msg, sizeof msg)) host_fail("%s", msg);
   src_arena = d->dir == DORY_DMA_L2_TO_L1 ? &g.l2 : &g.l1;
   dst_arena = d->dir == DORY_DMA_L2_TO_L1 ? &g.l1 : &g.l2;
   check_side(id, d, "source", src_arena, dst_arena, (const unsigned char *)d->src,
-             box_extent(d->row_bytes, d->rows, d->planes, d->src_row_stride, d->src_plane_stride));
+             dory_dma_box_extent(d->row_bytes, d->rows, d->planes, d->src_row_stride, d->src_plane_stride));
   check_side(id, d, "destination", dst_arena, src_arena, (const unsigned char *)d->dst,
-             box_extent(d->row_bytes, d->rows, d->planes, d->dst_row_stride, d->dst_plane_stride));
+             dory_dma_box_extent(d->row_bytes, d->rows, d->planes, d->dst_row_stride, d->dst_plane_stride));
 }
 
 static void perform(const dory_dma_desc *d) {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "dory/hal_pulp_open.h"
+
+#include "../dma_check.h"
 #include "mchan_split.h"
 
 /* ---- registers (facts) --------------------------------------------------------------------------------------- */
@@ -226,40 +228,9 @@ static void require_core0(const char *what) {
               (unsigned long)(hart_id() & 0x1fu));
 }
 
-/* Offset one past the last byte of a strided box relative to its base: its extent. */
-static uint64_t box_extent(uint32_t row_bytes, uint32_t rows, uint32_t planes, uint32_t row_stride,
-                           uint32_t plane_stride) {
-  return (uint64_t)(planes - 1) * plane_stride + (uint64_t)(rows - 1) * row_stride + row_bytes;
-}
-
-static int inside(const uint8_t *base, uint32_t size, const uint8_t *p, uint64_t extent) {
-  return p >= base && p <= base + size && extent <= (uint64_t)(base + size - p);
-}
-
 static void validate(dory_dma_job id, const dory_dma_desc *d) {
-  const int to_l1 = d->dir == DORY_DMA_L2_TO_L1;
-  const unsigned long job = (unsigned long)id;
-  uint64_t src_extent, dst_extent;
-  if (d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2)
-    pulp_fail("DMA job %lu: invalid direction %u", job, (unsigned)d->dir);
-  if (d->row_bytes == 0 || d->rows == 0 || d->planes == 0)
-    pulp_fail("DMA job %lu: empty transfer (%lu plane(s) x %lu row(s) x %lu B); every count must be >= 1", job,
-              (unsigned long)d->planes, (unsigned long)d->rows, (unsigned long)d->row_bytes);
-  if (d->rows > 1 && d->dst_row_stride < d->row_bytes)
-    pulp_fail("DMA job %lu: destination rows overlap (row stride %lu < row bytes %lu)", job,
-              (unsigned long)d->dst_row_stride, (unsigned long)d->row_bytes);
-  if (d->planes > 1 && d->dst_plane_stride < box_extent(d->row_bytes, d->rows, 1, d->dst_row_stride, 0))
-    pulp_fail("DMA job %lu: destination planes overlap (plane stride %lu)", job, (unsigned long)d->dst_plane_stride);
-  src_extent = box_extent(d->row_bytes, d->rows, d->planes, d->src_row_stride, d->src_plane_stride);
-  dst_extent = box_extent(d->row_bytes, d->rows, d->planes, d->dst_row_stride, d->dst_plane_stride);
-  if (!inside(to_l1 ? g.l2 : g.l1, to_l1 ? g.l2_size : g.l1_size, (const uint8_t *)d->src, src_extent))
-    pulp_fail("DMA job %lu (%s): the source [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
-              to_l1 ? "L2->L1" : "L1->L2", d->src, (unsigned long)src_extent, to_l1 ? "L2" : "L1",
-              (void *)(to_l1 ? g.l2 : g.l1), (unsigned long)(to_l1 ? g.l2_size : g.l1_size));
-  if (!inside(to_l1 ? g.l1 : g.l2, to_l1 ? g.l1_size : g.l2_size, (const uint8_t *)d->dst, dst_extent))
-    pulp_fail("DMA job %lu (%s): the destination [%p, +%lu B) is not inside the %s arena [%p, +%lu B)", job,
-              to_l1 ? "L2->L1" : "L1->L2", d->dst, (unsigned long)dst_extent, to_l1 ? "L1" : "L2",
-              (void *)(to_l1 ? g.l1 : g.l2), (unsigned long)(to_l1 ? g.l1_size : g.l2_size));
+  char msg[256];
+  if (dory_dma_check(d, (unsigned long)id, g.l1, g.l1_size, g.l2, g.l2_size, msg, sizeof msg)) pulp_fail("%s", msg);
 }
 
 static uint32_t job_index(dory_dma_job id) {
