@@ -7,11 +7,13 @@
 #include <iterator>
 
 #include "../util/run_cli.h"
+#include "../util/temp_dir.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using testing::CliResult;
 using testing::run_cli;
 
@@ -20,18 +22,8 @@ const std::string kInput = std::string(DORY_SOURCE_DIR) + "/models/fmnist/golden
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dory-deploy-cli-XXXXXX").string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 TEST(DeployCli, WritesTheApplicationAndItsTableAndTheTimeline) {
-  TempDir d;
+  TempDir d("deploy-cli");
   const std::string app = (d.path / "app").string(), csv = (d.path / "t.csv").string();
   const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l1 16k -o " + app + " --timeline " + csv);
   EXPECT_EQ(r.status, 0) << r.output;
@@ -70,7 +62,7 @@ TEST(DeployCli, AnUnknownModeExitsOneBeforeDeploying) {
 }
 
 TEST(DeployCli, AnL1AlignmentBelowFourBytesIsRefusedNamingTheField) {
-  TempDir d;
+  TempDir d("deploy-cli");
   std::ifstream in(std::string(DORY_SOURCE_DIR) + "/targets/gap8.json");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string from = "\"access_cycles\": 1, \"alignment_bytes\": 4";
@@ -88,7 +80,7 @@ TEST(DeployCli, AnL1AlignmentBelowFourBytesIsRefusedNamingTheField) {
 }
 
 TEST(DeployCli, AnUnwritableOutputDirectoryIsAClearError) {
-  TempDir d;
+  TempDir d("deploy-cli");
   const fs::path file = d.path / "a-file";
   std::ofstream(file) << "not a directory";
   const CliResult r = run_cli("deploy " + kModel + " --target gap8 -o " + (file / "app").string());
@@ -98,14 +90,14 @@ TEST(DeployCli, AnUnwritableOutputDirectoryIsAClearError) {
 }
 
 TEST(DeployCli, AnL1TooSmallExitsTwoNamingTheLayer) {
-  TempDir d;
+  TempDir d("deploy-cli");
   const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l1 100 -o " + (d.path / "a").string());
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "tiler-infeasible")) << r.output;
 }
 
 TEST(DeployCli, AnL2TooSmallExitsTwoNamingTheLayerWhereItOverflows) {
-  TempDir d;
+  TempDir d("deploy-cli");
   const CliResult r = run_cli("deploy " + kModel + " --target gap8 --l2 70k -o " + (d.path / "a").string());
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "l2-overflow")) << r.output;
@@ -113,7 +105,7 @@ TEST(DeployCli, AnL2TooSmallExitsTwoNamingTheLayerWhereItOverflows) {
 }
 
 TEST(DeployCli, BadFlagsAndInputsExitOne) {
-  TempDir d;
+  TempDir d("deploy-cli");
   const std::string out = " -o " + (d.path / "a").string();
   CliResult r = run_cli("deploy " + kModel + " --objective fastest" + out);
   EXPECT_EQ(r.status, 1) << r.output;

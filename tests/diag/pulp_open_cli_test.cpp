@@ -12,27 +12,19 @@
 #include <sstream>
 
 #include "../util/run_cli.h"
+#include "../util/temp_dir.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using testing::CliResult;
 using testing::run_cli;
 
 const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dory-pulp-cli-XXXXXX").string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // targets/pulp-open.json with one field's value replaced, written to dir/name.
 std::string pulp_open_variant(const fs::path& dir, const std::string& name, const std::string& pattern,
@@ -48,7 +40,7 @@ std::string pulp_open_variant(const fs::path& dir, const std::string& name, cons
 }
 
 TEST(PulpOpenCli, ATargetWithoutEightCoresIsRefusedNamingTheCores) {
-  TempDir d;
+  TempDir d("pulp-cli");
   const std::string target = pulp_open_variant(d.path, "four-cores.json", R"("cores": 8)", R"("cores": 4)");
   const CliResult r =
       run_cli("deploy " + kModel + " --target " + target + " --platform pulp-open -o " + (d.path / "app").string());
@@ -60,7 +52,7 @@ TEST(PulpOpenCli, ATargetWithoutEightCoresIsRefusedNamingTheCores) {
 }
 
 TEST(PulpOpenCli, ATargetWithAnL1LargerThanTheTcdmIsRefusedNamingBothSizes) {
-  TempDir d;
+  TempDir d("pulp-cli");
   const CliResult r =
       run_cli("deploy " + kModel + " --target gap9 --platform pulp-open -o " + (d.path / "app").string());
   EXPECT_EQ(r.status, 1) << r.output;
@@ -71,7 +63,7 @@ TEST(PulpOpenCli, ATargetWithAnL1LargerThanTheTcdmIsRefusedNamingBothSizes) {
 }
 
 TEST(PulpOpenCli, AnL1BudgetLeavingTheRuntimeNoTcdmIsRefusedWithTheLargestBudgetThatFits) {
-  TempDir d;
+  TempDir d("pulp-cli");
   // --l1 60k on pulp-open, and gap8's default budget (36,700 B): both leave less than the runtime's 30,000 B.
   for (const std::string args : {"--target pulp-open --l1 60k", "--target gap8"}) {
     SCOPED_TRACE(args);

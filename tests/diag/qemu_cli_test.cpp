@@ -10,27 +10,19 @@
 
 #include "../util/run_cli.h"
 #include "codegen/host_run.h"
+#include "../util/temp_dir.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 using testing::CliResult;
 using testing::run_cli;
 
 const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dory-qemu-cli-XXXXXX").string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 TEST(QemuCli, AMissingCrossCompilerIsNamedWithItsPackageAndTheInstallCommand) {
   setenv("DORY_RV32_CC", "/nonexistent/riscv64-unknown-elf-gcc", 1);
@@ -51,7 +43,7 @@ TEST(QemuCli, AnUnknownPlatformOrSeveralCoresOnQemuExitOne) {
 }
 
 TEST(QemuCli, DeployForQemuMakesTheRv32BuildTheMakefilesDefault) {
-  TempDir d;
+  TempDir d("qemu-cli");
   const std::string app = (d.path / "app").string();
   const CliResult r = run_cli("deploy " + kModel + " --platform qemu -o " + app);
   EXPECT_EQ(r.status, 0) << r.output;

@@ -20,26 +20,16 @@
 #include "target/target.h"
 #include "testnets/testnets.h"
 #include "tiler/tile.h"
+#include "../util/temp_dir.h"
+#include "../util/test_networks.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
-Graph load_network(const std::string& name) {
-  Expected<Graph> g = name == "fmnist"
-                          ? import_onnx(std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx", {})
-                          : [&]() -> Expected<Graph> {
-    MobileNetOptions mo;
-    mo.width = 0.25;
-    mo.resolution = 64;
-    mo.classes = 10;
-    std::string bytes = name == "mobilenet_v1" ? make_mobilenet_v1_onnx(mo) : make_resnet8_onnx({});
-    return import_onnx_bytes(bytes, name);
-  }();
-  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().str());
-  return g.ok() ? std::move(*g) : Graph{};
-}
+Graph load_network(const std::string& name) { return testing::load_test_network(name); }
 
 HostBuildOptions prebuilt() {
   HostBuildOptions b;
@@ -50,16 +40,6 @@ HostBuildOptions prebuilt() {
   if (!san.empty()) b.extra_flags = {san};
   return b;
 }
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    std::string t = (fs::temp_directory_path() / ("dory-e2e-" + tag + "-XXXXXX")).string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 GeneratedApp generate(const Graph& g, int64_t l1, const std::string& dir, Objective obj = Objective::Model) {
   DeployOptions o;
@@ -103,7 +83,7 @@ TEST_P(DeployNetwork, EveryLayerIsBitExactOnOneAndEightCores) {
   EXPECT_GT(app.check.transfers, 0);
   for (int cores : {1, 8}) {
     for (const char* delay : {"wait", "0"}) {
-      SCOPED_TRACE(testing::Message() << cores << " cores, DMA delay " << delay);
+      SCOPED_TRACE(::testing::Message() << cores << " cores, DMA delay " << delay);
       const HostRunResult r = run(app, cores, {"--quiet"}, {std::string("DORY_HOST_DMA_DELAY_US=") + delay});
       EXPECT_TRUE(r.passed()) << r.output;
       EXPECT_EQ(r.layers.size(), 0u) << "--quiet prints mismatching layers only";
@@ -149,7 +129,7 @@ TEST_P(DeployL2Direct, EveryLayerIsBitExactWithItsOperandsInL2) {
   const Deployment& dep = app.deployment;
   ASSERT_FALSE(dep.layers.empty());
   for (int cores : {1, 8}) {
-    SCOPED_TRACE(testing::Message() << cores << " cores");
+    SCOPED_TRACE(::testing::Message() << cores << " cores");
     const HostRunResult r = run(app, cores, {}, {"DORY_HOST_DMA_DELAY_US=wait"}, "both");
     EXPECT_TRUE(r.passed()) << r.output;
     ASSERT_EQ(r.layers.size(), dep.layers.size()) << r.output;

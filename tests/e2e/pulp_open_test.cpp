@@ -27,24 +27,16 @@
 #include "../util/run_cli.h"
 #include "codegen/emit_c.h"
 #include "codegen/host_run.h"
+#include "../util/temp_dir.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 constexpr uint64_t kL2Lo = 0x1c008000u, kL2Hi = 0x1c080000u;      // usable L2 (facts)
 constexpr uint64_t kTcdmLo = 0x10000000u, kTcdmHi = 0x10010000u;  // 64 kB TCDM (facts, target pulp-open)
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "dory-pulp-open-XXXXXX").string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 int sh(const std::string& cmd, std::string& out) {
   out.clear();
@@ -274,7 +266,7 @@ void check_TheMakefileDocumentsTheGvsocCommandAndMakesTheElfTheDefault(const Bui
 
 TEST(PulpOpen, TheFmnistExampleBuildsIntoAnElfThatFitsPulpOpensMemoryMap) {
   if (Status s = riscv_toolchain_available(); !s.ok()) GTEST_SKIP() << "no RISC-V cross toolchain: " << s.error().str();
-  TempDir dir;
+  TempDir dir("pulp-open");
   Built b;
   b.app = (dir.path / "app").string();
   const std::string model = std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx";

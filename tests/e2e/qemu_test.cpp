@@ -26,11 +26,14 @@
 #include "onnx/frontend.h"
 #include "target/target.h"
 #include "testnets/testnets.h"
+#include "../util/temp_dir.h"
+#include "../util/test_networks.h"
 
 namespace dory {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 #define SKIP_WITHOUT_QEMU(mode)                                          \
   do {                                                                   \
@@ -38,30 +41,7 @@ namespace fs = std::filesystem;
       GTEST_SKIP() << "no RISC-V toolchain/QEMU: " << qemu_ok.error().str(); \
   } while (0)
 
-Graph load_network(const std::string& name) {
-  Expected<Graph> g = name == "fmnist"
-                          ? import_onnx(std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx", {})
-                          : [&]() -> Expected<Graph> {
-    MobileNetOptions mo;
-    mo.width = 0.25;
-    mo.resolution = 64;
-    mo.classes = 10;
-    std::string bytes = name == "mobilenet_v1" ? make_mobilenet_v1_onnx(mo) : make_resnet8_onnx({});
-    return import_onnx_bytes(bytes, name);
-  }();
-  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().str());
-  return g.ok() ? std::move(*g) : Graph{};
-}
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    std::string t = (fs::temp_directory_path() / ("dory-qemu-" + tag + "-XXXXXX")).string();
-    EXPECT_NE(mkdtemp(t.data()), nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+Graph load_network(const std::string& name) { return testing::load_test_network(name); }
 
 // FNV-1a over the paths and bytes of every file of the runtime and the compiler flags: the key of the cached rv32
 // archives.
@@ -297,7 +277,7 @@ TEST(QemuFaults, ASkippedDmaWaitIsCaught) {
   for (int k : {0, 1}) {
     const GeneratedApp app = generate(g, 12 * 1024, dir.path.string());  // a fresh main.c each time
     const size_t L = tiled_layer(app);
-    SCOPED_TRACE(testing::Message() << "wait " << k << " of layer " << L);
+    SCOPED_TRACE(::testing::Message() << "wait " << k << " of layer " << L);
     plant_in_main(dir.path, static_cast<int>(L), "dory_layer_inject_skip_wait(" + std::to_string(k) + ");");
     const HostRunResult r = build_and_run(app, QemuMode::System, 60);
     EXPECT_NE(r.exit_code, 0) << r.output;
