@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "../util/onnx_builder.h"
+#include "../util/test_fixtures.h"
 #include "onnx/frontend.h"
 #include "report/eval_report.h"
 #include "testnets/testnets.h"
@@ -17,11 +18,7 @@ namespace {
 
 using testing::OnnxBuilder;
 
-Target gap8() {
-  Expected<Target> t = find_target("gap8");
-  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
-  return t.ok() ? std::move(*t) : Target{};
-}
+Target gap8() { return testing::gap8_target(); }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../util/onnx_builder.h"
+#include "../util/test_fixtures.h"
 #include "onnx/frontend.h"
 
 namespace dory {
@@ -13,35 +14,9 @@ namespace {
 
 using testing::OnnxBuilder;
 
-// conv_7: 3x3, 2 -> 3 channels, pad 1, on a [1,2,4,4] uint8 input, weights all 1, bias {1,2,3},
-// y = clamp(floor((acc*m[c] + 128) / 256), 0, 255), m = {3,5,7}.
-Graph one_conv() {
-  OnnxBuilder b(13);
-  b.input("x", {1, 2, 4, 4});
-  b.init("w", {3, 2, 3, 3}, std::vector<float>(54, 1.0f));
-  b.init("bias", {3}, {1, 2, 3});
-  b.init("m", {3, 1, 1}, {3, 5, 7});
-  b.init("half", {}, {128});
-  b.init("d", {}, {256});
-  b.init("lo", {}, {0});
-  b.init("hi", {}, {255});
-  OnnxBuilder::attr(b.node("Conv", {"x", "w", "bias"}, {"acc"}, "conv_7"), "pads", {1, 1, 1, 1});
-  b.node("Mul", {"acc", "m"}, {"scaled"}, "mul_7");
-  b.node("Add", {"scaled", "half"}, {"rounded"}, "add_7");
-  b.node("Div", {"rounded", "d"}, {"divided"}, "div_7");
-  b.node("Floor", {"divided"}, {"floored"}, "floor_7");
-  b.node("Clip", {"floored", "lo", "hi"}, {"y"}, "clip_7");
-  b.output("y", {1, 3, 4, 4});
-  Expected<Graph> g = import_onnx_bytes(b.bytes(), "one_conv.onnx");
-  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().str());
-  return g.ok() ? std::move(*g) : Graph{};
-}
+Target gap8() { return testing::gap8_target(); }
 
-Target gap8() {
-  Expected<Target> t = find_target("gap8");
-  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().str());
-  return t.ok() ? std::move(*t) : Target{};
-}
+Graph one_conv(const std::string& name = "conv_7") { return testing::one_conv_graph(name); }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
