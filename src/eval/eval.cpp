@@ -228,10 +228,8 @@ L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scra
 }
 
 int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g) {
-  if (g.family != KernelFamily::Conv) return 0;
-  const MacKernelParams& m = target.mac_kernel(g.family);
-  if (m.im2col_cycles_per_byte <= 0) return 0;
-  return target.cores * m.pixel_block * g.kh * g.kw * g.c_in * g.in_elem_bytes.at(0);
+  // Only the conv kernel reads an im2col buffer (dory_conv_hwc); the tiler's formula for the whole layer.
+  return g.family == KernelFamily::Conv ? im2col_buffer_bytes(g, g.c_in, target) : 0;
 }
 
 double plan_active_core_cycles(const Target& target, const TilePlan& plan) {

@@ -37,18 +37,19 @@ void for_each_buffer(const LayerGeometry& g, const TileShape& s, const Buffering
   const int64_t pixels = s.c_out * s.h_out * s.w_out;
   emit(BufferRole::Output, 0, b.output ? 2 : 1, pixels * g.out_elem_bytes);
   emit(BufferRole::PartialSums, 0, 1, (!g.channels_tied && s.c_in < g.c_in) ? pixels * 4 : 0);
-  int64_t im2col = 0;
-  if (g.is_mac()) {
-    const MacKernelParams& m = target.mac_kernel(g.family);
-    if (m.im2col_cycles_per_byte > 0)
-      im2col = target.cores * m.pixel_block * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
-  }
-  emit(BufferRole::Im2col, 0, 1, im2col);
+  emit(BufferRole::Im2col, 0, 1, im2col_buffer_bytes(g, s.c_in, target));
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 }  // namespace
+
+int64_t im2col_buffer_bytes(const LayerGeometry& g, int64_t c_in, const Target& target) {
+  if (!g.is_mac()) return 0;
+  const MacKernelParams& m = target.mac_kernel(g.family);
+  if (m.im2col_cycles_per_byte <= 0) return 0;
+  return target.cores * m.pixel_block * g.kh * g.kw * c_in * g.in_elem_bytes[0];
+}
 
 L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target) {
   DORY_CHECK(valid_shape(g, s), "plan_l1_layout: invalid tile shape");
@@ -91,11 +92,7 @@ int64_t l1_layout_bytes(const LayerGeometry& g, const TileShape& s, const Buffer
   const int64_t pixels = s.c_out * s.h_out * s.w_out;
   place(b.output ? 2 : 1, pixels * g.out_elem_bytes);
   if (!g.channels_tied && s.c_in < g.c_in) place(1, pixels * 4);
-  if (g.is_mac()) {
-    const MacKernelParams& m = target.mac_kernel(g.family);
-    if (m.im2col_cycles_per_byte > 0)
-      place(1, target.cores * m.pixel_block * g.kh * g.kw * s.c_in * g.in_elem_bytes[0]);
-  }
+  place(1, im2col_buffer_bytes(g, s.c_in, target));
   return end;
 }
 
