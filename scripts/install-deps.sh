@@ -6,7 +6,9 @@
 #                                      picolibc-riscv64-unknown-elf, qemu-user, qemu-system-misc): the qemu platform
 #                                      (docs/deploy.md "RISC-V under QEMU") and the pulp-open ELF (compiler and
 #                                      picolibc only; docs/deploy.md "PULP-open"); about 1.3 GB
-# Options combine (--riscv --python). Idempotent: packages already present are skipped, so re-running it is cheap.
+#   scripts/install-deps.sh --gvsoc    also the Python modules GVSoC's launcher imports at run time (GVSoC itself
+#                                      is not a Debian package: point GVSOC_INSTALL at an install; docs/deploy.md)
+# Options combine (--riscv --gvsoc --python). Idempotent: packages already present are skipped, so re-running it is cheap.
 set -euo pipefail
 
 packages=(
@@ -21,7 +23,9 @@ for opt in "$@"; do
   case "$opt" in
     --python) packages+=(python3-torch python3-onnx python3-numpy) ;;
     --riscv) packages+=(gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-user qemu-system-misc) ;;
-    *) echo "install-deps: unknown option '$opt' (use --python and/or --riscv)" >&2; exit 1 ;;
+    --gvsoc) packages+=(python3 python3-pyelftools python3-pexpect python3-prettytable python3-psutil python3-rich
+                        python3-six python3-typing-extensions) ;;
+    *) echo "install-deps: unknown option '$opt' (use --python, --riscv and/or --gvsoc)" >&2; exit 1 ;;
   esac
 done
 
