@@ -14,8 +14,8 @@ void dory_layer_inject_skip_wait(int32_t wait_index) { g_skip_wait = wait_index;
 /* Where a kernel call finds its operands: L1 buffer copies (tiled) or the tensors in L2 (L2-direct). */
 typedef struct {
   uint8_t *in[DORY_LAYER_MAX_INPUTS];
-  uint8_t *weights, *bias, *requant, *out, *psum, *im2col;
-  uint32_t im2col_bytes;
+  uint8_t *weights, *bias, *requant, *out, *psum, *scratch;
+  uint32_t scratch_bytes;
 } operands;
 
 static uint8_t *buf_ptr(const dory_layer *L, uint8_t *l1, uint8_t role, int operand, uint8_t copy) {
@@ -66,16 +66,10 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
-      a.im2col = p->im2col;
-      a.im2col_bytes = p->im2col_bytes;
-      a.im2col_pixels = L->pixel_block;
+      a.scratch = p->scratch;
+      a.scratch_bytes = p->scratch_bytes;
       a.split = L->split;
-      if (L->kind == DORY_LAYER_CONV)
-        dory_conv_hwc(&a);
-      else if (L->kind == DORY_LAYER_POINTWISE)
-        dory_pointwise_hwc(&a);
-      else
-        dory_depthwise_hwc(&a);
+      L->kernel.conv(&a);
       break;
     }
     case DORY_LAYER_FC: {
@@ -92,7 +86,7 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.first = e->first;
       a.last = e->last;
       a.split = L->split;
-      dory_fc_vec(&a);
+      L->kernel.fc(&a);
       break;
     }
     case DORY_LAYER_MAXPOOL: {
@@ -107,7 +101,7 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.has_pad_value = L->has_pad_value;
       a.pad_value = L->pad_value;
       a.split = L->split;
-      dory_maxpool_hwc(&a);
+      L->kernel.maxpool(&a);
       break;
     }
     case DORY_LAYER_AVGPOOL: {
@@ -127,7 +121,7 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.count_div_first = L->count_div_first;
       a.count_div_len = L->count_div_len;
       a.split = L->split;
-      dory_avgpool_hwc(&a);
+      L->kernel.avgpool(&a);
       break;
     }
     case DORY_LAYER_ADD: {
@@ -140,7 +134,7 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.rq = rq;
       a.out = out;
       a.split = L->split;
-      dory_add_hwc(&a);
+      L->kernel.add(&a);
       break;
     }
     case DORY_LAYER_REQUANTIZE: {
@@ -150,7 +144,7 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.input_zero_point = L->input_zero_point;
       a.rq = rq;
       a.split = L->split;
-      dory_requantize_hwc(&a);
+      L->kernel.requantize(&a);
       break;
     }
     default:
@@ -168,8 +162,8 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
   p.requant = buf_ptr(L, l1, DORY_BUF_REQUANT, 0, c->requant);
   p.out = buf_ptr(L, l1, DORY_BUF_OUTPUT, 0, c->out);
   p.psum = buf_ptr(L, l1, DORY_BUF_PSUM, 0, 0);
-  p.im2col = buf_ptr(L, l1, DORY_BUF_IM2COL, 0, 0);
-  p.im2col_bytes = L->l1_im2col.copies ? L->l1_im2col.bytes : 0u;
+  p.scratch = buf_ptr(L, l1, DORY_BUF_SCRATCH, 0, 0);
+  p.scratch_bytes = L->l1_scratch.copies ? L->l1_scratch.bytes : 0u;
   compute_on(L, e, &p);
 }
 
@@ -254,7 +248,7 @@ void dory_layer_run_l2_direct(const dory_layer *L) {
   a.p.requant = L->rq_bytes_per_cout ? l2 + L->requant_l2 : NULL;
   a.p.out = l2 + L->out.l2_offset;
   a.p.psum = NULL; /* one input-channel tile: first = last = 1 */
-  a.p.im2col = L->l2_direct_im2col_bytes ? (uint8_t *)dory_l1_base() : NULL;
-  a.p.im2col_bytes = L->l2_direct_im2col_bytes;
+  a.p.scratch = L->l2_direct_scratch_bytes ? (uint8_t *)dory_l1_base() : NULL;
+  a.p.scratch_bytes = L->l2_direct_scratch_bytes;
   dory_cluster_run(l2_direct_task, &a);
 }

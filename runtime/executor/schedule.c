@@ -81,7 +81,7 @@ const dory_l1_buffer *dory_layer_l1_buffer(const dory_layer *L, uint8_t role, in
     case DORY_BUF_REQUANT: b = &L->l1_requant; break;
     case DORY_BUF_OUTPUT: b = &L->l1_out; break;
     case DORY_BUF_PSUM: b = &L->l1_psum; break;
-    case DORY_BUF_IM2COL: b = &L->l1_im2col; break;
+    case DORY_BUF_SCRATCH: b = &L->l1_scratch; break;
     default: break;
   }
   return (b && b->copies > 0) ? b : NULL;
@@ -323,8 +323,8 @@ int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const
       reason = "an input is a channel slice of a larger tensor (the kernels read dense tensors)";
   if (!reason && !map_dense(&L->out, L->c_out))
     reason = "the output is a channel slice of a concatenation (the kernels write dense tensors)";
-  if (!reason && L->l2_direct_im2col_bytes > l1_bytes)
-    reason = "the conv's im2col scratch for the whole layer does not fit L1";
+  if (!reason && L->l2_direct_scratch_bytes > l1_bytes)
+    reason = "the kernel's scratch for the whole layer does not fit L1";
   if (why) *why = reason;
   return reason == NULL;
 }

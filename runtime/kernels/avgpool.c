@@ -1,4 +1,4 @@
-/* dory_avgpool_hwc: average pooling (and global average pooling) on one L1 tile.
+/* dory_avgpool_{u8,s8,any}__c: average pooling (and global average pooling) on one L1 tile.
  *
  * The exact window mean, requantized: y = clamp(R((S*m[c] + a[c]*cnt) / (D*cnt)) + zp, lo, hi), with S the sum
  * of (x - zp_x) over the window (padded slots holding pad_value when counted) and cnt the window's slots
@@ -38,11 +38,16 @@ DORY_ALWAYS_INLINE void avgpool_body(const dory_avgpool_args *a, int IT, int32_t
   }
 }
 
-void dory_avgpool_hwc(const dory_avgpool_args *a) {
+static void avgpool_check(const dory_avgpool_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w) &&
                   a->in.c == a->out.c,
-              "dory_avgpool_hwc: inconsistent tile geometry");
+              "avgpool: inconsistent tile geometry");
   DORY_KCHECK(dory_rq_valid(&a->rq) && a->count_div && a->count_div_len >= 1 && a->count_div_first >= 1,
-              "dory_avgpool_hwc: inconsistent requantization arguments");
-  DORY_DISPATCH_INPUT(avgpool_body, a, a->in.type, a->input_zero_point);
+              "avgpool: inconsistent requantization arguments");
 }
+
+#define AP_IN_TYPE(a) ((a)->in.type)
+#define AP_ZP(a) ((a)->input_zero_point)
+DORY_KERNEL_8BIT(dory_avgpool_u8__c, dory_avgpool_args, avgpool_check, avgpool_body, DORY_UINT8, AP_IN_TYPE, AP_ZP)
+DORY_KERNEL_8BIT(dory_avgpool_s8__c, dory_avgpool_args, avgpool_check, avgpool_body, DORY_INT8, AP_IN_TYPE, AP_ZP)
+DORY_KERNEL_ANY(dory_avgpool_any__c, dory_avgpool_args, avgpool_check, avgpool_body, AP_IN_TYPE, AP_ZP)

@@ -1,17 +1,16 @@
-/* dory_conv_hwc: standard convolution (groups 1) on one L1 tile, PULP-NN style.
+/* Standard convolution (groups 1) on one L1 tile, PULP-NN style: dory_conv_{u8s8,s8s8,any}_4x2__c, and
+ * dory_conv_any_1x1_direct__c.
  *
- * Per core: for each pair of its output pixels, copy the two receptive fields into the core's im2col slice
+ * 4x2: per core, for each pair of its output pixels, copy the two receptive fields into the core's im2col slice
  * (kh x kw x c_in elements each, in the weights' [ky][kx][ci] order; padded positions filled with the input zero
  * point, so they contribute (zp - zp) * w = 0), then run the 4-channel x 2-pixel matmul over the core's
- * channels. The im2col holds raw input elements, so the copy is a memcpy per in-bounds run of columns.
- * With im2col = NULL (a target whose conv kernel builds none) the convolution is computed directly. */
+ * channels. The im2col holds raw input elements, so the copy is a memcpy per in-bounds run of columns. The
+ * scratch is dory_conv_4x2_im2col_scratch_bytes (kernels/scratch.c).
+ * direct: each output value is the window's dot product read in place, padded positions skipped; no scratch
+ * (for targets whose L1 cannot spare an im2col). */
 #include "matmul.h"
 
-uint32_t dory_conv_im2col_bytes(int32_t cores, int32_t pixel_block, int32_t kh, int32_t kw, int32_t c_in,
-                                uint8_t in_type) {
-  return (uint32_t)cores * (uint32_t)pixel_block * (uint32_t)kh * (uint32_t)kw * (uint32_t)c_in *
-         (uint32_t)dory_dtype_bytes(in_type);
-}
+enum { CONV_PIXELS = 2 }; /* the im2col slice of one core: 2 pixels (the matmul's pixel block) */
 
 /* The receptive field of output pixel (oh, ow) into dst: kh x kw x C elements of type IT. */
 DORY_ALWAYS_INLINE void conv_im2col(const dory_conv_args *a, int IT, int32_t zp, int32_t oh, int32_t ow,
@@ -40,8 +39,7 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
   const int32_t K = a->kh * a->kw * a->in.c, eb = dory_dtype_bytes((uint8_t)IT);
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   const int32_t p_end = wk.r1 * a->out.w;
-  const int two = a->im2col_pixels >= 2;
-  unsigned char *col = (unsigned char *)a->im2col + (size_t)dory_core_id() * a->im2col_pixels * K * eb;
+  unsigned char *col = (unsigned char *)a->scratch + (size_t)dory_core_id() * CONV_PIXELS * K * eb;
   unsigned char *col1 = col + (size_t)K * eb;
   int32_t p;
   const dory_mm_out o =
@@ -49,7 +47,7 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
   if (wk.c0 >= wk.c1) return;
   for (p = wk.r0 * a->out.w; p < p_end;) {
     conv_im2col(a, IT, zp, p / a->out.w, p % a->out.w, col);
-    if (two && p + 1 < p_end) {
+    if (p + 1 < p_end) {
       conv_im2col(a, IT, zp, (p + 1) / a->out.w, (p + 1) % a->out.w, col1);
       dory_mm_2px(col, col1, IT, zp, a->weights, K, wk.c0, wk.c1, &o, p, p + 1);
       p += 2;
@@ -60,8 +58,8 @@ DORY_ALWAYS_INLINE void conv_body(const dory_conv_args *a, int IT, int32_t zp) {
   }
 }
 
-/* Without an im2col buffer (targets whose conv kernel builds none, e.g. pulp-open's): each output value is the
- * window's dot product read directly from the input tile, padded positions skipped (they add (zp - zp) * w = 0). */
+/* Without an im2col: each output value is the window's dot product read directly from the input tile, padded
+ * positions skipped (they add (zp - zp) * w = 0). */
 DORY_ALWAYS_INLINE void conv_direct_body(const dory_conv_args *a, int IT, int32_t zp) {
   const int32_t C = a->in.c, K = a->kh * a->kw * C;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
@@ -90,18 +88,32 @@ DORY_ALWAYS_INLINE void conv_direct_body(const dory_conv_args *a, int IT, int32_
     }
 }
 
-void dory_conv_hwc(const dory_conv_args *a) {
+#define CONV_IN_TYPE(a) ((a)->in.type)
+#define CONV_ZP(a) ((a)->input_zero_point)
+
+static void conv_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
-              "dory_conv_hwc: inconsistent tile geometry");
-  DORY_KCHECK(a->weights && (!a->im2col || (a->im2col_pixels >= 1 &&
-                                              a->im2col_bytes >= dory_conv_im2col_bytes(dory_core_count(),
-                                                                                        a->im2col_pixels, a->kh,
-                                                                                        a->kw, a->in.c, a->in.type))),
-              "dory_conv_hwc: missing weights, or an im2col buffer smaller than cores x pixels x kh x kw x c_in");
+              "conv: inconsistent tile geometry");
+  DORY_KCHECK(a->weights != 0, "conv: missing weights");
   DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
-              "dory_conv_hwc: inconsistent accumulation arguments");
-  if (a->im2col)
-    DORY_DISPATCH_INPUT(conv_body, a, a->in.type, a->input_zero_point);
-  else
-    DORY_DISPATCH_INPUT(conv_direct_body, a, a->in.type, a->input_zero_point);
+              "conv: inconsistent accumulation arguments");
 }
+
+static void conv_im2col_check(const dory_conv_args *a) {
+  dory_kernel_shape s;
+  conv_check(a);
+  s.cores = dory_core_count();
+  s.c_in = a->in.c;
+  s.kh = a->kh;
+  s.kw = a->kw;
+  s.in_type = a->in.type;
+  DORY_KCHECK(a->scratch && a->scratch_bytes >= dory_conv_4x2_im2col_scratch_bytes(&s),
+              "conv 4x2: no im2col scratch, or smaller than dory_conv_4x2_im2col_scratch_bytes");
+}
+
+DORY_KERNEL_8BIT(dory_conv_u8s8_4x2__c, dory_conv_args, conv_im2col_check, conv_body, DORY_UINT8, CONV_IN_TYPE,
+                 CONV_ZP)
+DORY_KERNEL_8BIT(dory_conv_s8s8_4x2__c, dory_conv_args, conv_im2col_check, conv_body, DORY_INT8, CONV_IN_TYPE,
+                 CONV_ZP)
+DORY_KERNEL_ANY(dory_conv_any_4x2__c, dory_conv_args, conv_im2col_check, conv_body, CONV_IN_TYPE, CONV_ZP)
+DORY_KERNEL_ANY(dory_conv_any_1x1_direct__c, dory_conv_args, conv_check, conv_direct_body, CONV_IN_TYPE, CONV_ZP)

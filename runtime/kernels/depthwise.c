@@ -1,4 +1,4 @@
-/* dory_depthwise_hwc: depthwise convolution (groups = C_in = C_out) on one L1 tile.
+/* dory_depthwise_{u8s8,s8s8,any}_1x1__c: depthwise convolution (groups = C_in = C_out) on one L1 tile.
  *
  * acc[c] = bias[c] + sum over the window's in-bounds positions of (x[c] - zp) * w[c][ky][kx] (padded positions
  * add 0 and are skipped). Work: the target's split, normally channels (each core its channel range for every
@@ -30,12 +30,19 @@ DORY_ALWAYS_INLINE void depthwise_body(const dory_conv_args *a, int IT, int32_t 
   }
 }
 
-void dory_depthwise_hwc(const dory_conv_args *a) {
+static void depthwise_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
-              "dory_depthwise_hwc: inconsistent tile geometry");
+              "depthwise: inconsistent tile geometry");
   DORY_KCHECK(a->in.c == a->out.c && a->weights && a->bias && a->first && a->last,
-              "dory_depthwise_hwc: needs in.c == out.c, weights, bias, first = last = 1");
+              "depthwise: needs in.c == out.c, weights, bias, first = last = 1");
   DORY_KCHECK(a->has_requant ? dory_rq_valid(&a->rq) : a->out.type == DORY_INT32,
-              "dory_depthwise_hwc: inconsistent requantization arguments");
-  DORY_DISPATCH_INPUT(depthwise_body, a, a->in.type, a->input_zero_point);
+              "depthwise: inconsistent requantization arguments");
 }
+
+#define DW_IN_TYPE(a) ((a)->in.type)
+#define DW_ZP(a) ((a)->input_zero_point)
+DORY_KERNEL_8BIT(dory_depthwise_u8s8_1x1__c, dory_conv_args, depthwise_check, depthwise_body, DORY_UINT8, DW_IN_TYPE,
+                 DW_ZP)
+DORY_KERNEL_8BIT(dory_depthwise_s8s8_1x1__c, dory_conv_args, depthwise_check, depthwise_body, DORY_INT8, DW_IN_TYPE,
+                 DW_ZP)
+DORY_KERNEL_ANY(dory_depthwise_any_1x1__c, dory_conv_args, depthwise_check, depthwise_body, DW_IN_TYPE, DW_ZP)

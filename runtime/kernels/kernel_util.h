@@ -156,21 +156,26 @@ static inline int dory_window_valid(const dory_tile *in, const dory_tile *out, c
          dory_valid_dtype(in->type) && dory_valid_dtype(out->type);
 }
 
-/* Dispatches a family body `BODY(args, type, zp)` on the input type and zero point: constant types (and a
- * constant zero point 0) for the 8-bit fast paths, the runtime type otherwise. */
-#define DORY_DISPATCH_INPUT(BODY, args, type, zp)          \
-  do {                                                     \
-    switch (type) {                                        \
-      case DORY_UINT8:                                     \
-        if ((zp) == 0) BODY(args, DORY_UINT8, 0);          \
-        else BODY(args, DORY_UINT8, zp);                   \
-        break;                                             \
-      case DORY_INT8:                                      \
-        if ((zp) == 0) BODY(args, DORY_INT8, 0);           \
-        else BODY(args, DORY_INT8, zp);                    \
-        break;                                             \
-      default: BODY(args, type, zp); break;                \
-    }                                                      \
-  } while (0)
+/* The entry points of a kernel family (registry.json: one name per operand type). A family writes its body
+ * BODY(a, type, zp) once; its checks CHECK(a) (DORY_KCHECK calls) once; its accessors INTYPE(a) and ZP(a) give
+ * the (first) input's type and zero point.
+ *   DORY_KERNEL_8BIT  the kernel for 8-bit input type T: checks that the input is T, then runs the body with the
+ *                     type constant, and with a constant zero point 0 when the input's zero point is 0 (both
+ *                     fold dory_load and the zero-point subtraction away);
+ *   DORY_KERNEL_ANY   the kernel for every type: the type is read at run time. */
+#define DORY_KERNEL_8BIT(NAME, ARGS, CHECK, BODY, T, INTYPE, ZP)                 \
+  void NAME(const ARGS *a) {                                                     \
+    CHECK(a);                                                                    \
+    DORY_KCHECK(INTYPE(a) == (T), #NAME ": the input type is not this kernel's"); \
+    if (ZP(a) == 0)                                                              \
+      BODY(a, T, 0);                                                             \
+    else                                                                         \
+      BODY(a, T, ZP(a));                                                         \
+  }
+#define DORY_KERNEL_ANY(NAME, ARGS, CHECK, BODY, INTYPE, ZP) \
+  void NAME(const ARGS *a) {                                 \
+    CHECK(a);                                                \
+    BODY(a, INTYPE(a), ZP(a));                               \
+  }
 
 #endif /* DORY_KERNEL_UTIL_H */

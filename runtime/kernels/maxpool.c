@@ -1,4 +1,4 @@
-/* dory_maxpool_hwc: max pooling on one L1 tile, on raw values (no requantization; the output type may differ
+/* dory_maxpool_{u8,s8,any}__c: max pooling on one L1 tile, on raw values (no requantization; the output type may differ
  * from the input's only in width). Padded positions are ignored, or hold pad_value when has_pad_value (an
  * explicit Pad before the pool). */
 #include "kernel_util.h"
@@ -33,13 +33,15 @@ DORY_ALWAYS_INLINE void maxpool_body(const dory_maxpool_args *a, int IT, int32_t
   }
 }
 
-void dory_maxpool_hwc(const dory_maxpool_args *a) {
+static void maxpool_check(const dory_maxpool_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w) &&
                   a->in.c == a->out.c,
-              "dory_maxpool_hwc: inconsistent tile geometry");
-  switch (a->in.type) {
-    case DORY_UINT8: maxpool_body(a, DORY_UINT8, 0); break;
-    case DORY_INT8: maxpool_body(a, DORY_INT8, 0); break;
-    default: maxpool_body(a, a->in.type, 0); break;
-  }
+              "maxpool: inconsistent tile geometry");
 }
+
+/* Max pooling has no zero point (raw values): the "zero point" is a constant 0. */
+#define MP_IN_TYPE(a) ((a)->in.type)
+#define MP_ZP(a) 0
+DORY_KERNEL_8BIT(dory_maxpool_u8__c, dory_maxpool_args, maxpool_check, maxpool_body, DORY_UINT8, MP_IN_TYPE, MP_ZP)
+DORY_KERNEL_8BIT(dory_maxpool_s8__c, dory_maxpool_args, maxpool_check, maxpool_body, DORY_INT8, MP_IN_TYPE, MP_ZP)
+DORY_KERNEL_ANY(dory_maxpool_any__c, dory_maxpool_args, maxpool_check, maxpool_body, MP_IN_TYPE, MP_ZP)

@@ -1,4 +1,4 @@
-/* dory_pointwise_hwc: 1x1 convolution without padding (any stride) on one L1 tile.
+/* dory_pointwise_{u8s8,s8s8,any}_4x2__c: 1x1 convolution without padding (any stride) on one L1 tile.
  *
  * The receptive field of a pixel is its c_in contiguous input elements, so the matmul reads the input tile
  * directly (no im2col): 4 output channels x 2 pixels per step over the core's rows (or channels). */
@@ -24,13 +24,20 @@ DORY_ALWAYS_INLINE void pointwise_body(const dory_conv_args *a, int IT, int32_t 
   if (p < p_end) dory_mm_1px(pointwise_pixel(a, IT, p), IT, zp, a->weights, K, wk.c0, wk.c1, &o, p);
 }
 
-void dory_pointwise_hwc(const dory_conv_args *a) {
+static void pointwise_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
-              "dory_pointwise_hwc: inconsistent tile geometry");
+              "pointwise: inconsistent tile geometry");
   DORY_KCHECK(a->kh == 1 && a->kw == 1 && a->pad.top == 0 && a->pad.left == 0,
-              "dory_pointwise_hwc: needs a 1x1 kernel without padding (use dory_conv_hwc)");
-  DORY_KCHECK(a->weights != 0, "dory_pointwise_hwc: missing weights");
+              "pointwise: needs a 1x1 kernel without padding (use a conv kernel)");
+  DORY_KCHECK(a->weights != 0, "pointwise: missing weights");
   DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
-              "dory_pointwise_hwc: inconsistent accumulation arguments");
-  DORY_DISPATCH_INPUT(pointwise_body, a, a->in.type, a->input_zero_point);
+              "pointwise: inconsistent accumulation arguments");
 }
+
+#define PW_IN_TYPE(a) ((a)->in.type)
+#define PW_ZP(a) ((a)->input_zero_point)
+DORY_KERNEL_8BIT(dory_pointwise_u8s8_4x2__c, dory_conv_args, pointwise_check, pointwise_body, DORY_UINT8, PW_IN_TYPE,
+                 PW_ZP)
+DORY_KERNEL_8BIT(dory_pointwise_s8s8_4x2__c, dory_conv_args, pointwise_check, pointwise_body, DORY_INT8, PW_IN_TYPE,
+                 PW_ZP)
+DORY_KERNEL_ANY(dory_pointwise_any_4x2__c, dory_conv_args, pointwise_check, pointwise_body, PW_IN_TYPE, PW_ZP)

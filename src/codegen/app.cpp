@@ -24,15 +24,16 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
 }
 
 Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOptions& options) {
-  if (options.platform == AppPlatform::PulpOpen)
-    return make_error("platform-not-runnable", app.dir,
-                      "dory cannot run the pulp-open platform on this machine (it needs the GVSoC virtual platform, "
-                      "which dory does not ship)",
-                      fmt::format("build the ELF with `make -C {} pulp-open` and run it under GVSoC: {} "
-                                  "app-pulp-open.elf run",
-                                  app.dir, gvsoc_run_command()));
   if (app_mode_bits(options.mode) == 0)
     return make_error("cli-bad-mode", options.mode, "unknown execution mode", "use tiled, l2-direct or both");
+  if (options.platform == AppPlatform::PulpOpen) {
+    DORY_TRY(std::string install, gvsoc_install());  // before building: say at once what is missing
+    (void)install;
+    QemuBuildOptions qb = options.qemu_build;
+    qb.app_mode = options.mode;
+    DORY_TRY_STATUS(build_pulp_open_app(app.dir, qb));
+    return run_gvsoc_app(app.dir, options.timeout_s);
+  }
   if (options.platform == AppPlatform::Qemu) {
     QemuBuildOptions qb = options.qemu_build;
     qb.app_mode = options.mode;

@@ -10,17 +10,6 @@
 
 namespace dory {
 
-uint8_t runtime_dtype(DType t) {
-  switch (t) {
-    case DType::UInt8: return DORY_UINT8;
-    case DType::Int8: return DORY_INT8;
-    case DType::UInt16: return DORY_UINT16;
-    case DType::Int16: return DORY_INT16;
-    case DType::Int32: return DORY_INT32;
-  }
-  return DORY_INT32;
-}
-
 std::vector<uint8_t> pack_values(const std::vector<int32_t>& v, DType t) {
   const size_t eb = static_cast<size_t>(dtype_bytes(t));
   std::vector<uint8_t> out(v.size() * eb);
@@ -56,10 +45,7 @@ void append_le(std::vector<uint8_t>& out, T v) {
 }
 
 
-uint8_t split_of(const Target& t, KernelFamily f) {
-  const WorkSplit s = is_mac_family(f) ? t.mac_kernel(f).split : t.elementwise_kernel(f).split;
-  return s == WorkSplit::Rows ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS;
-}
+uint8_t split_of(const KernelImpl& k) { return k.split() == WorkSplit::Rows ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS; }
 
 uint32_t u32(int64_t v, const char* what, const std::string& layer) {
   DORY_CHECK(v >= 0 && v <= std::numeric_limits<uint32_t>::max(),
@@ -230,11 +216,10 @@ void fill_descriptor(const Deployment& dep, DeployedLayer& dl) {
   d.l1_requant = l1_buffer(p.layout, BufferRole::RequantParams, 0, n);
   d.l1_out = l1_buffer(p.layout, BufferRole::Output, 0, n);
   d.l1_psum = l1_buffer(p.layout, BufferRole::PartialSums, 0, n);
-  d.l1_im2col = l1_buffer(p.layout, BufferRole::Im2col, 0, n);
+  d.l1_scratch = l1_buffer(p.layout, BufferRole::Scratch, 0, n);
 
   const Target& t = dep.target;
-  d.split = split_of(t, geo.family);
-  d.pixel_block = geo.is_mac() ? i32(t.mac_kernel(geo.family).pixel_block, "pixel block", n) : 1;
+  d.split = split_of(geo.kernel(t));
   if (const Requant* rq = layer_requant(l)) d.rq = requant_args(*rq);
   dl.count_div.clear();
   if (const auto* c = l.as<Conv2d>()) {
@@ -272,7 +257,7 @@ void fill_descriptor(const Deployment& dep, DeployedLayer& dl) {
     d.input_zero_point = q->input_zero_point;
     d.has_requant = 1;
   }
-  d.l2_direct_im2col_bytes = u32(l2_direct_scratch_bytes(t, geo), "L2-direct im2col bytes", n);
+  d.l2_direct_scratch_bytes = u32(l2_direct_scratch_bytes(t, geo), "L2-direct im2col bytes", n);
   d.modeled_cycles = static_cast<uint64_t>(p.cost.total_cycles + 0.5);
   d.l2_direct_modeled_cycles = static_cast<uint64_t>(l2_direct_call(t, geo).cycles + 0.5);
   d.macs = static_cast<uint64_t>(geo.macs());

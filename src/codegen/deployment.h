@@ -40,7 +40,10 @@ struct DeployedLayer {
   int64_t weights_offset = -1, bias_offset = -1, requant_offset = -1;  // in the constants (-1: none)
   std::vector<dory_requant_divisor> count_div;  // average pooling: the divisors desc.count_div points at
 
+  // The registry kernel that computes the layer's tiles on the deployment's target (plan.geometry.kernel).
+  const RegistryKernel& kernel(const Target& target) const { return *plan.geometry.kernel(target).kernel; }
   // The runtime descriptor with its pointers (name, count_div) into this object: valid while it lives unmoved.
+  // Its kernel is NULL: the compiler never calls kernels; the emitted C names it (codegen/emit_c.h).
   dory_layer descriptor() const;
   dory_layer desc{};                     // pointers left null; use descriptor()
 };
@@ -61,9 +64,6 @@ struct Deployment {
 };
 
 Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOptions& options);
-
-// The kernel dtype of an IR dtype (DORY_UINT8 ...).
-uint8_t runtime_dtype(DType t);
 
 // Packs values (one int32 per element) into the dtype's little-endian bytes, and back.
 std::vector<uint8_t> pack_values(const std::vector<int32_t>& values, DType t);

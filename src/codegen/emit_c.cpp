@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -95,20 +96,50 @@ std::string i64_lit(int64_t v) {
 std::string u64_lit(uint64_t v) { return fmt::format("UINT64_C({})", v); }
 std::string i32_lit(int32_t v) { return v == INT32_MIN ? "(-2147483647 - 1)" : fmt::format("{}", v); }
 
+const char* div_method_enum(uint8_t m) {
+  return m == DORY_DIV_SHIFT ? "DORY_DIV_SHIFT" : m == DORY_DIV_MAGIC ? "DORY_DIV_MAGIC" : "DORY_DIV_MAGIC_ADD";
+}
+const char* rounding_enum(uint8_t r) { return r == DORY_ROUND_FLOOR ? "DORY_ROUND_FLOOR" : "DORY_ROUND_TOWARD_ZERO"; }
+
 std::string divisor_c(const dory_divisor& d) {
-  return fmt::format("{{{}, {}, {}, {}, {}}}", u64_lit(d.d), u64_lit(d.magic), d.shift, d.method, d.rounding);
+  return fmt::format("{{.d = {}, .magic = {}, .shift = {}, .method = {}, .rounding = {}}}", u64_lit(d.d),
+                     u64_lit(d.magic), d.shift, div_method_enum(d.method), rounding_enum(d.rounding));
 }
 std::string divisor32_c(const dory_divisor32& d) {
-  return fmt::format("{{{}u, {}u, {}, {}, {}}}", d.d, d.magic, d.shift, d.method, d.rounding);
+  return fmt::format("{{.d = {}u, .magic = {}u, .shift = {}, .method = {}, .rounding = {}}}", d.d, d.magic, d.shift,
+                     div_method_enum(d.method), rounding_enum(d.rounding));
 }
 std::string rq_divisor_c(const dory_requant_divisor& d) {
-  return fmt::format("{{{}, {}}}", divisor_c(d.d64), divisor32_c(d.d32));
+  return fmt::format("{{.d64 = {}, .d32 = {}}}", divisor_c(d.d64), divisor32_c(d.d32));
 }
 std::string l1_c(const dory_l1_buffer& b) {
-  return fmt::format("{{{{{}u, {}u}}, {}u, {}}}", b.offset[0], b.offset[1], b.bytes, b.copies);
+  if (!b.copies) return "{.copies = 0}";
+  return fmt::format("{{.offset = {{{}u, {}u}}, .bytes = {}u, .copies = {}}}", b.offset[0], b.offset[1], b.bytes,
+                     b.copies);
 }
 std::string map_c(const dory_l2_map& m) {
-  return fmt::format("{{{}u, {}, {}}}", m.l2_offset, m.pixel_stride, dtype_enum(m.type));
+  return fmt::format("{{.l2_offset = {}u, .pixel_stride = {}, .type = {}}}", m.l2_offset, m.pixel_stride,
+                     dtype_enum(m.type));
+}
+
+// The member of dory_kernel_fn that holds a kernel of this layer kind.
+const char* kernel_member(uint8_t kind) {
+  switch (kind) {
+    case DORY_LAYER_FC: return "fc";
+    case DORY_LAYER_MAXPOOL: return "maxpool";
+    case DORY_LAYER_AVGPOOL: return "avgpool";
+    case DORY_LAYER_ADD: return "add";
+    case DORY_LAYER_REQUANTIZE: return "requantize";
+    default: return "conv";
+  }
+}
+
+// A registry kernel in C: its name, or DORY_KERNEL_<ISA>(name, twin) for a kernel of a special ISA.
+std::string kernel_c(const RegistryKernel& k) {
+  if (k.isa == "c") return k.name;
+  std::string isa = k.isa;
+  std::transform(isa.begin(), isa.end(), isa.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return fmt::format("DORY_KERNEL_{}({}, {})", isa, k.name, k.twin);
 }
 
 std::string bytes_c(const uint8_t* p, size_t n) {
@@ -134,6 +165,13 @@ std::string layer_comment(const Deployment& dep, size_t i) {
                      g.pad.left, g.pad.bottom, g.pad.right);
   s += fmt::format("\n *   output {} x {} x {}, {} MAC\n", g.h_out, g.w_out, g.c_out, format_bytes_grouped(g.macs()));
   if (const Requant* rq = layer_requant(l)) s += fmt::format(" *   requantization {}\n", requant_summary(*rq));
+  const RegistryKernel& k = dl.kernel(dep.target);
+  s += fmt::format(" *   kernel {} ({} x {} blocking{}{})\n", k.name, k.channel_block, k.pixel_block,
+                   k.scratch.empty() ? "" : fmt::format(", scratch {} B", format_bytes_grouped(
+                                                                             p.layout.find(BufferRole::Scratch)
+                                                                                 ? p.layout.find(BufferRole::Scratch)->bytes_per_copy
+                                                                                 : 0)),
+                   k.isa == "c" ? "" : fmt::format("; portable twin {} off {}", k.twin, k.isa));
   std::string db;
   for (const auto& [on, what] : {std::pair{p.buffering.input, "input"}, std::pair{p.buffering.weights, "weights"},
                                  std::pair{p.buffering.output, "output"}})
@@ -151,9 +189,9 @@ std::string layer_comment(const Deployment& dep, size_t i) {
   const bool direct = dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(dep.l1_bytes), &why) != 0;
   s.insert(s.size() - 4, direct ? fmt::format(" *   L2-direct (app --mode l2-direct) {} cycles modeled{}\n",
                                               format_bytes_grouped(static_cast<int64_t>(d.l2_direct_modeled_cycles)),
-                                              d.l2_direct_im2col_bytes
+                                              d.l2_direct_scratch_bytes
                                                   ? fmt::format(", im2col scratch {} B in L1",
-                                                                format_bytes_grouped(d.l2_direct_im2col_bytes))
+                                                                format_bytes_grouped(d.l2_direct_scratch_bytes))
                                                   : std::string())
                                 : fmt::format(" *   L2-direct: runs tiled ({})\n", why));
   return s;
@@ -187,7 +225,8 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
   f("kw", fmt::format("{}", d.kw));
   f("stride_h", fmt::format("{}", d.stride_h));
   f("stride_w", fmt::format("{}", d.stride_w));
-  f("pad", fmt::format("{{{}, {}, {}, {}}}", d.pad.top, d.pad.left, d.pad.bottom, d.pad.right));
+  f("pad", fmt::format("{{.top = {}, .left = {}, .bottom = {}, .right = {}}}", d.pad.top, d.pad.left, d.pad.bottom,
+                       d.pad.right));
   f("channels_tied", fmt::format("{}", d.channels_tied));
   f("n_inputs", fmt::format("{}", d.n_inputs));
   std::string ins;
@@ -215,13 +254,14 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
   f("l1_requant", l1_c(d.l1_requant));
   f("l1_out", l1_c(d.l1_out));
   f("l1_psum", l1_c(d.l1_psum));
-  f("l1_im2col", l1_c(d.l1_im2col));
+  f("l1_scratch", l1_c(d.l1_scratch));
   f("input_zero_point", i32_lit(d.input_zero_point));
   f("has_requant", fmt::format("{}", d.has_requant));
   const dory_requant_args& r = d.rq;
-  f("rq", fmt::format("{{NULL, {}, {}, {}, {}, {}, {}, {}, {}, {}}}", i64_lit(r.mul), i64_lit(r.add),
-                      rq_divisor_c(r.div), i32_lit(r.zero_point), i32_lit(r.lo), i32_lit(r.hi), r.wide,
-                      r.mul_per_channel, r.add_per_channel));
+  f("rq", fmt::format("{{\n    .mul = {}, .add = {},\n    .div = {},\n    .zero_point = {}, .lo = {}, .hi = {}, "
+                      ".wide = {}, .mul_per_channel = {}, .add_per_channel = {}}}",
+                      i64_lit(r.mul), i64_lit(r.add), rq_divisor_c(r.div), i32_lit(r.zero_point), i32_lit(r.lo),
+                      i32_lit(r.hi), r.wide, r.mul_per_channel, r.add_per_channel));
   f("has_pad_value", fmt::format("{}", d.has_pad_value));
   f("pad_value", i32_lit(d.pad_value));
   f("count_include_pad", fmt::format("{}", d.count_include_pad));
@@ -232,14 +272,14 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
     std::string ops;
     for (int k = 0; k < d.n_inputs; ++k) {
       const dory_add_operand& o = d.add_op[k];
-      ops += fmt::format("{}\n    {{{{NULL, 0, 0, 0, 0}}, {}, {}, {}, {}}}", k ? "," : "", i32_lit(o.zero_point),
-                         i64_lit(o.mul), i64_lit(o.add), divisor_c(o.div));
+      ops += fmt::format("{}\n    {{.zero_point = {}, .mul = {}, .add = {}, .div = {}}}", k ? "," : "",
+                         i32_lit(o.zero_point), i64_lit(o.mul), i64_lit(o.add), divisor_c(o.div));
     }
     f("add_op", "{" + ops + "}");
   }
-  f("pixel_block", fmt::format("{}", d.pixel_block));
   f("split", d.split == DORY_SPLIT_ROWS ? "DORY_SPLIT_ROWS" : "DORY_SPLIT_CHANNELS");
-  f("l2_direct_im2col_bytes", fmt::format("{}u", d.l2_direct_im2col_bytes));
+  f("kernel", fmt::format("{{.{} = {}}}", kernel_member(d.kind), kernel_c(dep.layers[index].kernel(dep.target))));
+  f("l2_direct_scratch_bytes", fmt::format("{}u", d.l2_direct_scratch_bytes));
   f("modeled_cycles", u64_lit(d.modeled_cycles));
   f("l2_direct_modeled_cycles", u64_lit(d.l2_direct_modeled_cycles));
   f("macs", u64_lit(d.macs));
@@ -445,9 +485,50 @@ extern const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS];
 #endif
 )";
 
-std::string makefile(AppPlatform platform) {
+// The registry kernels the deployment's layers run (each once, in layer order).
+std::vector<std::string> used_kernels(const Deployment& dep) {
+  std::vector<std::string> names;
+  for (const DeployedLayer& l : dep.layers) {
+    const std::string& n = l.kernel(dep.target).name;
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+  }
+  return names;
+}
+
+// "$(RUNTIME_DIR)/a.c $(RUNTIME_DIR)/b.c ..." wrapped at 100 columns with `newline` (" \\\n  " for make).
+std::string make_list(const std::vector<std::string>& files, const std::string& prefix,
+                      const std::string& newline = " \\\n  ") {
+  std::string s;
+  size_t col = 0;
+  for (const std::string& f : files) {
+    const std::string item = prefix + f;
+    if (col > 0 && col + item.size() > 100) {
+      s += newline;
+      col = 2;
+    } else if (col > 0) {
+      s += " ";
+      ++col;
+    }
+    s += item;
+    col += item.size();
+  }
+  return s;
+}
+
+// The platform's runtime sources and the sources of the kernels the network uses there (registry.json).
+std::vector<std::string> platform_runtime(const Deployment& dep, const RuntimePlatform& p) {
+  const RuntimeRegistry& reg = runtime_registry();
+  std::vector<std::string> files = p.sources;
+  for (const std::string& k : reg.kernel_sources(used_kernels(dep), p))
+    if (std::find(files.begin(), files.end(), k) == files.end()) files.push_back(k);
+  return files;
+}
+
+std::string makefile(const Deployment& dep, AppPlatform platform) {
   const bool qemu = platform == AppPlatform::Qemu, pulp = platform == AppPlatform::PulpOpen;
-  return fmt::format(R"(# Builds and runs the application (generated by dory; emitted for the {platform} platform).
+  const RuntimeRegistry& reg = runtime_registry();
+  const RuntimePlatform& host = *reg.platform("host");
+  std::string s = fmt::format(R"(# Builds and runs the application (generated by dory; emitted for the {platform} platform).
 #   make               {default_what}
 #   make run           build and run {run_what}; exit status 0 only when every layer matches
 #   make app           the host application ./app (system C compiler, runtime/hal/host); make run-host runs it
@@ -456,81 +537,95 @@ std::string makefile(AppPlatform platform) {
 #   make qemu-system   app-rv32.elf, run bare metal under qemu-system-riscv32 -M virt -bios none (semihosting) with
 #                      -icount shift=0: every layer's retired instructions, exact and repeatable
 #   make pulp-open     app-pulp-open.elf for PULP-open (runtime/hal/pulp-open): main on the fabric controller,
-#                      every layer on the 8 cluster cores with MCHAN DMA; code and data in L2 from 0x1c008000,
-#                      L1 in the TCDM at 0x10000000. dory builds and inspects this ELF but cannot run it (GVSoC
-#                      is not part of dory). If you have GVSoC: `make gvsoc`, i.e.
-#                        {gvsoc} app-pulp-open.elf run
-#                      prints a line per layer with the cluster's instructions and cycles; the platform itself
-#                      reports only pass/fail, so the status is printed last ("dory pulp-open: exit status N").
+#                      every layer on the 8 cluster cores with MCHAN DMA and the Xpulpv2 kernels; code and data in
+#                      L2 from 0x1c008000, L1 in the TCDM at 0x10000000
+#   make gvsoc         runs app-pulp-open.elf on the GVSoC virtual platform from $(GVSOC_INSTALL) (a GVSoC install
+#                      for the pulp-open target; docs/deploy.md "PULP-open"): a line per layer with the cluster's
+#                      cycles and instructions; the platform reports only pass/fail, so the status is printed last
 # RISC-V needs Debian's gcc-riscv64-unknown-elf, picolibc-riscv64-unknown-elf, qemu-user and qemu-system-misc
-# (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two). The QEMU runs are killed after
-# QEMU_TIMEOUT seconds.
+# (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two; GVSoC's launcher needs
+# scripts/install-deps.sh --gvsoc). The QEMU runs are killed after QEMU_TIMEOUT seconds.
 # MODE: the passes main.c runs, each checked layer by layer: tiled (DORY, the default), l2-direct (every layer one
 # kernel call on its operands in L2, no DMA: the paper's baseline) or both. The host app also takes --mode; after
 # changing MODE for an ELF, `make clean`.
+# Every source list below comes from runtime/registry.json: each platform's runtime, and the kernels this network
+# uses ({kernels}), an Xpulpv2 kernel replaced by its portable twin where the cores have no Xpulpv2.
+# RUNTIME_DIR: where the runtime is (default: the copy in runtime/); RUNTIME_LIB: link this prebuilt archive of the
+# platform's runtime instead of compiling it (dory's tests); EXTRA_CFLAGS: added to every compilation.
 MODE ?= tiled
 MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,1))
-CC ?= cc
+RUNTIME_DIR ?= runtime
+RUNTIME_LIB ?=
 CFLAGS ?= -O2
-APP_CFLAGS = -std=c99 -Iruntime/include -I. -DDORY_APP_MODE=$(MODE_BITS)
-SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
-       runtime/executor/executor.c runtime/hal/trace.c runtime/hal/host/hal_host.c
-HDRS = $(wildcard *.h runtime/include/dory/*.h runtime/kernels/*.h)
+EXTRA_CFLAGS ?=
+APP_CFLAGS = -std=c99 -I$(RUNTIME_DIR)/include -I. -DDORY_APP_MODE=$(MODE_BITS) -ffunction-sections -fdata-sections
+APP_SRCS = main.c network.c goldens.c
+HDRS = $(wildcard *.h $(RUNTIME_DIR)/include/dory/*.h $(RUNTIME_DIR)/kernels/*.h $(RUNTIME_DIR)/kernels/*/*.h)
+
+HOST_RUNTIME = {host_runtime}
+HOST_LIBS = {host_link}
 
 RV32_CC ?= riscv64-unknown-elf-gcc
 RV32_CFLAGS ?= -O2
-RV32_SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
-            runtime/executor/executor.c runtime/hal/trace.c runtime/hal/rv32-qemu/hal_rv32.c \
-            runtime/hal/rv32-qemu/io_rv32.c runtime/hal/rv32-qemu/crt0.S
-RV32_LD = runtime/hal/rv32-qemu/link.ld
-# Compiled for rv32imc_zicsr (csrr); linked with -march=rv32imc, the rv32im/ilp32 multilib of libgcc and picolibc
-# (rv32imc_zicsr matches none and would link the 64-bit ones).
-RV32_LDFLAGS = {link_flags} -T $(RV32_LD)
 QEMU_TIMEOUT ?= 600
 QEMU_USER = {qemu_user}
 QEMU_SYSTEM = {qemu_system}
-
-PULP_SRCS = main.c network.c goldens.c $(wildcard runtime/kernels/*.c) runtime/executor/schedule.c \
-            runtime/executor/executor.c runtime/hal/trace.c runtime/hal/pulp-open/hal_pulp_open.c \
-            runtime/hal/pulp-open/mchan_split.c runtime/hal/pulp-open/io_pulp_open.c runtime/hal/pulp-open/crt0.S
-PULP_LD = runtime/hal/pulp-open/link.ld
-PULP_LDFLAGS = {link_flags} -T $(PULP_LD)
-GVSOC ?= gvsoc
-
+GVSOC_INSTALL ?=
+GVSOC_WORK ?= gvsoc-work
+)",
+                              fmt::arg("platform", app_platform_name(platform)),
+                              fmt::arg("default_what", qemu   ? "both rv32 ELFs (app-rv32.elf, app-rv32-user.elf)"
+                                                       : pulp ? "the PULP-open ELF (app-pulp-open.elf)"
+                                                              : "./app"),
+                              fmt::arg("run_what", qemu   ? "under qemu-system (make qemu-system)"
+                                                   : pulp ? "on GVSoC (make gvsoc)"
+                                                          : "on the host (./app)"),
+                              fmt::arg("kernels", fmt::format("{}", fmt::join(used_kernels(dep), ", "))),
+                              fmt::arg("host_runtime", make_list(platform_runtime(dep, host), "$(RUNTIME_DIR)/")),
+                              fmt::arg("host_link", host.link_flags),
+                              fmt::arg("qemu_user", qemu_run_command(QemuMode::User)),
+                              fmt::arg("qemu_system", qemu_run_command(QemuMode::System)));
+  // One block per cross platform: its runtime, flags, objects and ELF.
+  struct Cross {
+    const char* platform;
+    const char* var;
+    const char* obj;
+    const char* elf;
+  };
+  const Cross cross[] = {{"qemu-system", "RV32", "obj-rv32", "app-rv32.elf"},
+                         {"qemu-user", "RV32_USER", "obj-rv32-user", "app-rv32-user.elf"},
+                         {"pulp-open", "PULP", "obj-pulp-open", "app-pulp-open.elf"}};
+  for (const Cross& c : cross) {
+    const RuntimePlatform& p = *reg.platform(c.platform);
+    s += fmt::format(R"(
+# {platform}
+{var}_RUNTIME = {runtime}
+{var}_FLAGS = {compile}
+{var}_LDFLAGS = {link} -T $(RUNTIME_DIR)/{ld}
+{var}_OBJS = $(addprefix {obj}/,$(addsuffix .o,$(basename $(APP_SRCS) $(if $(RUNTIME_LIB),,$({var}_RUNTIME)))))
+{obj}/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(RV32_CC) $(RV32_CFLAGS) $(EXTRA_CFLAGS) $({var}_FLAGS) $(APP_CFLAGS) -c $< -o $@
+{obj}/%.o: %.S
+	@mkdir -p $(@D)
+	$(RV32_CC) $({var}_FLAGS) -c $< -o $@
+{elf}: $({var}_OBJS) $(RUNTIME_DIR)/{ld}
+	$(RV32_CC) $({var}_LDFLAGS) -o $@ $({var}_OBJS) $(RUNTIME_LIB)
+)",
+                     fmt::arg("platform", c.platform), fmt::arg("var", c.var),
+                     fmt::arg("runtime", make_list(platform_runtime(dep, p), "$(RUNTIME_DIR)/")),
+                     fmt::arg("compile", p.compile_flags), fmt::arg("link", p.link_flags),
+                     fmt::arg("ld", p.linker_script), fmt::arg("obj", c.obj), fmt::arg("elf", c.elf));
+  }
+  s += fmt::format(R"(
 all: {default_goal}
 
-app: $(SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(APP_CFLAGS) -o $@ $(SRCS) -lpthread
+app: $(APP_SRCS) $(if $(RUNTIME_LIB),$(RUNTIME_LIB),$(HOST_RUNTIME)) $(HDRS)
+	$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(APP_CFLAGS) -o $@ $(APP_SRCS) $(if $(RUNTIME_LIB),$(RUNTIME_LIB),$(HOST_RUNTIME)) \
+	  $(HOST_LIBS)
 
 run-host: app
 	./app
-
-obj-rv32/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(RV32_CC) $(RV32_CFLAGS) {system_flags} $(APP_CFLAGS) -c $< -o $@
-obj-rv32/%.o: %.S
-	@mkdir -p $(@D)
-	$(RV32_CC) {system_flags} -c $< -o $@
-obj-rv32-user/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(RV32_CC) $(RV32_CFLAGS) {user_flags} $(APP_CFLAGS) -c $< -o $@
-obj-rv32-user/%.o: %.S
-	@mkdir -p $(@D)
-	$(RV32_CC) {user_flags} -c $< -o $@
-
-obj-pulp-open/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(RV32_CC) $(RV32_CFLAGS) {pulp_flags} $(APP_CFLAGS) -c $< -o $@
-obj-pulp-open/%.o: %.S
-	@mkdir -p $(@D)
-	$(RV32_CC) {pulp_flags} -c $< -o $@
-
-app-rv32.elf: $(addprefix obj-rv32/,$(addsuffix .o,$(basename $(RV32_SRCS)))) $(RV32_LD)
-	$(RV32_CC) $(RV32_LDFLAGS) -o $@ $(filter %.o,$^)
-app-rv32-user.elf: $(addprefix obj-rv32-user/,$(addsuffix .o,$(basename $(RV32_SRCS)))) $(RV32_LD)
-	$(RV32_CC) $(RV32_LDFLAGS) -o $@ $(filter %.o,$^)
-app-pulp-open.elf: $(addprefix obj-pulp-open/,$(addsuffix .o,$(basename $(PULP_SRCS)))) $(PULP_LD)
-	$(RV32_CC) $(PULP_LDFLAGS) -o $@ $(filter %.o,$^)
 
 qemu-user: app-rv32-user.elf
 	timeout -s KILL $(QEMU_TIMEOUT) $(QEMU_USER) app-rv32-user.elf </dev/null
@@ -541,46 +636,40 @@ qemu-system: app-rv32.elf
 pulp-open: app-pulp-open.elf
 
 gvsoc: app-pulp-open.elf
-	$(GVSOC) --target=pulp-open --binary app-pulp-open.elf run
+	$(if $(GVSOC_INSTALL),,$(error set GVSOC_INSTALL to a GVSoC install with the pulp-open target (docs/deploy.md "PULP-open")))
+	@mkdir -p $(GVSOC_WORK)
+	PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(GVSOC_WORK) --binary app-pulp-open.elf image flash run
 
 run: {run_goal}
 
 clean:
-	rm -rf app app-rv32.elf app-rv32-user.elf app-pulp-open.elf obj-rv32 obj-rv32-user obj-pulp-open
+	rm -rf app app-rv32.elf app-rv32-user.elf app-pulp-open.elf obj-rv32 obj-rv32-user obj-pulp-open $(GVSOC_WORK)
 
 .PHONY: all run run-host qemu-user qemu-system pulp-open gvsoc clean
 )",
-                     fmt::arg("platform", app_platform_name(platform)),
-                     fmt::arg("default_what", qemu   ? "both rv32 ELFs (app-rv32.elf, app-rv32-user.elf)"
-                                              : pulp ? "the PULP-open ELF (app-pulp-open.elf)"
-                                                     : "./app"),
-                     fmt::arg("run_what", qemu   ? "under qemu-system (make qemu-system)"
-                                          : pulp ? "under GVSoC (make gvsoc, not run by dory)"
-                                                 : "on the host (./app)"),
-                     fmt::arg("link_flags", rv32_link_flags()), fmt::arg("qemu_user", qemu_run_command(QemuMode::User)),
-                     fmt::arg("qemu_system", qemu_run_command(QemuMode::System)),
-                     fmt::arg("default_goal", qemu   ? "app-rv32.elf app-rv32-user.elf"
-                                              : pulp ? "app-pulp-open.elf"
-                                                     : "app"),
-                     fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("pulp_flags", pulp_open_compile_flags()),
-                     fmt::arg("system_flags", rv32_compile_flags(QemuMode::System)),
-                     fmt::arg("user_flags", rv32_compile_flags(QemuMode::User)),
-                     fmt::arg("run_goal", qemu ? "qemu-system" : pulp ? "gvsoc" : "run-host"));
+                   fmt::arg("default_goal", qemu   ? "app-rv32.elf app-rv32-user.elf"
+                                            : pulp ? "app-pulp-open.elf"
+                                                   : "app"),
+                   fmt::arg("gvsoc", gvsoc_run_command()),
+                   fmt::arg("run_goal", qemu ? "qemu-system" : pulp ? "gvsoc" : "run-host"));
+  return s;
 }
 
-std::string cmakelists() {
-  return R"(# Builds the application for the host platform (generated by dory): cmake -B build && cmake --build build
-# (the rv32 builds for QEMU and the PULP-open ELF: the Makefile)
+std::string cmakelists(const Deployment& dep) {
+  const RuntimePlatform& host = *runtime_registry().platform("host");
+  return fmt::format(R"(# Builds the application for the host platform (generated by dory): cmake -B build && cmake --build build
+# (the rv32 builds for QEMU and the PULP-open ELF: the Makefile). The runtime sources: the host platform's and the
+# kernels this network uses, from runtime/registry.json.
 cmake_minimum_required(VERSION 3.16)
 project(dory_app C)
 set(CMAKE_C_STANDARD 99)
 find_package(Threads REQUIRED)
-file(GLOB KERNELS ${CMAKE_CURRENT_SOURCE_DIR}/runtime/kernels/*.c)
-add_executable(app main.c network.c goldens.c ${KERNELS} runtime/executor/schedule.c runtime/executor/executor.c
-               runtime/hal/trace.c runtime/hal/host/hal_host.c)
-target_include_directories(app PRIVATE runtime/include ${CMAKE_CURRENT_SOURCE_DIR})
+add_executable(app main.c network.c goldens.c
+  {sources})
+target_include_directories(app PRIVATE runtime/include ${{CMAKE_CURRENT_SOURCE_DIR}})
 target_link_libraries(app PRIVATE Threads::Threads)
-)";
+)",
+                     fmt::arg("sources", make_list(platform_runtime(dep, host), "runtime/", "\n  ")));
 }
 
 Status copy_runtime(const fs::path& dst) {
@@ -615,8 +704,8 @@ Status emit_application(const Deployment& dep, const std::vector<std::vector<int
   DORY_TRY_STATUS(write_file(root / "goldens.h", kGoldensH));
   DORY_TRY_STATUS(write_file(root / "goldens.c", goldens_c(dep, ref)));
   DORY_TRY_STATUS(write_file(root / "main.c", app_main_c()));
-  DORY_TRY_STATUS(write_file(root / "Makefile", makefile(options.platform)));
-  DORY_TRY_STATUS(write_file(root / "CMakeLists.txt", cmakelists()));
+  DORY_TRY_STATUS(write_file(root / "Makefile", makefile(dep, options.platform)));
+  DORY_TRY_STATUS(write_file(root / "CMakeLists.txt", cmakelists(dep)));
   if (options.copy_runtime) DORY_TRY_STATUS(copy_runtime(root / "runtime"));
   return ok_status();
 }

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "codegen/emit_c.h"
+#include "target/kernel_registry.h"
 
 namespace dory {
 
@@ -99,36 +100,43 @@ void parse_app_output(HostRunResult& r) {
   }
 }
 
+namespace {
+
+// Runs `make -C app_dir -B <goal> VAR=value...` (the application's own Makefile: what a user builds is what runs);
+// a failure is "app-build-failed" quoting make's output.
+Status run_make(const std::string& app_dir, const std::string& goal, const std::vector<std::string>& vars,
+                const std::string& hint) {
+  std::string cmd = fmt::format("make -s -B -j2 -C {} {}", quote(app_dir), goal);
+  for (const std::string& v : vars) cmd.append(" ").append(quote(v));
+  std::string out;
+  const int rc = run_capture(cmd, out);
+  if (rc != 0)
+    return make_error("app-build-failed", app_dir,
+                      fmt::format("building {} failed (status {}):\n{}\ncommand: {}", goal, rc, out, cmd), hint);
+  return ok_status();
+}
+
+// RUNTIME_DIR for an include directory ".../runtime/include".
+std::string runtime_dir_of_include(const std::string& include_dir) {
+  return fs::absolute(fs::path(include_dir)).parent_path().string();
+}
+
+}  // namespace
+
 Status build_host_app(const std::string& app_dir, const HostBuildOptions& o) {
-  const fs::path dir(app_dir);
   std::string cc = o.cc;
   if (cc.empty()) {
     const char* e = std::getenv("CC");
     cc = e && *e ? e : "cc";
   }
-  std::string cmd = fmt::format("{} {} -std=c99 -I{}", cc, o.cflags, quote(dir.string()));
-  for (const std::string& f : o.extra_flags) cmd += " " + f;
-  std::vector<std::string> srcs = {"main.c", "network.c", "goldens.c"};
-  if (o.prebuilt_runtime_lib.empty()) {
-    cmd += " -I" + quote((dir / "runtime" / "include").string());
-    for (const auto& e : fs::directory_iterator(dir / "runtime" / "kernels"))
-      if (e.path().extension() == ".c") srcs.push_back(fs::relative(e.path(), dir).string());
-    for (const char* s : {"runtime/executor/schedule.c", "runtime/executor/executor.c", "runtime/hal/trace.c",
-                          "runtime/hal/host/hal_host.c"})
-      srcs.push_back(s);
-  } else {
-    cmd += " -I" + quote(o.runtime_include_dir);
+  std::string extra;
+  for (const std::string& f : o.extra_flags) extra += (extra.empty() ? "" : " ") + f;
+  std::vector<std::string> vars = {"CC=" + cc, "CFLAGS=" + o.cflags, "EXTRA_CFLAGS=" + extra};
+  if (!o.prebuilt_runtime_lib.empty()) {
+    vars.push_back("RUNTIME_LIB=" + fs::absolute(o.prebuilt_runtime_lib).string());
+    vars.push_back("RUNTIME_DIR=" + runtime_dir_of_include(o.runtime_include_dir));
   }
-  for (const std::string& s : srcs) cmd += " " + quote((dir / s).string());
-  if (!o.prebuilt_runtime_lib.empty()) cmd += " " + quote(o.prebuilt_runtime_lib);
-  cmd += " -o " + quote((dir / "app").string()) + " -lpthread";
-  std::string out;
-  const int rc = run_capture(cmd, out);
-  if (rc != 0)
-    return make_error("app-build-failed", app_dir,
-                      fmt::format("the C compiler failed (status {}):\n{}\ncommand: {}", rc, out, cmd),
-                      "set CC to a working C99 compiler; if the error is in generated code, report a bug");
-  return ok_status();
+  return run_make(app_dir, "app", vars, "set CC to a working C99 compiler; if the error is in generated code, report a bug");
 }
 
 Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vector<std::string>& args,
@@ -187,7 +195,7 @@ const char* qemu_program(QemuMode mode) {
 }
 
 // Compiles `srcs` (absolute paths) into `obj_dir` (emptied first) with one compiler call.
-Status compile_rv32(const std::string& cc, const std::string& cflags, QemuMode mode,
+Status compile_rv32(const std::string& cc, const std::string& cflags, const RuntimePlatform& platform,
                     const std::vector<std::string>& include_dirs, const std::vector<fs::path>& srcs,
                     const fs::path& obj_dir, const std::string& what) {
   std::error_code ec;
@@ -196,8 +204,9 @@ Status compile_rv32(const std::string& cc, const std::string& cflags, QemuMode m
   if (ec) return make_error("app-build-failed", obj_dir.string(), "cannot create the object directory");
   // Run in obj_dir (gcc -c puts each object there); the compiler by its full path, the sources absolute.
   const std::string cc_path = find_program(cc);
-  std::string cmd = fmt::format("cd {} && {} {} {} -std=c99", quote(obj_dir.string()),
-                                quote(cc_path.empty() ? cc : cc_path), cflags, rv32_compile_flags(mode));
+  std::string cmd = fmt::format("cd {} && {} {} {} -std=c99 -ffunction-sections -fdata-sections",
+                                quote(obj_dir.string()), quote(cc_path.empty() ? cc : cc_path), cflags,
+                                platform.compile_flags);
   for (const std::string& d : include_dirs) cmd += " -I" + quote(d);
   cmd += " -c";
   for (const fs::path& s : srcs) cmd += " " + quote(s.string());
@@ -210,15 +219,18 @@ Status compile_rv32(const std::string& cc, const std::string& cflags, QemuMode m
   return ok_status();
 }
 
-// The rv32 runtime sources of a runtime directory (kernels, executor, trace, the rv32-qemu platform, crt0).
-std::vector<fs::path> rv32_runtime_sources(const fs::path& rt) {
+const RuntimePlatform& qemu_platform(QemuMode mode) {
+  return *runtime_registry().platform(mode == QemuMode::System ? "qemu-system" : "qemu-user");
+}
+
+// The rv32 runtime of a runtime directory for a platform: its own sources and every portable kernel
+// (registry.json), each once.
+std::vector<fs::path> rv32_runtime_sources(const fs::path& rt, const RuntimePlatform& platform) {
+  std::vector<std::string> files = platform.sources;
+  for (const RegistryKernel& k : runtime_registry().kernels)
+    if (k.isa == "c" && std::find(files.begin(), files.end(), k.source) == files.end()) files.push_back(k.source);
   std::vector<fs::path> srcs;
-  for (const auto& e : fs::directory_iterator(rt / "kernels"))
-    if (e.path().extension() == ".c") srcs.push_back(e.path());
-  std::sort(srcs.begin(), srcs.end());
-  for (const char* s : {"executor/schedule.c", "executor/executor.c", "hal/trace.c", "hal/rv32-qemu/hal_rv32.c",
-                        "hal/rv32-qemu/io_rv32.c", "hal/rv32-qemu/crt0.S"})
-    srcs.push_back(rt / s);
+  for (const std::string& f : files) srcs.push_back(rt / f);
   return srcs;
 }
 
@@ -228,17 +240,6 @@ const char* qemu_mode_name(QemuMode mode) { return mode == QemuMode::System ? "q
 
 std::string qemu_elf_name(QemuMode mode) { return mode == QemuMode::System ? "app-rv32.elf" : "app-rv32-user.elf"; }
 
-std::string rv32_compile_flags(QemuMode mode) {
-  return std::string("-march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_RV32 ") +
-         (mode == QemuMode::System ? "-DDORY_RV32_SYSTEM" : "-DDORY_RV32_USER");
-}
-
-std::string rv32_link_flags() {
-  // -march=rv32imc, not rv32imc_zicsr: the latter matches no multilib and would link the 64-bit libgcc and
-  // picolibc; the objects keep their zicsr instructions.
-  return "-march=rv32imc -mabi=ilp32 --specs=picolibc.specs -nostartfiles -Wl,--no-warn-rwx-segments";
-}
-
 std::string qemu_run_command(QemuMode mode) {
   if (mode == QemuMode::User) return "qemu-riscv32";
   // -icount shift=0: one instruction per virtual nanosecond, so minstret counts retired instructions exactly;
@@ -247,13 +248,9 @@ std::string qemu_run_command(QemuMode mode) {
          "-semihosting-config enable=on,target=native,chardev=sh0 -chardev stdio,id=sh0 -icount shift=0,sleep=off";
 }
 
-std::string pulp_open_compile_flags() {
-  return "-march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN";
-}
-
 std::string pulp_open_elf_name() { return "app-pulp-open.elf"; }
 
-std::string gvsoc_run_command() { return "gvsoc --target=pulp-open --binary"; }
+std::string gvsoc_run_command() { return "gvsoc --target=pulp-open"; }
 
 Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& o) {
   DORY_TRY_STATUS(riscv_toolchain_available(o));
@@ -289,8 +286,9 @@ Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mo
   const std::string tag = mode == QemuMode::System ? "system" : "user";
   const fs::path obj = fs::absolute(fs::path(out_dir) / ("runtime-rv32-" + tag));
   const std::string cc = rv32_cc(o);
-  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, mode, {(rt / "include").string()}, rv32_runtime_sources(rt), obj,
-                               rt.string()));
+  const RuntimePlatform& platform = qemu_platform(mode);
+  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, {(rt / "include").string()},
+                               rv32_runtime_sources(rt, platform), obj, rt.string()));
   const fs::path lib = fs::path(out_dir) / ("libdory-rv32-" + tag + ".a");
   std::error_code ec;
   fs::remove(lib, ec);
@@ -303,44 +301,38 @@ Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mo
   return lib.string();
 }
 
-Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuildOptions& o) {
-  DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
-  const fs::path dir = fs::absolute(app_dir);
-  const std::string cc = rv32_cc(o);
-  std::vector<fs::path> srcs = {dir / "main.c", dir / "network.c", dir / "goldens.c"};
-  std::vector<std::string> includes = {dir.string()};
-  fs::path rt;
-  if (o.prebuilt_runtime_lib.empty()) {
-    rt = dir / "runtime";
-    includes.push_back((rt / "include").string());
-    for (const fs::path& s : rv32_runtime_sources(rt)) srcs.push_back(s);
-  } else {
-    rt = fs::absolute(o.runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(o.runtime_dir));
-    includes.push_back(o.runtime_include_dir.empty() ? (rt / "include").string()
-                                                     : fs::absolute(o.runtime_include_dir).string());
-  }
-  const fs::path obj = dir / (mode == QemuMode::System ? "obj-rv32" : "obj-rv32-user");
+namespace {
+
+// make variables of a cross build: the compiler, flags, the passes, a prebuilt runtime.
+Expected<std::vector<std::string>> cross_vars(const QemuBuildOptions& o) {
   const int bits = app_mode_bits(o.app_mode);
   if (bits == 0)
     return make_error("cli-bad-mode", o.app_mode, "unknown execution mode", "use tiled, l2-direct or both");
-  DORY_TRY_STATUS(compile_rv32(cc, fmt::format("{} -DDORY_APP_MODE={}", o.cflags, bits), mode, includes, srcs, obj,
-                               app_dir));
-  const fs::path elf = dir / qemu_elf_name(mode);
-  std::string cmd = fmt::format("{} {} -T {} -o {}", cc, rv32_link_flags(),
-                                quote((rt / "hal" / "rv32-qemu" / "link.ld").string()), quote(elf.string()));
-  std::vector<std::string> objs;
-  for (const auto& e : fs::directory_iterator(obj))
-    if (e.path().extension() == ".o") objs.push_back(e.path().string());
-  std::sort(objs.begin(), objs.end());  // a fixed link order: the instruction counts depend on the layout
-  for (const std::string& x : objs) cmd += " " + quote(x);
-  if (!o.prebuilt_runtime_lib.empty()) cmd += " " + quote(o.prebuilt_runtime_lib);
-  std::string out;
-  const int rc = run_capture(cmd, out);
-  if (rc != 0)
-    return make_error("app-build-failed", app_dir,
-                      fmt::format("linking the rv32 application failed (status {}):\n{}\ncommand: {}", rc, out, cmd),
-                      "a network larger than the platform's 256 MiB RAM does not link (region `RAM' overflowed)");
-  return ok_status();
+  const std::string cc = rv32_cc(o);
+  const std::string cc_path = find_program(cc);
+  std::vector<std::string> vars = {"RV32_CC=" + (cc_path.empty() ? cc : cc_path), "RV32_CFLAGS=" + o.cflags,
+                                   "MODE=" + o.app_mode};
+  if (!o.prebuilt_runtime_lib.empty()) {
+    const fs::path rt = fs::absolute(o.runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(o.runtime_dir));
+    vars.push_back("RUNTIME_LIB=" + fs::absolute(o.prebuilt_runtime_lib).string());
+    vars.push_back("RUNTIME_DIR=" + rt.string());
+  }
+  return vars;
+}
+
+}  // namespace
+
+Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuildOptions& o) {
+  DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
+  DORY_TRY(std::vector<std::string> vars, cross_vars(o));
+  return run_make(app_dir, qemu_elf_name(mode), vars,
+                  "a network larger than the platform's 256 MiB RAM does not link (region `RAM' overflowed)");
+}
+
+Status build_pulp_open_app(const std::string& app_dir, const QemuBuildOptions& o) {
+  DORY_TRY_STATUS(riscv_toolchain_available(o));
+  DORY_TRY(std::vector<std::string> vars, cross_vars(o));
+  return run_make(app_dir, pulp_open_elf_name(), vars, "if the error is in generated code or the runtime, report a bug");
 }
 
 Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, int timeout_s) {
@@ -357,6 +349,63 @@ Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, 
   HostRunResult r;
   r.command = cmd;
   r.exit_code = run_capture(cmd, r.output);
+  parse_app_output(r);
+  return r;
+}
+
+// ---- PULP-open on GVSoC ----------------------------------------------------------------------------------------
+
+namespace {
+
+const char* const kGvsocHint =
+    "GVSoC is the PULP virtual platform (github.com/gvsoc/gvsoc, built for the pulp-open target); set GVSOC_INSTALL "
+    "to its install directory (dory's CI and developers have it at ../shared/tools/gvsoc/install), and install "
+    "the Python modules its launcher needs: scripts/install-deps.sh --gvsoc";
+
+}  // namespace
+
+Expected<std::string> gvsoc_install() {
+  const char* e = std::getenv("GVSOC_INSTALL");
+  if (!e || !*e)
+    return make_error("gvsoc-missing", "GVSOC_INSTALL", "the environment variable is not set", kGvsocHint);
+  const fs::path bin = fs::path(e) / "bin" / "gvsoc";
+  if (access(bin.c_str(), X_OK) != 0)
+    return make_error("gvsoc-missing", bin.string(), "GVSOC_INSTALL has no executable bin/gvsoc", kGvsocHint);
+  std::string out;
+  const int rc = run_capture(
+      "/usr/bin/python3 -c 'import elftools, pexpect, prettytable, psutil, rich, six, typing_extensions'", out);
+  if (rc != 0)
+    return make_error("gvsoc-missing", "/usr/bin/python3",
+                      "Debian's python3 lacks modules GVSoC's launcher imports:\n" + out,
+                      "scripts/install-deps.sh --gvsoc (as root)");
+  return fs::absolute(e).string();
+}
+
+Expected<HostRunResult> run_gvsoc_app(const std::string& app_dir, int timeout_s) {
+  DORY_TRY(std::string install, gvsoc_install());
+  const fs::path elf = fs::absolute(fs::path(app_dir) / pulp_open_elf_name());
+  if (!fs::exists(elf))
+    return make_error("app-missing", elf.string(), "the PULP-open ELF was not built", "run build_pulp_open_app first");
+  // GVSoC writes a 64 MiB flash image and its configuration into its work directory: a private temporary one.
+  std::string tmpl = (fs::temp_directory_path() / "dory-gvsoc-XXXXXX").string();
+  if (!mkdtemp(tmpl.data()))
+    return make_error("app-run-failed", tmpl, "cannot create GVSoC's work directory", "check /tmp");
+  const std::string wd = tmpl;
+  // PATH: GVSoC's launcher is Python and must find Debian's python3 (with the modules above) before any other.
+  const std::string cmd = fmt::format(
+      "cd {wd} && timeout -s KILL {t} env PATH={bin}:/usr/bin:/bin {gvsoc} --work-dir={wd} --binary {elf} image flash "
+      "run </dev/null",
+      fmt::arg("wd", quote(wd)), fmt::arg("t", timeout_s), fmt::arg("bin", quote(install + "/bin")),
+      fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("elf", quote(elf.string())));
+  HostRunResult r;
+  r.command = cmd;
+  r.exit_code = run_capture(cmd, r.output);
+  std::error_code ec;
+  fs::remove_all(wd, ec);
+  // The platform reports only pass or fail: the application prints its status before exiting.
+  const std::string marker = "dory pulp-open: exit status ";
+  if (const size_t at = r.output.rfind(marker); at != std::string::npos)
+    r.exit_code = std::atoi(r.output.c_str() + at + marker.size());
   parse_app_output(r);
   return r;
 }

@@ -88,15 +88,12 @@ const char* qemu_mode_name(QemuMode mode);  // "qemu-user", "qemu-system"
 // The ELF of a mode inside APP/: "app-rv32-user.elf" or "app-rv32.elf".
 std::string qemu_elf_name(QemuMode mode);
 
-// The command lines (shared with the generated Makefile; link.ld is passed separately).
-std::string rv32_compile_flags(QemuMode mode);  // -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -D...
-std::string rv32_link_flags();                  // -march=rv32imc (the rv32im/ilp32 multilib) ... -nostartfiles
-std::string qemu_run_command(QemuMode mode);    // the emulator and its options, without the ELF
+// The emulator and its options, without the ELF (the compile and link flags of every platform are
+// runtime/registry.json's: the generated Makefile has them).
+std::string qemu_run_command(QemuMode mode);
 
-// PULP-open: the compile flags of every source (rv32imc_zicsr, picolibc, -DDORY_PLATFORM_PULP_OPEN; linked with
-// rv32_link_flags() and runtime/hal/pulp-open/link.ld), the ELF's name in APP/, and the command a user with
-// GVSoC runs it with, without the ELF and the final "run": "gvsoc --target=pulp-open --binary".
-std::string pulp_open_compile_flags();
+// PULP-open: the ELF's name in APP/, and GVSoC's launcher with its target, without the options and steps:
+// "gvsoc --target=pulp-open" (run as `... --work-dir=DIR --binary ELF image flash run`).
 std::string pulp_open_elf_name();  // "app-pulp-open.elf"
 std::string gvsoc_run_command();
 
@@ -126,5 +123,21 @@ Status build_qemu_app(const std::string& app_dir, QemuMode mode, const QemuBuild
 
 // Runs APP/qemu_elf_name(mode) under the emulator with a timeout in seconds (killed after it: exit 137).
 Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, int timeout_s = 600);
+
+// ---- PULP-open on GVSoC -----------------------------------------------------------------------------------------
+
+// Builds APP/app-pulp-open.elf with the application's Makefile (QemuBuildOptions: cross compiler, flags, passes,
+// prebuilt runtime); "app-build-failed" quotes the output.
+Status build_pulp_open_app(const std::string& app_dir, const QemuBuildOptions& options = {});
+
+// GVSoC, the PULP virtual platform, is not part of dory: $GVSOC_INSTALL names an install with the pulp-open
+// target. Returns its absolute path, or "gvsoc-missing" saying what is missing (the variable, bin/gvsoc, or the
+// Python modules of its launcher) and how to get it.
+Expected<std::string> gvsoc_install();
+
+// Runs APP/app-pulp-open.elf on GVSoC (a private temporary work directory; Debian's python3 first in PATH) with a
+// timeout in seconds, and parses its per-layer lines (cluster cycles and instructions) into a HostRunResult whose
+// exit_code is the status the application printed.
+Expected<HostRunResult> run_gvsoc_app(const std::string& app_dir, int timeout_s = 600);
 
 }  // namespace dory

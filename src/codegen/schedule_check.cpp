@@ -24,7 +24,7 @@ static_assert(static_cast<int>(BufferRole::Input) == DORY_BUF_INPUT &&
                   static_cast<int>(BufferRole::RequantParams) == DORY_BUF_REQUANT &&
                   static_cast<int>(BufferRole::Output) == DORY_BUF_OUTPUT &&
                   static_cast<int>(BufferRole::PartialSums) == DORY_BUF_PSUM &&
-                  static_cast<int>(BufferRole::Im2col) == DORY_BUF_IM2COL,
+                  static_cast<int>(BufferRole::Scratch) == DORY_BUF_SCRATCH,
               "dory_buffer_role must follow tiler/l1_layout.h BufferRole");
 
 constexpr const char* kCode = "schedule-invalid";
@@ -55,7 +55,7 @@ int key_of(int role, int operand) {
     case DORY_BUF_REQUANT: return kKeyRequant;
     case DORY_BUF_OUTPUT: return kKeyOutput;
     case DORY_BUF_PSUM: return kKeyPsum;
-    case DORY_BUF_IM2COL: return kKeyIm2col;
+    case DORY_BUF_SCRATCH: return kKeyIm2col;
     default: return -1;
   }
 }
@@ -432,7 +432,7 @@ class Checker {
     }
     if (use(rec, kKeyOutput, c->out, pixels * dory_dtype_bytes(d_.out.type), true) < 0) return false;
     if (has_psum && use(rec, kKeyPsum, 0, pixels * 4, true) < 0) return false;
-    if (d_.l1_im2col.copies > 0 && use(rec, kKeyIm2col, 0, 0, true) < 0) return false;
+    if (d_.l1_scratch.copies > 0 && use(rec, kKeyIm2col, 0, 0, true) < 0) return false;
     for (int w = 0; w < rec.n_writes; ++w) {
       Slot& s = slots_[static_cast<size_t>(rec.writes[static_cast<size_t>(w)])];
       s.written_tile = t;
@@ -475,7 +475,7 @@ class Checker {
       case kKeyRequant: return d_.l1_requant;
       case kKeyOutput: return d_.l1_out;
       case kKeyPsum: return d_.l1_psum;
-      default: return d_.l1_im2col;
+      default: return d_.l1_scratch;
     }
   }
 

@@ -33,9 +33,7 @@ KernelCall whole_call(const LayerGeometry& g) {
   return k;
 }
 
-WorkSplit split_of(const Target& target, KernelFamily family) {
-  return is_mac_family(family) ? target.mac_kernel(family).split : target.elementwise_kernel(family).split;
-}
+WorkSplit split_of(const KernelImpl& k) { return k.split(); }
 
 std::vector<KernelCall> shares(int64_t cores, WorkSplit split, const KernelCall& call) {
   std::vector<KernelCall> out;
@@ -51,9 +49,9 @@ std::vector<KernelCall> shares(int64_t cores, WorkSplit split, const KernelCall&
   return out;
 }
 
-double core_cycles_sum(const Target& one_core, int64_t cores, KernelFamily family, const KernelCall& call) {
+double core_cycles_sum(const Target& one_core, int64_t cores, const KernelImpl& kernel, const KernelCall& call) {
   double sum = 0;
-  for (const KernelCall& s : shares(cores, split_of(one_core, family), call)) sum += kernel_cycles(one_core, family, s);
+  for (const KernelCall& s : shares(cores, split_of(kernel), call)) sum += kernel_cycles(one_core, kernel, s);
   return sum;
 }
 
@@ -71,7 +69,7 @@ CoreTraffic core_traffic(const Target& target, const LayerGeometry& g, const Ker
   t.store_bytes = c * p * g.out_elem_bytes;
   const double in_bytes = g.in_elem_bytes.at(0);
   if (g.is_mac()) {
-    const MacKernelParams& m = target.mac_kernel(g.family);
+    const MacKernelParams& m = g.kernel(target).mac;
     const double cb = static_cast<double>(m.channel_block), pb = static_cast<double>(m.pixel_block);
     const double blocks = static_cast<double>(ceil_div(s.c_out, m.channel_block)) *
                           static_cast<double>(ceil_div(s.h_out * s.w_out, m.pixel_block));
@@ -97,8 +95,9 @@ L2DirectCost l2_direct(const Target& target, const Target& one_core, const Layer
   const KernelCall call = whole_call(g);
   const double stall_per_load = static_cast<double>(target.l2.access_cycles - target.l1.access_cycles);
   double slowest = 0;
-  for (const KernelCall& s : shares(target.cores, split_of(target, g.family), call)) {
-    const double compute = kernel_cycles(one_core, g.family, s);
+  const KernelImpl& kernel = g.kernel(target);
+  for (const KernelCall& s : shares(target.cores, split_of(kernel), call)) {
+    const double compute = kernel_cycles(one_core, kernel, s);
     const CoreTraffic t = core_traffic(target, g, s, scratch);
     const double stall = t.loads * stall_per_load;
     r.active_core_cycles += compute;
@@ -131,7 +130,7 @@ double active_cycles_of_plan(const Target& one_core, int64_t cores, const TilePl
     k.c_in = e.c_in.size();
     k.kh = g.kh;
     k.kw = g.kw;
-    sum += core_cycles_sum(one_core, cores, g.family, k);
+    sum += core_cycles_sum(one_core, cores, g.kernel(one_core), k);
   }
   return sum;
 }
@@ -215,12 +214,12 @@ Energy energy_of(const Target& target, const EnergyInputs& in) {
   return r;
 }
 
-std::vector<KernelCall> core_shares(const Target& target, KernelFamily family, const KernelCall& call) {
-  return shares(target.cores, split_of(target, family), call);
+std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  return shares(target.cores, split_of(kernel), call);
 }
 
-double kernel_core_cycles(const Target& target, KernelFamily family, const KernelCall& call) {
-  return core_cycles_sum(single_core(target), target.cores, family, call);
+double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  return core_cycles_sum(single_core(target), target.cores, kernel, call);
 }
 
 L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scratch scratch) {
@@ -228,8 +227,8 @@ L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scra
 }
 
 int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g) {
-  // Only the conv kernel reads an im2col buffer (dory_conv_hwc); the tiler's formula for the whole layer.
-  return g.family == KernelFamily::Conv ? im2col_buffer_bytes(g, g.c_in, target) : 0;
+  // The kernel's scratch for the whole layer as one tile (the tiler's formula).
+  return scratch_buffer_bytes(g, TileShape{g.c_out, g.h_out, g.w_out, g.c_in}, target);
 }
 
 double plan_active_core_cycles(const Target& target, const TilePlan& plan) {
@@ -304,7 +303,7 @@ Expected<NetworkEval> evaluate_network(const Graph& g, const Target& target, con
 
     ModeCost& l1 = le.modes[mode_index(EvalMode::L1Resident)];
     l1.cycles = mp.cost.l1_resident_cycles;
-    l1.active_core_cycles = core_cycles_sum(one_core, target.cores, geo.family, whole_call(geo));
+    l1.active_core_cycles = core_cycles_sum(one_core, target.cores, geo.kernel(one_core), whole_call(geo));
     l1.tiles = 1;
     finish(target, l1);
 

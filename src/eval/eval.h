@@ -81,11 +81,11 @@ Energy energy_of(const Target& target, const EnergyInputs& in);
 // The part of `call` each core computes under the family's split (cost_model.h): with "rows" core k gets rows
 // [k*ceil(H/P), ...) of all channels, with "channels" channels [k*ceil(C/P), ...) of all pixels. Cores without
 // work are left out, so the result has 1..P entries; the first is the busiest core's share.
-std::vector<KernelCall> core_shares(const Target& target, KernelFamily family, const KernelCall& call);
+std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call);
 
 // Sum over the cores of the cycles each spends on its share (kernel_cycles of the share on one core: its call,
-// loop and im2col overheads included). The busiest core's share alone gives kernel_cycles(target, family, call).
-double kernel_core_cycles(const Target& target, KernelFamily family, const KernelCall& call);
+// loop and im2col overheads included). The busiest core's share alone gives kernel_cycles(target, kernel, call).
+double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call);
 
 // ---- L2-direct execution ----
 
@@ -123,7 +123,7 @@ L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scra
 
 // The L1 im2col scratch of that call (the conv on a target whose kernel builds im2col columns: cores x pixel_block
 // x kh x kw x c_in elements, the tiler's formula for the whole layer; else 0). The runtime's L2-direct execution
-// (dory_layer_run_l2_direct) gets exactly this (dory_layer::l2_direct_im2col_bytes) and needs it to fit L1.
+// (dory_layer_run_l2_direct) gets exactly this (dory_layer::l2_direct_scratch_bytes) and needs it to fit L1.
 int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g);
 
 // ---- the evaluation ----

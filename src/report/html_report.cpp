@@ -195,7 +195,7 @@ const char* role_color(BufferRole r) {
       return "#009E73";
     case BufferRole::PartialSums:
       return "#D55E00";
-    case BufferRole::Im2col:
+    case BufferRole::Scratch:
       return "#999999";
   }
   return "#777777";
@@ -264,7 +264,7 @@ std::string l1_map(const NetworkEval& e, size_t li) {
 std::string role_legend() {
   std::string out = "<p class=\"legend\">";
   for (BufferRole r : {BufferRole::Input, BufferRole::Weights, BufferRole::Bias, BufferRole::RequantParams,
-                       BufferRole::Output, BufferRole::PartialSums, BufferRole::Im2col})
+                       BufferRole::Output, BufferRole::PartialSums, BufferRole::Scratch})
     out += fmt::format("<span class=\"swatch\" style=\"background:{}\"></span>{} ", role_color(r), buffer_role_name(r));
   return out + "</p>\n";
 }

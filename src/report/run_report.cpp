@@ -42,16 +42,21 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
   t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
               "modeled cycles", "MAC/cycle", "vs L1"};
   t.right_aligned = {true, false, false, false, true, false, true, true, true, true, true, true};
-  bool counted = false;  // a run that counted instructions (qemu-system): an "instructions" column
+  bool counted = false;  // a run that counted instructions (qemu-system, GVSoC): an "instructions" column
+  bool cycled = false;   // a run that counted the target's cycles (GVSoC): "executed cycles" and the model's error
   const bool direct = run && !run->l2_direct_layers.empty();  // the app ran the l2-direct pass
   if (run) {
-    for (const HostLayerResult& x : run->layers) counted |= x.instructions >= 0;
-    for (const HostLayerResult& x : run->l2_direct_layers) counted |= x.instructions >= 0;
+    for (const HostLayerResult& x : run->layers) counted |= x.instructions >= 0, cycled |= x.cycles >= 0;
+    for (const HostLayerResult& x : run->l2_direct_layers) counted |= x.instructions >= 0, cycled |= x.cycles >= 0;
   }
   bool dma_counted = false;  // rv32: the instructions that emulate the DMA engine, counted apart
   if (run)
     for (const HostLayerResult& x : run->layers) dma_counted |= x.dma_instructions >= 0;
-  if (run) {  // what the platform measured: host time, or retired instructions under qemu-system
+  if (run) {  // what the platform measured: host time, retired instructions, executed cycles
+    if (cycled) {
+      t.header.insert(t.header.end(), {"executed cycles", "model error"});
+      t.right_aligned.insert(t.right_aligned.end(), {true, true});
+    }
     t.header.insert(t.header.end(), {counted ? "instructions" : "host us"});
     t.right_aligned.insert(t.right_aligned.end(), {true});
     if (dma_counted) {
@@ -62,9 +67,11 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     t.right_aligned.push_back(false);
   }
   if (direct) {
-    t.header.insert(t.header.end(), {"L2-direct modeled", counted ? "L2-direct instr." : "L2-direct host us",
-                                     "L2-direct check"});
+    t.header.insert(t.header.end(), {"L2-direct modeled"});
+    if (cycled) t.header.insert(t.header.end(), {"L2-direct cycles", "L2-direct error"});
+    t.header.insert(t.header.end(), {counted ? "L2-direct instr." : "L2-direct host us", "L2-direct check"});
     t.right_aligned.insert(t.right_aligned.end(), {true, true, false});
+    if (cycled) t.right_aligned.insert(t.right_aligned.end(), {true, true});
   }
   auto find = [](const std::vector<HostLayerResult>& v, size_t i) -> const HostLayerResult* {
     for (const HostLayerResult& x : v)
@@ -79,6 +86,12 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     if (!r) return std::string("not run");
     std::string c = r->ok ? "ok" : fmt::format("MISMATCH ({})", r->mismatches);
     return r->fallback ? c + " (ran tiled)" : c;
+  };
+  // executed cycles, and the model's error relative to them
+  auto cycles_cells = [&](const HostLayerResult* r, double modeled) -> std::vector<std::string> {
+    if (!r || r->cycles < 0) return {"-", "-"};
+    return {format_bytes_grouped(r->cycles),
+            r->cycles > 0 ? fmt::format("{:+.1f}%", 100 * (modeled / static_cast<double>(r->cycles) - 1)) : "-"};
   };
   double direct_modeled = 0;
   double total = 0, resident = 0;
@@ -107,6 +120,8 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
         fmt::format("{:+.1f}%", 100 * p.overhead_vs_l1())};
     if (run) {
       const HostLayerResult* r = find(run->layers, i);
+      if (cycled)
+        for (std::string& c : cycles_cells(r, p.cost.total_cycles)) row.push_back(std::move(c));
       row.push_back(measured(r));
       if (dma_counted) row.push_back(r && r->dma_instructions >= 0 ? format_bytes_grouped(r->dma_instructions) : "-");
       row.push_back(check_cell(r));
@@ -115,6 +130,8 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
       const HostLayerResult* r = find(run->l2_direct_layers, i);
       if (r) direct_modeled += static_cast<double>(r->modeled_cycles);
       row.push_back(r ? format_bytes_grouped(static_cast<int64_t>(r->modeled_cycles)) : "-");
+      if (cycled)
+        for (std::string& c : cycles_cells(r, r ? static_cast<double>(r->modeled_cycles) : 0)) row.push_back(std::move(c));
       row.push_back(measured(r));
       row.push_back(check_cell(r));
     }
@@ -137,7 +154,19 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     for (const HostLayerResult& x : v) n += std::max<int64_t>(x.instructions, 0);
     return n;
   };
+  auto cycles_sum = [](const std::vector<HostLayerResult>& v) {
+    int64_t n = 0;
+    for (const HostLayerResult& x : v) n += std::max<int64_t>(x.cycles, 0);
+    return n;
+  };
+  auto total_cells = [&](const std::vector<HostLayerResult>& v, double modeled) -> std::vector<std::string> {
+    const int64_t c = cycles_sum(v);
+    if (v.empty() || c <= 0) return {"", ""};
+    return {format_bytes_grouped(c), fmt::format("{:+.1f}%", 100 * (modeled / static_cast<double>(c) - 1))};
+  };
   if (run) {
+    if (cycled)
+      for (std::string& c : total_cells(run->layers, total)) sum.push_back(std::move(c));
     sum.push_back(counted && !run->layers.empty() ? format_bytes_grouped(instructions(run->layers)) : "");
     if (dma_counted) {
       int64_t dma = 0;
@@ -146,21 +175,27 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     }
     sum.push_back(run->layers.empty() ? "not run" : run->passed() ? "ok" : "FAILED");
   }
-  if (direct)
-    sum.insert(sum.end(), {format_bytes_grouped(static_cast<int64_t>(direct_modeled + 0.5)),
-                           counted ? format_bytes_grouped(instructions(run->l2_direct_layers)) : "",
+  if (direct) {
+    sum.push_back(format_bytes_grouped(static_cast<int64_t>(direct_modeled + 0.5)));
+    if (cycled)
+      for (std::string& c : total_cells(run->l2_direct_layers, direct_modeled)) sum.push_back(std::move(c));
+    sum.insert(sum.end(), {counted ? format_bytes_grouped(instructions(run->l2_direct_layers)) : "",
                            run->passed() ? "ok" : "FAILED"});
+  }
   t.add(std::move(sum));
   s += markdown ? render_markdown(t) : render_text(t);
   s += fmt::format("\nDB: double-buffered input/weights/output. Modeled cycles: dory's cost model for {} ({:.2f} ms "
                    "at {:.0f} MHz){}.\n",
                    dep.target.name, total / static_cast<double>(dep.target.clock_hz) * 1e3,
                    dep.target.clock_hz / 1e6,
-                   counted ? "; instructions: retired by each layer on rv32imc under qemu-system -icount shift=0 (one "
-                             "core, exact and repeatable; of which DMA copies: the platform emulates the DMA engine "
-                             "with the core)"
-                   : run   ? "; host us: measured on this machine's host platform (threads)"
-                           : "");
+                   cycled ? "; executed cycles: the cluster's cycles over each layer on PULP-open under GVSoC (the "
+                            "slowest core from fork to join, deterministic); model error: modeled / executed - 1; "
+                            "instructions: retired by the 8 cluster cores together"
+                   : counted ? "; instructions: retired by each layer on rv32imc under qemu-system -icount shift=0 "
+                               "(one core, exact and repeatable; of which DMA copies: the platform emulates the DMA "
+                               "engine with the core)"
+                   : run     ? "; host us: measured on this machine's host platform (threads)"
+                             : "");
   if (direct)
     s += "L2-direct: every layer one kernel call on its operands in L2, no DMA (the paper's \"L2 fetching\"); its "
          "modeled cycles are dory eval's L2-direct model (L2 load latency); \"ran tiled\": the layer cannot run so "

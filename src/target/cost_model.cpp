@@ -14,7 +14,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-double kernel_cycles(const Target& target, KernelFamily family, const KernelCall& k) {
+double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
+  const KernelFamily family = kernel_op_family(kernel.kernel->op);
   DORY_CHECK(k.c_out >= 1 && k.h_out >= 1 && k.w_out >= 1 && k.c_in >= 1 && k.kh >= 1 && k.kw >= 1,
              "kernel_cycles: extents must be >= 1");
   const int64_t P = target.cores;
@@ -33,7 +34,7 @@ double kernel_cycles(const Target& target, KernelFamily family, const KernelCall
   };
   int64_t c_core = 0, p_core = 0, n_loop = 0;
   if (is_mac_family(family)) {
-    const MacKernelParams& m = target.mac_kernel(family);
+    const MacKernelParams& m = kernel.mac;
     split(m.split, c_core, p_core, n_loop);
     const int64_t blocks = ceil_div(c_core, m.channel_block) * ceil_div(p_core, m.pixel_block);
     const int64_t macs_per_output = family == KernelFamily::Depthwise ? k.kh * k.kw : k.kh * k.kw * k.c_in;
@@ -43,7 +44,7 @@ double kernel_cycles(const Target& target, KernelFamily family, const KernelCall
     return m.call_cycles + effective_macs / m.macs_per_cycle + m.row_cycles * static_cast<double>(n_loop) +
            m.im2col_cycles_per_byte * static_cast<double>(p_core * k.kh * k.kw * k.c_in);
   }
-  const ElementwiseKernelParams& e = target.elementwise_kernel(family);
+  const ElementwiseKernelParams& e = kernel.elementwise;
   split(e.split, c_core, p_core, n_loop);
   const int64_t work = family == KernelFamily::Pool ? c_core * p_core * k.kh * k.kw : c_core * p_core;
   return e.call_cycles + static_cast<double>(work) / e.elements_per_cycle +

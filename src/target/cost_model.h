@@ -45,8 +45,9 @@ struct KernelCall {
   int64_t kh = 1, kw = 1;
 };
 
-// Cycles of one call, exactly the formula above (docs/targets.md). All extents must be >= 1.
-double kernel_cycles(const Target& target, KernelFamily family, const KernelCall& call);
+// Cycles of one call of `kernel` (one of target's: Target::kernel_for), exactly the formula above
+// (docs/targets.md); the family is the kernel's. All extents must be >= 1.
+double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call);
 
 // ---- DMA ----
 

@@ -75,21 +75,46 @@ const DmaEngine* Target::dma_between(MemLevel a, MemLevel b) const {
   return nullptr;
 }
 
-const MacKernelParams& Target::mac_kernel(KernelFamily f) const {
-  switch (f) {
-    case KernelFamily::Conv: return kernels.conv;
-    case KernelFamily::Pointwise: return kernels.pointwise;
-    case KernelFamily::Depthwise: return kernels.depthwise;
-    case KernelFamily::Fc: return kernels.fc;
-    default: break;
+KernelFamily kernel_op_family(KernelOp op) {
+  switch (op) {
+    case KernelOp::Conv: return KernelFamily::Conv;
+    case KernelOp::Pointwise: return KernelFamily::Pointwise;
+    case KernelOp::Depthwise: return KernelFamily::Depthwise;
+    case KernelOp::Fc: return KernelFamily::Fc;
+    case KernelOp::MaxPool:
+    case KernelOp::AvgPool: return KernelFamily::Pool;
+    case KernelOp::Add:
+    case KernelOp::Requantize: return KernelFamily::Add;
   }
-  internal_error(__FILE__, __LINE__, fmt::format("'{}' is not a MAC kernel family", kernel_family_name(f)));
+  return KernelFamily::Conv;
 }
 
-const ElementwiseKernelParams& Target::elementwise_kernel(KernelFamily f) const {
-  if (f == KernelFamily::Pool) return kernels.pool;
-  DORY_CHECK(f == KernelFamily::Add, fmt::format("'{}' is not an element-wise kernel family", kernel_family_name(f)));
-  return kernels.add;
+const std::vector<KernelImpl>& KernelParams::family(KernelFamily f) const {
+  switch (f) {
+    case KernelFamily::Conv: return conv;
+    case KernelFamily::Pointwise: return pointwise;
+    case KernelFamily::Depthwise: return depthwise;
+    case KernelFamily::Fc: return fc;
+    case KernelFamily::Pool: return pool;
+    case KernelFamily::Add: return add;
+  }
+  return conv;
+}
+
+namespace {
+
+bool takes_all(const RegistryKernel& k, const std::vector<DType>& types) {
+  return std::all_of(types.begin(), types.end(), [&](DType t) { return k.takes(t); });
+}
+
+}  // namespace
+
+const KernelImpl& Target::kernel_for(const KernelQuery& q) const {
+  for (const KernelImpl& k : kernels.family(kernel_op_family(q.op)))
+    if (k.kernel->op == q.op && takes_all(*k.kernel, q.inputs)) return k;
+  internal_error(__FILE__, __LINE__,
+                 fmt::format("target '{}' has no kernel for op '{}' (validation should have refused it)", name,
+                             kernel_op_name(q.op)));
 }
 
 namespace {
@@ -379,25 +404,56 @@ Expected<DmaEngine> parse_dma(const Obj& o, const Target& t) {
   return e;
 }
 
+// The impl field of a kernel entry: one registry name or a list of them (sharing the entry's rates).
+Expected<std::vector<const RegistryKernel*>> impl_value(const Obj& o, KernelFamily family) {
+  DORY_TRY(const json* v, o.require("impl", "the registry kernel(s) this entry prices (runtime/registry.json)"));
+  std::vector<std::string> names;
+  if (v->is_string()) {
+    names.push_back(v->get<std::string>());
+  } else if (v->is_array() && !v->empty() && std::all_of(v->begin(), v->end(), [](const json& e) { return e.is_string(); })) {
+    for (const json& e : *v) names.push_back(e.get<std::string>());
+  } else {
+    return o.type_error("impl", *v, "a kernel name or a non-empty array of kernel names");
+  }
+  const RuntimeRegistry& reg = runtime_registry();
+  std::vector<const RegistryKernel*> out;
+  for (const std::string& n : names) {
+    const RegistryKernel* k = reg.find(n);
+    if (!k) {
+      std::vector<std::string> known;
+      for (const RegistryKernel& r : reg.kernels)
+        if (kernel_op_family(r.op) == family) known.push_back(r.name);
+      return o.ctx().error("target-unknown-kernel", o.path("impl"),
+                           fmt::format("'{}' is not a kernel of dory's runtime; the {} kernels are {}", n,
+                                       kernel_family_name(family), quoted_list(known)),
+                           did_you_mean(n, known));
+    }
+    if (kernel_op_family(k->op) != family)
+      return o.ctx().error("target-inconsistent", o.path("impl"),
+                           fmt::format("'{}' computes {}, not a '{}' kernel (rule: a family lists its own kernels)", n,
+                                       kernel_op_name(k->op), kernel_family_name(family)));
+    out.push_back(k);
+  }
+  return out;
+}
+
 Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
-  DORY_TRY_STATUS(o.check_keys({"macs_per_cycle", "channel_block", "pixel_block", "call_cycles", "row_cycles",
-                                "im2col_cycles_per_byte", "split"},
-                               "a MAC kernel family"));
+  DORY_TRY_STATUS(o.check_keys({"impl", "macs_per_cycle", "call_cycles", "row_cycles", "im2col_cycles_per_byte",
+                                "split"},
+                               "a MAC kernel entry"));
   MacKernelParams k;
   DORY_TRY(k.macs_per_cycle, o.number("macs_per_cycle", Sign::Positive, "> 0 (MACs per cycle per core)"));
-  DORY_TRY(k.channel_block, o.integer("channel_block", 1, "at least 1 (output channels per block)"));
-  DORY_TRY(k.pixel_block, o.integer("pixel_block", 1, "at least 1 (output pixels per block)"));
   DORY_TRY(k.call_cycles, o.number("call_cycles", Sign::NonNegative, ">= 0 (cycles)"));
   DORY_TRY(k.row_cycles, o.number("row_cycles", Sign::NonNegative, ">= 0 (cycles)"));
   DORY_TRY(k.im2col_cycles_per_byte,
-           o.number("im2col_cycles_per_byte", Sign::NonNegative, ">= 0 (cycles per byte; 0 when no im2col)"));
+           o.number("im2col_cycles_per_byte", Sign::NonNegative, ">= 0 (cycles per byte of the window patch)"));
   DORY_TRY(k.split, split_value(o));
   return k;
 }
 
 Expected<ElementwiseKernelParams> parse_elementwise_kernel(const Obj& o) {
-  DORY_TRY_STATUS(
-      o.check_keys({"elements_per_cycle", "call_cycles", "row_cycles", "split"}, "an element-wise kernel family"));
+  DORY_TRY_STATUS(o.check_keys({"impl", "elements_per_cycle", "call_cycles", "row_cycles", "split"},
+                               "an element-wise kernel entry"));
   ElementwiseKernelParams k;
   DORY_TRY(k.elements_per_cycle,
            o.number("elements_per_cycle", Sign::Positive, "> 0 (elements per cycle per core)"));
@@ -407,28 +463,71 @@ Expected<ElementwiseKernelParams> parse_elementwise_kernel(const Obj& o) {
   return k;
 }
 
+// One family: an entry object or an array of them, in order of preference.
+Expected<std::vector<KernelImpl>> parse_family(const Obj& kernels, KernelFamily f) {
+  const std::string key = kernel_family_name(f);
+  DORY_TRY(const json* v, kernels.require(key, "every target defines the kernel families 'conv', 'pointwise', "
+                                               "'depthwise', 'fc', 'pool' and 'add'"));
+  std::vector<std::pair<const json*, std::string>> entries;
+  if (v->is_object()) {
+    entries.emplace_back(v, kernels.path(key));
+  } else if (v->is_array() && !v->empty()) {
+    for (size_t i = 0; i < v->size(); ++i) entries.emplace_back(&(*v)[i], fmt::format("{}[{}]", kernels.path(key), i));
+  } else {
+    return kernels.type_error(key, *v, "a kernel entry or a non-empty array of them");
+  }
+  std::vector<KernelImpl> out;
+  for (const auto& [ej, path] : entries) {
+    if (!ej->is_object())
+      return kernels.ctx().error("target-type", path,
+                                 fmt::format("expected an object, got {} ({})", json_type_name(*ej), value_text(*ej)));
+    const Obj eo(kernels.ctx(), *ej, path);
+    KernelImpl proto;
+    if (is_mac_family(f)) {
+      DORY_TRY(proto.mac, parse_mac_kernel(eo));
+    } else {
+      DORY_TRY(proto.elementwise, parse_elementwise_kernel(eo));
+    }
+    DORY_TRY(std::vector<const RegistryKernel*> impls, impl_value(eo, f));
+    for (const RegistryKernel* k : impls) {
+      KernelImpl impl = proto;
+      impl.kernel = k;
+      impl.mac.channel_block = k->channel_block;
+      impl.mac.pixel_block = k->pixel_block;
+      out.push_back(impl);
+    }
+  }
+  // Total: every op of the family has an entry that takes every activation type.
+  for (KernelOp op : kAllKernelOps) {
+    if (kernel_op_family(op) != f) continue;
+    const bool covered = std::any_of(out.begin(), out.end(), [&](const KernelImpl& k) {
+      return k.kernel->op == op && k.kernel->takes_any();
+    });
+    if (!covered) {
+      std::vector<std::string> any;
+      for (const RegistryKernel& r : runtime_registry().kernels)
+        if (r.op == op && r.takes_any()) any.push_back(r.name);
+      return kernels.ctx().error(
+          "target-inconsistent", kernels.path(key),
+          fmt::format("no kernel of '{}' computes {} for every activation type (rule: each op of a family has a "
+                      "kernel taking \"any\" input type, after the specialised ones)",
+                      key, kernel_op_name(op)),
+          fmt::format("add an entry with impl {}", quoted_list(any)));
+    }
+  }
+  return out;
+}
+
 Status parse_kernels(const Obj& o, KernelParams& k) {
   std::vector<std::string> families;
   for (KernelFamily f : kAllKernelFamilies) families.push_back(kernel_family_name(f));
   DORY_TRY_STATUS(o.check_keys(families, "kernels"));
-  const std::string why = "every target defines the kernel families 'conv', 'pointwise', 'depthwise', 'fc', "
-                          "'pool' and 'add'";
-  auto mac = [&](KernelFamily f, MacKernelParams& out) -> Status {
-    DORY_TRY(Obj fo, o.object(kernel_family_name(f), why));
-    DORY_TRY(out, parse_mac_kernel(fo));
-    return ok_status();
-  };
-  auto elementwise = [&](KernelFamily f, ElementwiseKernelParams& out) -> Status {
-    DORY_TRY(Obj fo, o.object(kernel_family_name(f), why));
-    DORY_TRY(out, parse_elementwise_kernel(fo));
-    return ok_status();
-  };
-  DORY_TRY_STATUS(mac(KernelFamily::Conv, k.conv));
-  DORY_TRY_STATUS(mac(KernelFamily::Pointwise, k.pointwise));
-  DORY_TRY_STATUS(mac(KernelFamily::Depthwise, k.depthwise));
-  DORY_TRY_STATUS(mac(KernelFamily::Fc, k.fc));
-  DORY_TRY_STATUS(elementwise(KernelFamily::Pool, k.pool));
-  DORY_TRY_STATUS(elementwise(KernelFamily::Add, k.add));
+  DORY_TRY(k.conv, parse_family(o, KernelFamily::Conv));
+  DORY_TRY(k.pointwise, parse_family(o, KernelFamily::Pointwise));
+  DORY_TRY(k.depthwise, parse_family(o, KernelFamily::Depthwise));
+  DORY_TRY(k.fc, parse_family(o, KernelFamily::Fc));
+  DORY_TRY(k.pool, parse_family(o, KernelFamily::Pool));
+  DORY_TRY(k.add, parse_family(o, KernelFamily::Add));
   return ok_status();
 }
 
@@ -551,6 +650,15 @@ Expected<Target> parse_root(const Ctx& ctx, const json& root) {
   Target t;
   t.origin = ctx.origin;
   DORY_TRY(std::string schema, top.string("schema"));
+  if (schema == "dory-target/1")
+    return ctx.error("target-schema", "schema",
+                     fmt::format("schema \"{}\" is no longer read; this dory reads \"{}\": each kernel family now "
+                                 "lists the runtime kernels it uses (\"impl\", from runtime/registry.json) with their "
+                                 "rates, and register blocking comes from the registry (drop channel_block and "
+                                 "pixel_block)",
+                                 schema, kTargetSchema),
+                     "convert the kernels section as docs/targets.md \"Kernels\" shows (targets/gap8.json is an "
+                     "example)");
   if (schema != kTargetSchema)
     return ctx.error("target-schema", "schema",
                      fmt::format("unsupported schema \"{}\"; this dory reads \"{}\"", schema, kTargetSchema),
@@ -747,20 +855,24 @@ std::string target_to_json(const Target& t) {
                  {"access_cycles", m.access_cycles},
                  {"alignment_bytes", m.alignment_bytes}};
   };
-  auto mac = [](const MacKernelParams& k) {
-    return ojson{{"macs_per_cycle", k.macs_per_cycle},
-                 {"channel_block", k.channel_block},
-                 {"pixel_block", k.pixel_block},
-                 {"call_cycles", k.call_cycles},
-                 {"row_cycles", k.row_cycles},
-                 {"im2col_cycles_per_byte", k.im2col_cycles_per_byte},
-                 {"split", work_split_name(k.split)}};
-  };
-  auto elementwise = [](const ElementwiseKernelParams& k) {
-    return ojson{{"elements_per_cycle", k.elements_per_cycle},
-                 {"call_cycles", k.call_cycles},
-                 {"row_cycles", k.row_cycles},
-                 {"split", work_split_name(k.split)}};
+  auto family = [](KernelFamily f, const std::vector<KernelImpl>& impls) {
+    ojson list = ojson::array();
+    for (const KernelImpl& k : impls) {
+      if (is_mac_family(f))
+        list.push_back(ojson{{"impl", k.name()},
+                             {"macs_per_cycle", k.mac.macs_per_cycle},
+                             {"call_cycles", k.mac.call_cycles},
+                             {"row_cycles", k.mac.row_cycles},
+                             {"im2col_cycles_per_byte", k.mac.im2col_cycles_per_byte},
+                             {"split", work_split_name(k.mac.split)}});
+      else
+        list.push_back(ojson{{"impl", k.name()},
+                             {"elements_per_cycle", k.elementwise.elements_per_cycle},
+                             {"call_cycles", k.elementwise.call_cycles},
+                             {"row_cycles", k.elementwise.row_cycles},
+                             {"split", work_split_name(k.elementwise.split)}});
+    }
+    return list;
   };
   ojson j;
   j["schema"] = kTargetSchema;
@@ -791,12 +903,7 @@ std::string target_to_json(const Target& t) {
     if (e.strided_memory) d["strided_memory"] = mem_level_name(*e.strided_memory);
     j["dma"].push_back(std::move(d));
   }
-  j["kernels"]["conv"] = mac(t.kernels.conv);
-  j["kernels"]["pointwise"] = mac(t.kernels.pointwise);
-  j["kernels"]["depthwise"] = mac(t.kernels.depthwise);
-  j["kernels"]["fc"] = mac(t.kernels.fc);
-  j["kernels"]["pool"] = elementwise(t.kernels.pool);
-  j["kernels"]["add"] = elementwise(t.kernels.add);
+  for (KernelFamily f : kAllKernelFamilies) j["kernels"][kernel_family_name(f)] = family(f, t.kernels.family(f));
   j["energy"] = ojson{{"core_active_pj_per_cycle", t.energy.core_active_pj_per_cycle},
                       {"cluster_idle_pj_per_cycle", t.energy.cluster_idle_pj_per_cycle},
                       {"l1_pj_per_byte", t.energy.l1_pj_per_byte},

@@ -20,11 +20,12 @@
 #include <string>
 #include <vector>
 
+#include "target/kernel_registry.h"
 #include "util/diagnostic.h"
 
 namespace dory {
 
-inline constexpr const char* kTargetSchema = "dory-target/1";
+inline constexpr const char* kTargetSchema = "dory-target/2";
 
 // Memory levels, innermost first. L1 and L2 always exist; L3 is optional.
 enum class MemLevel { L1, L2, L3 };
@@ -85,12 +86,14 @@ inline constexpr KernelFamily kAllKernelFamilies[] = {KernelFamily::Conv,      K
                                                       KernelFamily::Pool,      KernelFamily::Add};
 const char* kernel_family_name(KernelFamily f);  // the JSON key: "conv", "pointwise", ...
 bool is_mac_family(KernelFamily f);
+// The cost family of a registry op (maxpool and avgpool are "pool"; add and requantize are "add").
+KernelFamily kernel_op_family(KernelOp op);
 
 // Cost parameters of a MAC kernel (per core; see docs/targets.md "Kernel cost parameters" for the exact model).
 struct MacKernelParams {
   double macs_per_cycle = 1;      // steady-state MACs per cycle per core inside full blocks (> 0)
-  int64_t channel_block = 1;      // output channels computed together by the inner kernel (>= 1)
-  int64_t pixel_block = 1;        // output pixels computed together by the inner kernel (>= 1)
+  int64_t channel_block = 1;      // output channels computed together by the inner kernel (the registry's)
+  int64_t pixel_block = 1;        // output pixels computed together by the inner kernel (the registry's)
   double call_cycles = 0;         // fixed cost of one kernel call on one tile: fork/join, setup (>= 0)
   double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
   double im2col_cycles_per_byte = 0;  // building the im2col buffer, per byte built (>= 0; 0: no im2col)
@@ -108,10 +111,31 @@ struct ElementwiseKernelParams {
   bool operator==(const ElementwiseKernelParams&) const = default;
 };
 
+// One registry kernel a target uses, with what it costs on this target (docs/targets.md "Kernels").
+struct KernelImpl {
+  const RegistryKernel* kernel = nullptr;  // the registry entry (never null in a valid Target)
+  MacKernelParams mac;                     // MAC families; channel_block and pixel_block are the registry's
+  ElementwiseKernelParams elementwise;     // pool and add families
+
+  const std::string& name() const { return kernel->name; }
+  WorkSplit split() const { return is_mac_family(kernel_op_family(kernel->op)) ? mac.split : elementwise.split; }
+  bool operator==(const KernelImpl& o) const {
+    return kernel == o.kernel && mac == o.mac && elementwise == o.elementwise;
+  }
+};
+
+// Per family, the kernels in order of preference: a layer runs the first that computes its op and takes its
+// activation types. Valid targets cover every op of every family for every type (some entry takes "any").
 struct KernelParams {
-  MacKernelParams conv, pointwise, depthwise, fc;
-  ElementwiseKernelParams pool, add;
+  std::vector<KernelImpl> conv, pointwise, depthwise, fc, pool, add;
+  const std::vector<KernelImpl>& family(KernelFamily f) const;
   bool operator==(const KernelParams&) const = default;
+};
+
+// What a layer asks of a kernel: its op and the activation type of every input.
+struct KernelQuery {
+  KernelOp op = KernelOp::Conv;
+  std::vector<DType> inputs;
 };
 
 // Energy model parameters (picojoules): see docs/targets.md "Energy".
@@ -146,8 +170,9 @@ struct Target {
   int64_t usable_bytes(MemLevel level) const { return memory(level).usable_bytes(); }
   // The engine connecting a and b (either direction), or nullptr. There is at most one per pair.
   const DmaEngine* dma_between(MemLevel a, MemLevel b) const;
-  const MacKernelParams& mac_kernel(KernelFamily f) const;                  // f must be a MAC family
-  const ElementwiseKernelParams& elementwise_kernel(KernelFamily f) const;  // f must be Pool or Add
+  // The kernel a layer runs: the first of its family's list that computes q.op and takes every input type
+  // (validation guarantees one).
+  const KernelImpl& kernel_for(const KernelQuery& q) const;
   bool operator==(const Target&) const = default;  // compares origin too
 };
 

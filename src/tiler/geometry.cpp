@@ -30,6 +30,12 @@ int64_t LayerGeometry::macs() const {
   return 0;
 }
 
+const KernelImpl& LayerGeometry::kernel(const Target& target) const {
+  DORY_CHECK(kernel_op_family(kernel_query.op) == family && kernel_query.inputs.size() == in_elem_bytes.size(),
+             fmt::format("layer '{}': the geometry's kernel query does not match its family and inputs", layer));
+  return target.kernel_for(kernel_query);
+}
+
 bool needs_l1_plan(const Layer& layer) { return !layer.as<View>() && !layer.as<Concat>(); }
 
 namespace {
@@ -176,6 +182,17 @@ Expected<LayerGeometry> layer_geometry(const Graph& graph, const Layer& l) {
     }
   DORY_CHECK(g.c_in >= 1 && g.h_in >= 1 && g.w_in >= 1 && g.c_out >= 1 && g.h_out >= 1 && g.w_out >= 1,
              fmt::format("layer '{}': empty tensor reached the tiler", l.name));
+  // What the layer asks of a kernel: the runtime op of its family, and its inputs' types.
+  g.kernel_query.inputs.clear();
+  for (TensorId t : l.inputs) g.kernel_query.inputs.push_back(graph.tensor(t).dtype);
+  switch (g.family) {
+    case KernelFamily::Conv: g.kernel_query.op = KernelOp::Conv; break;
+    case KernelFamily::Pointwise: g.kernel_query.op = KernelOp::Pointwise; break;
+    case KernelFamily::Depthwise: g.kernel_query.op = KernelOp::Depthwise; break;
+    case KernelFamily::Fc: g.kernel_query.op = KernelOp::Fc; break;
+    case KernelFamily::Pool: g.kernel_query.op = l.as<MaxPool>() ? KernelOp::MaxPool : KernelOp::AvgPool; break;
+    case KernelFamily::Add: g.kernel_query.op = l.as<Add>() ? KernelOp::Add : KernelOp::Requantize; break;
+  }
   return g;
 }
 

@@ -31,6 +31,7 @@ namespace dory {
 struct LayerGeometry {
   std::string layer;  // the layer's name, for diagnostics
   KernelFamily family = KernelFamily::Conv;
+  KernelQuery kernel_query;  // the runtime op and input types: a target's kernel for it is kernel(target)
 
   int64_t c_in = 1, h_in = 1, w_in = 1;     // input feature map (every input of an Add has this shape)
   int64_t c_out = 1, h_out = 1, w_out = 1;  // output feature map
@@ -71,6 +72,9 @@ struct LayerGeometry {
   int64_t weight_bytes() const { return c_out * weight_bytes_per_cout(c_in); }
   int64_t input_bytes(int input) const { return c_in * h_in * w_in * in_elem_bytes.at(static_cast<size_t>(input)); }
   int64_t output_bytes() const { return c_out * h_out * w_out * out_elem_bytes; }
+  // The registry kernel `target` runs this layer with (its blocking, scratch and rates). kernel_query must be set
+  // (layer_geometry does), with an op of the layer's family.
+  const KernelImpl& kernel(const Target& target) const;
 };
 
 // The tiling view of `layer` (which must need a plan: needs_l1_plan). Fails for layouts the tiler cannot tile.

@@ -1,5 +1,8 @@
 #include "tiler/l1_layout.h"
 
+#include <algorithm>
+#include <climits>
+
 namespace dory {
 
 const char* buffer_role_name(BufferRole r) {
@@ -10,7 +13,7 @@ const char* buffer_role_name(BufferRole r) {
     case BufferRole::RequantParams: return "requant";
     case BufferRole::Output: return "output";
     case BufferRole::PartialSums: return "psum";
-    case BufferRole::Im2col: return "im2col";
+    case BufferRole::Scratch: return "scratch";
   }
   return "?";
 }
@@ -37,18 +40,36 @@ void for_each_buffer(const LayerGeometry& g, const TileShape& s, const Buffering
   const int64_t pixels = s.c_out * s.h_out * s.w_out;
   emit(BufferRole::Output, 0, b.output ? 2 : 1, pixels * g.out_elem_bytes);
   emit(BufferRole::PartialSums, 0, 1, (!g.channels_tied && s.c_in < g.c_in) ? pixels * 4 : 0);
-  emit(BufferRole::Im2col, 0, 1, im2col_buffer_bytes(g, s.c_in, target));
+  emit(BufferRole::Scratch, 0, 1, scratch_buffer_bytes(g, s, target));
 }
 
 int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 }  // namespace
 
-int64_t im2col_buffer_bytes(const LayerGeometry& g, int64_t c_in, const Target& target) {
-  if (!g.is_mac()) return 0;
-  const MacKernelParams& m = target.mac_kernel(g.family);
-  if (m.im2col_cycles_per_byte <= 0) return 0;
-  return target.cores * m.pixel_block * g.kh * g.kw * c_in * g.in_elem_bytes[0];
+dory_kernel_shape kernel_shape(const LayerGeometry& g, const TileShape& s, const Target& target) {
+  dory_kernel_shape k{};
+  auto i32 = [](int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, INT32_MAX)); };
+  k.cores = i32(target.cores);
+  k.c_in = i32(s.c_in);
+  k.h_in = i32(input_buffer_rows(g, s));
+  k.w_in = i32(input_buffer_cols(g, s));
+  k.c_out = i32(s.c_out);
+  k.h_out = i32(s.h_out);
+  k.w_out = i32(s.w_out);
+  k.kh = i32(g.kh);
+  k.kw = i32(g.kw);
+  k.stride_h = i32(g.stride_h);
+  k.stride_w = i32(g.stride_w);
+  k.pad = {i32(g.pad.top), i32(g.pad.left), i32(g.pad.bottom), i32(g.pad.right)};
+  k.in_type = runtime_dtype(g.kernel_query.inputs.at(0));
+  return k;
+}
+
+int64_t scratch_buffer_bytes(const LayerGeometry& g, const TileShape& s, const Target& target) {
+  const RegistryKernel& k = *g.kernel(target).kernel;
+  if (k.scratch.empty()) return 0;
+  return k.scratch_bytes(kernel_shape(g, s, target));
 }
 
 L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target) {
@@ -92,7 +113,7 @@ int64_t l1_layout_bytes(const LayerGeometry& g, const TileShape& s, const Buffer
   const int64_t pixels = s.c_out * s.h_out * s.w_out;
   place(b.output ? 2 : 1, pixels * g.out_elem_bytes);
   if (!g.channels_tied && s.c_in < g.c_in) place(1, pixels * 4);
-  place(1, im2col_buffer_bytes(g, s.c_in, target));
+  place(1, scratch_buffer_bytes(g, s, target));
   return end;
 }
 

@@ -9,8 +9,8 @@
 //   RequantParams      c_out x requant_bytes_per_cout (per-channel vectors only);      copies: as weights
 //   Output             c_out x h_out x w_out x out elem bytes;                         copies: 2 if output DB
 //   PartialSums        c_out x h_out x w_out x 4 (int32), only when c_in < C_in;       1 copy
-//   Im2col             cores x pixel_block x kh x kw x c_in x input elem bytes, only for MAC kernels that build
-//                      one (im2col_cycles_per_byte > 0 in the target; shipped: conv); 1 copy (one slice per core)
+//   Scratch            the layer's kernel's own L1 scratch (an im2col, a padded patch...): the bytes its registry
+//                      scratch function returns for the tile (kernel_shape), 0 when it needs none;     1 copy
 // Each copy starts at a multiple of the target's L1 alignment_bytes, copies of a buffer one after the other,
 // buffers in the order above; offsets are from the start of dory's L1 area. total_bytes is the end of the last
 // copy (not rounded up). The layout is monotone: no buffer shrinks when c_out, h_out or w_out grows, nor when
@@ -26,8 +26,8 @@
 
 namespace dory {
 
-enum class BufferRole { Input, Weights, Bias, RequantParams, Output, PartialSums, Im2col };
-const char* buffer_role_name(BufferRole r);  // "input", "weights", "bias", "requant", "output", "psum", "im2col"
+enum class BufferRole { Input, Weights, Bias, RequantParams, Output, PartialSums, Scratch };
+const char* buffer_role_name(BufferRole r);  // "input", "weights", "bias", "requant", "output", "psum", "scratch"
 
 struct L1Buffer {
   BufferRole role = BufferRole::Input;
@@ -49,9 +49,15 @@ struct L1Layout {
 
 L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target);
 
-// The Im2col buffer's bytes for tiles of c_in input channels (0 when the layer's kernel builds none): THE formula,
-// used by the layout, by l1_layout_bytes and by the L2-direct execution's scratch (eval/eval.h).
-int64_t im2col_buffer_bytes(const LayerGeometry& g, int64_t c_in, const Target& target);
+// The shape a kernel's scratch function sees for tiles of shape s (dory_kernel_shape: the tile's output box, its
+// largest input box, the layer's window and padding, the target's cores, the input type).
+dory_kernel_shape kernel_shape(const LayerGeometry& g, const TileShape& s, const Target& target);
+
+// The Scratch buffer's bytes for tiles of shape s: the layer's kernel's registry scratch function (0 when it needs
+// none). THE formula, used by the layout, by l1_layout_bytes and by the L2-direct execution's scratch (eval/eval.h,
+// with the whole layer as the tile). Scratch functions are monotone in the shape (registry invariant), so the
+// layout stays monotone.
+int64_t scratch_buffer_bytes(const LayerGeometry& g, const TileShape& s, const Target& target);
 
 // plan_l1_layout(...).total_bytes without building the vectors (the search's hot path); always equal.
 int64_t l1_layout_bytes(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target);

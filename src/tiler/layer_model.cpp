@@ -143,7 +143,7 @@ KernelCall call_of(const LayerGeometry& g, int64_t co, int64_t h, int64_t w, int
 }
 
 double l1_resident(const Target& target, const LayerGeometry& g) {
-  return kernel_cycles(target, g.family, call_of(g, g.c_out, g.h_out, g.w_out, g.c_in));
+  return kernel_cycles(target, g.kernel(target), call_of(g, g.c_out, g.h_out, g.w_out, g.c_in));
 }
 
 }  // namespace
@@ -211,7 +211,7 @@ LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const 
   total = c.prologue_cycles;
   for (int64_t i = 0; i < N; ++i) {
     const TileExtent e = tile_extent(g, s, tile_index(n, i));
-    const double K = kernel_cycles(target, g.family,
+    const double K = kernel_cycles(target, g.kernel(target),
                                    call_of(g, e.c_out.size(), e.h_out.size(), e.w_out.size(), e.c_in.size()));
     c.compute_cycles += K;
     BatchAcc O, Z;
@@ -374,7 +374,7 @@ struct ShapeModel::Impl {
             }
             if (!tied && !used(nci_, ci)) continue;
             K_[co][h][w][ci] = kernel_cycles(
-                target_, g_.family, call_of(g_, size_[0][co], size_[1][h], size_[2][w], tied ? size_[0][co] : size_[3][ci]));
+                target_, g_.kernel(target_), call_of(g_, size_[0][co], size_[1][h], size_[2][w], tied ? size_[0][co] : size_[3][ci]));
           }
         }
       }

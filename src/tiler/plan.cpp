@@ -33,7 +33,7 @@ std::string dominant_phrase(const LayerGeometry& g, const MinimalLayout& m) {
     case BufferRole::RequantParams: what = "requant parameters"; break;
     case BufferRole::Output: what = "the output tile"; break;
     case BufferRole::PartialSums: what = "partial sums"; break;
-    case BufferRole::Im2col: what = "the im2col buffer"; break;
+    case BufferRole::Scratch: what = "the kernel's scratch (im2col)"; break;
   }
   std::string at;
   if (m.counts_whole) {

@@ -166,7 +166,7 @@ class Search {
     input_read_bytes_ = 0;
     for (int eb : g_.in_elem_bytes) input_read_bytes_ += rows * cols * Ci_ * eb;
     if (g_.is_mac()) {
-      const MacKernelParams& m = t_.mac_kernel(g_.family);
+      const MacKernelParams& m = g_.kernel(t_).mac;
       call_ = m.call_cycles;
       row_ = m.row_cycles;
       split_rows_ = m.split == WorkSplit::Rows;
@@ -183,7 +183,7 @@ class Search {
           return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(cb * ceil_div(ceil_div(c, P), cb)); });
         });
     } else {
-      const ElementwiseKernelParams& e = t_.elementwise_kernel(g_.family);
+      const ElementwiseKernelParams& e = g_.kernel(t_).elementwise;
       call_ = e.call_cycles;
       row_ = e.row_cycles;
       split_rows_ = e.split == WorkSplit::Rows;
@@ -374,7 +374,7 @@ class Search {
     // Coordinate descent from the incumbent over "balanced" sizes (ceil(E/k)) and multiples of the kernel's
     // blocks: only a source of good incumbents (which make the bounds prune early); exactness comes from the
     // search that follows.
-    const int64_t cblock = g_.is_mac() ? t_.mac_kernel(g_.family).channel_block : 1;
+    const int64_t cblock = g_.is_mac() ? g_.kernel(t_).mac.channel_block : 1;
     const std::array<std::vector<int64_t>, 4> values{candidate_sizes(C_, cblock), candidate_sizes(H_, t_.cores),
                                                      candidate_sizes(W_, 2), candidate_sizes(Ci_, 1)};
     for (int pass = 0; pass < 8 && best_; ++pass) {
@@ -455,9 +455,9 @@ class Search {
             const int64_t m = counts[0][a] * counts[1][b] * counts[2][c];
             if (m == 0) continue;
             KernelCall k{sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw};
-            const double k1 = kernel_cycles(t_, g_.family, k);
+            const double k1 = kernel_cycles(t_, g_.kernel(t_), k);
             k.c_in = 2;
-            const double k2 = kernel_cycles(t_, g_.family, k);
+            const double k2 = kernel_cycles(t_, g_.kernel(t_), k);
             A += static_cast<double>(m) * (k2 - k1) * static_cast<double>(Ci_);
             B += static_cast<double>(m) * (2 * k1 - k2);
           }

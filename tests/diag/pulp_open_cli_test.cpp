@@ -80,11 +80,18 @@ TEST(PulpOpenCli, AnL1BudgetLeavingTheRuntimeNoTcdmIsRefusedWithTheLargestBudget
   EXPECT_EQ(ok.status, 0) << ok.output;
 }
 
-TEST(PulpOpenCli, RunCannotExecutePulpOpenAndSaysHowToBuildTheElf) {
-  const CliResult r = run_cli("run " + kModel + " --target pulp-open --platform pulp-open");
-  EXPECT_EQ(r.status, 1) << r.output;
-  for (const char* s : {"platform-not-runnable", "GVSoC", "--platform pulp-open -o APP", "make -C APP pulp-open"})
-    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+TEST(PulpOpenCli, RunOnGvsocWithoutGvsocSaysHowToGetIt) {
+  for (const char* platform : {"gvsoc", "pulp-open"}) {
+    const CliResult r =
+        run_cli(std::string("run ") + kModel + " --target pulp-open --platform " + platform, "env -u GVSOC_INSTALL");
+    EXPECT_EQ(r.status, 1) << r.output;
+    for (const char* s : {"gvsoc-missing", "GVSOC_INSTALL", "not set", "scripts/install-deps.sh --gvsoc"})
+      EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  }
+  const CliResult bad = run_cli("run " + kModel + " --target pulp-open --platform gvsoc",
+                                "env GVSOC_INSTALL=/nonexistent/gvsoc");
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "/nonexistent/gvsoc/bin/gvsoc")) << bad.output;
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 // And the L2-direct pass of the same applications (app --mode both): every layer one kernel call on its operands
 // in L2, checked the same way.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -194,9 +196,9 @@ TEST(DeployL2Direct, AChannelSliceOfAConcatenationRunsTiledAndSaysWhy) {
   ASSERT_NE(why, nullptr);
   EXPECT_NE(std::string(why).find("concatenation"), std::string::npos) << why;
   d = app.deployment.layers[1].descriptor();
-  ASSERT_GT(d.l2_direct_im2col_bytes, 0u) << "conv2 on gap8 builds im2col columns";
-  EXPECT_FALSE(dory_layer_l2_direct_supported(&d, d.l2_direct_im2col_bytes - 1, &why));
-  EXPECT_NE(std::string(why).find("im2col"), std::string::npos) << why;
+  ASSERT_GT(d.l2_direct_scratch_bytes, 0u) << "conv2 on gap8 builds im2col columns";
+  EXPECT_FALSE(dory_layer_l2_direct_supported(&d, d.l2_direct_scratch_bytes - 1, &why));
+  EXPECT_NE(std::string(why).find("scratch"), std::string::npos) << why;
 }
 
 // ---- faults ----
@@ -276,7 +278,7 @@ TEST(DeployFaults, ACorruptedDescriptorIsCaught) {
   dory_layer bad = good;
   bad.out.l2_offset += 64;
   EXPECT_FALSE(check_layer_schedule(app.deployment, L, bad).ok());
-  corrupt_network_c(dir.path, L, R"(\.out = \{(\d+)u)", ".out = {" + std::to_string(good.out.l2_offset + 64) + "u");
+  corrupt_network_c(dir.path, L, R"(\.out = \{\.l2_offset = (\d+)u)", ".out = {.l2_offset = " + std::to_string(good.out.l2_offset + 64) + "u");
   const HostRunResult r = run(app, 8);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("MISMATCH layer " + std::to_string(L)), std::string::npos) << r.output;
@@ -288,12 +290,54 @@ TEST(DeployL2Direct, AnOutputWrittenElsewhereIsCaughtByTheL2DirectPass) {
   const GeneratedApp app = generate(g, 32 * 1024, dir.path.string());
   const size_t L = 3;
   const dory_layer good = app.deployment.layers[L].descriptor();
-  corrupt_network_c(dir.path, L, R"(\.out = \{(\d+)u)", ".out = {" + std::to_string(good.out.l2_offset + 64) + "u");
+  corrupt_network_c(dir.path, L, R"(\.out = \{\.l2_offset = (\d+)u)", ".out = {.l2_offset = " + std::to_string(good.out.l2_offset + 64) + "u");
   // The pass starts from a poisoned L2: nothing of an earlier pass can stand in for the missing output.
   const HostRunResult r = run(app, 8, {}, {}, "l2-direct");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_TRUE(r.layers.empty()) << "l2-direct only: no tiled pass";
   EXPECT_NE(r.output.find("MISMATCH l2direct layer " + std::to_string(L)), std::string::npos) << r.output;
+}
+
+// What a user builds is what is tested: the application as `dory deploy` writes it (its own copy of the runtime),
+// built with its generated CMakeLists.txt and with its Makefile, runs bit-exactly; both builds compile only the
+// kernels the network uses (network.c names them; the lists come from the registry).
+TEST(DeployBuilds, TheGeneratedCMakeListsAndMakefileBuildTheApplication) {
+  const Graph g = load_network("fmnist");
+  TempDir dir("emitted-builds");
+  DeployOptions o;
+  o.l1_budget_bytes = 32 * 1024;
+  Expected<GeneratedApp> app =
+      generate_application(g, find_target("gap8").value(), o, {}, (dir.path / "app").string(), EmitOptions{}, 3);
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  auto sh = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int st = p ? pclose(p) : -1;
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
+  };
+  const fs::path a = dir.path / "app";
+  auto [rc, out] = sh("cmake -S " + a.string() + " -B " + (a / "cmake-build").string() + " -G Ninja && cmake --build " +
+                      (a / "cmake-build").string());
+  ASSERT_EQ(rc, 0) << out;
+  std::tie(rc, out) = sh((a / "cmake-build" / "app").string() + " --quiet --mode both");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("RESULT ok"), std::string::npos) << out;
+  std::tie(rc, out) = sh("make -C " + a.string() + " -s run-host");
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("RESULT ok"), std::string::npos) << out;
+  // Only the used kernels' sources: this network has no add, pooling other than global average, or requantize.
+  std::ifstream mk(a / "Makefile");
+  std::stringstream ss;
+  ss << mk.rdbuf();
+  const std::string makefile = ss.str();
+  const std::string host = makefile.substr(makefile.find("HOST_RUNTIME ="), makefile.find("HOST_LIBS") - makefile.find("HOST_RUNTIME ="));
+  for (const char* used : {"kernels/conv.c", "kernels/depthwise.c", "kernels/pointwise.c", "kernels/fc.c", "kernels/avgpool.c"})
+    EXPECT_NE(host.find(used), std::string::npos) << used << "\n" << host;
+  for (const char* unused : {"kernels/add.c", "kernels/maxpool.c", "kernels/requantize.c"})
+    EXPECT_EQ(host.find(unused), std::string::npos) << unused << "\n" << host;
 }
 
 }  // namespace

@@ -255,8 +255,10 @@ void check_TheMakefileDocumentsTheGvsocCommandAndMakesTheElfTheDefault(const Bui
   std::stringstream ss;
   ss << f.rdbuf();
   for (const char* s :
-       {"all: app-pulp-open.elf", "run: gvsoc", "gvsoc --target=pulp-open --binary app-pulp-open.elf run",
-        "-DDORY_PLATFORM_PULP_OPEN", "runtime/hal/pulp-open/link.ld", "-march=rv32imc -mabi=ilp32"})
+       {"all: app-pulp-open.elf", "run: gvsoc",
+        "gvsoc --target=pulp-open --work-dir=$(GVSOC_WORK) --binary app-pulp-open.elf image flash run",
+        "-DDORY_PLATFORM_PULP_OPEN -DDORY_ISA_XPULPV2", "$(RUNTIME_DIR)/hal/pulp-open/link.ld",
+        "-march=rv32imc -mabi=ilp32"})
     EXPECT_TRUE(contains(ss.str(), s)) << s << "\n" << ss.str();
   for (const char* f2 : {"runtime/hal/pulp-open/crt0.S", "runtime/hal/pulp-open/link.ld",
                          "runtime/hal/pulp-open/hal_pulp_open.c", "runtime/hal/pulp-open/io_pulp_open.c",

@@ -72,7 +72,9 @@ QemuBuildOptions prebuilt(QemuMode mode) {
   static std::map<QemuMode, std::string> libs;
   const fs::path rt = fs::path(DORY_SOURCE_DIR) / "runtime";
   if (!libs.count(mode)) {
-    const uint64_t fp = runtime_fingerprint(rt, QemuBuildOptions{}.cflags + " " + rv32_compile_flags(mode));
+    const RuntimePlatform& platform =
+        *runtime_registry().platform(mode == QemuMode::System ? "qemu-system" : "qemu-user");
+    const uint64_t fp = runtime_fingerprint(rt, QemuBuildOptions{}.cflags + " " + platform.compile_flags);
     char key[32];
     std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(fp));
     const fs::path cache = fs::path(DORY_TEST_CACHE_DIR) / (std::string("rv32-runtime-") + key);
@@ -294,8 +296,8 @@ TEST(QemuFaults, ADmaOutsideItsArenaIsCaught) {
   const GeneratedApp app = generate(load_network("fmnist"), 16 * 1024, dir.path.string());
   const size_t L = tiled_layer(app);
   // The output stored past the end of L2.
-  corrupt_network_c(dir.path, L, R"(\.out = \{(\d+)u)",
-                    ".out = {" + std::to_string(app.deployment.l2_bytes() + 64) + "u");
+  corrupt_network_c(dir.path, L, R"(\.out = \{\.l2_offset = (\d+)u)",
+                    ".out = {.l2_offset = " + std::to_string(app.deployment.l2_bytes() + 64) + "u");
   const HostRunResult r = build_and_run(app, QemuMode::System, 60);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("is not inside the L2 arena"), std::string::npos) << r.output;

@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -77,14 +78,17 @@ std::string build_runtime(const fs::path& work, const std::string& flags) {
   const fs::path rt = runtime_source_dir();
   const fs::path obj = work / "runtime-obj";
   fs::create_directories(obj);
+  // The host platform's runtime and every portable kernel, as the registry lists them.
+  const RuntimeRegistry& reg = runtime_registry();
+  std::vector<std::string> files = reg.platform("host")->sources;
+  for (const RegistryKernel& k : reg.kernels)
+    if (k.isa == "c" && std::find(files.begin(), files.end(), k.source) == files.end()) files.push_back(k.source);
   std::vector<fs::path> srcs;
-  for (const auto& e : fs::directory_iterator(rt / "kernels"))
-    if (e.path().extension() == ".c") srcs.push_back(e.path());
-  for (const char* s : {"executor/schedule.c", "executor/executor.c", "hal/trace.c", "hal/host/hal_host.c"})
-    srcs.push_back(rt / s);
+  for (const std::string& f : files) srcs.push_back(rt / f);
   std::string objs;
   for (const fs::path& s : srcs) {
-    const fs::path o = obj / (s.stem().string() + ".o");
+    const fs::path o = obj / (fs::relative(s, rt).string() + ".o");
+    fs::create_directories(o.parent_path());
     std::string out;
     const std::string cmd = fmt::format("cc -O2 -g -std=c99 {} -I{} -c {} -o {}", flags, (rt / "include").string(),
                                         s.string(), o.string());

@@ -225,7 +225,7 @@ TEST_F(HostHal, AKernelWritingPastItsArenaIsDetectedWhenTheTaskEnds) {
 // ---- asynchrony: a missing wait shows up as stale data --------------------------------------------------------
 
 void run_identity_kernel(dory_requantize_args* a) {
-  dory_cluster_run([](void* p) { dory_requantize_hwc(static_cast<const dory_requantize_args*>(p)); }, a);
+  dory_cluster_run([](void* p) { dory_requantize_any__c(static_cast<const dory_requantize_args*>(p)); }, a);
 }
 
 // An identity requantization reading `in` (L1) into `out` (L1), 8 rows x 4 cols x 8 channels of uint8.

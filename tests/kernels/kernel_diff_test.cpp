@@ -46,6 +46,7 @@ void on_abort(int) {
 
 struct Summary {
   int cases = 0, runs = 0;
+  std::map<std::string, int> kernels;   // runs per registry kernel
   RunStats stats;
   std::map<std::string, int> features;  // how many cases had each feature
   int64_t outputs = 0, saturated = 0;   // reference outputs, and those equal to a clamp bound
@@ -98,6 +99,21 @@ std::set<std::string> case_features(const LayerCase& c, const Layer& l) {
   return f;
 }
 
+// The registry op a family of the harness tests.
+const char* op_of(Family f) {
+  switch (f) {
+    case Family::Conv: return "conv";
+    case Family::Pointwise: return "pointwise";
+    case Family::Depthwise: return "depthwise";
+    case Family::Fc: return "fc";
+    case Family::MaxPool: return "maxpool";
+    case Family::AvgPool: return "avgpool";
+    case Family::Add: return "add";
+    case Family::Requantize: return "requantize";
+  }
+  return "?";
+}
+
 void run_family(Family f, int n_cases) {
   const uint64_t seed = base_seed();
   const auto only = only_case();
@@ -140,6 +156,7 @@ void run_family(Family f, int n_cases) {
       const RunConfig cfg = random_config(r, *geo, cores);
       const std::string err = run_tiled(c, *ref, gap8(), cfg, &sum.stats);
       ++sum.runs;
+      ++sum.kernels[cfg.kernel];
       if (!err.empty()) {
         ++failures;
         ADD_FAILURE() << family_name(f) << " case " << i << ": " << err << "\n  layer: " << c.desc
@@ -155,6 +172,9 @@ void run_family(Family f, int n_cases) {
   for (const auto& [k, n] : sum.features) cov += fmt::format(" {}={}", k, n);
   std::printf("[ kernels  ] %s coverage:%s; outputs at a clamp bound: %.1f %%\n", family_name(f), cov.c_str(),
               sum.outputs ? 100.0 * static_cast<double>(sum.saturated) / static_cast<double>(sum.outputs) : 0.0);
+  std::string ks;
+  for (const auto& [k, n] : sum.kernels) ks += fmt::format(" {}={}", k, n);
+  std::printf("[ kernels  ] %s runs per kernel:%s\n", family_name(f), ks.c_str());
   current_case.clear();
   // At full scale every family sees every activation type as input, and both requantization paths.
   if (only || scaled_cases(1000) < 1000) return;
@@ -163,6 +183,12 @@ void run_family(Family f, int n_cases) {
   if (f != Family::MaxPool) {
     EXPECT_GT(sum.features["rq-32bit"], 0) << family_name(f);
     EXPECT_GT(sum.features["rq-64bit"], 0) << family_name(f);
+  }
+  // Every portable kernel the registry has for this family ran, often enough to mean something.
+  for (const RegistryKernel& k : runtime_registry().kernels) {
+    if (k.isa == "c" && kernel_op_name(k.op) == std::string(op_of(f))) {
+      EXPECT_GE(sum.kernels[k.name], 20) << k.name << " is registered but barely tested";
+    }
   }
 }
 

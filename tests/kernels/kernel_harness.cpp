@@ -568,15 +568,16 @@ LayerCase random_case(Family f, Rng& r) {
 // ---- configurations -----------------------------------------------------------------------------------------
 
 std::string RunConfig::str() const {
-  return fmt::format("cores {} split {} pixel_block {} dma {} tile c_out {} h {} w {} c_in {}", cores,
-                     split == DORY_SPLIT_ROWS ? "rows" : "channels", pixel_block,
+  return fmt::format("kernel {} cores {} split {} dma {} tile c_out {} h {} w {} c_in {}", kernel, cores,
+                     split == DORY_SPLIT_ROWS ? "rows" : "channels",
                      dma_until_wait ? "until-wait" : "async", shape.c_out, shape.h_out, shape.w_out, shape.c_in);
 }
 
 RunConfig random_config(Rng& r, const LayerGeometry& g, int cores) {
   RunConfig c;
   c.cores = cores;
-  c.pixel_block = static_cast<int>(r.pick(std::vector<int64_t>{1, 2, 2, 4}));
+  const std::vector<const RegistryKernel*> kernels = portable_kernels_for(g);
+  c.kernel = kernels.empty() ? std::string() : r.pick(kernels)->name;
   c.split = r.chance(0.5) ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS;
   c.dma_until_wait = r.chance(0.3);
   if (r.chance(0.1)) {
@@ -652,6 +653,42 @@ void run_on_cluster(void (*kernel)(const Args*), const Args& a) {
 
 }  // namespace
 
+std::vector<const RegistryKernel*> portable_kernels_for(const LayerGeometry& g) {
+  std::vector<const RegistryKernel*> out;
+  for (const RegistryKernel& k : runtime_registry().kernels) {
+    if (k.isa != "c" || k.op != g.kernel_query.op) continue;
+    if (std::all_of(g.kernel_query.inputs.begin(), g.kernel_query.inputs.end(), [&](DType t) { return k.takes(t); }))
+      out.push_back(&k);
+  }
+  return out;
+}
+
+Target with_kernel(const Target& base, const RegistryKernel& kernel) {
+  Target t = base;
+  auto& list = const_cast<std::vector<KernelImpl>&>(t.kernels.family(kernel_op_family(kernel.op)));
+  KernelImpl k = list.front();
+  k.kernel = &kernel;
+  k.mac.channel_block = kernel.channel_block;
+  k.mac.pixel_block = kernel.pixel_block;
+  list.insert(list.begin(), k);
+  return t;
+}
+
+extern "C" {
+typedef struct {
+  const char* name;
+  dory_kernel_fn fn;
+} dory_kernel_entry;
+extern const dory_kernel_entry dory_kernel_table[];
+extern const int dory_kernel_table_size;
+}
+
+dory_kernel_fn portable_kernel(const std::string& name) {
+  for (int i = 0; i < dory_kernel_table_size; ++i)
+    if (name == dory_kernel_table[i].name) return dory_kernel_table[i].fn;
+  return dory_kernel_fn{};
+}
+
 std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Target& base_target, const RunConfig& cfg,
                       RunStats* stats) {
   const Graph& g = c.g;
@@ -664,9 +701,13 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
   if (!geo_or.ok()) return "layer_geometry failed: " + geo_or.error().str();
   const LayerGeometry& geo = *geo_or;
   if (!valid_shape(geo, cfg.shape)) return "invalid tile shape " + cfg.str();
-  Target t = base_target;
+  const RegistryKernel* kernel = runtime_registry().find(cfg.kernel);
+  if (!kernel || kernel->isa != "c" || kernel->op != geo.kernel_query.op) return "no portable kernel '" + cfg.kernel + "' for this layer";
+  const dory_kernel_fn fn = portable_kernel(kernel->name);
+  if (!fn.conv) return "kernel '" + cfg.kernel + "' is not in the host runtime's kernel table";
+  Target t = with_kernel(base_target, *kernel);
   t.cores = cfg.cores;
-  t.kernels.conv.pixel_block = cfg.pixel_block;
+  if (geo.kernel(t).kernel != kernel) return "kernel '" + cfg.kernel + "' does not take this layer's types";
   const L1Layout lay = plan_l1_layout(geo, cfg.shape, Buffering::none(), t);
 
   // L1: the layout's buffers (sizes as the tiler reserves them), with canaries between and around them.
@@ -823,16 +864,10 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.psum = psum;
       a.first = ti.ci == 0;
       a.last = e.last_c_in;
-      a.im2col = l1p(BufferRole::Im2col);
-      if (const L1Buffer* ib = lay.find(BufferRole::Im2col)) a.im2col_bytes = static_cast<uint32_t>(ib->bytes_per_copy);
-      a.im2col_pixels = cfg.pixel_block;
+      a.scratch = l1p(BufferRole::Scratch);
+      if (const L1Buffer* ib = lay.find(BufferRole::Scratch)) a.scratch_bytes = static_cast<uint32_t>(ib->bytes_per_copy);
       a.split = cfg.split;
-      if (geo.family == KernelFamily::Conv)
-        run_on_cluster(dory_conv_hwc, a);
-      else if (geo.family == KernelFamily::Pointwise)
-        run_on_cluster(dory_pointwise_hwc, a);
-      else
-        run_on_cluster(dory_depthwise_hwc, a);
+      run_on_cluster(fn.conv, a);
     } else if (const auto* fc = l.as<FullyConnected>()) {
       dory_fc_args a{};
       a.in = in_tile(0);
@@ -846,7 +881,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.first = ti.ci == 0;
       a.last = e.last_c_in;
       a.split = cfg.split;
-      run_on_cluster(dory_fc_vec, a);
+      run_on_cluster(fn.fc, a);
     } else if (const auto* mp = l.as<MaxPool>()) {
       dory_maxpool_args a{};
       a.in = in_tile(0);
@@ -859,7 +894,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.has_pad_value = mp->pad_value.has_value();
       a.pad_value = mp->pad_value.value_or(0);
       a.split = cfg.split;
-      run_on_cluster(dory_maxpool_hwc, a);
+      run_on_cluster(fn.maxpool, a);
     } else if (const auto* ap = l.as<AveragePool>()) {
       dory_avgpool_args a{};
       a.in = in_tile(0);
@@ -877,7 +912,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.count_div_first = count_first;
       a.count_div_len = static_cast<int32_t>(count_div.size());
       a.split = cfg.split;
-      run_on_cluster(dory_avgpool_hwc, a);
+      run_on_cluster(fn.avgpool, a);
     } else if (const auto* ad = l.as<Add>()) {
       dory_add_args a{};
       a.n_operands = static_cast<int32_t>(ad->operands.size());
@@ -891,7 +926,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.rq = rq_args(ad->requant, nullptr);
       a.out = out_tile;
       a.split = cfg.split;
-      run_on_cluster(dory_add_hwc, a);
+      run_on_cluster(fn.add, a);
     } else if (const auto* rz = l.as<Requantize>()) {
       dory_requantize_args a{};
       a.in = in_tile(0);
@@ -899,7 +934,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       a.input_zero_point = rz->input_zero_point;
       a.rq = rq_args(rz->requant, records);
       a.split = cfg.split;
-      run_on_cluster(dory_requantize_hwc, a);
+      run_on_cluster(fn.requantize, a);
     }
 
     for (auto [gb, ge] : gaps)

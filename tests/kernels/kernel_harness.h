@@ -61,13 +61,25 @@ LayerCase random_case(Family f, Rng& r);
 struct RunConfig {
   TileShape shape;
   int cores = 1;
-  int pixel_block = 2;  // conv im2col pixels per core
+  std::string kernel;   // the registry kernel under test (a portable one that takes the layer's types)
   uint8_t split = DORY_SPLIT_ROWS;
   bool dma_until_wait = false;
   std::string str() const;
 };
 
+// A random tiling, work split and DMA mode, and one of the registry's portable kernels for the layer (its op, its
+// input types), uniformly.
 RunConfig random_config(Rng& r, const LayerGeometry& g, int cores);
+
+// The registry's portable kernels that can run layer g (its op, every input's type), in registry order.
+std::vector<const RegistryKernel*> portable_kernels_for(const LayerGeometry& g);
+
+// `base` with `kernel` first in its family's list (its rates copied from the family's first entry): the target
+// whose plans (L1 layout, scratch) are made for that kernel.
+Target with_kernel(const Target& base, const RegistryKernel& kernel);
+
+// The function of a portable registry kernel (the generated table of the host runtime), or all-null.
+dory_kernel_fn portable_kernel(const std::string& name);
 
 // What one tiled run did (for the coverage summary).
 struct RunStats {

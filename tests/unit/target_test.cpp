@@ -21,7 +21,7 @@ const char* kOrigin = "targets/test.json";
 // A small valid target; tests break one thing at a time.
 json base_target() {
   return json::parse(R"({
-    "schema": "dory-target/1",
+    "schema": "dory-target/2",
     "name": "test-chip",
     "description": "a valid target for the tests",
     "sources": ["made up"],
@@ -35,16 +35,18 @@ json base_target() {
              "row_cycles": 1, "issue_cycles": 5, "max_outstanding": 4, "max_dims": 2, "max_row_bytes": 1024,
              "max_rows": 256}],
     "kernels": {
-      "conv":      {"macs_per_cycle": 1.5, "channel_block": 4, "pixel_block": 2, "call_cycles": 200,
-                    "row_cycles": 30, "im2col_cycles_per_byte": 0.5, "split": "rows"},
-      "pointwise": {"macs_per_cycle": 1.5, "channel_block": 4, "pixel_block": 2, "call_cycles": 200,
+      "conv":      {"impl": ["dory_conv_u8s8_4x2__c", "dory_conv_any_4x2__c"], "macs_per_cycle": 1.5,
+                    "call_cycles": 200, "row_cycles": 30, "im2col_cycles_per_byte": 0.5, "split": "rows"},
+      "pointwise": {"impl": "dory_pointwise_any_4x2__c", "macs_per_cycle": 1.5, "call_cycles": 200,
                     "row_cycles": 30, "im2col_cycles_per_byte": 0, "split": "rows"},
-      "depthwise": {"macs_per_cycle": 0.5, "channel_block": 1, "pixel_block": 1, "call_cycles": 200,
+      "depthwise": {"impl": "dory_depthwise_any_1x1__c", "macs_per_cycle": 0.5, "call_cycles": 200,
                     "row_cycles": 30, "im2col_cycles_per_byte": 0, "split": "channels"},
-      "fc":        {"macs_per_cycle": 1.0, "channel_block": 1, "pixel_block": 1, "call_cycles": 200,
+      "fc":        {"impl": "dory_fc_any_4x1__c", "macs_per_cycle": 1.0, "call_cycles": 200,
                     "row_cycles": 10, "im2col_cycles_per_byte": 0, "split": "channels"},
-      "pool":      {"elements_per_cycle": 1.0, "call_cycles": 100, "row_cycles": 10, "split": "rows"},
-      "add":       {"elements_per_cycle": 0.5, "call_cycles": 100, "row_cycles": 10, "split": "rows"}
+      "pool":      {"impl": ["dory_maxpool_any__c", "dory_avgpool_any__c"], "elements_per_cycle": 1.0,
+                    "call_cycles": 100, "row_cycles": 10, "split": "rows"},
+      "add":       {"impl": ["dory_add_any__c", "dory_requantize_any__c"], "elements_per_cycle": 0.5,
+                    "call_cycles": 100, "row_cycles": 10, "split": "rows"}
     },
     "energy": {"core_active_pj_per_cycle": 30, "cluster_idle_pj_per_cycle": 100, "l1_pj_per_byte": 1,
                "l2_pj_per_byte": 5}
@@ -78,8 +80,14 @@ TEST(TargetTest, TheBaseTestTargetIsValid) {
   EXPECT_EQ(e->max_transfer_bytes, 1024 * 256);
   EXPECT_EQ(e->max_stride_bytes, std::numeric_limits<int64_t>::max());
   EXPECT_FALSE(e->strided_memory.has_value());
-  EXPECT_EQ(r->mac_kernel(KernelFamily::Depthwise).split, WorkSplit::Channels);
-  EXPECT_DOUBLE_EQ(r->elementwise_kernel(KernelFamily::Add).elements_per_cycle, 0.5);
+  EXPECT_EQ(r->kernel_for({KernelOp::Depthwise, {DType::UInt8}}).mac.split, WorkSplit::Channels);
+  EXPECT_DOUBLE_EQ(r->kernel_for({KernelOp::Add, {DType::Int8, DType::UInt8}}).elementwise.elements_per_cycle, 0.5);
+  // The first kernel taking the types, in the target's order; blocking and scratch are the registry's.
+  EXPECT_EQ(r->kernel_for({KernelOp::Conv, {DType::UInt8}}).name(), "dory_conv_u8s8_4x2__c");
+  EXPECT_EQ(r->kernel_for({KernelOp::Conv, {DType::Int16}}).name(), "dory_conv_any_4x2__c");
+  EXPECT_EQ(r->kernel_for({KernelOp::Conv, {DType::Int16}}).mac.channel_block, 4);
+  EXPECT_EQ(r->kernel_for({KernelOp::Conv, {DType::Int16}}).mac.pixel_block, 2);
+  EXPECT_EQ(r->kernel_for({KernelOp::Requantize, {DType::Int32}}).name(), "dory_requantize_any__c");
 }
 
 TEST(TargetTest, TheThreeShippedTargetsLoadByName) {
@@ -101,7 +109,7 @@ TEST(TargetTest, ShippedNumbersMatchThePaperAndTheMeasurements) {
   EXPECT_EQ(gap8->l2.size_bytes, 512 * 1024);
   EXPECT_EQ(gap8->l2.access_cycles, 15);
   EXPECT_DOUBLE_EQ(gap8->dma[0].bandwidth_bytes_per_cycle, 8.0);
-  EXPECT_DOUBLE_EQ(gap8->kernels.conv.macs_per_cycle, 1.8);
+  EXPECT_DOUBLE_EQ(gap8->kernels.conv.front().mac.macs_per_cycle, 1.8);
 
   auto pulp = find_target("pulp-open");
   ASSERT_TRUE(pulp.ok()) << pulp.error().str();
@@ -112,7 +120,7 @@ TEST(TargetTest, ShippedNumbersMatchThePaperAndTheMeasurements) {
   EXPECT_DOUBLE_EQ(pulp->dma[0].issue_cycles, 9);
   EXPECT_EQ(pulp->dma[0].max_dims, 2);
   EXPECT_EQ(pulp->dma[0].strided_memory, MemLevel::L2);
-  EXPECT_DOUBLE_EQ(pulp->kernels.conv.macs_per_cycle, 0.93);
+  EXPECT_DOUBLE_EQ(pulp->kernels.conv.front().mac.macs_per_cycle, 0.93);
 
   auto gap9 = find_target("gap9");
   ASSERT_TRUE(gap9.ok()) << gap9.error().str();
@@ -279,7 +287,7 @@ TEST(TargetTest, AMissingKernelFamilyIsNamed) {
 }
 
 TEST(TargetTest, MalformedJsonGivesTheParseErrorsPosition) {
-  const std::string text = "{\n  \"schema\": \"dory-target/1\",\n  \"name\": ,\n}\n";
+  const std::string text = "{\n  \"schema\": \"dory-target/2\",\n  \"name\": ,\n}\n";
   auto r = parse_target(text, kOrigin);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "target-parse");
@@ -326,8 +334,11 @@ TEST(TargetTest, ADuplicateKeyIsAnError) {
 
 TEST(TargetTest, AnUnsupportedSchemaVersionIsRejected) {
   json j = base_target();
-  j["schema"] = "dory-target/2";
-  expect_error(parse(j), "target-schema", "schema", {"dory-target/2", "dory-target/1"});
+  j["schema"] = "dory-target/3";
+  expect_error(parse(j), "target-schema", "schema", {"dory-target/3", "dory-target/2"});
+  // The previous schema gets what changed and how to convert.
+  j["schema"] = "dory-target/1";
+  expect_error(parse(j), "target-schema", "schema", {"no longer read", "impl", "registry", "channel_block"});
 }
 
 TEST(TargetTest, L1LargerThanL2IsInconsistent) {
@@ -336,13 +347,49 @@ TEST(TargetTest, L1LargerThanL2IsInconsistent) {
   expect_error(parse(j), "target-inconsistent", "memories.L1.size_bytes", {"larger than L2"});
 }
 
-TEST(TargetTest, BlocksMustBeAtLeastOne) {
+TEST(TargetTest, RegisterBlockingIsTheRegistrysNotTheTargets) {
   json j = base_target();
-  j["kernels"]["conv"]["channel_block"] = 0;
-  expect_error(parse(j), "target-value", "kernels.conv.channel_block", {"got 0", "at least 1"});
+  j["kernels"]["conv"]["channel_block"] = 4;
+  expect_error(parse(j), "target-unknown-field", "kernels.conv.channel_block", {"'impl'", "'macs_per_cycle'"});
+}
+
+TEST(TargetTest, KernelsAreRuntimeKernelsOfTheirFamily) {
+  json j = base_target();
+  j["kernels"]["fc"]["impl"] = "dory_fc_any_4x2__c";
+  expect_error(parse(j), "target-unknown-kernel", "kernels.fc.impl",
+               {"'dory_fc_any_4x2__c' is not a kernel of dory's runtime", "dory_fc_any_4x1__c"});
+  json f = base_target();
+  f["kernels"]["fc"]["impl"] = "dory_pointwise_any_4x2__c";
+  expect_error(parse(f), "target-inconsistent", "kernels.fc.impl", {"computes pointwise", "'fc'"});
+  json e = base_target();
+  e["kernels"]["pool"]["impl"] = json::array();
+  expect_error(parse(e), "target-type", "kernels.pool.impl", {"a kernel name or a non-empty array"});
+}
+
+TEST(TargetTest, EveryOpOfAFamilyHasAKernelForEveryType) {
+  json j = base_target();
+  j["kernels"]["conv"]["impl"] = "dory_conv_u8s8_4x2__c";  // uint8 only
+  expect_error(parse(j), "target-inconsistent", "kernels.conv", {"computes conv for every activation type"});
   json p = base_target();
-  p["kernels"]["pointwise"]["pixel_block"] = -2;
-  expect_error(parse(p), "target-value", "kernels.pointwise.pixel_block", {"got -2"});
+  p["kernels"]["pool"]["impl"] = "dory_maxpool_any__c";  // no average pooling
+  expect_error(parse(p), "target-inconsistent", "kernels.pool", {"computes avgpool for every activation type"});
+  EXPECT_NE(parse(p).error().hint.find("dory_avgpool_any__c"), std::string::npos) << parse(p).error().str();
+}
+
+TEST(TargetTest, AFamilyIsAnEntryOrAListOfEntriesInPreferenceOrder) {
+  json j = base_target();
+  json conv = j["kernels"]["conv"];
+  json fast = conv, slow = conv;
+  fast["impl"] = "dory_conv_s8s8_4x2__c";
+  fast["macs_per_cycle"] = 3.0;
+  slow["impl"] = "dory_conv_any_4x2__c";
+  j["kernels"]["conv"] = json::array({fast, slow});
+  Expected<Target> t = parse(j);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  EXPECT_DOUBLE_EQ(t->kernel_for({KernelOp::Conv, {DType::Int8}}).mac.macs_per_cycle, 3.0);
+  EXPECT_DOUBLE_EQ(t->kernel_for({KernelOp::Conv, {DType::UInt8}}).mac.macs_per_cycle, 1.5);
+  j["kernels"]["conv"][1]["split"] = "diagonal";
+  expect_error(parse(j), "target-value", "kernels.conv[1].split", {"\"diagonal\""});
 }
 
 TEST(TargetTest, TheWorkSplitIsRowsOrChannels) {

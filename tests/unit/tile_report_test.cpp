@@ -85,7 +85,7 @@ TEST(TileReport, JsonHasStableKeysAndIntegerBytes) {
   EXPECT_EQ(l["macs"], 864);
   EXPECT_DOUBLE_EQ(l["cycles"].get<double>(), 628.5);
   ASSERT_EQ(l["l1_buffers"].size(), 6u);
-  EXPECT_EQ(l["l1_buffers"][5]["role"], "im2col");
+  EXPECT_EQ(l["l1_buffers"][5]["role"], "scratch");
   EXPECT_EQ(l["l1_buffers"][5]["offsets"][0], 160);
   EXPECT_DOUBLE_EQ(j["totals"]["cycles"].get<double>(), 628.5);
   EXPECT_EQ(j["totals"]["macs"], 864);

@@ -14,21 +14,21 @@ TEST(TilerCostModel, ConvKernelSplitsRowsAndRoundsBlocks) {
   // 8 ch x 4 rows x 10 cols, 8 input channels, 3x3: busiest core 1 row (of 4 over 8 cores), 10 pixels,
   // blocks ceil(8/4)*ceil(10/2) = 10 of 4x2 outputs x 72 MACs = 5760 MACs / 1.8 = 3200; + 300 call + 40 row
   // + im2col 0.5 * 10 * 72 = 360.
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Conv, {8, 4, 10, 8, 3, 3}), 3900);
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Conv), {8, 4, 10, 8, 3, 3}), 3900);
   // Uneven: 9 rows on 8 cores -> 2 rows for the busiest core; 5 channels -> 2 blocks of 4.
   // p_core = 2*3 = 6 -> 3 pixel blocks; 2*3*8 outputs * 1 MAC (1x1x1) / 1.8 + 300 + 80.
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Pointwise, {5, 9, 3, 1, 1, 1}), 300 + 48 / 1.8 + 80);
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Pointwise), {5, 9, 3, 1, 1, 1}), 300 + 48 / 1.8 + 80);
 }
 
 TEST(TilerCostModel, DepthwiseFcPoolAndAddFollowTheirFormulas) {
   // depthwise, channels split: ceil(20/8) = 3 channels x 30 pixels x 9 MACs / 0.4 + 300 + 40*3
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Depthwise, {20, 5, 6, 20, 3, 3}), 2025 + 300 + 120);
-  // fc, channels split: ceil(100/8) = 13 outputs x 64 MACs / 1.0 + 300 + 10*13
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Fc, {100, 1, 1, 64, 1, 1}), 832 + 300 + 130);
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Depthwise), {20, 5, 6, 20, 3, 3}), 2025 + 300 + 120);
+  // fc, channels split: ceil(100/8) = 13 outputs, in blocks of 4 (the 4x1 kernel): 16 x 64 MACs / 1.0 + 300 + 10*13
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Fc), {100, 1, 1, 64, 1, 1}), 1024 + 300 + 130);
   // pool, rows split: 2 rows x 4 cols x 16 ch x 4 window elements / 1.0 + 150 + 20*2
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Pool, {16, 9, 4, 16, 2, 2}), 512 + 150 + 40);
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::MaxPool), {16, 9, 4, 16, 2, 2}), 512 + 150 + 40);
   // add, rows split: 1 row x 5 cols x 24 ch / 0.125 + 150 + 20
-  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), KernelFamily::Add, {24, 3, 5, 24, 1, 1}), 960 + 150 + 20);
+  EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Add), {24, 3, 5, 24, 1, 1}), 960 + 150 + 20);
 }
 
 TEST(TilerCostModel, PatternsMergeContiguousDimensions) {

@@ -36,10 +36,15 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
   v.push_back({BufferRole::Output, 0, b.output ? 2 : 1, s.c_out * s.h_out * s.w_out * g.out_elem_bytes});
   v.push_back({BufferRole::PartialSums, 0, 1,
                !g.channels_tied && s.c_in < g.c_in ? 4 * s.c_out * s.h_out * s.w_out : 0});
-  int64_t im2col = 0;
-  if (is_mac_family(g.family) && t.mac_kernel(g.family).im2col_cycles_per_byte > 0)
-    im2col = t.cores * t.mac_kernel(g.family).pixel_block * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
-  v.push_back({BufferRole::Im2col, 0, 1, im2col});
+  // The kernels' scratch, counted from their documentation: the 4x2 portable convolutions build an im2col of 2
+  // pixels x kh x kw x c_in input elements per core (kernels.h); every other shipped kernel needs none.
+  const std::string& kernel = g.kernel(t).name();
+  int64_t scratch = 0;
+  if (kernel.rfind("dory_conv_", 0) == 0 && kernel.find("_4x2__c") != std::string::npos)
+    scratch = t.cores * 2 * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
+  else
+    EXPECT_TRUE(g.kernel(t).kernel->scratch.empty()) << kernel << ": count its scratch here";
+  v.push_back({BufferRole::Scratch, 0, 1, scratch});
   v.erase(std::remove_if(v.begin(), v.end(), [](const Expected1& e) { return e.bytes == 0; }), v.end());
   return v;
 }
@@ -96,6 +101,7 @@ TEST(TilerLayout, AHandComputedConvolutionLayout) {
   g.cin_tileable = true;
   g.bias_bytes_per_cout = 4;
   g.requant_bytes_per_cout = 8;
+  test::set_kernel_query(g);
   const L1Layout l = plan_l1_layout(g, {8, 4, 10, 8}, {true, true, false}, t);
   ASSERT_EQ(l.buffers.size(), 7u);
   // input: 6 rows x 12 cols x 8 ch = 576, two copies
@@ -109,7 +115,7 @@ TEST(TilerLayout, AHandComputedConvolutionLayout) {
   EXPECT_EQ(l.buffers[4].offsets, (std::vector<int64_t>{2496}));
   EXPECT_EQ(l.buffers[5].role, BufferRole::PartialSums);
   EXPECT_EQ(l.buffers[5].bytes_per_copy, 1280);
-  EXPECT_EQ(l.buffers[6].role, BufferRole::Im2col);
+  EXPECT_EQ(l.buffers[6].role, BufferRole::Scratch);
   EXPECT_EQ(l.buffers[6].bytes_per_copy, 1152);
   EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 1152);
 }

@@ -118,12 +118,13 @@ TEST(TilerSearch, OptimumEqualsBruteForceWhenOverheadsDominate) {
   // Extreme cost parameters (large im2col, row and call costs, slow DMA setup) make every bound term matter.
   std::mt19937_64 rng(test::test_seed(47));
   Target t = test::awkward_target();
-  for (MacKernelParams* m : {&t.kernels.conv, &t.kernels.pointwise, &t.kernels.depthwise, &t.kernels.fc}) {
-    m->im2col_cycles_per_byte = 40;
-    m->row_cycles = 500;
-  }
-  t.kernels.depthwise.split = WorkSplit::Rows;
-  t.kernels.pool.row_cycles = 300;
+  for (KernelFamily f : {KernelFamily::Conv, KernelFamily::Pointwise, KernelFamily::Depthwise, KernelFamily::Fc})
+    test::for_each_kernel(t, f, [](KernelImpl& k) {
+      k.mac.im2col_cycles_per_byte = 40;
+      k.mac.row_cycles = 500;
+    });
+  test::set_split(t, KernelFamily::Depthwise, WorkSplit::Rows);
+  test::for_each_kernel(t, KernelFamily::Pool, [](KernelImpl& k) { k.elementwise.row_cycles = 300; });
   t.dma[0].setup_cycles = 400;
   for (int iter = 0; iter < 240; ++iter) {
     const Objective o = Objective::Model;
@@ -149,12 +150,12 @@ TEST(TilerSearch, NoBoundEverPrunesABetterCandidate) {
   std::mt19937_64 rng(test::test_seed(48));
   auto targets = test::test_targets();
   Target extreme = test::awkward_target();
-  for (MacKernelParams* m : {&extreme.kernels.conv, &extreme.kernels.pointwise, &extreme.kernels.depthwise,
-                             &extreme.kernels.fc}) {
-    m->im2col_cycles_per_byte = 40;
-    m->row_cycles = 500;
-  }
-  extreme.kernels.depthwise.split = WorkSplit::Rows;
+  for (KernelFamily f : {KernelFamily::Conv, KernelFamily::Pointwise, KernelFamily::Depthwise, KernelFamily::Fc})
+    test::for_each_kernel(extreme, f, [](KernelImpl& k) {
+      k.mac.im2col_cycles_per_byte = 40;
+      k.mac.row_cycles = 500;
+    });
+  test::set_split(extreme, KernelFamily::Depthwise, WorkSplit::Rows);
   extreme.dma[0].setup_cycles = 400;
   targets.push_back(extreme);
   SearchOptions checked;
@@ -239,6 +240,7 @@ TEST(TilerSearch, PlansAreDeterministic) {
   g.cin_tileable = true;
   g.bias_bytes_per_cout = 4;
   g.requant_bytes_per_cout = 8;
+  test::set_kernel_query(g);
   for (Objective o : {Objective::Model, Objective::Dory, Objective::Fill}) {
     const auto a = solve_tiling(g, t, 20000, o);
     for (int k = 0; k < 3; ++k) {

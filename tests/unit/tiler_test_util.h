@@ -27,6 +27,36 @@ inline const Target& shipped_target(const std::string& name) {
 
 // gap8 with small DMA limits (1-D rows of at most 7 bytes ... ), 3 cores, blocks of 3, im2col everywhere, a
 // 2-deep queue and 8-byte alignment.
+// Applies f to every kernel a target lists for a family (tests that vary the cost parameters).
+template <class F>
+void for_each_kernel(Target& t, KernelFamily family, F&& f) {
+  for (KernelImpl& k : const_cast<std::vector<KernelImpl>&>(t.kernels.family(family))) f(k);
+}
+
+inline void set_split(Target& t, KernelFamily family, WorkSplit s) {
+  for_each_kernel(t, family, [&](KernelImpl& k) { (is_mac_family(family) ? k.mac.split : k.elementwise.split) = s; });
+}
+
+// The kernel query of a hand-made geometry: its family's op (pool: max pooling unless `avg`; add: Requantize when
+// it has one input) and input types from the element bytes (1: uint8, 2: int16, 4: int32).
+inline void set_kernel_query(LayerGeometry& g, bool avg = false) {
+  switch (g.family) {
+    case KernelFamily::Conv: g.kernel_query.op = KernelOp::Conv; break;
+    case KernelFamily::Pointwise: g.kernel_query.op = KernelOp::Pointwise; break;
+    case KernelFamily::Depthwise: g.kernel_query.op = KernelOp::Depthwise; break;
+    case KernelFamily::Fc: g.kernel_query.op = KernelOp::Fc; break;
+    case KernelFamily::Pool: g.kernel_query.op = avg ? KernelOp::AvgPool : KernelOp::MaxPool; break;
+    case KernelFamily::Add: g.kernel_query.op = g.num_inputs() > 1 ? KernelOp::Add : KernelOp::Requantize; break;
+  }
+  g.kernel_query.inputs.clear();
+  for (int b : g.in_elem_bytes) g.kernel_query.inputs.push_back(b == 1 ? DType::UInt8 : b == 2 ? DType::Int16 : DType::Int32);
+}
+
+// The kernel `t` runs for `op` on inputs of type `in`.
+inline const KernelImpl& kernel_of(const Target& t, KernelOp op, DType in = DType::UInt8) {
+  return t.kernel_for(KernelQuery{op, {in}});
+}
+
 inline Target awkward_target() {
   Target t = shipped_target("gap8");
   t.name = "awkward";
@@ -43,14 +73,15 @@ inline Target awkward_target() {
   e.setup_cycles = 11;
   e.issue_cycles = 5;
   e.reverse_bandwidth_bytes_per_cycle = 3.0;
-  for (MacKernelParams* m : {&t.kernels.conv, &t.kernels.pointwise, &t.kernels.depthwise, &t.kernels.fc}) {
-    m->channel_block = 3;
-    m->pixel_block = 2;
-    m->im2col_cycles_per_byte = 0.25;
-  }
-  t.kernels.conv.split = WorkSplit::Channels;
-  t.kernels.fc.split = WorkSplit::Rows;
-  t.kernels.pool.split = WorkSplit::Channels;
+  for (KernelFamily f : {KernelFamily::Conv, KernelFamily::Pointwise, KernelFamily::Depthwise, KernelFamily::Fc})
+    for_each_kernel(t, f, [](KernelImpl& k) {
+      k.mac.channel_block = 3;
+      k.mac.pixel_block = 2;
+      k.mac.im2col_cycles_per_byte = 0.25;
+    });
+  set_split(t, KernelFamily::Conv, WorkSplit::Channels);
+  set_split(t, KernelFamily::Fc, WorkSplit::Rows);
+  set_split(t, KernelFamily::Pool, WorkSplit::Channels);
   return t;
 }
 
@@ -131,6 +162,7 @@ inline LayerGeometry random_geometry(std::mt19937_64& rng, KernelFamily family, 
       g.in_channel_offset.push_back(uni(0, g.in_pixel_channels.back() - g.c_in));
     }
   }
+  set_kernel_query(g, uni(0, 1) == 1);
   return g;
 }
 

@@ -14,9 +14,10 @@ struct CliResult {
   std::string output;  // stdout and stderr
 };
 
-inline CliResult run_cli(const std::string& args) {
+// `env_prefix`: an `env` command line put before the CLI, e.g. "env -u GVSOC_INSTALL".
+inline CliResult run_cli(const std::string& args, const std::string& env_prefix = "") {
   CliResult r;
-  FILE* p = popen((std::string(DORY_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
+  FILE* p = popen((env_prefix + (env_prefix.empty() ? "" : " ") + std::string(DORY_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
   if (!p) return r;
   char buf[4096];
   size_t n;

@@ -1,19 +1,22 @@
 // `dory deploy` and `dory run`: generate the C application of a network, and build, run and check it.
 //
 //   dory deploy MODEL.onnx --target T -o APP [--l1 BYTES] [--l2 BYTES] [--objective model|dory|fill]
-//               [--input FILE ...] [--seed N] [--platform host|qemu|pulp-open]
+//               [--input FILE ...] [--seed N] [--platform host|qemu|pulp-open|gvsoc]
 //       writes APP/ (network.c/h, goldens, main.c, Makefile, CMakeLists.txt, runtime/) after proving the
 //       schedule of every layer; prints the per-layer table. Build and run with `make -C APP run`.
-//       --platform pulp-open: the Makefile builds APP/app-pulp-open.elf for PULP-open (8 cluster cores, MCHAN),
-//       for users to run under GVSoC; refused (deploy-platform-mismatch) unless the target has 8 cores and an L1
-//       that fits PULP-open's 64 kB TCDM with the runtime's stacks.
+//       --platform pulp-open (or gvsoc, the same): the Makefile builds APP/app-pulp-open.elf for PULP-open (8
+//       cluster cores, MCHAN, the Xpulpv2 kernels) and `make run` runs it on GVSoC ($GVSOC_INSTALL); refused
+//       (deploy-platform-mismatch) unless the target has 8 cores and an L1 that fits PULP-open's 64 kB TCDM with
+//       the runtime's stacks.
 //   dory run MODEL.onnx [--target gap8] [--l1 BYTES] [--l2 BYTES] [--objective ...] [--cores N] [-o APP]
-//               [--input FILE ...] [--seed N] [--platform host|qemu] [--mode tiled|l2-direct|both]
+//               [--input FILE ...] [--seed N] [--platform host|qemu|gvsoc] [--mode tiled|l2-direct|both]
 //       deploys (into APP, default a temporary directory), builds with the system C compiler ($CC), runs on the
 //       host platform and checks every layer against the reference executor; prints the per-layer table.
 //       --platform qemu: cross-compiles for rv32imc instead and runs under qemu-system-riscv32 with -icount
-//       (one core; the table gets every layer's retired instructions). --platform also sets the default goal of
-//       the Makefile `dory deploy` writes. --platform pulp-open cannot be run here (platform-not-runnable).
+//       (one core; the table gets every layer's retired instructions). --platform gvsoc (or pulp-open): builds the
+//       PULP-open ELF and runs it on the GVSoC virtual platform from $GVSOC_INSTALL (8 cluster cores; the table
+//       gets every layer's executed cluster cycles and instructions); without GVSoC, gvsoc-missing says how to
+//       get it. --platform also sets the default goal of the Makefile `dory deploy` writes.
 //       --mode l2-direct|both: the app (also) runs every layer as one kernel call on its operands in L2 without
 //       DMA (the paper's "L2 fetching" baseline), each layer checked too; the table gets L2-direct columns.
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
@@ -55,10 +58,10 @@ struct DeployArgs {
 Expected<AppPlatform> parse_platform(const std::string& p) {
   if (p == "host") return AppPlatform::Host;
   if (p == "qemu") return AppPlatform::Qemu;
-  if (p == "pulp-open") return AppPlatform::PulpOpen;
+  if (p == "pulp-open" || p == "gvsoc") return AppPlatform::PulpOpen;
   return make_error("cli-bad-platform", "--platform", fmt::format("unknown platform '{}'", p),
-                    "use host (this machine, threads), qemu (rv32imc under QEMU) or pulp-open (deploy only: an ELF "
-                    "for PULP-open under GVSoC)");
+                    "use host (this machine, threads), qemu (rv32imc under QEMU) or gvsoc (the PULP-open ELF on the "
+                    "GVSoC virtual platform; pulp-open is the same)");
 }
 
 Status write_timeline(const DeployArgs& a, const Deployment& dep) {
@@ -107,9 +110,9 @@ int run_deploy(const DeployArgs& a) {
   if (!app) return report(app.error());
   if (Status w = write_timeline(a, app->deployment); !w) return report(w.error());
   std::fputs(render_deployment(app->deployment, app->check, nullptr, a.markdown).c_str(), stdout);
-  if (a.platform == "pulp-open")
-    std::printf("\nwrote %s (build the PULP-open ELF: make -C %s pulp-open; where GVSoC is installed, run it with "
-                "make -C %s gvsoc)\n",
+  if (a.platform == "pulp-open" || a.platform == "gvsoc")
+    std::printf("\nwrote %s (build the PULP-open ELF: make -C %s pulp-open; run it on GVSoC: make -C %s gvsoc "
+                "GVSOC_INSTALL=<your GVSoC install>)\n",
                 a.out.c_str(), a.out.c_str(), a.out.c_str());
   else
     std::printf("\nwrote %s (build and check on this machine: make -C %s run)\n", a.out.c_str(), a.out.c_str());
@@ -120,12 +123,12 @@ int run_run(const DeployArgs& a) {
   if (app_mode_bits(a.mode) == 0)
     return report(make_error("cli-bad-mode", "--mode", fmt::format("unknown execution mode '{}'", a.mode),
                              "use tiled (DORY's tiles, the default), l2-direct (operands in L2, no DMA) or both"));
-  if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen)
-    return report(make_error("platform-not-runnable", "--platform pulp-open",
-                             "dory run cannot execute the pulp-open platform on this machine (it needs the GVSoC "
-                             "virtual platform, which dory does not ship)",
-                             "dory deploy MODEL --target pulp-open --platform pulp-open -o APP, then make -C APP "
-                             "pulp-open and, where GVSoC is installed, make -C APP gvsoc"));
+  if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen) {
+    if (auto g = gvsoc_install(); !g) return report(g.error());  // before deploying: say at once what is missing
+    if (a.cores > 0 && a.cores != 8)
+      return report(make_error("cli-bad-cores", "--cores",
+                               fmt::format("{} cores: the PULP-open cluster has 8", a.cores), "drop --cores"));
+  }
   std::string dir = a.out;
   bool temporary = false;
   if (dir.empty()) {
@@ -166,9 +169,10 @@ int run_run(const DeployArgs& a) {
   }
   if (tty)
     std::fprintf(stderr, "%s\n",
-                 ro.platform == AppPlatform::Qemu
-                     ? "building for rv32imc and running under qemu-system-riscv32 (-icount shift=0) ..."
-                     : "building and running on the host platform ...");
+                 ro.platform == AppPlatform::Qemu       ? "building for rv32imc and running under qemu-system-riscv32 "
+                                                          "(-icount shift=0) ..."
+                 : ro.platform == AppPlatform::PulpOpen ? "building the PULP-open ELF and running it on GVSoC ..."
+                                                        : "building and running on the host platform ...");
   auto r = run_application(*app, ro);
   if (!r) {
     cleanup();
@@ -193,6 +197,15 @@ int run_run(const DeployArgs& a) {
     cleanup();
     return rc;
   }
+  if (ro.platform == AppPlatform::PulpOpen) {
+    int64_t cycles = 0;
+    for (const HostLayerResult& l : r->layers) cycles += std::max<int64_t>(l.cycles, 0);
+    std::printf("every layer of %zu matches the reference executor bit for bit (%sPULP-open on GVSoC, 8 cluster "
+                "cores, %lld cluster cycles in the tiled layers)\n",
+                app->deployment.layers.size(), passes.c_str(), static_cast<long long>(cycles));
+    cleanup();
+    return rc;
+  }
   std::printf("every layer of %zu matches the reference executor bit for bit (%s%d cores)\n",
               app->deployment.layers.size(), passes.c_str(),
               a.cores > 0 ? a.cores : static_cast<int>(app->deployment.target.cores));
@@ -212,8 +225,8 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
   cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
   cmd->add_option("--timeline", a.timeline, "write the modeled DMA/compute timeline of every tile as CSV to FILE");
   cmd->add_option("--platform", a.platform,
-                  "host (this machine), qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv) or "
-                  "pulp-open (deploy only: the ELF for PULP-open, run under GVSoC by who has it)")
+                  "host (this machine), qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv) or gvsoc "
+                  "(= pulp-open: the PULP-open ELF, run on the GVSoC virtual platform from $GVSOC_INSTALL)")
       ->capture_default_str();
 }
 

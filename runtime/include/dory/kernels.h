@@ -1,7 +1,15 @@
 /* dory/kernels.h - the int8 kernels (PULP-NN style): one call computes one L1 tile of one layer.
  *
+ * Every kernel is listed in THE registry, runtime/registry.json (what it computes, the operand types it takes,
+ * its register blocking, its ISA, its L1 scratch, its source file, its portable twin); this header declares them
+ * all, by op. Names follow XNNPACK's convention: dory_<op>_<operand types>_<blocking>__<isa>, e.g.
+ * dory_conv_u8s8_4x2__c is the convolution for uint8 activations and int8 weights computing 4 output channels x
+ * 2 output pixels per step, in portable C; "any" takes every activation type (read at run time). A kernel of a
+ * special ISA (__xpulpv2) has a portable twin (registry "twin") that computes the same bits on every platform.
+ *
  * Semantics: exactly src/ir/layers.h and docs/semantics.md, bit for bit (tests/kernels compares every element
- * with the reference executor). Requantization goes through dory/requant.h, never re-implemented.
+ * with the reference executor, for every registered kernel). Requantization goes through dory/requant.h, never
+ * re-implemented. A kernel whose registry entry restricts the input types checks them (dory_panic otherwise).
  *
  * Calling convention
  * ------------------
@@ -11,8 +19,10 @@
  *     DORY_SPLIT_CHANNELS output channels [k*ceil(C/P), ...) of all pixels (P = dory_core_count(); the cost
  *     model's formula). Kernels never synchronize: the caller joins (or barriers) before reading the output.
  *   - Every buffer is a dense L1 tile in HWC order (channels innermost); nothing is padded in memory.
- *   - Element types (dory_dtype) are per tensor: activations may be uint8, int8, uint16, int16 or int32; the
- *     8-bit cases have fast paths, the others share the same code. Weights are int8, biases int32.
+ *   - Element types (dory_dtype) are per tensor: activations may be uint8, int8, uint16, int16 or int32 (as the
+ *     kernel's registry entry allows). Weights are int8, biases int32.
+ *   - Scratch: a kernel whose registry entry names a scratch function gets `scratch`, an L1 area of at least
+ *     that function's bytes for the call's shape (dory_kernel_shape), which it may overwrite freely.
  *
  * Geometry of a windowed tile (conv, depthwise, pools)
  * ----------------------------------------------------
@@ -97,22 +107,25 @@ typedef struct {
   dory_requant_args rq;
   int32_t *psum;               /* [out.h][out.w][out.c] int32 when the input channels are tiled, else NULL */
   uint8_t first, last;
-  void *im2col;                /* dory_conv_hwc only: scratch in L1, one slice per core; NULL: direct convolution
-                                  (the target's conv kernel builds no im2col: tiler/l1_layout.h reserves none) */
-  uint32_t im2col_bytes;       /* its size: at least dory_conv_im2col_bytes(cores running, im2col_pixels, ...) */
-  int32_t im2col_pixels;       /* output pixels per core slice (the target's pixel_block, >= 1); the matmul
-                                  computes min(im2col_pixels, 2) pixels per step */
+  void *scratch;               /* L1 scratch of kernels that need one (registry "scratch"), else NULL */
+  uint32_t scratch_bytes;      /* its size: at least the kernel's scratch function for this call's shape */
   uint8_t split;
 } dory_conv_args;
 
-/* Scratch the im2col of dory_conv_hwc needs: a slice of pixel_block x kh x kw x c_in input elements per core
- * (the tiler's L1 layout reserves exactly this: tiler/l1_layout.h, Im2col). */
-uint32_t dory_conv_im2col_bytes(int32_t cores, int32_t pixel_block, int32_t kh, int32_t kw, int32_t c_in,
-                                uint8_t in_type);
-
-void dory_conv_hwc(const dory_conv_args *a);       /* im2col per core + 4-channel x 2-pixel matmul */
-void dory_pointwise_hwc(const dory_conv_args *a);  /* the matmul on the input pixels directly */
-void dory_depthwise_hwc(const dory_conv_args *a);
+/* Convolution: im2col of 2 pixels per core (scratch: dory_conv_4x2_im2col_scratch_bytes) + the 4-channel x
+ * 2-pixel matmul; the _direct kernel reads every window in place (no scratch, no register blocking). */
+void dory_conv_u8s8_4x2__c(const dory_conv_args *a);
+void dory_conv_s8s8_4x2__c(const dory_conv_args *a);
+void dory_conv_any_4x2__c(const dory_conv_args *a);
+void dory_conv_any_1x1_direct__c(const dory_conv_args *a);
+/* Pointwise: the 4x2 matmul on the input pixels directly. */
+void dory_pointwise_u8s8_4x2__c(const dory_conv_args *a);
+void dory_pointwise_s8s8_4x2__c(const dory_conv_args *a);
+void dory_pointwise_any_4x2__c(const dory_conv_args *a);
+/* Depthwise: one channel of one pixel at a time. */
+void dory_depthwise_u8s8_1x1__c(const dory_conv_args *a);
+void dory_depthwise_s8s8_1x1__c(const dory_conv_args *a);
+void dory_depthwise_any_1x1__c(const dory_conv_args *a);
 
 /* Fully connected: out[n] = bias[n] + sum_k (in[k] - zp) * w[n][k] over the input-feature tile. */
 typedef struct {
@@ -128,7 +141,10 @@ typedef struct {
   uint8_t split;               /* channels: outputs over cores; rows: core 0 does everything (h = 1) */
 } dory_fc_args;
 
-void dory_fc_vec(const dory_fc_args *a);
+/* 4 outputs per step sharing each input load. */
+void dory_fc_u8s8_4x1__c(const dory_fc_args *a);
+void dory_fc_s8s8_4x1__c(const dory_fc_args *a);
+void dory_fc_any_4x1__c(const dory_fc_args *a);
 
 /* ---- pooling ----------------------------------------------------------------------------------------------- */
 
@@ -143,7 +159,9 @@ typedef struct {
   uint8_t split;
 } dory_maxpool_args;
 
-void dory_maxpool_hwc(const dory_maxpool_args *a);
+void dory_maxpool_u8__c(const dory_maxpool_args *a);
+void dory_maxpool_s8__c(const dory_maxpool_args *a);
+void dory_maxpool_any__c(const dory_maxpool_args *a);
 
 /* Average pool (and global average pool: kh x kw = the whole map, no padding):
  *   S = sum of (x - input_zero_point) over the window's in-bounds positions, plus (pad_value - input_zero_point)
@@ -167,7 +185,9 @@ typedef struct {
   uint8_t split;
 } dory_avgpool_args;
 
-void dory_avgpool_hwc(const dory_avgpool_args *a);
+void dory_avgpool_u8__c(const dory_avgpool_args *a);
+void dory_avgpool_s8__c(const dory_avgpool_args *a);
+void dory_avgpool_any__c(const dory_avgpool_args *a);
 
 /* ---- element-wise ------------------------------------------------------------------------------------------ */
 
@@ -191,7 +211,10 @@ typedef struct {
   uint8_t split;
 } dory_add_args;
 
-void dory_add_hwc(const dory_add_args *a);
+/* _u8 / _s8: every operand of that type. */
+void dory_add_u8__c(const dory_add_args *a);
+void dory_add_s8__c(const dory_add_args *a);
+void dory_add_any__c(const dory_add_args *a);
 
 /* Requantize: y = requant(x - input_zero_point) element-wise, per channel (channel c of the tile) or per tensor.
  * A flat tensor is a tile of h = w = 1 and c = its elements. */
@@ -202,7 +225,44 @@ typedef struct {
   uint8_t split;
 } dory_requantize_args;
 
-void dory_requantize_hwc(const dory_requantize_args *a);
+void dory_requantize_u8__c(const dory_requantize_args *a);
+void dory_requantize_s8__c(const dory_requantize_args *a);
+void dory_requantize_any__c(const dory_requantize_args *a);
+
+/* ---- the registry's view of a kernel ------------------------------------------------------------------------ */
+
+/* Any kernel, by the argument struct of its op (a layer descriptor names its kernel with one member). */
+typedef union {
+  void (*conv)(const dory_conv_args *a); /* conv, pointwise, depthwise */
+  void (*fc)(const dory_fc_args *a);
+  void (*maxpool)(const dory_maxpool_args *a);
+  void (*avgpool)(const dory_avgpool_args *a);
+  void (*add)(const dory_add_args *a);
+  void (*requantize)(const dory_requantize_args *a);
+} dory_kernel_fn;
+
+/* The largest call a kernel's scratch must serve: the tile shape (output box, input box of the body tile) and
+ * the layer's window and padding, on `cores` cores. Scratch functions (registry "scratch", pure C compiled
+ * into the compiler as well: the L1 layout reserves exactly what they return) give an upper bound in bytes. */
+typedef struct {
+  int32_t cores;
+  int32_t c_in, h_in, w_in, c_out, h_out, w_out;
+  int32_t kh, kw, stride_h, stride_w;
+  dory_pad pad;
+  uint8_t in_type; /* dory_dtype */
+} dory_kernel_shape;
+
+/* dory_conv_*_4x2__c: an im2col slice of 2 pixels x kh x kw x c_in input elements per core. */
+uint32_t dory_conv_4x2_im2col_scratch_bytes(const dory_kernel_shape *s);
+
+/* A kernel of a special ISA in generated code: DORY_KERNEL_XPULPV2(kernel, twin) is the kernel where the build
+ * targets Xpulpv2 (the pulp-open platform defines DORY_ISA_XPULPV2: registry.json "compile_flags") and its
+ * portable twin elsewhere (host, QEMU). */
+#ifdef DORY_ISA_XPULPV2
+#define DORY_KERNEL_XPULPV2(kernel, twin) kernel
+#else
+#define DORY_KERNEL_XPULPV2(kernel, twin) twin
+#endif
 
 /* Bytes of one element of a dory_dtype (1, 2 or 4). */
 static inline int32_t dory_dtype_bytes(uint8_t type) { return type <= DORY_INT8 ? 1 : (type <= DORY_INT16 ? 2 : 4); }

@@ -62,7 +62,7 @@ typedef enum {
   DORY_BUF_REQUANT = 3,
   DORY_BUF_OUTPUT = 4,
   DORY_BUF_PSUM = 5,
-  DORY_BUF_IM2COL = 6
+  DORY_BUF_SCRATCH = 6           /* the kernel's own scratch (registry "scratch"), one copy */
 } dory_buffer_role;
 
 /* One L1 buffer: `copies` (0 = absent, 1, or 2 when double buffered) copies of `bytes` each, at offsets from
@@ -108,7 +108,7 @@ typedef struct {
   /* tiling: body tile sizes (the last tile of a dimension takes the rest) and buffering */
   int32_t tile_c_out, tile_h, tile_w, tile_c_in;
   uint8_t db_input, db_weights, db_output;  /* bias and requant records follow the weights */
-  dory_l1_buffer l1_in[DORY_LAYER_MAX_INPUTS], l1_weights, l1_bias, l1_requant, l1_out, l1_psum, l1_im2col;
+  dory_l1_buffer l1_in[DORY_LAYER_MAX_INPUTS], l1_weights, l1_bias, l1_requant, l1_out, l1_psum, l1_scratch;
 
   /* kernel constants */
   int32_t input_zero_point;
@@ -120,13 +120,13 @@ typedef struct {
   const dory_requant_divisor *count_div;  /* average pool: see dory_avgpool_args */
   int32_t count_div_first, count_div_len;
   dory_add_operand add_op[DORY_ADD_MAX_OPERANDS];  /* add: the operands' constants (in is set per tile) */
-  int32_t pixel_block;           /* conv im2col pixels per core */
   uint8_t split;                 /* DORY_SPLIT_ROWS or DORY_SPLIT_CHANNELS */
+  dory_kernel_fn kernel;         /* the registry kernel that computes every tile (the member of the layer's kind:
+                                    .conv for conv/pointwise/depthwise); NULL in the compiler's own copies */
 
-  /* L2-direct execution (dory_layer_run_l2_direct: the paper's "L2 fetching", no tiles and no DMA): the im2col
-   * scratch the conv kernel then needs at the start of L1 (cores x pixel_block x kh x kw x c_in elements; 0 for
-   * the other kernels and for targets whose conv builds none) */
-  uint32_t l2_direct_im2col_bytes;
+  /* L2-direct execution (dory_layer_run_l2_direct: the paper's "L2 fetching", no tiles and no DMA): the scratch
+   * the kernel then needs at the start of L1 (its scratch function for the whole layer; 0 when it needs none) */
+  uint32_t l2_direct_scratch_bytes;
 
   /* what the cost model predicts (printed next to what was measured): tiled, and L2-direct (eval/eval.h) */
   uint64_t modeled_cycles;
@@ -223,7 +223,7 @@ void dory_layer_inject_skip_wait(int32_t wait_index);
 /* ---- L2-direct execution (the baseline of the DORY paper's evaluation: "L2 fetching") ------------------------- */
 
 /* Whether L can run with its operands in L2: every map it reads and writes is dense (pixel_stride == channels; a
- * channel slice of a concatenation is not, and the kernels take dense tensors) and the conv's im2col scratch fits
+ * channel slice of a concatenation is not, and the kernels take dense tensors) and the kernel's scratch fits
  * an L1 of l1_bytes. Returns 1, or 0 with *why (if not NULL) set to a static explanation. */
 int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const char **why);
 
@@ -232,7 +232,7 @@ int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const
 void dory_layer_whole_extent(const dory_layer *L, dory_tile_extent *e);
 
 /* Runs L once on the cluster with every kernel operand where it lives in L2 (inputs, weights, bias, requant
- * records, output: the kernels read and write L2 directly, no DMA) and the conv's im2col scratch at the start of
+ * records, output: the kernels read and write L2 directly, no DMA) and the kernel's scratch at the start of
  * L1. The kernel call is dory_layer_whole_extent's with the input box widened to the whole map (the L2 rows'
  * pitch; a stride may leave trailing rows or columns no window reads out of the clipped box). Needs dory_layer_l2_direct_supported(L, dory_l1_size()); panics otherwise. Bit-exact with dory_layer_run
  * (the same kernels on the same values). */

@@ -1,0 +1,155 @@
+// The runtime registry (runtime/registry.json, src/target/kernel_registry.h) is true of the runtime: every kernel
+// it lists is declared in dory/kernels.h with its op's argument struct, every portable one is compiled into the host
+// runtime (the generated kernel table links it), every source and platform file exists, twins are what they claim;
+// and a malformed registry is refused with the field named.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "codegen/emit_c.h"
+#include "kernels/kernel_harness.h"
+#include "target/kernel_registry.h"
+#include "target/target.h"
+
+namespace dory {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char* args_struct(KernelOp op) {
+  switch (op) {
+    case KernelOp::Conv:
+    case KernelOp::Pointwise:
+    case KernelOp::Depthwise: return "dory_conv_args";
+    case KernelOp::Fc: return "dory_fc_args";
+    case KernelOp::MaxPool: return "dory_maxpool_args";
+    case KernelOp::AvgPool: return "dory_avgpool_args";
+    case KernelOp::Add: return "dory_add_args";
+    case KernelOp::Requantize: return "dory_requantize_args";
+  }
+  return "?";
+}
+
+TEST(Registry, EveryKernelIsDeclaredWithItsOpsArgumentsAndDefinedInItsSource) {
+  const fs::path rt = runtime_source_dir();
+  const std::string header = read_text(rt / "include" / "dory" / "kernels.h");
+  const RuntimeRegistry& reg = runtime_registry();
+  ASSERT_GE(reg.kernels.size(), 8u);
+  for (const RegistryKernel& k : reg.kernels) {
+    SCOPED_TRACE(k.name);
+    EXPECT_NE(header.find("void " + k.name + "(const " + args_struct(k.op) + " *a);"), std::string::npos)
+        << "not declared in dory/kernels.h";
+    ASSERT_TRUE(fs::exists(rt / k.source)) << k.source;
+    const std::string src = read_text(rt / k.source);
+    EXPECT_TRUE(src.find(k.name + "(") != std::string::npos || src.find(k.name + ",") != std::string::npos)
+        << k.source << " does not define it";
+    if (!k.scratch.empty()) {
+      EXPECT_NE(k.scratch_fn, nullptr);
+      EXPECT_NE(header.find("uint32_t " + k.scratch + "(const dory_kernel_shape *s);"), std::string::npos)
+          << "scratch function not declared";
+    }
+  }
+}
+
+TEST(Registry, EveryPortableKernelIsInTheHostRuntimeAndEveryTwinIsPortable) {
+  const RuntimeRegistry& reg = runtime_registry();
+  for (const RegistryKernel& k : reg.kernels) {
+    SCOPED_TRACE(k.name);
+    if (k.isa == "c") {
+      EXPECT_NE(ktest::portable_kernel(k.name).conv, nullptr) << "not in the host runtime's kernel table";
+      EXPECT_TRUE(k.twin.empty());
+    } else {
+      const RegistryKernel* t = reg.find(k.twin);
+      ASSERT_NE(t, nullptr);
+      EXPECT_EQ(t->isa, "c");
+      EXPECT_EQ(t->op, k.op);
+      EXPECT_EQ(t->input_types, k.input_types);
+    }
+  }
+}
+
+TEST(Registry, EveryPlatformsSourcesExistAndItsKernelsResolve) {
+  const fs::path rt = runtime_source_dir();
+  const RuntimeRegistry& reg = runtime_registry();
+  for (const char* name : {"host", "qemu-system", "qemu-user", "pulp-open"}) {
+    const RuntimePlatform* p = reg.platform(name);
+    ASSERT_NE(p, nullptr) << name;
+    for (const std::string& s : p->sources) EXPECT_TRUE(fs::exists(rt / s)) << name << ": " << s;
+    if (!p->linker_script.empty()) EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
+    for (const RegistryKernel& k : reg.kernels) EXPECT_TRUE(p->runs(reg.on_platform(k, *p).isa)) << name << k.name;
+  }
+  for (const std::string& s : reg.compiler_sources) EXPECT_TRUE(fs::exists(rt / s)) << s;
+  // The host runs portable C only; PULP-open's cluster cores have Xpulpv2.
+  EXPECT_EQ(reg.platform("host")->isa, std::vector<std::string>{"c"});
+  EXPECT_TRUE(reg.platform("pulp-open")->runs("xpulpv2"));
+}
+
+TEST(Registry, EveryShippedTargetNamesRegisteredKernelsThatCoverEveryType) {
+  // A target that names a kernel the runtime lacks does not load (target-unknown-kernel); one that leaves a type
+  // without a kernel neither (target-inconsistent). So loading proves it; the query below shows it.
+  for (const std::string& name : available_targets()) {
+    Expected<Target> t = find_target(name);
+    ASSERT_TRUE(t.ok()) << t.error().str();
+    for (KernelOp op : kAllKernelOps)
+      for (DType d : {DType::UInt8, DType::Int8, DType::UInt16, DType::Int16, DType::Int32}) {
+        const KernelImpl& k = t->kernel_for({op, {d}});
+        EXPECT_EQ(k.kernel->op, op);
+        EXPECT_TRUE(k.kernel->takes(d)) << name << " " << k.name();
+        EXPECT_EQ(runtime_registry().find(k.name()), k.kernel);
+      }
+  }
+}
+
+// A minimal valid registry text with one replacement applied.
+std::string registry_text(const std::string& kernels) {
+  return R"({"schema": "dory-runtime-registry/1", "compiler_sources": [],
+    "platforms": {"host": {"isa": ["c"], "sources": ["a.c"], "compile_flags": "", "link_flags": ""},
+                  "chip": {"isa": ["c", "fancy"], "sources": ["b.c"], "compile_flags": "", "link_flags": ""}},
+    "kernels": )" + kernels + "}";
+}
+
+void expect_registry_error(const std::string& kernels, const std::string& where, const std::string& what) {
+  Expected<RuntimeRegistry> r = parse_runtime_registry(registry_text(kernels), "reg.json");
+  ASSERT_FALSE(r.ok()) << kernels;
+  EXPECT_EQ(r.error().code, "registry-invalid");
+  EXPECT_EQ(r.error().location, "reg.json: " + where) << r.error().str();
+  EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().str();
+}
+
+TEST(Registry, AMalformedRegistryNamesTheField) {
+  const std::string ok = R"({"name": "k_c", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c"})";
+  ASSERT_TRUE(parse_runtime_registry(registry_text("[" + ok + "]"), "reg.json").ok());
+  expect_registry_error("[" + ok + "," + ok + "]", "kernels[1].name", "listed twice");
+  expect_registry_error(R"([{"name": "k", "op": "gemm", "isa": "c", "input_types": "any", "source": "k.c"}])",
+                        "kernels[0].op", "unknown op");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "avx", "input_types": "any", "source": "k.c"}])",
+                        "kernels[0].isa", "no platform runs");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": ["uint4"], "source": "k.c"}])",
+                        "kernels[0].input_types", "unknown type");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "../k.c"}])",
+                        "kernels[0].source", "inside runtime/");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
+                             "scratch": "no_such_fn"}])",
+                        "kernels[0].scratch", "not a scratch function");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "fancy", "input_types": "any", "source": "k.c"}])",
+                        "kernels[0].twin", "names its portable twin");
+  expect_registry_error("[" + ok + R"(, {"name": "f", "op": "conv", "isa": "fancy", "input_types": ["uint8"],
+                             "source": "f.c", "twin": "k_c"}])",
+                        "kernels[1].twin", "same op, input types");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
+                             "speed": 3}])",
+                        "kernels[0].speed", "unknown field");
+}
+
+}  // namespace
+}  // namespace dory
