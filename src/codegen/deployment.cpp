@@ -5,8 +5,8 @@
 #include <cstring>
 #include <limits>
 
-#include "eval/eval.h"
 #include "tiler/geometry.h"
+#include "tiler/l2_direct.h"
 
 namespace dory {
 

@@ -155,9 +155,9 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& plan);
 // find a wrong value.
 Status check_concat_storage(const Graph& g);
 
-// A text summary for the CLI: the placement strategy, peak vs lower bound, constants, total (and capacity), then
-// one row per tensor in schedule order: written at step, name, bytes, L2 offset, live steps, and the owner for
-// aliases.
-std::string memory_plan_summary(const Graph& g, const MemoryPlan& plan);
+// The steps during which `t` itself must hold its value (inclusive; see "Storage classes" above: from its
+// producer's step, step 0 for a graph input, to its last reader's, the last step for a graph output). Its class
+// lives at least that long. A text summary of a plan is report/memory_plan_report.h.
+Lifetime tensor_own_steps(const Graph& g, TensorId t);
 
 }  // namespace dory

@@ -50,7 +50,7 @@ struct L1Layout {
 L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target);
 
 // The Im2col buffer's bytes for tiles of c_in input channels (0 when the layer's kernel builds none): THE formula,
-// used by the layout, by l1_layout_bytes and by the L2-direct execution's scratch (eval/eval.h).
+// used by the layout, by l1_layout_bytes and by the L2-direct execution's scratch (tiler/l2_direct.h).
 int64_t im2col_buffer_bytes(const LayerGeometry& g, int64_t c_in, const Target& target);
 
 // plan_l1_layout(...).total_bytes without building the vectors (the search's hot path); always equal.

@@ -20,9 +20,10 @@
 
 #include "ir_test_util.h"
 #include "onnx/frontend.h"
+#include "report/memory_plan_report.h"
 #include "testnets/testnets.h"
 #include "tiler/geometry.h"
-#include "tiler/plan.h"
+#include "util/byte_size.h"
 
 namespace dory {
 namespace {
