@@ -361,24 +361,22 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
     DORY_CHECK(f.is_input[t] || f.producer[t] >= 0,
                fmt::format("memplan: graph output '{}' is never written", g.tensor(t).name));
 
-  // Storage classes: Views alias their input; a feature map lives in the slice of its first Concat consumer.
+  // Storage classes: Views alias their input; a feature map lives in the slice of its first Concat reader
+  // (ir/graph.h, concat_slice), unless a View writes it (then it stays with the View's source).
   UnionFind uf(n);
   // Each tensor gets at most one edge to the tensor whose storage it uses, so a class is a tree with one root.
   std::vector<char> aliased(n, 0);
-  for (const Layer& l : g.layers) {  // in layer order: the first Concat reading a tensor is met first
+  for (const Layer& l : g.layers)
     if (l.as<View>()) {
       uf.unite(l.output, l.inputs.at(0));
       aliased[l.output] = 1;
-    } else if (l.as<Concat>()) {
-      for (TensorId t : l.inputs) {
-        const bool view = f.producer[t] >= 0 && g.layers[f.producer[t]].as<View>();
-        if (!aliased[t] && !view && g.tensor(t).is_feature_map()) {
-          uf.unite(t, l.output);
-          aliased[t] = 1;
-        }
-      }
     }
-  }
+  const std::vector<int> first_concat = first_concat_readers(g);
+  for (size_t t = 0; t < n; ++t)
+    if (first_concat[t] >= 0 && !aliased[t] && g.tensors[t].is_feature_map()) {
+      uf.unite(static_cast<int>(t), g.layers[static_cast<size_t>(first_concat[t])].output);
+      aliased[t] = 1;
+    }
 
   MemoryPlan p;
   p.alignment = opt.alignment;
@@ -582,52 +580,13 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
 
 namespace {
 
-// Where a feature map lives when Concats store their inputs in place (as tiler/geometry.cpp's channel_slice): in
-// the slice of its first Concat consumer (layer order), at the first occurrence there, recursively.
-struct Slice {
-  TensorId storage = -1;  // the outermost concat output holding it (itself when in no Concat)
-  int64_t pixel = 0;      // channels per pixel of that storage
-  int64_t first = 0;      // its first channel there
-};
-
-struct ConcatFacts {
-  std::vector<int> first_concat;  // per tensor: the first Concat layer reading it, -1 for none
-  const Graph& g;
-  explicit ConcatFacts(const Graph& graph) : g(graph) {
-    first_concat.assign(g.tensors.size(), -1);
-    for (size_t i = 0; i < g.layers.size(); ++i)
-      if (g.layers[i].as<Concat>())
-        for (TensorId t : g.layers[i].inputs)
-          if (first_concat[t] < 0) first_concat[t] = static_cast<int>(i);
-  }
-  int64_t channel_in(const Layer& concat, TensorId t) const {  // first channel of t's first occurrence
-    int64_t c = 0;
-    for (TensorId in : concat.inputs) {
-      if (in == t) break;
-      c += g.tensor(in).channels();
-    }
-    return c;
-  }
-  Slice slice(TensorId t) const {
-    Slice s{t, g.tensor(t).channels(), 0};
-    for (size_t depth = 0; first_concat[s.storage] >= 0; ++depth) {  // concat outputs come later: no cycle
-      DORY_CHECK(depth <= g.layers.size(), "check_concat_storage: concat cycle");
-      const Layer& l = g.layers[static_cast<size_t>(first_concat[s.storage])];
-      s.first += channel_in(l, s.storage);
-      s.storage = l.output;
-      s.pixel = g.tensor(l.output).channels();
-    }
-    return s;
-  }
-};
-
 std::string channels_text(int64_t first, int64_t count) { return fmt::format("[{}, {})", first, first + count); }
 
 }  // namespace
 
 Status check_concat_storage(const Graph& g) {
   const GraphFacts f = graph_facts(g);
-  const ConcatFacts cf(g);
+  const std::vector<int> first_concat = first_concat_readers(g);  // where Concat inputs live: ir/graph.h
   auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };
   auto writer = [&](TensorId t) -> std::string {  // "'conv_a'" for a computing producer, else empty
     const int p = f.producer[t];
@@ -663,8 +622,8 @@ Status check_concat_storage(const Graph& g) {
                                 k + 1, name(t), dup - l.inputs.begin() + 1, own_slice),
                     copy_hint);
       }
-      if (cf.first_concat[t] != static_cast<int>(i)) {
-        const Layer& first = g.layers[static_cast<size_t>(cf.first_concat[t])];
+      if (first_concat[t] != static_cast<int>(i)) {
+        const Layer& first = g.layers[static_cast<size_t>(first_concat[t])];
         return fail(fmt::format("input {} {} is also an input of the earlier Concat '{}': dory stores a Concat input "
                                 "in place, written once by its producer into the slice of its first Concat, so {} "
                                 "would never be written (dory has no copy layer)",
@@ -692,12 +651,13 @@ Status check_concat_storage(const Graph& g) {
                     "a Concat copies values unchanged, so its inputs need the output's element type: clamp every "
                     "input to the same range (e.g. the same Clip or Relu), so that dory stores them in one type");
       }
-      const Slice s = cf.slice(t);
+      const ChannelSlice s = concat_slice(g, first_concat, t);
       // A dense reader or writer at the storage's offset finds the tensor where its slice is when the slice starts
       // there and is the whole pixel (or the map a single pixel).
-      if (s.first == 0 && (s.pixel == x.channels() || x.height() * x.width() == 1)) continue;
-      const std::string where = fmt::format("{} lives at channels {} of {} ({} channels per pixel)", name(t),
-                                            channels_text(s.first, x.channels()), name(s.storage), s.pixel);
+      if (s.first_channel == 0 && (s.pixel_channels == x.channels() || x.height() * x.width() == 1)) continue;
+      const std::string where =
+          fmt::format("{} lives at channels {} of {} ({} channels per pixel)", name(t),
+                      channels_text(s.first_channel, x.channels()), name(s.storage), s.pixel_channels);
       if (f.is_input[t])
         return fail(fmt::format("input {} {} is a graph input, which the host copies into L2 as a dense tensor, "
                                 "but {}",

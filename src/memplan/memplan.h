@@ -9,10 +9,11 @@
 //   - A View's output aliases its input (storage_owner, ir/graph.h).
 //   - A Concat moves nothing: each of its inputs is produced directly into its channel slice of the concat output
 //     (LayerGeometry::in/out_pixel_channels and channel offsets, tiler/geometry.h), so it shares the concat
-//     output's storage. As geometry.cpp's channel_slice does, a feature map lives in the slice of its FIRST
-//     Concat consumer (in layer order) only, and only a tensor something writes into the slice: a layer's output
-//     (a kernel's or, for a concat of concats, a Concat's) or a graph input (the host copies it densely to its
-//     storage's offset: right only when that is where its slice is; see check_concat_storage).
+//     output's storage. By the rule of ir/graph.h (concat_slice), which the tiler's geometry follows too, a
+//     feature map lives in the slice of its FIRST Concat reader (in layer order) only, and (the planner's
+//     restriction) only a tensor something writes into the slice: a layer's output (a kernel's or, for a concat
+//     of concats, a Concat's) or a graph input (the host copies it densely to its storage's offset: right only
+//     when that is where its slice is; see check_concat_storage).
 //     Geometry has no writer for a View's output in a slice (its source's producer writes densely) nor for a
 //     tensor in the slice of a second Concat: such slices are filled by nothing in dory today; the plan keeps
 //     those tensors out of the concat's storage, so it stays safe whatever the code generator does about them.
