@@ -8,8 +8,6 @@ namespace dory {
 
 namespace {
 
-int64_t align8(int64_t n) { return (n + 7) / 8 * 8; }
-
 void finish(const Target& target, ModeCost& m) {
   m.energy = energy_of(target, {m.cycles, m.active_core_cycles, m.dma_bytes, m.core_l2_bytes});
   m.source = Provenance::Modeled;
@@ -87,16 +85,6 @@ Energy energy_of(const Target& target, const EnergyInputs& in) {
   r.dma_pj = in.dma_bytes * (e.pj_per_byte(MemLevel::L2) + e.pj_per_byte(MemLevel::L1));
   r.core_l2_pj = in.core_l2_bytes * e.pj_per_byte(MemLevel::L2);
   return r;
-}
-
-int64_t constant_l2_bytes(const std::vector<TilePlan>& plans) {
-  int64_t n = 0;
-  for (const TilePlan& p : plans) {
-    const LayerGeometry& g = p.geometry;
-    for (int64_t part : {g.weight_bytes(), g.bias_bytes_per_cout * g.c_out, g.requant_bytes_per_cout * g.c_out})
-      if (part > 0) n = align8(n) + part;
-  }
-  return align8(n);
 }
 
 double macs_per_cycle(int64_t macs, double cycles) { return cycles > 0 ? static_cast<double>(macs) / cycles : 0; }

@@ -174,9 +174,4 @@ struct EvalOptions {
 Expected<NetworkEval> evaluate_network(const Graph& g, const Target& target, const EvalOptions& options,
                                        std::string model_label);
 
-// The bytes of the network's constants in L2 as the code generator lays them out (codegen/deployment.h: per
-// planned layer weights, bias and per-channel requantization records, each starting at a multiple of 8, the
-// whole rounded up to 8).
-int64_t constant_l2_bytes(const std::vector<TilePlan>& plans);
-
 }  // namespace dory
