@@ -25,7 +25,7 @@
 //                region: the storage of the input operand's memory-plan class, the layer's weights / bias /
 //                requant slice (c_out x per-channel bytes, from the geometry), the storage of the output's class;
 //                a store's destination rows do not overlap; at most DORY_DMA_MAX_OUTSTANDING jobs are in flight
-//                on the (one) L1<->L2 engine; and the transfer is exactly the one tiler/layer_model.h's
+//                on the (one) L1<->L2 engine; and the transfer is exactly the one tiler/transfers.h's
 //                tile_loads / tile_stores give for its tile (what the cost model priced is what runs), each
 //                issued once, and every load of a tile issued before that tile's compute.
 //   (c) hazards  every job is waited for exactly once, none is in flight at the end; a compute reads an input /

@@ -6,7 +6,7 @@
 //   weights  LayerGeometry::weight_bytes()             int8, [C_out][kh][kw][C_in] (depthwise [C][kh][kw])
 //   bias     bias_bytes_per_cout x c_out                int32 [C_out]
 //   requant  requant_bytes_per_cout x c_out             per-channel records [C_out][k] (the layout the tiler's
-//                                                       transfers slice, tiler/layer_model.h)
+//                                                       transfers slice, tiler/transfers.h)
 // each starting at the next multiple of 8 bytes (zero padding between parts); `bytes` is rounded up to 8, so the
 // activations that follow (memplan.h) start aligned. A part without bytes has offset -1.
 #pragma once
