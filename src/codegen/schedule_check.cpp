@@ -449,7 +449,7 @@ class Checker {
     if (err_) return false;
     std::string loc =
         tile >= 0 ? fmt::format("layer '{}' tile {}", layer_.name, tile) : fmt::format("layer '{}'", layer_.name);
-    err_ = make_error(kCode, std::move(loc), std::move(msg), kHint);
+    err_ = make_internal_error(kCode, std::move(loc), std::move(msg), kHint);
     return false;
   }
   int reject(int64_t tile, std::string msg) {

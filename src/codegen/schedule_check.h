@@ -8,9 +8,9 @@
 // every DMA job in flight during that interval (an "epoch"); a job is in flight from its start to its wait.
 // Nothing is executed and no memory is touched; the cost is O(transfers x buffers), milliseconds per network.
 //
-// What is proven (every violation is the Diagnostic "schedule-invalid", severity Error: it means a bug in dory
-// or a corrupted descriptor; location "layer '<name>'" or "layer '<name>' tile <i>", the message names the
-// buffer role, copy, job and tile involved and the rule broken):
+// What is proven (every violation is the Diagnostic "schedule-invalid", severity Internal, exit code 3: it means a
+// bug in dory or a corrupted descriptor; location "layer '<name>'" or "layer '<name>' tile <i>", the message names
+// the buffer role, copy, job and tile involved and the rule broken):
 //   descriptor   shapes, tile sizes, strides and copies are in range, so the C functions cannot overflow; the
 //                kind, shapes, window, padding, element sizes, pixel strides and per-channel constant sizes are
 //                the plan's geometry (tile sizes and L2 offsets are judged by what they produce, below).

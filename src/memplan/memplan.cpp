@@ -467,7 +467,7 @@ std::vector<std::string> memory_plan_strategies() {
 
 Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
   auto fail = [](std::string message) {
-    return make_error("memplan-invalid", "L2 memory plan", std::move(message),
+    return make_internal_error("memplan-invalid", "L2 memory plan", std::move(message),
                       "this is a bug in dory (the planner's output breaks an invariant); please report it");
   };
   auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };

@@ -128,11 +128,12 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt = 
 // The placement strategies in the order plan_memory tries them ("size/first-fit", ...).
 std::vector<std::string> memory_plan_strategies();
 
-// Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved): one class
-// per used tensor and every member at its class's offset; the aliases are ones the graph allows (Views and
-// Concat inputs); each tensor's own lifetime (producer or step 0 for inputs, to last reader or the last step for
-// outputs) inside its class's; no two classes live at a common step overlap in address; every class aligned and
-// inside [activation_start, total_bytes); the layout, the lower bound and live_bytes_per_step consistent.
+// Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved, severity
+// Internal, exit code 3: a plan of plan_memory that fails it is a bug in dory): one class per used tensor and every
+// member at its class's offset; the aliases are ones the graph allows (Views and Concat inputs); each tensor's own
+// lifetime (producer or step 0 for inputs, to last reader or the last step for outputs) inside its class's; no two
+// classes live at a common step overlap in address; every class aligned and inside [activation_start, total_bytes);
+// the layout, the lower bound and live_bytes_per_step consistent.
 Status check_memory_plan(const Graph& g, const MemoryPlan& plan);
 
 // check_concat_storage: the Concats the generated code can honor. Why: dory moves no data for a Concat; the

@@ -422,7 +422,11 @@ TEST(MemplanCheck, OverlappingLiveClassesAreRejectedNamingBoth) {
   StorageClass& t3 = p.classes[static_cast<size_t>(p.tensor_class[r.t3])];
   t3.offset = p.tensor_offset[r.t1];
   p.tensor_offset[r.t3] = t3.offset;
-  EXPECT_TRUE(fails_with(check_memory_plan(r.b.g, p), "memplan-invalid", {"'t1'", "'t3'", "step 2"}));
+  const Status s = check_memory_plan(r.b.g, p);
+  EXPECT_TRUE(fails_with(s, "memplan-invalid", {"'t1'", "'t3'", "step 2"}));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().severity, Severity::Internal);  // a plan that breaks an invariant is dory's own bug
+  EXPECT_EQ(s.error().exit_code(), 3);
 }
 
 TEST(MemplanCheck, ALifetimeTooShortForItsTensorIsRejected) {
