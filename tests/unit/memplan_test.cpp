@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -654,9 +653,7 @@ TEST(MemplanNetworks, TheExampleNetworksPlanAtTheLowerBound) {
     SCOPED_TRACE(name);
     ASSERT_FALSE(g.layers.empty());
     const MemoryPlan greedy = plan(g, {.alignment = 8, .strategy = "size/first-fit"});
-    const auto t0 = std::chrono::steady_clock::now();
     const MemoryPlan p = plan(g, {.alignment = 8});
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     expect_sound(g, p);
     const MemoryPlan shifted = plan(g, {.reserved_bytes = 61016, .alignment = 8});
     EXPECT_EQ(shifted.activation_bytes, p.activation_bytes);
@@ -669,12 +666,11 @@ TEST(MemplanNetworks, TheExampleNetworksPlanAtTheLowerBound) {
       EXPECT_EQ(p.lower_bound_bytes, it->second.second);
     }
     std::printf("[ MEASURED ] %s: %zu storage classes; activations %s B = lower bound (%s); greedy by size %s B "
-                "(+%.1f%%); planned and checked in %.2f ms\n",
+                "(+%.1f%%)\n",
                 name.c_str(), p.classes.size(), format_bytes_grouped(p.activation_bytes).c_str(), p.strategy.c_str(),
                 format_bytes_grouped(greedy.activation_bytes).c_str(),
                 100.0 * static_cast<double>(greedy.activation_bytes - p.lower_bound_bytes) /
-                    static_cast<double>(p.lower_bound_bytes),
-                ms);
+                    static_cast<double>(p.lower_bound_bytes));
   }
 }
 
@@ -856,21 +852,16 @@ TEST(MemplanRandom, EveryStrategyPlansSoundlyAndThePlannerKeepsTheFirstWithTheSm
   std::cout << "\n";
 }
 
-TEST(MemplanRandom, GraphsOfAHundredLayersPlanInMilliseconds) {
+TEST(MemplanRandom, GraphsOfAHundredLayersGetSoundPlans) {
+  // How fast they plan is a benchmark (bench/compile_bench.cpp), not a test.
   std::mt19937 rng(20240614);
-  double worst_ms = 0;
-  size_t worst_classes = 0;
   for (int i = 0; i < 20; ++i) {
     const Graph g = random_graph(rng, i % 4 == 0, 100, 120);
-    const auto t0 = std::chrono::steady_clock::now();
     const Expected<MemoryPlan> p = plan_memory(g, {.alignment = 8});  // includes check_memory_plan
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ASSERT_TRUE(p.ok());
-    if (ms > worst_ms) worst_ms = ms, worst_classes = p->classes.size();
+    ASSERT_TRUE(p.ok()) << p.error().str();
+    EXPECT_TRUE(check_memory_plan(g, *p).ok()) << "graph " << i;
+    EXPECT_GE(p->activation_bytes, p->lower_bound_bytes) << "graph " << i;
   }
-  std::printf("[ MEASURED ] 20 random graphs of 100..120 layers: slowest plan %.2f ms (%zu storage classes)\n",
-              worst_ms, worst_classes);
-  EXPECT_LT(worst_ms, 10.0);
 }
 
 // ---- concat storage (check_concat_storage) --------------------------------------------------------------------
