@@ -132,7 +132,8 @@ std::vector<Lifetime> tensor_lifetimes(const Graph& g) {
   return life;
 }
 
-int64_t peak_live_activation_bytes(const Graph& g) {
+int64_t peak_live_activation_bytes(const Graph& g, int64_t alignment) {
+  DORY_CHECK(alignment >= 1, "peak_live_activation_bytes: alignment must be >= 1");
   std::vector<Lifetime> life = tensor_lifetimes(g);
   int64_t peak = 0;
   for (int step = -1; step < static_cast<int>(g.layers.size()); ++step) {
@@ -140,7 +141,8 @@ int64_t peak_live_activation_bytes(const Graph& g) {
     for (size_t t = 0; t < g.tensors.size(); ++t) {
       if (storage_owner(g, static_cast<TensorId>(t)) != static_cast<TensorId>(t)) continue;  // views are free
       // A tensor occupies memory from the start of its producer's step to the end of its last use.
-      if (life[t].first <= step && step <= life[t].last) live += g.tensors[t].bytes();
+      if (life[t].first <= step && step <= life[t].last)
+        live += (g.tensors[t].bytes() + alignment - 1) / alignment * alignment;
     }
     peak = std::max(peak, live);
   }

@@ -71,8 +71,9 @@ struct ChannelSlice {
 std::vector<int> first_concat_readers(const Graph& g);
 // The slice of `t` under the rule above; `first_concat` is first_concat_readers(g).
 ChannelSlice concat_slice(const Graph& g, const std::vector<int>& first_concat, TensorId t);
-// Peak over the schedule of the bytes of simultaneously live activation tensors (views count once).
-int64_t peak_live_activation_bytes(const Graph& g);
+// Peak over the schedule of the bytes of simultaneously live activation tensors (views count once), each tensor's
+// bytes rounded up to a multiple of `alignment` (what a memory plan reserves per tensor at that alignment).
+int64_t peak_live_activation_bytes(const Graph& g, int64_t alignment = 1);
 
 // Shape checks for every layer (diagnostics name the layer).
 Status check_shapes(const Graph& g);

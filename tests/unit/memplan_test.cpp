@@ -13,6 +13,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -644,11 +645,10 @@ std::vector<std::pair<std::string, Graph>> example_networks() {
 }
 
 TEST(MemplanNetworks, TheExampleNetworksPlanAtTheLowerBound) {
-  // Greedy by size alone (the first strategy) was 33% above the bound on fmnist and 16.7% on MobileNetV1; with
-  // every strategy all five networks reach it. Alignment 8 as the deployment uses; the constants before the
-  // activations (61,016 B for fmnist in its deployment) only shift every offset.
-  const std::map<std::string, std::pair<int64_t, int64_t>> greedy_vs_bound = {
-      {"fmnist", {25088, 18816}}, {"mobilenet_v1_0.25_64", {28672, 24576}}};
+  // Greedy by size alone (the first strategy) stays above the bound on fmnist and MobileNetV1 (the lines below
+  // print by how much); with every strategy all five networks reach it. Alignment 8 as the deployment uses; the
+  // constants before the activations (61,016 B for fmnist in its deployment) only shift every offset.
+  const std::set<std::string> greedy_above_bound = {"fmnist", "mobilenet_v1_0.25_64"};
   for (const auto& [name, g] : example_networks()) {
     SCOPED_TRACE(name);
     ASSERT_FALSE(g.layers.empty());
@@ -659,11 +659,12 @@ TEST(MemplanNetworks, TheExampleNetworksPlanAtTheLowerBound) {
     EXPECT_EQ(shifted.activation_bytes, p.activation_bytes);
     EXPECT_EQ(shifted.strategy, p.strategy);
     EXPECT_EQ(shifted.total_bytes, 61016 + p.activation_bytes);
+    // The bound, derived apart from the planner: the IR's peak of live bytes with every tensor rounded up to 8.
+    EXPECT_EQ(p.lower_bound_bytes, peak_live_activation_bytes(g, 8));
     EXPECT_EQ(p.activation_bytes, p.lower_bound_bytes);
     EXPECT_EQ(greedy.lower_bound_bytes, p.lower_bound_bytes);
-    if (auto it = greedy_vs_bound.find(name); it != greedy_vs_bound.end()) {
-      EXPECT_EQ(greedy.activation_bytes, it->second.first);
-      EXPECT_EQ(p.lower_bound_bytes, it->second.second);
+    if (greedy_above_bound.count(name)) {
+      EXPECT_GT(greedy.activation_bytes, p.lower_bound_bytes);
     }
     std::printf("[ MEASURED ] %s: %zu storage classes; activations %s B = lower bound (%s); greedy by size %s B "
                 "(+%.1f%%)\n",
