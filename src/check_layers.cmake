@@ -3,7 +3,12 @@
 # upward include; or one beside it that it does not use) is a violation, and so is a directory of src/ that is
 # no layer. Includes of other directories (the runtime's "dory/...", system headers) are not layers and pass.
 #
-#   cmake -DSRC_DIR=<folder with one directory per layer> [-DLAYERS=<layers.cmake>] -P check_layers.cmake
+#   cmake -DSRC_DIR=<folder with one directory per layer> [-DLAYERS=<layers.cmake>] [-DREADME=<README.md>]
+#         -P check_layers.cmake
+#
+# The one-line order in layers.cmake's header (the line starting "util <- ", groups of directories separated by
+# "<-") and, with README, the same line in README.md ("Layout") must list the layers exactly in the order
+# declared, so that the description cannot drift from the build.
 #
 # Exit status 0 when every include is allowed; else 1, with one line per violation. src/CMakeLists.txt runs it
 # before the layers compile; tests/CMakeLists.txt runs it as the tests `layering` (on src/) and
@@ -76,10 +81,31 @@ foreach(dir IN LISTS entries)
   endforeach()
 endforeach()
 
+# The one-line summaries of the order, in layers.cmake's header and in README.md, against the declarations.
+set(summaries ${LAYERS})
+if(DEFINED README)
+  list(APPEND summaries ${README})
+endif()
+foreach(doc IN LISTS summaries)
+  file(STRINGS ${doc} lines REGEX "^[# ]*util <- ")
+  list(LENGTH lines found)
+  if(NOT found EQUAL 1)
+    list(APPEND violations "${doc}: expected one line with the order (starting \"util <- \"), found ${found}")
+    continue()
+  endif()
+  string(REGEX MATCH "util <- .*" order "${lines}")
+  string(REGEX REPLACE "[ ]*(<-|,)[ ]*" ";" order "${order}")
+  if(NOT order STREQUAL DORY_LAYER_ORDER)
+    string(REPLACE ";" " " shown "${order}")
+    string(REPLACE ";" " " declared "${DORY_LAYER_ORDER}")
+    list(APPEND violations "${doc}: the order line lists ${shown}, but ${LAYERS} declares ${declared}")
+  endif()
+endforeach()
+
 list(LENGTH violations count)
 if(count GREATER 0)
   string(REPLACE ";" "\n  " lines "${violations}")
-  message(FATAL_ERROR "layering: ${count} include(s) against the layering of ${LAYERS}:\n  ${lines}\n"
+  message(FATAL_ERROR "layering: ${count} violation(s) of the layering of ${LAYERS}:\n  ${lines}\n"
                       "  hint: move the code to the layer that owns the fact (README.md, \"Layout\"), or, when the "
                       "dependency is right, add it to the USES of the layer in ${LAYERS}")
 endif()

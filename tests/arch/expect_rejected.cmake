@@ -9,7 +9,7 @@ if(rc EQUAL 0)
   message(FATAL_ERROR "the layering check accepted the planted violations of ${SRC_DIR}")
 endif()
 set(expected
-    "4 include\\(s\\) against the layering"
+    "4 violation\\(s\\) of the layering"
     "memplan/upward.cpp includes \"report/text_table.h\": report is not below memplan, an upward"
     "onnx/sideways.h includes \"reference/executor.h\": reference is not below onnx"
     "testnets/unlisted.h includes \"ir/graph.h\": testnets does not use ir"
