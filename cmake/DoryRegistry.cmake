@@ -3,7 +3,7 @@
 #
 # dory_registry_read(<runtime dir>) sets, in the caller's scope:
 #   DORY_REGISTRY_JSON              the text
-#   DORY_REGISTRY_COMPILER_SOURCES  the runtime sources the compiler links (absolute)
+#   DORY_REGISTRY_SCRATCH_SOURCES   the sources of the kernels' scratch functions, which the compiler links (absolute)
 #   DORY_REGISTRY_SCRATCH           the scratch function names (each once)
 #   DORY_REGISTRY_KERNELS_<ISA>     the sources of the kernels of that ISA (absolute, each once), e.g. _c, _xpulpv2
 #   DORY_REGISTRY_PLATFORM_<NAME>   the runtime sources of a platform (absolute; NAME upper case, '-' -> '_')
@@ -14,14 +14,14 @@ function(dory_registry_read runtime_dir)
   file(READ ${file} json)
   set(DORY_REGISTRY_JSON "${json}" PARENT_SCOPE)
 
-  string(JSON n LENGTH "${json}" compiler_sources)
+  string(JSON n LENGTH "${json}" scratch_sources)
   set(srcs "")
   math(EXPR last "${n} - 1")
   foreach(i RANGE ${last})
-    string(JSON s GET "${json}" compiler_sources ${i})
+    string(JSON s GET "${json}" scratch_sources ${i})
     list(APPEND srcs ${runtime_dir}/${s})
   endforeach()
-  set(DORY_REGISTRY_COMPILER_SOURCES ${srcs} PARENT_SCOPE)
+  set(DORY_REGISTRY_SCRATCH_SOURCES ${srcs} PARENT_SCOPE)
 
   string(JSON n LENGTH "${json}" kernels)
   math(EXPR last "${n} - 1")

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
-#include "eval/eval.h"
+#include "memplan/constant_layout.h"
 #include "tiler/geometry.h"
+#include "tiler/l2_direct.h"
 
 namespace dory {
 
@@ -151,12 +153,15 @@ int64_t Deployment::tensor_l2_offset(TensorId t) const { return memory.tensor_of
 
 namespace {
 
-// Appends bytes to the constants at an 8-byte aligned offset; returns the offset.
-int64_t place_constant(std::vector<uint8_t>& constants, const std::vector<uint8_t>& bytes) {
-  while (constants.size() % 8) constants.push_back(0);
-  const int64_t off = static_cast<int64_t>(constants.size());
-  constants.insert(constants.end(), bytes.begin(), bytes.end());
-  return off;
+// Writes a part of a layer's constants where the constant layout (memplan/constant_layout.h) puts it; returns its
+// offset. The bytes must be exactly the part the layout sized from the layer's geometry.
+int64_t write_constant(std::vector<uint8_t>& constants, const ConstantPart& part, const std::vector<uint8_t>& bytes,
+                       const char* what, const std::string& layer) {
+  DORY_CHECK(static_cast<int64_t>(bytes.size()) == part.bytes,
+             fmt::format("layer '{}': {} B of {}, the constant layout has {} B", layer, bytes.size(), what,
+                         part.bytes));
+  if (part.bytes > 0) std::copy(bytes.begin(), bytes.end(), constants.begin() + part.offset);
+  return part.offset;
 }
 
 void fill_descriptor(const Deployment& dep, DeployedLayer& dl) {
@@ -283,30 +288,36 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
   DORY_TRY_STATUS(check_concat_storage(dep.graph));
   DORY_TRY(std::vector<TilePlan> plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
 
-  for (TilePlan& p : plans) {
+  const ConstantLayout constants = layout_constants(plans);
+  dep.constants.assign(static_cast<size_t>(constants.bytes), 0);
+  for (size_t i = 0; i < plans.size(); ++i) {
+    TilePlan& p = plans[i];
+    const LayerConstants& place = constants.layers[i];
     DeployedLayer dl;
     dl.layer_index = p.layer_index;
     const Layer& l = dep.graph.layers[static_cast<size_t>(p.layer_index)];
+    auto write = [&](const ConstantPart& part, const std::vector<uint8_t>& bytes, const char* what) {
+      return write_constant(dep.constants, part, bytes, what, l.name);
+    };
     if (const auto* c = l.as<Conv2d>()) {
-      dl.weights_offset = place_constant(dep.constants, pack_values(c->weights, DType::Int8));
-      dl.bias_offset = place_constant(dep.constants, pack_values(c->bias, DType::Int32));
+      dl.weights_offset = write(place.weights, pack_values(c->weights, DType::Int8), "weights");
+      dl.bias_offset = write(place.bias, pack_values(c->bias, DType::Int32), "bias");
     } else if (const auto* f = l.as<FullyConnected>()) {
-      dl.weights_offset = place_constant(dep.constants, pack_values(f->weights, DType::Int8));
-      dl.bias_offset = place_constant(dep.constants, pack_values(f->bias, DType::Int32));
+      dl.weights_offset = write(place.weights, pack_values(f->weights, DType::Int8), "weights");
+      dl.bias_offset = write(place.bias, pack_values(f->bias, DType::Int32), "bias");
     }
     if (p.geometry.requant_bytes_per_cout > 0) {
       const Requant* rq = layer_requant(l);
       DORY_CHECK(rq, "per-channel requant bytes without a requantization");
-      std::vector<uint8_t> rec = requant_records(*rq, p.geometry.c_out);
-      DORY_CHECK(static_cast<int64_t>(rec.size()) == p.geometry.c_out * p.geometry.requant_bytes_per_cout,
-                 fmt::format("layer '{}': requant records disagree with the tiler's size", l.name));
-      dl.requant_offset = place_constant(dep.constants, rec);
+      dl.requant_offset = write(place.requant, requant_records(*rq, p.geometry.c_out), "requantization records");
     }
+    DORY_CHECK(dl.weights_offset == place.weights.offset && dl.bias_offset == place.bias.offset &&
+                   dl.requant_offset == place.requant.offset,
+               fmt::format("layer '{}': constants the layout has but the layer does not write", l.name));
     dep.l1_peak_bytes = std::max(dep.l1_peak_bytes, p.layout.total_bytes);
     dl.plan = std::move(p);
     dep.layers.push_back(std::move(dl));
   }
-  while (dep.constants.size() % 8) dep.constants.push_back(0);
 
   MemoryPlanOptions mo;
   mo.l2_capacity_bytes = options.l2_budget_bytes > 0 ? options.l2_budget_bytes : target.usable_bytes(MemLevel::L2);

@@ -3,9 +3,10 @@
 //
 // deploy(graph, target, options):
 //   1. plans every layer that runs on L1 tiles (tiler/plan.h) for the L1 budget and objective;
-//   2. lays out the constants in L2: per layer its weights ([C_out][kh][kw][C_in] int8; depthwise [C][kh][kw]),
-//      bias ([C_out] int32) and per-channel requantization records ([C_out][k], mul first, int64 when wide, int32
-//      otherwise: the layout the tiler's transfers slice), each aligned to 8 bytes, from offset 0;
+//   2. writes the constants in L2 where memplan/constant_layout.h puts them: per layer its weights
+//      ([C_out][kh][kw][C_in] int8; depthwise [C][kh][kw]), bias ([C_out] int32) and per-channel requantization
+//      records ([C_out][k], mul first, int64 when wide, int32 otherwise: the layout the tiler's transfers slice),
+//      each aligned to 8 bytes, from offset 0;
 //   3. plans the activations after the constants (memplan/memplan.h), failing with l2-overflow when the L2 budget
 //      is too small;
 //   4. builds each layer's runtime descriptor (dory_layer, runtime/include/dory/layer.h) from its TilePlan, its

@@ -11,8 +11,8 @@
 
 #include "target/cost_model.h"
 #include "tiler/l1_layout.h"
-#include "tiler/layer_model.h"
 #include "tiler/tile.h"
+#include "tiler/transfers.h"
 
 namespace dory {
 
@@ -449,7 +449,7 @@ class Checker {
     if (err_) return false;
     std::string loc =
         tile >= 0 ? fmt::format("layer '{}' tile {}", layer_.name, tile) : fmt::format("layer '{}'", layer_.name);
-    err_ = make_error(kCode, std::move(loc), std::move(msg), kHint);
+    err_ = make_internal_error(kCode, std::move(loc), std::move(msg), kHint);
     return false;
   }
   int reject(int64_t tile, std::string msg) {
@@ -603,7 +603,7 @@ class Checker {
       if (key_of(static_cast<int>(x.role), x.operand) == key) {
         const int64_t l2 = cxx_base(key) + x.l2_offset_bytes;
         if (same_transfer(t, l2, x.pattern)) return true;
-        return fail(tile, fmt::format("{} is {}, but {} gives {} (schedule.c and tiler/layer_model.h disagree, or "
+        return fail(tile, fmt::format("{} is {}, but {} gives {} (schedule.c and tiler/transfers.h disagree, or "
                                       "the descriptor is not the plan's)",
                                       what, transfer_str(t), key == kKeyOutput ? "tile_stores" : "tile_loads",
                                       transfer_str(l2, x.pattern)));

@@ -8,9 +8,9 @@
 // every DMA job in flight during that interval (an "epoch"); a job is in flight from its start to its wait.
 // Nothing is executed and no memory is touched; the cost is O(transfers x buffers), milliseconds per network.
 //
-// What is proven (every violation is the Diagnostic "schedule-invalid", severity Error: it means a bug in dory
-// or a corrupted descriptor; location "layer '<name>'" or "layer '<name>' tile <i>", the message names the
-// buffer role, copy, job and tile involved and the rule broken):
+// What is proven (every violation is the Diagnostic "schedule-invalid", severity Internal, exit code 3: it means a
+// bug in dory or a corrupted descriptor; location "layer '<name>'" or "layer '<name>' tile <i>", the message names
+// the buffer role, copy, job and tile involved and the rule broken):
 //   descriptor   shapes, tile sizes, strides and copies are in range, so the C functions cannot overflow; the
 //                kind, shapes, window, padding, element sizes, pixel strides and per-channel constant sizes are
 //                the plan's geometry (tile sizes and L2 offsets are judged by what they produce, below).
@@ -25,7 +25,7 @@
 //                region: the storage of the input operand's memory-plan class, the layer's weights / bias /
 //                requant slice (c_out x per-channel bytes, from the geometry), the storage of the output's class;
 //                a store's destination rows do not overlap; at most DORY_DMA_MAX_OUTSTANDING jobs are in flight
-//                on the (one) L1<->L2 engine; and the transfer is exactly the one tiler/layer_model.h's
+//                on the (one) L1<->L2 engine; and the transfer is exactly the one tiler/transfers.h's
 //                tile_loads / tile_stores give for its tile (what the cost model priced is what runs), each
 //                issued once, and every load of a tile issued before that tile's compute.
 //   (c) hazards  every job is waited for exactly once, none is in flight at the end; a compute reads an input /

@@ -9,7 +9,8 @@
 //   l2-direct     the kernels read and write their operands in L2 directly, no DMA (the paper's "L2 fetching"):
 //                 one call on the whole layer whose cores stall on every 32-bit load from L2. The model
 //                 (docs/cost-model.md, "L2-direct execution") counts the loads from the kernels' register
-//                 blocking and charges each (L2.access_cycles - L1.access_cycles) cycles; see l2_direct_call.
+//                 blocking and charges each (L2.access_cycles - L1.access_cycles) cycles; see l2_direct_call
+//                 (tiler/l2_direct.h).
 //   dory-model    DORY's software-managed L1 with dory's tiler, objective `model` (tiler/objective.h);
 //   dory-dory     the same with DORY's own heuristic (objective `dory`);
 //   dory-fill     the same with the largest tiles (objective `fill`).
@@ -22,8 +23,8 @@
 //       * core_active_pj_per_cycle + DMA bytes * (pj_per_byte(L2) + pj_per_byte(L1)) + core L2 bytes * l2_pj_per_byte
 // with T the mode's wall-clock cycles. Cycles a core waits (for a DMA, at a barrier, on a blocking L2 load) are
 // paid as idle only. Active core cycles are summed over the cores' actual shares of every kernel call
-// (kernel_core_cycles), not the busiest core times the core count. Cores pushing DMA commands are not counted
-// as active (docs/targets.md counts compute cycles only).
+// (kernel_core_cycles, plan_active_core_cycles: tiler/core_shares.h), not the busiest core times the core count.
+// Cores pushing DMA commands are not counted as active (docs/targets.md counts compute cycles only).
 //
 // Units: cycles of the cluster clock (double), bytes, picojoules.
 #pragma once
@@ -38,6 +39,8 @@
 #include "ir/graph.h"
 #include "target/cost_model.h"
 #include "target/target.h"
+#include "tiler/core_shares.h"
+#include "tiler/l2_direct.h"
 #include "tiler/plan.h"
 
 namespace dory {
@@ -75,56 +78,6 @@ struct Energy {
 
 // THE energy formula of docs/targets.md ("Energy"); every mode's energy is this function of its EnergyInputs.
 Energy energy_of(const Target& target, const EnergyInputs& in);
-
-// ---- per-core shares of a kernel call ----
-
-// The part of `call` each core computes under the family's split (cost_model.h): with "rows" core k gets rows
-// [k*ceil(H/P), ...) of all channels, with "channels" channels [k*ceil(C/P), ...) of all pixels. Cores without
-// work are left out, so the result has 1..P entries; the first is the busiest core's share.
-std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call);
-
-// Sum over the cores of the cycles each spends on its share (kernel_cycles of the share on one core: its call,
-// loop and im2col overheads included). The busiest core's share alone gives kernel_cycles(target, kernel, call).
-double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call);
-
-// ---- L2-direct execution ----
-
-// Where the L2-direct kernels keep their im2col workspace (targets whose conv builds one). The network's
-// tensors are in L2 either way; the workspace is not a tensor of the network but the kernel's scratch, which
-// PULP-NN-style kernels take as an L1 pointer. Scratch in L2 is a what-if (every matmul operand word then comes
-// from L2).
-enum class L2Scratch { L1, L2 };
-
-struct L2DirectCost {
-  double cycles = 0;                  // the call: max over cores of (compute + stalls), or the L2 port bound
-  double busiest_compute_cycles = 0;  // kernel_cycles of the call (= L1-resident)
-  double busiest_stall_cycles = 0;    // the slowest core's stalls on L2 loads
-  double loads = 0;                   // 32-bit loads from L2, all cores
-  double load_bytes = 0;              // 4 * loads
-  double store_bytes = 0;             // bytes the cores write to L2 (outputs; posted stores, they do not stall)
-  double active_core_cycles = 0;      // sum over cores of their L1-speed cycles (kernel_core_cycles)
-  bool port_bound = false;            // the cluster's L2 port (taken as the L1-L2 DMA bandwidth) limits, not latency
-};
-
-// One kernel call on the whole layer `g` with every tensor in L2 (docs/cost-model.md, "L2-direct execution").
-// Per core, from its share (core_shares) and the kernel's register blocking (channel_block cb, pixel_block pb):
-//   MAC kernels: blocks = ceil(c/cb)*ceil(p/pb), eff = blocks*cb*pb*macs_per_output (kernel_cycles' work);
-//     weight loads   eff / (4*pb)                      (one word = 4 int8 weights, reused across the pb pixels)
-//     input loads    eff * in_bytes / (4*cb)           (one word = 4 input bytes, reused across the cb channels)
-//                    or, when the kernel builds im2col columns (im2col_cycles_per_byte > 0) in L1 scratch:
-//                    p * kh*kw*c_in * in_bytes / 4     (building the columns; the matmul reads them from L1)
-//     epilogue loads blocks*cb * (bias + per-channel requant bytes per channel) / 4
-//   pool: c*p*kh*kw * in_bytes / 4 (every window element once, word loads); add: sum over operands c*p*bytes/4.
-//   stall = loads * (L2.access_cycles - L1.access_cycles); core time = its kernel_cycles share + stall.
-// The call lasts as long as the slowest core, and at least (all cores' load and store bytes) / the L1-L2 DMA
-// engine's L2->L1 bandwidth (the cluster's L2 port, shared by all cores). Outputs are posted stores: they cost
-// energy (store_bytes), not stalls.
-L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scratch scratch = L2Scratch::L1);
-
-// The L1 im2col scratch of that call (the conv on a target whose kernel builds im2col columns: cores x pixel_block
-// x kh x kw x c_in elements, the tiler's formula for the whole layer; else 0). The runtime's L2-direct execution
-// (dory_layer_run_l2_direct) gets exactly this (dory_layer::l2_direct_scratch_bytes) and needs it to fit L1.
-int64_t l2_direct_scratch_bytes(const Target& target, const LayerGeometry& g);
 
 // ---- the evaluation ----
 
@@ -220,13 +173,5 @@ struct EvalOptions {
 // budget under some objective (severity Infeasible, exit code 2) or cannot be tiled (exit code 1).
 Expected<NetworkEval> evaluate_network(const Graph& g, const Target& target, const EvalOptions& options,
                                        std::string model_label);
-
-// Active core cycles of a tiled layer: kernel_core_cycles summed over every tile of the plan.
-double plan_active_core_cycles(const Target& target, const TilePlan& plan);
-
-// The bytes of the network's constants in L2 as the code generator lays them out (codegen/deployment.h: per
-// planned layer weights, bias and per-channel requantization records, each starting at a multiple of 8, the
-// whole rounded up to 8).
-int64_t constant_l2_bytes(const std::vector<TilePlan>& plans);
 
 }  // namespace dory

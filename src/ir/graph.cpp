@@ -88,6 +88,30 @@ TensorId storage_owner(const Graph& g, TensorId id) {
   }
 }
 
+std::vector<int> first_concat_readers(const Graph& g) {
+  std::vector<int> first(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.layers.size(); ++i)
+    if (g.layers[i].as<Concat>())
+      for (TensorId t : g.layers[i].inputs)
+        if (first.at(static_cast<size_t>(t)) < 0) first[static_cast<size_t>(t)] = static_cast<int>(i);
+  return first;
+}
+
+ChannelSlice concat_slice(const Graph& g, const std::vector<int>& first_concat, TensorId t) {
+  ChannelSlice s{t, g.tensor(t).channels(), 0};
+  for (size_t depth = 0; first_concat.at(static_cast<size_t>(s.storage)) >= 0; ++depth) {
+    DORY_CHECK(depth <= g.layers.size(), "concat_slice: Concats form a cycle");  // outputs come later: no cycle
+    const Layer& l = g.layers[static_cast<size_t>(first_concat[static_cast<size_t>(s.storage)])];
+    for (TensorId in : l.inputs) {  // the channels before the first occurrence
+      if (in == s.storage) break;
+      s.first_channel += g.tensor(in).channels();
+    }
+    s.storage = l.output;
+    s.pixel_channels = g.tensor(l.output).channels();
+  }
+  return s;
+}
+
 std::vector<Lifetime> tensor_lifetimes(const Graph& g) {
   std::vector<Lifetime> life(g.tensors.size());
   const int end = static_cast<int>(g.layers.size());
@@ -108,7 +132,8 @@ std::vector<Lifetime> tensor_lifetimes(const Graph& g) {
   return life;
 }
 
-int64_t peak_live_activation_bytes(const Graph& g) {
+int64_t peak_live_activation_bytes(const Graph& g, int64_t alignment) {
+  DORY_CHECK(alignment >= 1, "peak_live_activation_bytes: alignment must be >= 1");
   std::vector<Lifetime> life = tensor_lifetimes(g);
   int64_t peak = 0;
   for (int step = -1; step < static_cast<int>(g.layers.size()); ++step) {
@@ -116,7 +141,8 @@ int64_t peak_live_activation_bytes(const Graph& g) {
     for (size_t t = 0; t < g.tensors.size(); ++t) {
       if (storage_owner(g, static_cast<TensorId>(t)) != static_cast<TensorId>(t)) continue;  // views are free
       // A tensor occupies memory from the start of its producer's step to the end of its last use.
-      if (life[t].first <= step && step <= life[t].last) live += g.tensors[t].bytes();
+      if (life[t].first <= step && step <= life[t].last)
+        live += (g.tensors[t].bytes() + alignment - 1) / alignment * alignment;
     }
     peak = std::max(peak, live);
   }

@@ -54,8 +54,26 @@ struct Lifetime {
 std::vector<Lifetime> tensor_lifetimes(const Graph& g);
 // The tensor whose storage `id` aliases through Views (itself if it owns its storage).
 TensorId storage_owner(const Graph& g, TensorId id);
-// Peak over the schedule of the bytes of simultaneously live activation tensors (views count once).
-int64_t peak_live_activation_bytes(const Graph& g);
+
+// Concat slices: a Concat moves no data; each of its inputs is written straight into its channel slice of the
+// concat output, so the input's elements live there, interleaved (pixel stride = the output's channels). The
+// rule, THE one the tiler's geometry (tiler/geometry.h) and the memory plan (memplan/memplan.h) follow: a tensor
+// that some Concat reads lives in the slice of its FIRST Concat reader (in layer order), at its first occurrence
+// among that Concat's inputs, and so on outwards (a concat of concats). Which such tensors really get written
+// there (not a View's output, not a tensor of a second Concat) is the memory plan's and check_concat_storage's
+// business; this is only where they would be.
+struct ChannelSlice {
+  TensorId storage = -1;       // the outermost concat output holding the tensor (itself when no Concat reads it)
+  int64_t pixel_channels = 0;  // channels per pixel of that storage
+  int64_t first_channel = 0;   // the tensor's first channel there
+};
+// Per tensor: the first Concat layer (index in Graph::layers) reading it, -1 for none.
+std::vector<int> first_concat_readers(const Graph& g);
+// The slice of `t` under the rule above; `first_concat` is first_concat_readers(g).
+ChannelSlice concat_slice(const Graph& g, const std::vector<int>& first_concat, TensorId t);
+// Peak over the schedule of the bytes of simultaneously live activation tensors (views count once), each tensor's
+// bytes rounded up to a multiple of `alignment` (what a memory plan reserves per tensor at that alignment).
+int64_t peak_live_activation_bytes(const Graph& g, int64_t alignment = 1);
 
 // Shape checks for every layer (diagnostics name the layer).
 Status check_shapes(const Graph& g);

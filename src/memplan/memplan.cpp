@@ -6,8 +6,7 @@
 #include <limits>
 #include <numeric>
 
-#include "report/text_table.h"
-#include "tiler/plan.h"
+#include "util/byte_size.h"
 
 namespace dory {
 
@@ -362,24 +361,22 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
     DORY_CHECK(f.is_input[t] || f.producer[t] >= 0,
                fmt::format("memplan: graph output '{}' is never written", g.tensor(t).name));
 
-  // Storage classes: Views alias their input; a feature map lives in the slice of its first Concat consumer.
+  // Storage classes: Views alias their input; a feature map lives in the slice of its first Concat reader
+  // (ir/graph.h, concat_slice), unless a View writes it (then it stays with the View's source).
   UnionFind uf(n);
   // Each tensor gets at most one edge to the tensor whose storage it uses, so a class is a tree with one root.
   std::vector<char> aliased(n, 0);
-  for (const Layer& l : g.layers) {  // in layer order: the first Concat reading a tensor is met first
+  for (const Layer& l : g.layers)
     if (l.as<View>()) {
       uf.unite(l.output, l.inputs.at(0));
       aliased[l.output] = 1;
-    } else if (l.as<Concat>()) {
-      for (TensorId t : l.inputs) {
-        const bool view = f.producer[t] >= 0 && g.layers[f.producer[t]].as<View>();
-        if (!aliased[t] && !view && g.tensor(t).is_feature_map()) {
-          uf.unite(t, l.output);
-          aliased[t] = 1;
-        }
-      }
     }
-  }
+  const std::vector<int> first_concat = first_concat_readers(g);
+  for (size_t t = 0; t < n; ++t)
+    if (first_concat[t] >= 0 && !aliased[t] && g.tensors[t].is_feature_map()) {
+      uf.unite(static_cast<int>(t), g.layers[static_cast<size_t>(first_concat[t])].output);
+      aliased[t] = 1;
+    }
 
   MemoryPlan p;
   p.alignment = opt.alignment;
@@ -470,7 +467,7 @@ std::vector<std::string> memory_plan_strategies() {
 
 Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
   auto fail = [](std::string message) {
-    return make_error("memplan-invalid", "L2 memory plan", std::move(message),
+    return make_internal_error("memplan-invalid", "L2 memory plan", std::move(message),
                       "this is a bug in dory (the planner's output breaks an invariant); please report it");
   };
   auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };
@@ -583,52 +580,13 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
 
 namespace {
 
-// Where a feature map lives when Concats store their inputs in place (as tiler/geometry.cpp's channel_slice): in
-// the slice of its first Concat consumer (layer order), at the first occurrence there, recursively.
-struct Slice {
-  TensorId storage = -1;  // the outermost concat output holding it (itself when in no Concat)
-  int64_t pixel = 0;      // channels per pixel of that storage
-  int64_t first = 0;      // its first channel there
-};
-
-struct ConcatFacts {
-  std::vector<int> first_concat;  // per tensor: the first Concat layer reading it, -1 for none
-  const Graph& g;
-  explicit ConcatFacts(const Graph& graph) : g(graph) {
-    first_concat.assign(g.tensors.size(), -1);
-    for (size_t i = 0; i < g.layers.size(); ++i)
-      if (g.layers[i].as<Concat>())
-        for (TensorId t : g.layers[i].inputs)
-          if (first_concat[t] < 0) first_concat[t] = static_cast<int>(i);
-  }
-  int64_t channel_in(const Layer& concat, TensorId t) const {  // first channel of t's first occurrence
-    int64_t c = 0;
-    for (TensorId in : concat.inputs) {
-      if (in == t) break;
-      c += g.tensor(in).channels();
-    }
-    return c;
-  }
-  Slice slice(TensorId t) const {
-    Slice s{t, g.tensor(t).channels(), 0};
-    for (size_t depth = 0; first_concat[s.storage] >= 0; ++depth) {  // concat outputs come later: no cycle
-      DORY_CHECK(depth <= g.layers.size(), "check_concat_storage: concat cycle");
-      const Layer& l = g.layers[static_cast<size_t>(first_concat[s.storage])];
-      s.first += channel_in(l, s.storage);
-      s.storage = l.output;
-      s.pixel = g.tensor(l.output).channels();
-    }
-    return s;
-  }
-};
-
 std::string channels_text(int64_t first, int64_t count) { return fmt::format("[{}, {})", first, first + count); }
 
 }  // namespace
 
 Status check_concat_storage(const Graph& g) {
   const GraphFacts f = graph_facts(g);
-  const ConcatFacts cf(g);
+  const std::vector<int> first_concat = first_concat_readers(g);  // where Concat inputs live: ir/graph.h
   auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };
   auto writer = [&](TensorId t) -> std::string {  // "'conv_a'" for a computing producer, else empty
     const int p = f.producer[t];
@@ -664,8 +622,8 @@ Status check_concat_storage(const Graph& g) {
                                 k + 1, name(t), dup - l.inputs.begin() + 1, own_slice),
                     copy_hint);
       }
-      if (cf.first_concat[t] != static_cast<int>(i)) {
-        const Layer& first = g.layers[static_cast<size_t>(cf.first_concat[t])];
+      if (first_concat[t] != static_cast<int>(i)) {
+        const Layer& first = g.layers[static_cast<size_t>(first_concat[t])];
         return fail(fmt::format("input {} {} is also an input of the earlier Concat '{}': dory stores a Concat input "
                                 "in place, written once by its producer into the slice of its first Concat, so {} "
                                 "would never be written (dory has no copy layer)",
@@ -693,12 +651,13 @@ Status check_concat_storage(const Graph& g) {
                     "a Concat copies values unchanged, so its inputs need the output's element type: clamp every "
                     "input to the same range (e.g. the same Clip or Relu), so that dory stores them in one type");
       }
-      const Slice s = cf.slice(t);
+      const ChannelSlice s = concat_slice(g, first_concat, t);
       // A dense reader or writer at the storage's offset finds the tensor where its slice is when the slice starts
       // there and is the whole pixel (or the map a single pixel).
-      if (s.first == 0 && (s.pixel == x.channels() || x.height() * x.width() == 1)) continue;
-      const std::string where = fmt::format("{} lives at channels {} of {} ({} channels per pixel)", name(t),
-                                            channels_text(s.first, x.channels()), name(s.storage), s.pixel);
+      if (s.first_channel == 0 && (s.pixel_channels == x.channels() || x.height() * x.width() == 1)) continue;
+      const std::string where =
+          fmt::format("{} lives at channels {} of {} ({} channels per pixel)", name(t),
+                      channels_text(s.first_channel, x.channels()), name(s.storage), s.pixel_channels);
       if (f.is_input[t])
         return fail(fmt::format("input {} {} is a graph input, which the host copies into L2 as a dense tensor, "
                                 "but {}",
@@ -741,45 +700,6 @@ Status check_concat_storage(const Graph& g) {
   return ok_status();
 }
 
-std::string memory_plan_summary(const Graph& g, const MemoryPlan& p) {
-  const GraphFacts f = graph_facts(g);
-  int used = 0;
-  for (size_t t = 0; t < g.tensors.size(); ++t) used += p.tensor_class[t] >= 0 ? 1 : 0;
-  std::string out = fmt::format(
-      "L2 memory plan: {} tensors in {} storage classes over {} steps, alignment {} B, placement {}\n", used,
-      p.classes.size(), p.num_steps, p.alignment, p.strategy.empty() ? "-" : p.strategy);
-  TextTable head;
-  head.header = {"region", "L2 [from, to)", "bytes", ""};
-  head.right_aligned = {false, false, true, false};
-  head.add({"constants", fmt::format("[0, {})", grouped(p.reserved_bytes)), grouped(p.reserved_bytes) + " B", ""});
-  std::string quality = "(= lower bound: optimal)";
-  if (p.activation_bytes != p.lower_bound_bytes)
-    quality = fmt::format("(lower bound {} B, +{:.1f}%)", grouped(p.lower_bound_bytes),
-                          100.0 * static_cast<double>(p.activation_bytes - p.lower_bound_bytes) /
-                              static_cast<double>(p.lower_bound_bytes));
-  head.add({"activations", fmt::format("[{}, {})", grouped(p.activation_start), grouped(p.total_bytes)),
-            grouped(p.activation_bytes) + " B", "peak " + quality});
-  head.add({"total", "", grouped(p.total_bytes) + " B",
-            p.l2_capacity_bytes > 0 ? fmt::format("of {} B L2", grouped(p.l2_capacity_bytes)) : std::string()});
-  out += render_text(head) + "\n";
-
-  std::vector<TensorId> rows;
-  for (size_t t = 0; t < g.tensors.size(); ++t)
-    if (p.tensor_class[t] >= 0) rows.push_back(static_cast<TensorId>(t));
-  auto written = [&](TensorId t) { return f.is_input[t] ? -1 : f.producer[t]; };
-  std::stable_sort(rows.begin(), rows.end(), [&](TensorId a, TensorId b) { return written(a) < written(b); });
-  TextTable t;
-  t.header = {"step", "tensor", "bytes", "offset", "live", "storage"};
-  t.right_aligned = {true, false, true, true, false, false};
-  for (TensorId id : rows) {
-    const StorageClass& c = *p.class_of(id);
-    t.add({written(id) < 0 ? "in" : std::to_string(written(id)), g.tensor(id).name, grouped(g.tensor(id).bytes()),
-           grouped(p.tensor_offset[id]), steps_text(f.own_lifetime(id)),
-           c.owner == id ? (c.members.size() > 1 ? fmt::format("owns, live {}", steps_text(c.life)) : std::string())
-                         : fmt::format("in '{}'", g.tensor(c.owner).name)});
-  }
-  out += render_text(t);
-  return out;
-}
+Lifetime tensor_own_steps(const Graph& g, TensorId t) { return graph_facts(g).own_lifetime(t); }
 
 }  // namespace dory

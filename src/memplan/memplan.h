@@ -9,10 +9,11 @@
 //   - A View's output aliases its input (storage_owner, ir/graph.h).
 //   - A Concat moves nothing: each of its inputs is produced directly into its channel slice of the concat output
 //     (LayerGeometry::in/out_pixel_channels and channel offsets, tiler/geometry.h), so it shares the concat
-//     output's storage. As geometry.cpp's channel_slice does, a feature map lives in the slice of its FIRST
-//     Concat consumer (in layer order) only, and only a tensor something writes into the slice: a layer's output
-//     (a kernel's or, for a concat of concats, a Concat's) or a graph input (the host copies it densely to its
-//     storage's offset: right only when that is where its slice is; see check_concat_storage).
+//     output's storage. By the rule of ir/graph.h (concat_slice), which the tiler's geometry follows too, a
+//     feature map lives in the slice of its FIRST Concat reader (in layer order) only, and (the planner's
+//     restriction) only a tensor something writes into the slice: a layer's output (a kernel's or, for a concat
+//     of concats, a Concat's) or a graph input (the host copies it densely to its storage's offset: right only
+//     when that is where its slice is; see check_concat_storage).
 //     Geometry has no writer for a View's output in a slice (its source's producer writes densely) nor for a
 //     tensor in the slice of a second Concat: such slices are filled by nothing in dory today; the plan keeps
 //     those tensors out of the concat's storage, so it stays safe whatever the code generator does about them.
@@ -127,11 +128,12 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt = 
 // The placement strategies in the order plan_memory tries them ("size/first-fit", ...).
 std::vector<std::string> memory_plan_strategies();
 
-// Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved): one class
-// per used tensor and every member at its class's offset; the aliases are ones the graph allows (Views and
-// Concat inputs); each tensor's own lifetime (producer or step 0 for inputs, to last reader or the last step for
-// outputs) inside its class's; no two classes live at a common step overlap in address; every class aligned and
-// inside [activation_start, total_bytes); the layout, the lower bound and live_bytes_per_step consistent.
+// Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved, severity
+// Internal, exit code 3: a plan of plan_memory that fails it is a bug in dory): one class per used tensor and every
+// member at its class's offset; the aliases are ones the graph allows (Views and Concat inputs); each tensor's own
+// lifetime (producer or step 0 for inputs, to last reader or the last step for outputs) inside its class's; no two
+// classes live at a common step overlap in address; every class aligned and inside [activation_start, total_bytes);
+// the layout, the lower bound and live_bytes_per_step consistent.
 Status check_memory_plan(const Graph& g, const MemoryPlan& plan);
 
 // check_concat_storage: the Concats the generated code can honor. Why: dory moves no data for a Concat; the
@@ -155,9 +157,9 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& plan);
 // find a wrong value.
 Status check_concat_storage(const Graph& g);
 
-// A text summary for the CLI: the placement strategy, peak vs lower bound, constants, total (and capacity), then
-// one row per tensor in schedule order: written at step, name, bytes, L2 offset, live steps, and the owner for
-// aliases.
-std::string memory_plan_summary(const Graph& g, const MemoryPlan& plan);
+// The steps during which `t` itself must hold its value (inclusive; see "Storage classes" above: from its
+// producer's step, step 0 for a graph input, to its last reader's, the last step for a graph output). Its class
+// lives at least that long. A text summary of a plan is report/memory_plan_report.h.
+Lifetime tensor_own_steps(const Graph& g, TensorId t);
 
 }  // namespace dory

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "reference/layout.h"
+#include "ir/layout.h"
 
 namespace dory::onnxfe {
 

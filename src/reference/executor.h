@@ -4,7 +4,7 @@
 // ir/layers.h with plain loops and no tiling; requantization goes through runtime/include/dory/requant.h, the
 // very functions the generated kernels call (the 32-bit variant where the range analysis marked it safe, the
 // 64-bit one elsewhere; both agree wherever the 32-bit one is allowed). Values are held as int32 in each
-// tensor's storage order (HWC for feature maps); inputs and dumps use ONNX order (see reference/layout.h).
+// tensor's storage order (HWC for feature maps); inputs and dumps use ONNX order (see ir/layout.h).
 #pragma once
 
 #include <cstdint>

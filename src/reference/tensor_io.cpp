@@ -9,7 +9,7 @@
 #include <set>
 
 #include "ir/edge.h"
-#include "reference/layout.h"
+#include "ir/layout.h"
 
 namespace dory {
 namespace {

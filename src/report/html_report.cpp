@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "memplan/constant_layout.h"
 #include "memplan/memplan.h"
 #include "report/eval_report.h"
 #include "report/svg_plot.h"
@@ -446,7 +447,7 @@ Expected<std::string> render_html_report(const Graph& g, const Target& target, c
   }
   MemoryPlanOptions mo;
   mo.l2_capacity_bytes = 0;  // the map is drawn even when it does not fit; the text says so
-  mo.reserved_bytes = constant_l2_bytes(e.plans_of(Objective::Model));
+  mo.reserved_bytes = layout_constants(e.plans_of(Objective::Model)).bytes;
   mo.alignment = std::max<int64_t>(8, target.l2.alignment_bytes);
   DORY_TRY(MemoryPlan mem, plan_memory(g, mo));
 

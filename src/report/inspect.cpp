@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "util/byte_size.h"
+
 namespace dory {
 namespace {
 
@@ -50,14 +52,7 @@ std::string requant_text(const Layer& l) {
 }
 
 // 1234567 -> "1,234,567".
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
+std::string grouped(int64_t v) { return format_bytes_grouped(v); }
 
 std::string window_text(const InspectLayer& l) {
   if (l.global_pool) return "global";

@@ -234,4 +234,107 @@ const DmaEngine& l1_l2_engine(const Target& target) {
   return *e;
 }
 
+// ---- what the tiler's exact search knows of kernel_cycles ----
+
+CinAffine kernel_cycles_in_c_in(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  KernelCall k = call;
+  k.c_in = 1;
+  const double k1 = kernel_cycles(target, kernel, k);
+  k.c_in = 2;
+  const double k2 = kernel_cycles(target, kernel, k);
+  return {k2 - k1, 2 * k1 - k2};
+}
+
+namespace {
+
+// Sum over the tiles of a dimension of extent `extent` with body size x of f(tile size): (n-1)*f(x) + f(last).
+template <class F>
+double tiles_sum(int64_t extent, int64_t x, F f) {
+  const int64_t n = ceil_div(extent, x);
+  const int64_t last = extent - (n - 1) * x;
+  return static_cast<double>(n - 1) * f(x) + f(last);
+}
+
+}  // namespace
+
+double KernelCyclesBound::SizeTable::min_over(int64_t lo, int64_t hi) const {
+  if (lo == hi) return exact[static_cast<size_t>(hi)];
+  if (lo == 1) return prefix_min[static_cast<size_t>(hi)];
+  double m = std::numeric_limits<double>::infinity();
+  for (int64_t x = lo; x <= hi; ++x) m = std::min(m, exact[static_cast<size_t>(x)]);
+  return m;
+}
+
+KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& kernel, const KernelCall& layer,
+                                     bool channels_tied)
+    : layer_(layer), tied_(channels_tied) {
+  const KernelFamily family = kernel_op_family(kernel.kernel->op);
+  const int64_t P = target.cores;
+  const int64_t kk = layer.kh * layer.kw;
+  auto build = [](SizeTable& t, int64_t extent, auto per_tile) {
+    t.exact.assign(static_cast<size_t>(extent + 1), 0);
+    t.prefix_min.assign(static_cast<size_t>(extent + 1), 0);
+    double m = std::numeric_limits<double>::infinity();
+    for (int64_t x = 1; x <= extent; ++x) {
+      t.exact[static_cast<size_t>(x)] = tiles_sum(extent, x, per_tile);
+      m = std::min(m, t.exact[static_cast<size_t>(x)]);
+      t.prefix_min[static_cast<size_t>(x)] = m;
+    }
+  };
+  const int64_t C = layer.c_out;
+  if (is_mac_family(family)) {
+    const MacKernelParams& m = kernel.mac;
+    call_ = m.call_cycles;
+    row_ = m.row_cycles;
+    split_rows_ = m.split == WorkSplit::Rows;
+    rate_ = m.macs_per_cycle;
+    im2col_ = m.im2col_cycles_per_byte;
+    per_output_ = family == KernelFamily::Depthwise ? kk : kk * layer.c_in;
+    const int64_t cb = m.channel_block;
+    if (split_rows_)
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(cb * ceil_div(c, cb)); });
+    else
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(cb * ceil_div(ceil_div(c, P), cb)); });
+  } else {
+    const ElementwiseKernelParams& e = kernel.elementwise;
+    call_ = e.call_cycles;
+    row_ = e.row_cycles;
+    split_rows_ = e.split == WorkSplit::Rows;
+    rate_ = e.elements_per_cycle;
+    im2col_ = 0;
+    per_output_ = family == KernelFamily::Pool ? kk : 1;
+    if (split_rows_)
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(c); });
+    else
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
+  }
+  build(core_channels_, C, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
+  build(core_rows_, layer.h_out, [&](int64_t h) { return static_cast<double>(ceil_div(h, P)); });
+}
+
+double KernelCyclesBound::min_total_cycles(const TileSizeRanges& r) const {
+  const int64_t n_co = ceil_div(layer_.c_out, r.c_out_hi), n_h = ceil_div(layer_.h_out, r.h_hi),
+                n_w = ceil_div(layer_.w_out, r.w_hi);
+  const int64_t n_ci = tied_ ? 1 : ceil_div(layer_.c_in, r.c_in_hi);
+  const double fco = channels_.min_over(r.c_out_lo, r.c_out_hi), gco = core_channels_.min_over(r.c_out_lo, r.c_out_hi);
+  const double fh = core_rows_.min_over(r.h_lo, r.h_hi);
+  const double H = static_cast<double>(layer_.h_out), W = static_cast<double>(layer_.w_out);
+  // im2col builds kh*kw*Cin bytes per output pixel of the busiest core: every output-channel tile repeats the
+  // whole input-channel reduction (untied), or the channel tiles partition C (tied: Cin = the tile's channels).
+  const double cin_macs = static_cast<double>(layer_.kh * layer_.kw * layer_.c_in);
+  const int64_t im2col_co = tied_ ? 1 : n_co;
+  double cycles = call_ * static_cast<double>(n_co * n_h * n_w * n_ci);
+  if (split_rows_) {
+    // busiest core: ceil(h/P) rows of all channels; blocks round channels up (pixels rounding dropped)
+    cycles += fco * fh * W * static_cast<double>(per_output_) / rate_;
+    cycles += row_ * static_cast<double>(n_co * n_w * n_ci) * fh;
+    cycles += im2col_ * static_cast<double>(im2col_co) * fh * W * cin_macs;
+  } else {
+    cycles += fco * H * W * static_cast<double>(per_output_) / rate_;
+    cycles += row_ * static_cast<double>(n_h * n_w * n_ci) * gco;
+    cycles += im2col_ * static_cast<double>(im2col_co) * H * W * cin_macs;
+  }
+  return cycles;
+}
+
 }  // namespace dory

@@ -31,6 +31,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "target/target.h"
 
@@ -48,6 +49,43 @@ struct KernelCall {
 // Cycles of one call of `kernel` (one of target's: Target::kernel_for), exactly the formula above
 // (docs/targets.md); the family is the kernel's. All extents must be >= 1.
 double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call);
+
+// ---- what the tiler's exact search knows of kernel_cycles (beside the formula: change them together) ----
+
+// The formula is affine in c_in, the other extents fixed: kernel_cycles(call with c_in = c) = b + a * c for every
+// c >= 1. The search visits the input-channel tiles of an output tile grouped by that (tiler/search.cpp).
+struct CinAffine {
+  double a = 0, b = 0;
+};
+CinAffine kernel_cycles_in_c_in(const Target& target, const KernelImpl& kernel, const KernelCall& call);
+
+// A lower bound of the sum of kernel_cycles over the tiles of a layer, valid for every tiling whose body tile
+// sizes lie in the given ranges (docs/cost-model.md, "Bounds", item 3). `layer` is the whole layer as one call;
+// channels_tied: the input-channel tile is the output-channel tile (depthwise, pool, add: one c_in tile). The
+// bound is the formula summed over the tiles with the pixel-block rounding dropped, in closed form per dimension
+// (n = the fewest tiles of the ranges), minimized over the size ranges with prefix minima, so that a range
+// [1, x] costs one lookup. The tiler's tests check it against every tiling (SearchOptions::verify_prunes).
+struct TileSizeRanges {
+  int64_t c_out_lo = 1, c_out_hi = 1, h_lo = 1, h_hi = 1, w_lo = 1, w_hi = 1, c_in_lo = 1, c_in_hi = 1;  // inclusive
+};
+class KernelCyclesBound {
+ public:
+  KernelCyclesBound(const Target& target, const KernelImpl& kernel, const KernelCall& layer, bool channels_tied);
+  double min_total_cycles(const TileSizeRanges& r) const;
+
+ private:
+  // Per body size x (1..extent): the sum over a dimension's tiles of a factor of the formula, and prefix minima.
+  struct SizeTable {
+    std::vector<double> exact, prefix_min;  // index: size, [0] unused
+    double min_over(int64_t lo, int64_t hi) const;
+  };
+  KernelCall layer_;
+  bool tied_ = false;
+  bool split_rows_ = true;
+  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0;
+  int64_t per_output_ = 1;
+  SizeTable channels_, core_channels_, core_rows_;  // block-rounded channels, ceil(c/P), ceil(h/P) per tile
+};
 
 // ---- DMA ----
 

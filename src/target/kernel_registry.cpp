@@ -155,7 +155,7 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
   if (!j.is_object() || j.value("schema", "") != "dory-runtime-registry/1")
     return r.error("schema", "expected \"dory-runtime-registry/1\"");
   RuntimeRegistry reg;
-  DORY_TRY(reg.compiler_sources, r.strings(j, "compiler_sources", ""));
+  DORY_TRY(reg.scratch_sources, r.strings(j, "scratch_sources", ""));
   if (!j.contains("platforms") || !j["platforms"].is_object()) return r.error("platforms", "an object is required");
   for (const auto& [name, p] : j["platforms"].items()) {
     const std::string path = "platforms." + name;
@@ -215,7 +215,7 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       k.scratch_fn = scratch_function(k.scratch);
       if (!k.scratch_fn)
         return r.error(path + ".scratch", fmt::format("\"{}\" is not a scratch function linked into the compiler "
-                                                      "(compiler_sources)",
+                                                      "(scratch_sources)",
                                                       k.scratch));
     }
     DORY_TRY(k.source, r.string(e, "source", path));

@@ -68,7 +68,7 @@ struct RuntimePlatform {
 struct RuntimeRegistry {
   std::vector<RegistryKernel> kernels;
   std::vector<RuntimePlatform> platforms;
-  std::vector<std::string> compiler_sources;  // runtime sources linked into the compiler itself
+  std::vector<std::string> scratch_sources;  // the scratch functions' sources, linked into the compiler itself
 
   const RegistryKernel* find(const std::string& name) const;  // nullptr when unknown
   const RuntimePlatform* platform(const std::string& name) const;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <utility>
+#include <vector>
 
 namespace dory {
 
@@ -49,23 +50,11 @@ int64_t requant_bytes(const std::optional<Requant>& rq) {
 std::string where(const Layer& l) { return fmt::format("layer '{}'", l.name); }
 
 // The channel slice a feature map occupies in L2: {pixel channels, first channel}. A Concat input lives in its
-// slice of the concat output (recursively, for a concat of concats).
-std::pair<int64_t, int64_t> channel_slice(const Graph& g, TensorId t, int depth = 0) {
-  const Tensor& x = g.tensor(t);
-  if (depth < 64 && x.is_feature_map()) {
-    for (int c : g.consumers(t)) {
-      const Layer& l = g.layers[static_cast<size_t>(c)];
-      if (!l.as<Concat>()) continue;
-      int64_t offset = 0;
-      for (TensorId in : l.inputs) {
-        if (in == t) break;
-        offset += g.tensor(in).channels();
-      }
-      const auto [pixel, base] = channel_slice(g, l.output, depth + 1);
-      return {pixel, base + offset};
-    }
-  }
-  return {x.is_feature_map() ? x.channels() : 0, 0};
+// slice of the concat output (ir/graph.h, concat_slice); flat tensors are dense ({0, 0}).
+std::pair<int64_t, int64_t> channel_slice(const Graph& g, const std::vector<int>& first_concat, TensorId t) {
+  if (!g.tensor(t).is_feature_map()) return {0, 0};
+  const ChannelSlice s = concat_slice(g, first_concat, t);
+  return {s.pixel_channels, s.first_channel};
 }
 
 void set_window(LayerGeometry& g, const Window& w) {
@@ -161,14 +150,15 @@ Expected<LayerGeometry> layer_geometry(const Graph& graph, const Layer& l) {
     DORY_CHECK(false, "layer_geometry: unhandled layer kind");
   }
   // Channel slices of concatenations (feature maps only; flat tensors are dense).
+  const std::vector<int> first_concat = first_concat_readers(graph);
   if (out.is_feature_map() && out.layout == Layout::HWC) {
-    const auto [pixel, offset] = channel_slice(graph, l.output);
+    const auto [pixel, offset] = channel_slice(graph, first_concat, l.output);
     if (pixel != g.c_out || offset != 0) g.out_pixel_channels = pixel, g.out_channel_offset = offset;
   }
   for (size_t k = 0; k < l.inputs.size() && g.family != KernelFamily::Fc; ++k) {
     const Tensor& x = graph.tensor(l.inputs[k]);
     if (!x.is_feature_map() || x.layout != Layout::HWC) continue;
-    const auto [pixel, offset] = channel_slice(graph, l.inputs[k]);
+    const auto [pixel, offset] = channel_slice(graph, first_concat, l.inputs[k]);
     if (pixel == g.c_in && offset == 0) continue;
     g.in_pixel_channels.assign(l.inputs.size(), g.c_in);
     g.in_channel_offset.assign(l.inputs.size(), 0);
@@ -176,7 +166,7 @@ Expected<LayerGeometry> layer_geometry(const Graph& graph, const Layer& l) {
   }
   if (!g.in_pixel_channels.empty())
     for (size_t k = 0; k < l.inputs.size(); ++k) {
-      const auto [pixel, offset] = channel_slice(graph, l.inputs[k]);
+      const auto [pixel, offset] = channel_slice(graph, first_concat, l.inputs[k]);
       g.in_pixel_channels[k] = pixel;
       g.in_channel_offset[k] = offset;
     }

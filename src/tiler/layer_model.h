@@ -1,13 +1,8 @@
 // The layer latency model: THE schedule of a tiled layer and its modeled cycles. The tiler minimizes it, the
 // reports and the simulator print it, and the runtime executor must follow the schedule it describes.
 //
-// Transfers of tile i (loop order, tile.h), each split into DMA commands by dma_transfer_cost (cost_model.h):
-//   loads LD_i:  input box of every operand   when i = 0 or the input tile changed (it does at every step unless
-//                                             n_h*n_w*n_ci == 1; tied layers: unless there is one tile),
-//                weights (c_out x c_in slice) when i = 0 or (co, ci) changed (every step when n_ci > 1),
-//                bias, requant params         when i = 0 or co changed;
-//   store ST_i:  output box                   when ci is the last input-channel tile (else nothing).
-// A tile's loads are issued in the order: inputs (operand order), weights, bias, requant; batches as below.
+// Transfers of tile i: the loads LD_i and the store ST_i of tiler/transfers.h (tile_loads, tile_stores), each
+// split into DMA commands by dma_transfer_cost (cost_model.h), issued in the batches below.
 //
 // Schedule (n tiles; K_i = kernel_cycles of tile i; T(X) = dma_batch_time(X).done, P(X) = its core time):
 //   prologue        T(LD_0)
@@ -34,6 +29,7 @@
 #include "tiler/geometry.h"
 #include "tiler/l1_layout.h"
 #include "tiler/tile.h"
+#include "tiler/transfers.h"
 
 namespace dory {
 
@@ -82,22 +78,7 @@ class ShapeModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// ---- the transfers themselves (for the code generator, the static checker and the tests) ----
-
-// One DMA transfer between a tile's L1 buffer copy and its L2 tensor. l2_offset_bytes is from the start of the
-// L2 tensor (input operand, weights [C_out][kh][kw][C_in/groups], bias, requant records [C_out][k], output);
-// the L1 side is the dense buffer copy.
-struct TileTransfer {
-  BufferRole role = BufferRole::Input;
-  int operand = 0;
-  DmaDirection direction = DmaDirection::Load;
-  int64_t l2_offset_bytes = 0;
-  DmaPattern pattern;  // L2 side
-};
-
-// The loads LD_i of tile i (in issue order), and its store ST_i (empty when not the last c_in tile).
-std::vector<TileTransfer> tile_loads(const LayerGeometry& g, const TileShape& s, int64_t i);
-std::vector<TileTransfer> tile_stores(const LayerGeometry& g, const TileShape& s, int64_t i);
+// ---- the slow evaluations (for the tests and the reports) ----
 
 // The schedule above evaluated tile by tile from tile_loads/tile_stores, with no precomputation: slow, the
 // reference that model_layer is tested against (they agree to rounding).

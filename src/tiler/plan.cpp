@@ -4,18 +4,6 @@
 
 namespace dory {
 
-std::string format_bytes_grouped(int64_t bytes) {
-  std::string digits = std::to_string(bytes < 0 ? -bytes : bytes);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return bytes < 0 ? "-" + out : out;
-}
-
-std::string format_kib_ceil(int64_t bytes) { return fmt::format("{}k", (bytes + 1023) / 1024); }
-
 namespace {
 
 std::string dominant_phrase(const LayerGeometry& g, const MinimalLayout& m) {

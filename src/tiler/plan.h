@@ -21,6 +21,7 @@
 #include "tiler/objective.h"
 #include "tiler/search.h"
 #include "tiler/tile.h"
+#include "util/byte_size.h"  // the diagnostics' and reports' sizes (format_bytes_grouped, format_kib_ceil)
 
 namespace dory {
 
@@ -53,9 +54,5 @@ Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& 
 // One plan per layer that needs one, in layer order. Stops at the first layer that fails.
 Expected<std::vector<TilePlan>> plan_network(const Graph& g, const Target& target, int64_t l1_budget_bytes,
                                              Objective objective);
-
-// "70,144" (thousands separators), and the hint budget "69k" (bytes rounded up to whole KiB).
-std::string format_bytes_grouped(int64_t bytes);
-std::string format_kib_ceil(int64_t bytes);
 
 }  // namespace dory

@@ -21,37 +21,6 @@ struct Box {
   int64_t co_lo, co_hi, h_lo, h_hi, w_lo, w_hi, ci_lo, ci_hi;
 };
 
-// Per-dimension sums of the kernel cost model's factors over the tiles of a dimension, for every body size x,
-// and their prefix minima (the minimum over sizes 1..x), so that a bound over a range [1, x] is one lookup.
-struct DimTable {
-  std::vector<double> exact, prefix_min;  // index: size (1..extent), [0] unused
-  void build(int64_t extent, const auto& sum_over_tiles) {
-    exact.assign(static_cast<size_t>(extent + 1), 0);
-    prefix_min.assign(static_cast<size_t>(extent + 1), 0);
-    double m = std::numeric_limits<double>::infinity();
-    for (int64_t x = 1; x <= extent; ++x) {
-      exact[static_cast<size_t>(x)] = sum_over_tiles(x);
-      m = std::min(m, exact[static_cast<size_t>(x)]);
-      prefix_min[static_cast<size_t>(x)] = m;
-    }
-  }
-  double min_over(int64_t lo, int64_t hi) const {
-    if (lo == hi) return exact[static_cast<size_t>(hi)];
-    if (lo == 1) return prefix_min[static_cast<size_t>(hi)];
-    double m = std::numeric_limits<double>::infinity();
-    for (int64_t x = lo; x <= hi; ++x) m = std::min(m, exact[static_cast<size_t>(x)]);
-    return m;
-  }
-};
-
-// Sum over the tiles of a dimension of f(tile size): (n-1)*f(x) + f(last).
-template <class F>
-double tiles_sum(int64_t extent, int64_t x, F f) {
-  const int64_t n = ceil_div(extent, x);
-  const int64_t last = extent - (n - 1) * x;
-  return static_cast<double>(n - 1) * f(x) + f(last);
-}
-
 // max over x in [lo, hi] of (x - 1) % m.
 int64_t max_mod(int64_t lo, int64_t hi, int64_t m) {
   if (hi - lo + 1 >= m) return m - 1;
@@ -148,8 +117,6 @@ class Search {
 
   // ---- model: minimize cycles ----
   void prepare_bounds() {
-    const int64_t P = t_.cores;
-    const int64_t kk = g_.kh * g_.kw;
     // Rows covered by at least one window (the input bytes every tiling reads at least once).
     auto covered = [](int64_t n_out, int64_t stride, int64_t k, int64_t pad, int64_t in_extent) {
       int64_t count = 0, reach = 0;  // reach: one past the last input position counted
@@ -165,44 +132,7 @@ class Search {
     const int64_t cols = covered(W_, g_.stride_w, g_.kw, g_.pad.left, g_.w_in);
     input_read_bytes_ = 0;
     for (int eb : g_.in_elem_bytes) input_read_bytes_ += rows * cols * Ci_ * eb;
-    if (g_.is_mac()) {
-      const MacKernelParams& m = g_.kernel(t_).mac;
-      call_ = m.call_cycles;
-      row_ = m.row_cycles;
-      split_rows_ = m.split == WorkSplit::Rows;
-      rate_ = m.macs_per_cycle;
-      im2col_ = m.im2col_cycles_per_byte;
-      per_output_ = g_.family == KernelFamily::Depthwise ? kk : kk * Ci_;
-      const int64_t cb = m.channel_block;
-      if (split_rows_)
-        fco_.build(C_, [&](int64_t x) {
-          return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(cb * ceil_div(c, cb)); });
-        });
-      else
-        fco_.build(C_, [&](int64_t x) {
-          return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(cb * ceil_div(ceil_div(c, P), cb)); });
-        });
-    } else {
-      const ElementwiseKernelParams& e = g_.kernel(t_).elementwise;
-      call_ = e.call_cycles;
-      row_ = e.row_cycles;
-      split_rows_ = e.split == WorkSplit::Rows;
-      rate_ = e.elements_per_cycle;
-      im2col_ = 0;
-      per_output_ = g_.family == KernelFamily::Pool ? kk : 1;
-      if (split_rows_)
-        fco_.build(C_, [&](int64_t x) { return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(c); }); });
-      else
-        fco_.build(C_, [&](int64_t x) {
-          return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
-        });
-    }
-    gco_.build(C_, [&](int64_t x) {
-      return tiles_sum(C_, x, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
-    });
-    fh_.build(H_, [&](int64_t x) {
-      return tiles_sum(H_, x, [&](int64_t h) { return static_cast<double>(ceil_div(h, P)); });
-    });
+    kernel_bound_.emplace(t_, g_.kernel(t_), KernelCall{C_, H_, W_, Ci_, g_.kh, g_.kw}, tied_);
     bw_load_ = eng_.bandwidth(MemLevel::L2, MemLevel::L1);
     bw_store_ = eng_.bandwidth(MemLevel::L1, MemLevel::L2);
     fixed_ = eng_.issue_cycles + eng_.setup_cycles;
@@ -213,24 +143,9 @@ class Search {
   double box_bound(const Box& b) const {
     const int64_t n_co = ceil_div(C_, b.co_hi), n_h = ceil_div(H_, b.h_hi), n_w = ceil_div(W_, b.w_hi);
     const int64_t n_ci = tied_ ? 1 : ceil_div(Ci_, b.ci_hi);
-    const double fco = fco_.min_over(b.co_lo, b.co_hi), gco = gco_.min_over(b.co_lo, b.co_hi);
-    const double fh = fh_.min_over(b.h_lo, b.h_hi);
-    const double H = static_cast<double>(H_), W = static_cast<double>(W_);
-    // im2col builds kh*kw*Cin bytes per output pixel of the busiest core: every output-channel tile repeats the
-    // whole input-channel reduction (untied), or the channel tiles partition C (tied: Cin = the tile's channels).
-    const double cin_macs = static_cast<double>(g_.kh * g_.kw * Ci_);
-    const int64_t im2col_co = tied_ ? 1 : n_co;
-    double compute = call_ * static_cast<double>(n_co * n_h * n_w * n_ci);
-    if (split_rows_) {
-      // busiest core: ceil(h/P) rows of all channels; blocks round channels up (pixels rounding dropped)
-      compute += fco * fh * W * static_cast<double>(per_output_) / rate_;
-      compute += row_ * static_cast<double>(n_co * n_w * n_ci) * fh;
-      compute += im2col_ * static_cast<double>(im2col_co) * fh * W * cin_macs;
-    } else {
-      compute += fco * H * W * static_cast<double>(per_output_) / rate_;
-      compute += row_ * static_cast<double>(n_h * n_w * n_ci) * gco;
-      compute += im2col_ * static_cast<double>(im2col_co) * H * W * cin_macs;
-    }
+    // Kernel cycles: the cost model's bound (target/cost_model.h), beside the formula it bounds.
+    const double compute =
+        kernel_bound_->min_total_cycles({b.co_lo, b.co_hi, b.h_lo, b.h_hi, b.w_lo, b.w_hi, b.ci_lo, b.ci_hi});
     // Prologue: the first tile's loads at the box's smallest corner; epilogue: at least one byte stored.
     const int64_t rows0 = axis_window(0, std::min(b.h_lo, H_), g_.stride_h, g_.kh, g_.pad.top, g_.h_in).in.size();
     const int64_t cols0 = axis_window(0, std::min(b.w_lo, W_), g_.stride_w, g_.kw, g_.pad.left, g_.w_in).in.size();
@@ -442,7 +357,8 @@ class Search {
   // group, c_in ascending, since the first tile's loads (the prologue) only grow with c_in.
   void search_cin(int64_t co, int64_t h, int64_t w) {
     const Buffering none = Buffering::none();
-    // A and B: over the output tiles, the kernel cycles of a call with c_in channels are b + a * c_in.
+    // A and B: over the output tiles, the kernel cycles of a call with c_in channels are b + a * c_in
+    // (kernel_cycles_in_c_in, target/cost_model.h).
     const TileShape probe{co, h, w, Ci_};
     const TileCounts n = tile_counts(g_, probe);
     double A = 0, B = 0;
@@ -454,12 +370,10 @@ class Search {
           for (int c = 0; c < 2; ++c) {
             const int64_t m = counts[0][a] * counts[1][b] * counts[2][c];
             if (m == 0) continue;
-            KernelCall k{sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw};
-            const double k1 = kernel_cycles(t_, g_.kernel(t_), k);
-            k.c_in = 2;
-            const double k2 = kernel_cycles(t_, g_.kernel(t_), k);
-            A += static_cast<double>(m) * (k2 - k1) * static_cast<double>(Ci_);
-            B += static_cast<double>(m) * (2 * k1 - k2);
+            const CinAffine k =
+                kernel_cycles_in_c_in(t_, g_.kernel(t_), {sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw});
+            A += static_cast<double>(m) * k.a * static_cast<double>(Ci_);
+            B += static_cast<double>(m) * k.b;
           }
     }
     // The last tile's store, and the commands every load and store after the first tile needs at least: with
@@ -794,10 +708,7 @@ class Search {
   int64_t C_ = 1, H_ = 1, W_ = 1, Ci_ = 1;
   std::optional<Candidate> best_;
   // bound data (model)
-  DimTable fco_, gco_, fh_;
-  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0;
-  int64_t per_output_ = 1;
-  bool split_rows_ = true;
+  std::optional<KernelCyclesBound> kernel_bound_;
   int64_t input_read_bytes_ = 0;
   double bw_load_ = 1, bw_store_ = 1, fixed_ = 0, issue_ = 0;
   std::vector<std::pair<int64_t, int64_t>> rows_, cols_;  // scratch of search_cin

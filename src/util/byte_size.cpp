@@ -112,6 +112,18 @@ Expected<std::vector<int64_t>> parse_size_range(std::string_view text, std::stri
   return out;
 }
 
+std::string format_bytes_grouped(int64_t bytes) {
+  std::string digits = std::to_string(bytes < 0 ? -bytes : bytes);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return bytes < 0 ? "-" + out : out;
+}
+
+std::string format_kib_ceil(int64_t bytes) { return fmt::format("{}k", (bytes + 1023) / 1024); }
+
 std::string format_kib_short(int64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes);
   if (bytes % (1024 * 1024) == 0) return fmt::format("{}M", bytes / (1024 * 1024));

@@ -31,8 +31,12 @@ Expected<std::vector<int64_t>> parse_size_range(std::string_view text, std::stri
 // The default progression used when a range has no STEP (see above).
 std::vector<int64_t> default_size_progression(int64_t lo, int64_t hi);
 
-// "36,700 B" style is format_bytes_grouped (tiler/plan.h); this is the short form for axes and tables:
-// 36700 -> "35.8k", 65536 -> "64k", 1536 -> "1.5k", 512 -> "512".
+// Sizes as dory prints them. format_bytes_grouped: thousands separators, 70144 -> "70,144" (the "36,700 B"
+// style of messages and tables). format_kib_ceil: whole KiB rounded up, 70144 -> "69k" (a size hint, e.g.
+// "--l1 69k", that parse_byte_size reads back and that is never below the bytes). format_kib_short: the short
+// form for axes and tables, 36700 -> "35.8k", 65536 -> "64k", 1536 -> "1.5k", 512 -> "512".
+std::string format_bytes_grouped(int64_t bytes);
+std::string format_kib_ceil(int64_t bytes);
 std::string format_kib_short(int64_t bytes);
 
 }  // namespace dory

@@ -16,6 +16,10 @@ Diagnostic make_error(std::string code, std::string location, std::string messag
   return Diagnostic{std::move(code), std::move(location), std::move(message), std::move(hint), Severity::Error};
 }
 
+Diagnostic make_internal_error(std::string code, std::string location, std::string message, std::string hint) {
+  return Diagnostic{std::move(code), std::move(location), std::move(message), std::move(hint), Severity::Internal};
+}
+
 void internal_error(const char* file, int line, const std::string& what) {
   std::fprintf(stderr, "internal error (a bug in dory, please report it): %s\n  at %s:%d\n", what.c_str(), file,
                line);

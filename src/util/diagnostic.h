@@ -2,8 +2,10 @@
 //
 // A Diagnostic is written for the user: a stable code (documented in docs/errors.md), the location (ONNX node
 // name and op type, tensor, layer or file field), what failed with the value and the rule, and a hint saying
-// what to do. Library code never exits or throws for bad input; it returns Expected<T>. Bugs in dory itself are
-// not Diagnostics: they go through DORY_CHECK (internal error, abort).
+// what to do. Library code never exits or throws for bad input; it returns Expected<T>. Bugs in dory itself go
+// through DORY_CHECK (internal error, abort), except where a checker of dory's own output reports what it found
+// as a value, for its tests and its callers (memplan-invalid, schedule-invalid): a Diagnostic of severity
+// Internal (make_internal_error), which the CLI still exits on with code 3.
 //
 // Exit codes (tools/dory): 0 ok, 1 user or model error, 2 infeasible (explained), 3 internal error.
 #pragma once
@@ -16,7 +18,7 @@
 
 namespace dory {
 
-enum class Severity { Error, Infeasible };
+enum class Severity { Error, Infeasible, Internal };
 
 struct Diagnostic {
   std::string code;      // stable identifier, e.g. "onnx-unsupported-op"
@@ -26,10 +28,19 @@ struct Diagnostic {
   Severity severity = Severity::Error;
 
   std::string str() const;  // "error[code]: location: message\n  hint: ..."
-  int exit_code() const { return severity == Severity::Infeasible ? 2 : 1; }
+  int exit_code() const {
+    switch (severity) {
+      case Severity::Error: return 1;
+      case Severity::Infeasible: return 2;
+      case Severity::Internal: return 3;
+    }
+    return 3;
+  }
 };
 
 Diagnostic make_error(std::string code, std::string location, std::string message, std::string hint = {});
+// A bug in dory found by a checker of its own output (severity Internal, exit code 3).
+Diagnostic make_internal_error(std::string code, std::string location, std::string message, std::string hint = {});
 
 template <class T>
 class [[nodiscard]] Expected {

@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx/frontend.h"
+#include "reference/dory_golden.h"
 #include "reference/executor.h"
 #include "reference/tensor_io.h"
-#include "util/dory_golden.h"
 #include "util/npy.h"
 
 namespace fs = std::filesystem;

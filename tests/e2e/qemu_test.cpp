@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -247,7 +246,6 @@ TEST(QemuFaults, AnIllegalInstructionTrapsAndExitsWith128PlusMcause) {
   TempDir dir("trap");
   const GeneratedApp app = generate(load_network("fmnist"), 32 * 1024, dir.path.string());
   plant_in_main(dir.path, 1, "__asm__ volatile(\".word 0\");");  // all-zero: an illegal instruction
-  const auto t0 = std::chrono::steady_clock::now();
   const HostRunResult r = build_and_run(app, QemuMode::System, 60);
   EXPECT_EQ(r.exit_code, 128 + 2) << "mcause 2: illegal instruction\n" << r.output;
   EXPECT_NE(r.output.find("dory rv32: trap: illegal instruction (mcause 0x00000002)"), std::string::npos)
@@ -257,7 +255,6 @@ TEST(QemuFaults, AnIllegalInstructionTrapsAndExitsWith128PlusMcause) {
   // In user mode the emulator dies of SIGILL (128 + 4).
   const HostRunResult u = build_and_run(app, QemuMode::User, 60);
   EXPECT_EQ(u.exit_code, 128 + 4) << u.output;
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 60.0);
 }
 
 TEST(QemuFaults, AHangIsKilledByTheTimeout) {

@@ -13,7 +13,7 @@
 #include "dory/hal_host.h"
 #include "tiler/geometry.h"
 #include "tiler/l1_layout.h"
-#include "tiler/layer_model.h"
+#include "tiler/transfers.h"
 #include "unit/ir_test_util.h"
 
 namespace dory::ktest {
@@ -829,7 +829,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
       if (e.pad.any()) stats->padded_tiles++;
       if (counts.c_in > 1) stats->partial_tiles++;
     }
-    // The tiler's transfers of this tile (tiler/layer_model.h): exactly what the generated code will issue, so
+    // The tiler's transfers of this tile (tiler/transfers.h): exactly what the generated code will issue, so
     // the kernels are tested on the buffers as the schedule fills them (an unchanged input, weight slice or
     // channel parameters stay in their single L1 buffer from an earlier tile).
     std::vector<dory_dma_job> jobs;

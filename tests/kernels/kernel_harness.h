@@ -1,7 +1,7 @@
 // The differential harness of the kernel tests: random one-layer graphs, the reference executor, and a minimal
 // tile-by-tile executor that runs the C kernels on the host HAL as the generated code will: the tiler's tile
 // geometry (tiler/tile.h), the tiler's L1 buffer sizes (tiler/l1_layout.h) with canary bytes between the buffers,
-// the tiler's transfers of every tile (tiler/layer_model.h: tile_loads, tile_stores) as 1-D/2-D/3-D DMA jobs, the
+// the tiler's transfers of every tile (tiler/transfers.h: tile_loads, tile_stores) as 1-D/2-D/3-D DMA jobs, the
 // kernel run on 1 or 8 cores, then every output element compared with the reference.
 #pragma once
 

@@ -88,7 +88,7 @@ TEST(Registry, EveryPlatformsSourcesExistAndItsKernelsResolve) {
     if (!p->linker_script.empty()) EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
     for (const RegistryKernel& k : reg.kernels) EXPECT_TRUE(p->runs(reg.on_platform(k, *p).isa)) << name << k.name;
   }
-  for (const std::string& s : reg.compiler_sources) EXPECT_TRUE(fs::exists(rt / s)) << s;
+  for (const std::string& s : reg.scratch_sources) EXPECT_TRUE(fs::exists(rt / s)) << s;
   // The host runs portable C only; PULP-open's cluster cores have Xpulpv2.
   EXPECT_EQ(reg.platform("host")->isa, std::vector<std::string>{"c"});
   EXPECT_TRUE(reg.platform("pulp-open")->runs("xpulpv2"));
@@ -112,7 +112,7 @@ TEST(Registry, EveryShippedTargetNamesRegisteredKernelsThatCoverEveryType) {
 
 // A minimal valid registry text with one replacement applied.
 std::string registry_text(const std::string& kernels) {
-  return R"({"schema": "dory-runtime-registry/1", "compiler_sources": [],
+  return R"({"schema": "dory-runtime-registry/1", "scratch_sources": [],
     "platforms": {"host": {"isa": ["c"], "sources": ["a.c"], "compile_flags": "", "link_flags": ""},
                   "chip": {"isa": ["c", "fancy"], "sources": ["b.c"], "compile_flags": "", "link_flags": ""}},
     "kernels": )" + kernels + "}";

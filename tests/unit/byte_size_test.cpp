@@ -84,5 +84,15 @@ TEST(FormatKibShort, UsesWholeKibWhenExact) {
   EXPECT_EQ(format_kib_short(1 << 20), "1M");
 }
 
+TEST(FormatBytes, GroupsThousandsAndRoundsHintsUpToWholeKib) {
+  EXPECT_EQ(format_bytes_grouped(70144), "70,144");
+  EXPECT_EQ(format_bytes_grouped(999), "999");
+  EXPECT_EQ(format_bytes_grouped(1000000), "1,000,000");
+  EXPECT_EQ(format_bytes_grouped(-1234), "-1,234");
+  EXPECT_EQ(format_kib_ceil(70144), "69k");
+  EXPECT_EQ(format_kib_ceil(1024), "1k");
+  EXPECT_GE(*parse_byte_size(format_kib_ceil(70144), "--l1"), 70144);  // a hint pasted back is never short
+}
+
 }  // namespace
 }  // namespace dory

@@ -1,6 +1,6 @@
-// util/dory_golden: parsing DORY's golden text files and checking a hand-built graph against goldens written to
+// reference/dory_golden: parsing DORY's golden text files and checking a hand-built graph against goldens written to
 // a temporary directory, in HWC and CHW order, with a planted mismatch.
-#include "util/dory_golden.h"
+#include "reference/dory_golden.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "reference/layout.h"
+#include "ir/layout.h"
 
 namespace dory {
 namespace {

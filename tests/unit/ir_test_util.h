@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/layout.h"
 #include "reference/executor.h"
-#include "reference/layout.h"
 
 namespace dory::test {
 

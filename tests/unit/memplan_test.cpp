@@ -9,20 +9,21 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ir_test_util.h"
 #include "onnx/frontend.h"
+#include "report/memory_plan_report.h"
 #include "testnets/testnets.h"
 #include "tiler/geometry.h"
-#include "tiler/plan.h"
+#include "util/byte_size.h"
 
 namespace dory {
 namespace {
@@ -421,7 +422,11 @@ TEST(MemplanCheck, OverlappingLiveClassesAreRejectedNamingBoth) {
   StorageClass& t3 = p.classes[static_cast<size_t>(p.tensor_class[r.t3])];
   t3.offset = p.tensor_offset[r.t1];
   p.tensor_offset[r.t3] = t3.offset;
-  EXPECT_TRUE(fails_with(check_memory_plan(r.b.g, p), "memplan-invalid", {"'t1'", "'t3'", "step 2"}));
+  const Status s = check_memory_plan(r.b.g, p);
+  EXPECT_TRUE(fails_with(s, "memplan-invalid", {"'t1'", "'t3'", "step 2"}));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().severity, Severity::Internal);  // a plan that breaks an invariant is dory's own bug
+  EXPECT_EQ(s.error().exit_code(), 3);
 }
 
 TEST(MemplanCheck, ALifetimeTooShortForItsTensorIsRejected) {
@@ -640,36 +645,33 @@ std::vector<std::pair<std::string, Graph>> example_networks() {
 }
 
 TEST(MemplanNetworks, TheExampleNetworksPlanAtTheLowerBound) {
-  // Greedy by size alone (the first strategy) was 33% above the bound on fmnist and 16.7% on MobileNetV1; with
-  // every strategy all five networks reach it. Alignment 8 as the deployment uses; the constants before the
-  // activations (61,016 B for fmnist in its deployment) only shift every offset.
-  const std::map<std::string, std::pair<int64_t, int64_t>> greedy_vs_bound = {
-      {"fmnist", {25088, 18816}}, {"mobilenet_v1_0.25_64", {28672, 24576}}};
+  // Greedy by size alone (the first strategy) stays above the bound on fmnist and MobileNetV1 (the lines below
+  // print by how much); with every strategy all five networks reach it. Alignment 8 as the deployment uses; the
+  // constants before the activations (61,016 B for fmnist in its deployment) only shift every offset.
+  const std::set<std::string> greedy_above_bound = {"fmnist", "mobilenet_v1_0.25_64"};
   for (const auto& [name, g] : example_networks()) {
     SCOPED_TRACE(name);
     ASSERT_FALSE(g.layers.empty());
     const MemoryPlan greedy = plan(g, {.alignment = 8, .strategy = "size/first-fit"});
-    const auto t0 = std::chrono::steady_clock::now();
     const MemoryPlan p = plan(g, {.alignment = 8});
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     expect_sound(g, p);
     const MemoryPlan shifted = plan(g, {.reserved_bytes = 61016, .alignment = 8});
     EXPECT_EQ(shifted.activation_bytes, p.activation_bytes);
     EXPECT_EQ(shifted.strategy, p.strategy);
     EXPECT_EQ(shifted.total_bytes, 61016 + p.activation_bytes);
+    // The bound, derived apart from the planner: the IR's peak of live bytes with every tensor rounded up to 8.
+    EXPECT_EQ(p.lower_bound_bytes, peak_live_activation_bytes(g, 8));
     EXPECT_EQ(p.activation_bytes, p.lower_bound_bytes);
     EXPECT_EQ(greedy.lower_bound_bytes, p.lower_bound_bytes);
-    if (auto it = greedy_vs_bound.find(name); it != greedy_vs_bound.end()) {
-      EXPECT_EQ(greedy.activation_bytes, it->second.first);
-      EXPECT_EQ(p.lower_bound_bytes, it->second.second);
+    if (greedy_above_bound.count(name)) {
+      EXPECT_GT(greedy.activation_bytes, p.lower_bound_bytes);
     }
     std::printf("[ MEASURED ] %s: %zu storage classes; activations %s B = lower bound (%s); greedy by size %s B "
-                "(+%.1f%%); planned and checked in %.2f ms\n",
+                "(+%.1f%%)\n",
                 name.c_str(), p.classes.size(), format_bytes_grouped(p.activation_bytes).c_str(), p.strategy.c_str(),
                 format_bytes_grouped(greedy.activation_bytes).c_str(),
                 100.0 * static_cast<double>(greedy.activation_bytes - p.lower_bound_bytes) /
-                    static_cast<double>(p.lower_bound_bytes),
-                ms);
+                    static_cast<double>(p.lower_bound_bytes));
   }
 }
 
@@ -851,21 +853,16 @@ TEST(MemplanRandom, EveryStrategyPlansSoundlyAndThePlannerKeepsTheFirstWithTheSm
   std::cout << "\n";
 }
 
-TEST(MemplanRandom, GraphsOfAHundredLayersPlanInMilliseconds) {
+TEST(MemplanRandom, GraphsOfAHundredLayersGetSoundPlans) {
+  // How fast they plan is a benchmark (bench/compile_bench.cpp), not a test.
   std::mt19937 rng(20240614);
-  double worst_ms = 0;
-  size_t worst_classes = 0;
   for (int i = 0; i < 20; ++i) {
     const Graph g = random_graph(rng, i % 4 == 0, 100, 120);
-    const auto t0 = std::chrono::steady_clock::now();
     const Expected<MemoryPlan> p = plan_memory(g, {.alignment = 8});  // includes check_memory_plan
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    ASSERT_TRUE(p.ok());
-    if (ms > worst_ms) worst_ms = ms, worst_classes = p->classes.size();
+    ASSERT_TRUE(p.ok()) << p.error().str();
+    EXPECT_TRUE(check_memory_plan(g, *p).ok()) << "graph " << i;
+    EXPECT_GE(p->activation_bytes, p->lower_bound_bytes) << "graph " << i;
   }
-  std::printf("[ MEASURED ] 20 random graphs of 100..120 layers: slowest plan %.2f ms (%zu storage classes)\n",
-              worst_ms, worst_classes);
-  EXPECT_LT(worst_ms, 10.0);
 }
 
 // ---- concat storage (check_concat_storage) --------------------------------------------------------------------

@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -227,13 +226,19 @@ TEST(ScheduleCheck, ChannelSliceOutputsOfAConcatenationAreStoredIntoTheirSlices)
     // Moving the slice by one channel makes the stores write another slice's elements.
     dory_layer moved = d;
     moved.out.l2_offset += static_cast<uint32_t>(dory_dtype_bytes(d.out.type));
-    EXPECT_TRUE(fails_with(check_layer_schedule(dep, i, moved), "schedule-invalid"));
+    const Status s = check_layer_schedule(dep, i, moved);
+    EXPECT_TRUE(fails_with(s, "schedule-invalid"));
+    if (!s.ok()) {  // a schedule the checker rejects is dory's own bug: an internal error, exit code 3
+      EXPECT_EQ(s.error().severity, Severity::Internal);
+      EXPECT_EQ(s.error().exit_code(), 3);
+    }
   }
   EXPECT_EQ(slices, 2);  // conv_a and conv_b
 }
 
-TEST(ScheduleCheck, ChecksThousandsOfTilesInMilliseconds) {
-  // MobileNetV1 1.0-224 (4.2 M weights: an L2 budget beyond gap8's) at 32 kB of L1: thousands of tiles.
+TEST(ScheduleCheck, ProvesEveryTileOfAFullSizeMobileNet) {
+  // MobileNetV1 1.0-224 (4.2 M weights: an L2 budget beyond gap8's) at 32 kB of L1: thousands of tiles, every
+  // one checked. How long that takes is a benchmark (bench/compile_bench.cpp), not a test.
   DeployOptions o;
   o.l1_budget_bytes = 32 * 1024;
   o.l2_budget_bytes = int64_t{64} << 20;
@@ -241,14 +246,15 @@ TEST(ScheduleCheck, ChecksThousandsOfTilesInMilliseconds) {
   ASSERT_TRUE(deployed_big.ok()) << deployed_big.error().str();
   const Deployment& dep = *deployed_big;
   ScheduleCheckStats st;
-  const auto t0 = std::chrono::steady_clock::now();
   const Status s = check_schedule(dep, {}, &st);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(s.ok()) << describe(s);
-  std::cout << fmt::format("[ schedule ] {} layers, {} tiles, {} transfers, {} B checked in {:.2f} ms\n", st.layers,
-                           st.computes, st.transfers, st.bytes, ms);
+  std::cout << fmt::format("[ schedule ] {} layers, {} tiles, {} transfers, {} B checked\n", st.layers, st.computes,
+                           st.transfers, st.bytes);
+  EXPECT_EQ(st.layers, static_cast<int64_t>(dep.layers.size()));
+  int64_t tiles = 0;
+  for (const DeployedLayer& dl : dep.layers) tiles += dl.plan.counts.total();
+  EXPECT_EQ(st.computes, tiles);  // every tile of every plan computed once, in the schedule the checker ran
   EXPECT_GT(st.computes, 1000);
-  EXPECT_LT(ms, 2000.0);  // milliseconds in a release build; generous for sanitizers
 }
 
 // ---- C and C++ agree --------------------------------------------------------------------------------------------

@@ -168,7 +168,11 @@ TEST(Sweep, TheExampleNetworkIsFeasibleExactlyFromTheBoundTheTilerReports) {
   });
   ASSERT_TRUE(s.ok()) << s.error().str();
   EXPECT_EQ(progress_calls, static_cast<int>(all.size() * budgets.size()));
-  EXPECT_EQ(s->total_macs, 2448832);
+  // MACs counted by hand from models/fmnist/train_export.py (ARCH, a 1x28x28 input, pads k/2; pooling has none):
+  //   conv1 28x28x16 x 9x1 112,896; conv2 (stride 2) 14x14x32 x 9x16 903,168; dw1 14x14x32 x 9 56,448;
+  //   pw1 14x14x64 x 32 401,408; dw2 (stride 2) 7x7x64 x 9 28,224; pw2 7x7x128 x 64 401,408;
+  //   dw3 (stride 2) 4x4x128 x 9 18,432; pw3 4x4x256 x 128 524,288; fc 10 x 256 2,560.
+  EXPECT_EQ(s->total_macs, 112896 + 903168 + 56448 + 401408 + 28224 + 401408 + 18432 + 524288 + 2560);
   for (const SweepSeries& se : s->series) {
     bool some_infeasible = false;
     for (const SweepPoint& p : se.points) {

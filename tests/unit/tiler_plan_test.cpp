@@ -242,12 +242,7 @@ TEST(TilerPlan, PerChannelRequantizationOfARankThreeTensorIsNotTiled) {
   EXPECT_TRUE(test::fails_with(layer_geometry(g, g.layers[0]), "tiler-unsupported-layout", {"rq", "[1,4,5]"}));
 }
 
-TEST(TilerPlan, BytesAreFormattedForPeople) {
-  EXPECT_EQ(format_bytes_grouped(70144), "70,144");
-  EXPECT_EQ(format_bytes_grouped(999), "999");
-  EXPECT_EQ(format_bytes_grouped(1000000), "1,000,000");
-  EXPECT_EQ(format_kib_ceil(70144), "69k");
-  EXPECT_EQ(format_kib_ceil(1024), "1k");
+TEST(TilerPlan, ObjectivesParseByName) {
   EXPECT_EQ(objective_name(*parse_objective("dory")), std::string("dory"));
   EXPECT_FALSE(parse_objective("best").has_value());
 }

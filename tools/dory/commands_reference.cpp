@@ -14,8 +14,8 @@
 
 #include "commands.h"
 #include "ir/edge.h"
+#include "reference/dory_golden.h"
 #include "reference/tensor_io.h"
-#include "util/dory_golden.h"
 
 namespace dory::cli {
 namespace {

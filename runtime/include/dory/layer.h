@@ -10,7 +10,7 @@
  * channel tile (outer), output-row tile, output-column tile, input-channel tile (inner); tile i has index
  * (co, h, w, ci) with i = ((co*n_h + h)*n_w + w)*n_ci + ci. dory_layer_tile_extent gives a tile's output box,
  * the clipped input box and the padding applied at that tile; dory_layer_tile_loads / _store give its DMA
- * transfers exactly as tiler/layer_model.h's tile_loads / tile_stores (the cost model prices these transfers):
+ * transfers exactly as tiler/transfers.h's tile_loads / tile_stores (the cost model prices these transfers):
  *   loads of tile i  input boxes (every operand) when i = 0 or the input changes at every step,
  *                    the weight slice when i = 0 or (co, ci) changed, bias and requant records when co changed;
  *   store of tile i  the output box, when ci is the last input-channel tile.
@@ -157,7 +157,7 @@ void dory_layer_tile_extent(const dory_layer *L, int32_t i, dory_tile_extent *e)
 int32_t dory_layer_tile_of(const dory_layer *L, int32_t h, int32_t w, int32_t c);
 
 /* One transfer between an L1 buffer copy (dense) and L2: `l2_offset` from dory_l2_base(), the L2 side strided
- * as `planes` planes of `rows` rows of `row_bytes` (tiler/layer_model.h TileTransfer; offsets here are absolute). */
+ * as `planes` planes of `rows` rows of `row_bytes` (tiler/transfers.h TileTransfer; offsets here are absolute). */
 typedef struct {
   uint8_t role;                  /* dory_buffer_role */
   uint8_t operand;               /* input operand (DORY_BUF_INPUT) */

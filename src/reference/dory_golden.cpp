@@ -1,4 +1,4 @@
-#include "util/dory_golden.h"
+#include "reference/dory_golden.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,8 @@
 #include <map>
 #include <regex>
 
-#include "reference/layout.h"
+#include "ir/layout.h"
+#include "util/byte_size.h"
 #include "util/npy.h"
 
 namespace dory {
@@ -154,14 +155,7 @@ void compare(const DoryGoldenFile& golden, const Tensor& t, const std::vector<in
   }
 }
 
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
-}
+std::string grouped(int64_t v) { return format_bytes_grouped(v); }
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;

@@ -1,4 +1,4 @@
-#include "reference/layout.h"
+#include "ir/layout.h"
 
 #include "util/diagnostic.h"
 

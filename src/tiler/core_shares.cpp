@@ -1,0 +1,80 @@
+#include "tiler/core_shares.h"
+
+#include <algorithm>
+
+namespace dory {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+WorkSplit split_of(const KernelImpl& kernel) { return kernel.split(); }
+
+std::vector<KernelCall> shares(int64_t cores, WorkSplit split, const KernelCall& call) {
+  std::vector<KernelCall> out;
+  const int64_t extent = split == WorkSplit::Rows ? call.h_out : call.c_out;
+  const int64_t chunk = ceil_div(extent, cores);
+  for (int64_t k = 0; k < cores; ++k) {
+    const int64_t n = std::min(chunk, extent - k * chunk);
+    if (n <= 0) break;
+    KernelCall s = call;
+    (split == WorkSplit::Rows ? s.h_out : s.c_out) = n;
+    out.push_back(s);
+  }
+  return out;
+}
+
+// kernel_core_cycles with the one-core target made once (plans have many tiles).
+double core_cycles_sum(const Target& one_core, int64_t cores, const KernelImpl& kernel, const KernelCall& call) {
+  double sum = 0;
+  for (const KernelCall& s : shares(cores, split_of(kernel), call)) sum += kernel_cycles(one_core, kernel, s);
+  return sum;
+}
+
+}  // namespace
+
+Target one_core_target(const Target& target) {
+  Target one = target;
+  one.cores = 1;
+  return one;
+}
+
+KernelCall whole_layer_call(const LayerGeometry& g) {
+  KernelCall k;
+  k.c_out = g.c_out;
+  k.h_out = g.h_out;
+  k.w_out = g.w_out;
+  k.c_in = g.c_in;
+  k.kh = g.kh;
+  k.kw = g.kw;
+  return k;
+}
+
+std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  return shares(target.cores, split_of(kernel), call);
+}
+
+double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  return core_cycles_sum(one_core_target(target), target.cores, kernel, call);
+}
+
+double plan_active_core_cycles(const Target& target, const TilePlan& plan) {
+  const Target one_core = one_core_target(target);
+  const LayerGeometry& g = plan.geometry;
+  const TileCounts n = tile_counts(g, plan.shape);
+  double sum = 0;
+  for (int64_t i = 0; i < n.total(); ++i) {
+    const TileExtent e = tile_extent(g, plan.shape, tile_index(n, i));
+    KernelCall k;
+    k.c_out = e.c_out.size();
+    k.h_out = e.h_out.size();
+    k.w_out = e.w_out.size();
+    k.c_in = e.c_in.size();
+    k.kh = g.kh;
+    k.kw = g.kw;
+    sum += core_cycles_sum(one_core, target.cores, g.kernel(target), k);
+  }
+  return sum;
+}
+
+}  // namespace dory
