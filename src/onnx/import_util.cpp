@@ -151,6 +151,7 @@ Expected<PendingPad> parse_pad_node(const Node& n, const OnnxModel& m,
   pp.pad = {static_cast<int32_t>(pads[2]), static_cast<int32_t>(pads[3]), static_cast<int32_t>(pads[6]),
             static_cast<int32_t>(pads[7])};
   pp.value = value;
+  pp.node = n.label();
   return pp;
 }
 

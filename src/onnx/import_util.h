@@ -19,6 +19,7 @@ namespace dory::onnxfe {
 struct PendingPad {
   Padding pad;
   double value = 0;  // the constant the ONNX Pad writes
+  std::string node;  // the Pad node's label (the first of a chain), for messages
 };
 
 // Parses kernel_shape/strides/pads/auto_pad/dilations/ceil_mode of a 2-D Conv or Pool node reading an input of

@@ -30,6 +30,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/conv_builder.h"
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
 #include "onnx/real_multiplier.h"
@@ -800,55 +801,25 @@ class Importer {
 
   Status visit_conv(const Node& n) {
     DORY_TRY(Input x, dq_input(n, 0, /*allow_pad=*/true));
-    DORY_TRY(const QConst wq, weights(n, 1, 0, 4));
-    const QConst* w = &wq;
-    const Tensor in = g_.tensor(x.op.t);
-    if (!in.is_feature_map() || in.shape[0] != 1)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("input '{}' of shape {} is not a batch-1 [1,C,H,W] feature map; dory supports "
-                                    "2-D convolutions",
-                                    in.name, shape_str(in.shape)));
-    Conv2d c;
-    c.groups = static_cast<int32_t>(n.attr_int("group").value_or(1));
-    c.input_zero_point = x.op.zp;
-    DORY_TRY(c.win, parse_window(n, in.height(), in.width(),
-                                 std::make_pair(static_cast<int32_t>(w->q.shape[2]),
-                                                static_cast<int32_t>(w->q.shape[3])),
-                                 false));
+    DORY_TRY(const QConst w, weights(n, 1, 0, 4));
+    ConvOperand operand{&g_.tensor(x.op.t), x.op.zp, std::nullopt};
     if (x.pad) {
-      if (x.pad->value != 0.0)
-        return make_error("onnx-unsupported-pattern", n.label(),
-                          fmt::format("is preceded by a Pad with value {}; a convolution pads with the real value 0 "
-                                      "(its input zero point)",
-                                      x.pad->value));
-      c.win.pad.top += x.pad->pad.top;
-      c.win.pad.left += x.pad->pad.left;
-      c.win.pad.bottom += x.pad->pad.bottom;
-      c.win.pad.right += x.pad->pad.right;
+      DORY_TRY(int32_t v, pad_on_grid(n, x.op, x.pad->value));
+      operand.pad = IntegerPad{x.pad->pad, v, x.pad->node};
     }
-    DORY_TRY(c.weights, conv_weights_to_dory(n, w->name, w->q));
-    const int64_t cout = w->q.shape[0];
-    if (w->q.shape[1] * c.groups != in.channels())
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("weights expect {} input channels (x group {}), the input has {}", w->q.shape[1],
-                                    c.groups, in.channels()));
-    if (w->scale.size() > 1 && static_cast<int64_t>(w->scale.size()) != cout)
+    DORY_TRY(ConvBuild b, build_conv(n, operand, w.q, w.name));
+    Conv2d& c = b.conv;
+    const int64_t cout = b.c_out();
+    if (w.scale.size() > 1 && static_cast<int64_t>(w.scale.size()) != cout)
       return make_error("onnx-shape-mismatch", n.label(), "the weight scales do not match the output channels");
     FloatVal f;
     f.kind = FKind::Conv;
-    f.acc_scale = times(x.op.scale, w->scale);
+    f.acc_scale = times(x.op.scale, w.scale);
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
-      DORY_TRY(Value * b, value(n, 2));
-      DORY_TRY(c.bias, bias(n, n.inputs[2], *b, f.acc_scale, cout, 2));
-    } else {
-      c.bias.assign(static_cast<size_t>(cout), 0);
+      DORY_TRY(Value * bv, value(n, 2));
+      DORY_TRY(c.bias, bias(n, n.inputs[2], *bv, f.acc_scale, cout, 2));
     }
-    f.shape = {1, cout, window_out(in.height(), c.win.kh, c.win.stride_h, c.win.pad.top, c.win.pad.bottom),
-               window_out(in.width(), c.win.kw, c.win.stride_w, c.win.pad.left, c.win.pad.right)};
-    if (f.shape[2] <= 0 || f.shape[3] <= 0)
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("the {}x{} window does not fit the {}x{} input", c.win.kh, c.win.kw, in.height(),
-                                    in.width()));
+    f.shape = b.out_shape;
     f.in = {x.op};
     f.layer.name = layer_name(n);
     f.layer.op = std::move(c);

@@ -27,6 +27,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/conv_builder.h"
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
 #include "onnx/real_multiplier.h"
@@ -439,36 +440,12 @@ class QOperatorImporter {
     DORY_TRY(const ConstTensor* w, required_constant(n, wi, "weight tensor"));
     DORY_TRY(int32_t x_zp, activation_zero_point(n, 2, x));
     DORY_TRY(std::vector<int64_t> w_zp, weight_zero_points(n, qlinear ? 5 : 3));
-    if (!x.is_feature_map() || x.shape[0] != 1)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("convolves '{}' of shape {}; dory supports 2-D convolutions of [1,C,H,W] maps",
-                                    x.name, shape_str(x.shape)));
-    if (w->shape.size() != 4)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("weights of rank {}; dory supports 2-D convolutions", w->shape.size()));
     if (!is_integer_type(w->elem_type))
       return make_error("onnx-unsupported-dtype", n.label(),
                         fmt::format("weights of type {}; expected int8 or uint8", elem_type_name(w->elem_type)));
-    const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3];
-    const int64_t Co = w->shape[0];
-    const int64_t group = n.attr_int("group").value_or(1);
-    if (group < 1 || w->shape[1] * group != C)
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("weights [{}] with group {} do not fit {} input channels",
-                                    fmt::join(w->shape, ","), group, C));
-    DORY_TRY(Window win, parse_window(n, H, W,
-                                      std::make_pair(static_cast<int32_t>(w->shape[2]),
-                                                     static_cast<int32_t>(w->shape[3])),
-                                      false));
-    const int64_t Ho = window_out(H, win.kh, win.stride_h, win.pad.top, win.pad.bottom);
-    const int64_t Wo = window_out(W, win.kw, win.stride_w, win.pad.left, win.pad.right);
-    if (Ho <= 0 || Wo <= 0)
-      return make_error("onnx-shape-mismatch", n.label(), "the window does not fit the input");
-
-    Conv2d c;
-    c.win = win;
-    c.groups = static_cast<int32_t>(group);
-    DORY_TRY(c.weights, conv_weights_to_dory(n, n.inputs[wi], *w));
+    DORY_TRY(ConvBuild b, build_conv(n, ConvOperand{&x, x_zp, std::nullopt}, *w, n.inputs[wi]));
+    Conv2d& c = b.conv;
+    const int64_t Co = b.c_out();
     if (!w_zp.empty()) {  // fold w - zp (per tensor or per output channel)
       if (w_zp.size() != 1 && static_cast<int64_t>(w_zp.size()) != Co)
         return make_error("onnx-shape-mismatch", n.label(),
@@ -477,17 +454,15 @@ class QOperatorImporter {
       for (size_t i = 0; i < c.weights.size(); ++i)
         c.weights[i] -= static_cast<int32_t>(w_zp[w_zp.size() == 1 ? 0 : i / per]);
     }
-    c.input_zero_point = x_zp;
-    c.bias.assign(static_cast<size_t>(Co), 0);
-    Tensor out = make_activation(n.outputs.at(0), {1, Co, Ho, Wo});
+    Tensor out = make_activation(n.outputs.at(0), b.out_shape);
     out.dtype_declared = true;
     if (qlinear) {
       if (has_input(n, 8)) {
-        DORY_TRY(const ConstTensor* b, required_constant(n, 8, "bias"));
-        if (b->size() != Co)
+        DORY_TRY(const ConstTensor* bias, required_constant(n, 8, "bias"));
+        if (bias->size() != Co)
           return make_error("onnx-shape-mismatch", n.label(),
-                            fmt::format("the bias has {} values for {} output channels", b->size(), Co));
-        DORY_TRY(c.bias, int32_values(n, n.inputs[8], *b, "bias"));
+                            fmt::format("the bias has {} values for {} output channels", bias->size(), Co));
+        DORY_TRY(c.bias, int32_values(n, n.inputs[8], *bias, "bias"));
       }
       DORY_TRY(double x_scale, scalar_scale(n, 1, "input scale"));
       DORY_TRY(OutQuant oq, output_quant(n, 6));
