@@ -23,12 +23,14 @@ int32_t dory_layer_tile_total(const dory_layer *L) {
   return n.n_co * n.n_h * n.n_w * n.n_ci;
 }
 
-/* Input positions read by outputs [o0, o0 + n) along one axis, clipped to [0, extent), and the padding. */
+/* Input positions read by outputs [o0, o0 + n) along one axis, clipped to [0, extent), and the padding. Outputs
+ * whose windows lie wholly in the padding read nothing: the box is empty (in_n = 0) at the border it would start
+ * from (in0 = 0 before the map, extent after it); tiler/tile.h's axis_window, exactly. */
 static void axis_window(int32_t o0, int32_t n, int32_t stride, int32_t k, int32_t pad_before, int32_t extent,
                         int32_t *in0, int32_t *in_n, int32_t *pad_lo, int32_t *pad_hi) {
   const int32_t first = o0 * stride - pad_before;
   const int32_t last = (o0 + n - 1) * stride - pad_before + k; /* one past */
-  const int32_t b = max32(0, first), e = min32(extent, last);
+  const int32_t b = min32(max32(0, first), extent), e = max32(b, min32(extent, last));
   *in0 = b;
   *in_n = e - b;
   *pad_lo = max32(0, -first);

@@ -631,6 +631,7 @@ class Importer {
     MaxPool mp;
     DORY_TRY(mp.win, parse_window(n, in.height(), in.width(), std::nullopt, true));
     DORY_TRY_STATUS(absorb_pad(n, x, mp.win, &mp.pad_value));
+    if (!mp.pad_value) DORY_TRY_STATUS(check_pool_windows(n, mp.win, in.height(), in.width()));
     Tensor out = make_activation(n.outputs.at(0), {1, in.channels(),
                                   window_out(in.height(), mp.win.kh, mp.win.stride_h, mp.win.pad.top, mp.win.pad.bottom),
                                   window_out(in.width(), mp.win.kw, mp.win.stride_w, mp.win.pad.left, mp.win.pad.right)});
@@ -652,13 +653,12 @@ class Importer {
       ap.count_include_pad = n.attr_int("count_include_pad").value_or(0) != 0 || !ap.win.pad.any();
     }
     std::optional<int32_t> explicit_pad;
-    const bool had_node_pads = ap.win.pad.any();
     DORY_TRY_STATUS(absorb_pad(n, x, ap.win, &explicit_pad));
     if (explicit_pad) {  // explicit Pad values are real elements: counted, with their value
       ap.count_include_pad = true;
       ap.pad_value = *explicit_pad;
     }
-    (void)had_node_pads;
+    if (!ap.count_include_pad) DORY_TRY_STATUS(check_pool_windows(n, ap.win, in.height(), in.width()));
     Pending p;
     p.kind = SrcKind::Pool;
     p.shape = {1, in.channels(), window_out(in.height(), ap.win.kh, ap.win.stride_h, ap.win.pad.top, ap.win.pad.bottom),

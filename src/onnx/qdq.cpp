@@ -965,6 +965,7 @@ class Importer {
       }
       mp.win.pad = x.pad->pad;
     }
+    if (!mp.pad_value) DORY_TRY_STATUS(check_pool_windows(n, mp.win, in.height(), in.width()));
     FloatVal f;
     f.kind = FKind::MaxPool;
     f.in = {x.op};
@@ -1008,11 +1009,9 @@ class Importer {
           return make_error("onnx-unsupported-pattern", n.label(),
                             "an explicit Pad with a non-zero value and the pool's own pads");
         ap.count_include_pad = true;
-        ap.win.pad.top += x.pad->pad.top;
-        ap.win.pad.left += x.pad->pad.left;
-        ap.win.pad.bottom += x.pad->pad.bottom;
-        ap.win.pad.right += x.pad->pad.right;
+        add_padding(ap.win.pad, x.pad->pad);
       }
+      if (!ap.count_include_pad) DORY_TRY_STATUS(check_pool_windows(n, ap.win, in.height(), in.width()));
     }
     FloatVal f;
     f.kind = FKind::AvgPool;

@@ -597,6 +597,7 @@ class QOperatorImporter {
     if (n.attr_int("storage_order").value_or(0) != 0)
       return make_error("onnx-unsupported-attribute", n.label(), "storage_order = 1 is not supported");
     DORY_TRY(Window win, parse_window(n, x.shape[2], x.shape[3], std::nullopt, true));
+    DORY_TRY_STATUS(check_pool_windows(n, win, x.shape[2], x.shape[3]));
     const int64_t Ho = window_out(x.shape[2], win.kh, win.stride_h, win.pad.top, win.pad.bottom);
     const int64_t Wo = window_out(x.shape[3], win.kw, win.stride_w, win.pad.left, win.pad.right);
     if (Ho <= 0 || Wo <= 0) return make_error("onnx-shape-mismatch", n.label(), "the window does not fit the input");
