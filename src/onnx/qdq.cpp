@@ -621,8 +621,8 @@ class Importer {
   // integer range this way to fewer bits (e.g. [0, 15] for 4-bit activations, [-127, 127] for narrow-range int8).
   // The clamp joins the requantization of the layer that produced the tensor when this Clip is its only reader
   // (clamp(clamp(v, a, b), c, d) = clamp(v, clamp(a, c, d), clamp(b, c, d))); otherwise (a graph input, a max pool,
-  // another reader) it is an identity Requantize with the clamp. Either way the result, named after the Clip's
-  // output, has the Clip's bounds as its proven value range.
+  // an alias of another tensor, another reader) it is an identity Requantize with the clamp. Either way the result,
+  // named after the Clip's output, has the Clip's bounds as its proven value range.
   Status clamp_integers(const Node& n, const QTensor& q, double lo, double hi) {
     if (q.pad)
       return make_error("onnx-unsupported-pattern", n.label(),
@@ -641,7 +641,10 @@ class Importer {
     const std::string& out = n.outputs.at(0);
     const int prod = g_.producer(q.t);
     Requant* rq = nullptr;
-    if (prod >= 0 && m_.consumers(n.inputs[0]).size() == 1 && !m_.is_graph_output(n.inputs[0])) {
+    // Only a tensor made for this very ONNX value (not an alias of an earlier one: Q(DQ(x)) with x's quantization,
+    // an Identity), which nothing else reads, can take the clamp.
+    if (prod >= 0 && t.name == n.inputs[0] && m_.consumers(n.inputs[0]).size() == 1 &&
+        !m_.is_graph_output(n.inputs[0])) {
       Layer& l = g_.layers[static_cast<size_t>(prod)];
       if (auto* cv = l.as<Conv2d>()) rq = cv->requant ? &*cv->requant : nullptr;
       else if (auto* fc = l.as<FullyConnected>()) rq = fc->requant ? &*fc->requant : nullptr;
