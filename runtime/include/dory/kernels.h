@@ -32,8 +32,8 @@
  *     of kh*kw pad values;
  *   - a whole tile may lie in the padding: then in.h == 0 or in.w == 0 (in.c is still the channel tile, >= 1),
  *     nothing was loaded, in.data must not be read (it may be NULL or a stale buffer), and every window position
- *     is padding. pad.top + pad.bottom (pad.left + pad.right) may then exceed the windows' span: positions are
- *     still output row oh*stride_h - pad.top + [0, kh) relative to the (empty) box, all outside [0, in.h).
+ *     is padding: the windows' whole span is pad.top (tile before the map) or pad.bottom (after it), likewise
+ *     pad.left / pad.right for columns, so (out.h-1)*stride_h + kh == pad.top + 0 + pad.bottom still holds.
  *   Every other constraint is unchanged (out.h, out.w, out.c >= 1; pointwise has no padding, so its boxes are
  *   never empty).
  *
