@@ -18,6 +18,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libclang-rt-14-dev zlib1g-dev dataset-fashion-mnist
   chromium  # headless browser: tests/e2e/report_browser_test.cpp opens `dory eval --report`'s HTML page
+  python3-onnx  # onnx.checker: tests/e2e/exporter_patterns_test.cpp checks that its test models are legal ONNX
 )
 for opt in "$@"; do
   case "$opt" in

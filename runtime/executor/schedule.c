@@ -23,14 +23,23 @@ int32_t dory_layer_tile_total(const dory_layer *L) {
   return n.n_co * n.n_h * n.n_w * n.n_ci;
 }
 
-/* Input positions read by outputs [o0, o0 + n) along one axis, clipped to [0, extent), and the padding. */
+/* Input positions read by outputs [o0, o0 + n) along one axis, clipped to [0, extent), and the padding; exactly
+ * tiler/tile.h's axis_window. When every window lies wholly in the padding the box is empty (in_n = 0) at the
+ * border the windows lie beyond (in0 = 0 before the map, extent after it), and their whole span is padding on
+ * that side. */
 static void axis_window(int32_t o0, int32_t n, int32_t stride, int32_t k, int32_t pad_before, int32_t extent,
                         int32_t *in0, int32_t *in_n, int32_t *pad_lo, int32_t *pad_hi) {
   const int32_t first = o0 * stride - pad_before;
   const int32_t last = (o0 + n - 1) * stride - pad_before + k; /* one past */
-  const int32_t b = max32(0, first), e = min32(extent, last);
-  *in0 = b;
-  *in_n = e - b;
+  if (last <= 0 || first >= extent) {
+    *in0 = first >= extent ? extent : 0;
+    *in_n = 0;
+    *pad_lo = first >= extent ? 0 : last - first;
+    *pad_hi = first >= extent ? last - first : 0;
+    return;
+  }
+  *in0 = max32(0, first);
+  *in_n = min32(extent, last) - *in0;
   *pad_lo = max32(0, -first);
   *pad_hi = max32(0, last - extent);
 }

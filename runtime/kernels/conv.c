@@ -18,10 +18,8 @@ DORY_ALWAYS_INLINE void conv_im2col(const dory_conv_args *a, int IT, int32_t zp,
   const int32_t C = a->in.c, eb = dory_dtype_bytes((uint8_t)IT), row = a->kw * C;
   const unsigned char *in = (const unsigned char *)a->in.data;
   const int32_t x0 = ow * a->stride_w - a->pad.left;
-  /* in-bounds columns of the window: kx in [kx0, kx1) */
-  const int32_t kx0 = x0 < 0 ? -x0 : 0;
-  const int32_t kx1 = x0 + a->kw > a->in.w ? a->in.w - x0 : a->kw;
-  int32_t ky;
+  int32_t kx0, kx1, ky;
+  dory_window_span(x0, a->kw, a->in.w, &kx0, &kx1); /* in-bounds columns of the window: kx in [kx0, kx1) */
   for (ky = 0; ky < a->kh; ++ky, dst += (size_t)row * eb) {
     const int32_t iy = oh * a->stride_h + ky - a->pad.top;
     if (iy < 0 || iy >= a->in.h || kx1 <= kx0) {

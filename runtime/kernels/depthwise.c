@@ -12,10 +12,12 @@ DORY_ALWAYS_INLINE void depthwise_body(const dory_conv_args *a, int IT, int32_t 
   if (wk.c0 >= wk.c1) return;
   for (oh = wk.r0; oh < wk.r1; ++oh) {
     const int32_t y0 = oh * a->stride_h - a->pad.top;
-    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + a->kh > a->in.h ? a->in.h - y0 : a->kh;
+    int32_t ky0, ky1;
+    dory_window_span(y0, a->kh, a->in.h, &ky0, &ky1);
     for (ow = 0; ow < a->out.w; ++ow) {
       const int32_t x0 = ow * a->stride_w - a->pad.left;
-      const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + a->kw > a->in.w ? a->in.w - x0 : a->kw;
+      int32_t kx0, kx1;
+      dory_window_span(x0, a->kw, a->in.w, &kx0, &kx1);
       const int32_t pix = oh * a->out.w + ow;
       for (c = wk.c0; c < wk.c1; ++c) {
         const int8_t *w = a->weights + c * KK;

@@ -146,14 +146,26 @@ static inline int dory_rq_valid(const dory_requant_args *rq) {
          (!(rq->mul_per_channel || rq->add_per_channel) || rq->channel_params != 0);
 }
 
-/* Checks shared by the windowed kernels. */
+/* Checks shared by the windowed kernels. The input box may be empty (in->h or in->w 0: a tile whose windows all
+ * lie in the padding); its data is then never read and may be NULL. */
 static inline int dory_window_valid(const dory_tile *in, const dory_tile *out, const dory_pad *pad, int32_t kh,
                                     int32_t kw, int32_t sh, int32_t sw) {
   return kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1 && pad->top >= 0 && pad->left >= 0 && pad->bottom >= 0 &&
-         pad->right >= 0 && in->h >= 1 && in->w >= 1 && in->c >= 1 && out->h >= 1 && out->w >= 1 && out->c >= 1 &&
+         pad->right >= 0 && in->h >= 0 && in->w >= 0 && in->c >= 1 && out->h >= 1 && out->w >= 1 && out->c >= 1 &&
          (out->h - 1) * sh + kh <= pad->top + in->h + pad->bottom &&
-         (out->w - 1) * sw + kw <= pad->left + in->w + pad->right && in->data && out->data &&
-         dory_valid_dtype(in->type) && dory_valid_dtype(out->type);
+         (out->w - 1) * sw + kw <= pad->left + in->w + pad->right && (in->data || in->h == 0 || in->w == 0) &&
+         out->data && dory_valid_dtype(in->type) && dory_valid_dtype(out->type);
+}
+
+/* The in-bounds part [*k0, *k1) of a window of k positions starting at position p0 of a box of n positions (p0 is
+ * relative to the box, negative in the padding before it). Empty (*k0 == *k1) when the window lies wholly in the
+ * padding, which padding as large as the kernel allows. */
+static inline void dory_window_span(int32_t p0, int32_t k, int32_t n, int32_t *k0, int32_t *k1) {
+  int32_t lo = p0 < 0 ? -p0 : 0, hi = p0 + k > n ? n - p0 : k;
+  if (lo > k) lo = k;
+  if (hi < lo) hi = lo;
+  *k0 = lo;
+  *k1 = hi;
 }
 
 /* The entry points of a kernel family (registry.json: one name per operand type). A family writes its body

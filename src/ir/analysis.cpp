@@ -180,10 +180,6 @@ Status check_window(const Layer& l, const Tensor& in, const Tensor& out, const W
       w.pad.bottom < 0 || w.pad.right < 0)
     return shape_error(l, fmt::format("invalid window: kernel {}x{}, stride {}x{}, pads {},{},{},{}", w.kh, w.kw,
                                       w.stride_h, w.stride_w, w.pad.top, w.pad.left, w.pad.bottom, w.pad.right));
-  if (w.pad.top >= w.kh || w.pad.bottom >= w.kh || w.pad.left >= w.kw || w.pad.right >= w.kw)
-    return shape_error(l, fmt::format("padding {},{},{},{} must be smaller than the kernel {}x{} (a window of "
-                                      "padding only)",
-                                      w.pad.top, w.pad.left, w.pad.bottom, w.pad.right, w.kh, w.kw));
   int64_t ho = window_out(in.height(), w.kh, w.stride_h, w.pad.top, w.pad.bottom);
   int64_t wo = window_out(in.width(), w.kw, w.stride_w, w.pad.left, w.pad.right);
   std::vector<int64_t> expect{1, out_c, ho, wo};
@@ -191,6 +187,21 @@ Status check_window(const Layer& l, const Tensor& in, const Tensor& out, const W
     return shape_error(l, fmt::format("output '{}' has shape {}, the window gives {}", out.name,
                                       shape_str(out.shape), shape_str(expect)));
   return ok_status();
+}
+
+// A pool that ignores padded positions has no value at a window of padding only (the maximum of no element; a
+// mean over zero slots). ONNX leaves those undefined (onnxruntime refuses pads >= kernel for pools), so they are
+// rejected rather than given an arbitrary value.
+Status check_no_empty_window(const Layer& l, const Tensor& in, const Window& w, const char* kind,
+                             const char* how) {
+  if (!has_padding_only_window(w, in.height(), in.width())) return ok_status();
+  return make_error("ir-empty-window", where(l),
+                    fmt::format("the {} {} and has a window of padding only (kernel {}x{}, stride {}x{}, pads "
+                                "{},{},{},{} on a {}x{} input): its value is undefined (ONNX leaves it undefined)",
+                                kind, how, w.kh, w.kw, w.stride_h, w.stride_w, w.pad.top, w.pad.left, w.pad.bottom,
+                                w.pad.right, in.height(), in.width()),
+                    "reduce the pool's padding so that every window overlaps the input, or pad explicitly with a "
+                    "value (a Pad node) so that padded positions count");
 }
 
 }  // namespace
@@ -222,8 +233,11 @@ Status check_shapes(const Graph& g) {
       if (fc->requant) DORY_TRY_STATUS(check_requant_shape(l, *fc->requant, n));
     } else if (const auto* mp = l.as<MaxPool>()) {
       DORY_TRY_STATUS(check_window(l, in, out, mp->win, in.channels()));
+      if (!mp->pad_value) DORY_TRY_STATUS(check_no_empty_window(l, in, mp->win, "max pool", "ignores padding"));
     } else if (const auto* ap = l.as<AveragePool>()) {
       DORY_TRY_STATUS(check_window(l, in, out, ap->win, in.channels()));
+      if (!ap->count_include_pad)
+        DORY_TRY_STATUS(check_no_empty_window(l, in, ap->win, "average pool", "does not count padded slots"));
       DORY_TRY_STATUS(check_requant_shape(l, ap->requant, in.channels()));
     } else if (const auto* add = l.as<Add>()) {
       if (l.inputs.size() < 2 || add->operands.size() != l.inputs.size())

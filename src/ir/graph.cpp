@@ -30,6 +30,19 @@ int64_t window_out(int64_t in, int32_t k, int32_t stride, int32_t pad_before, in
   return span / stride + 1;
 }
 
+bool axis_has_padding_only_window(int64_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after) {
+  const int64_t n = window_out(in, k, stride, pad_before, pad_after);
+  if (n <= 0) return false;
+  // Windows start at o*stride - pad_before: the first one ends before the input when pad_before >= k, the last
+  // one starts at or after its end; any window between them reads input if these two do.
+  return pad_before >= k || (n - 1) * stride - pad_before >= in;
+}
+
+bool has_padding_only_window(const Window& w, int64_t h, int64_t width) {
+  return axis_has_padding_only_window(h, w.kh, w.stride_h, w.pad.top, w.pad.bottom) ||
+         axis_has_padding_only_window(width, w.kw, w.stride_w, w.pad.left, w.pad.right);
+}
+
 Status sort_topologically(Graph& g) {
   const size_t n = g.layers.size();
   std::vector<int> producer_of(g.tensors.size(), -1);

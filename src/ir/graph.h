@@ -91,5 +91,11 @@ int64_t layer_weight_bytes(const Graph& g, const Layer& l);  // weights (int8) +
 
 // Output spatial size of a window: floor((in + pads - k) / stride) + 1. Returns <= 0 if the window does not fit.
 int64_t window_out(int64_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after);
+// Whether some output position's window lies wholly in the padding, reading no input element (along one axis;
+// for a 2-D window, along either). Legal: ONNX lets padding reach or exceed the kernel. A convolution computes
+// requant(bias) there; a max pool without a pad value, or an average pool that does not count padded slots, has
+// no defined value there (the maximum of nothing, 0/0), so the IR rejects those (ir-empty-window).
+bool axis_has_padding_only_window(int64_t in, int32_t k, int32_t stride, int32_t pad_before, int32_t pad_after);
+bool has_padding_only_window(const Window& w, int64_t h, int64_t width);
 
 }  // namespace dory

@@ -121,6 +121,22 @@ Expected<Window> parse_window(const Node& n, int64_t h, int64_t w, std::optional
   return win;
 }
 
+Status check_pool_windows(const Node& n, const Window& w, int64_t h, int64_t width) {
+  if (!has_padding_only_window(w, h, width)) return ok_status();
+  const bool max = n.op_type == "MaxPool";
+  return make_error("onnx-empty-window", n.label(),
+                    fmt::format("pads {},{},{},{} (top, left, bottom, right) with kernel {}x{} and stride {}x{} on the "
+                                "{}x{} input give a window of padding only, whose value ONNX leaves undefined ({})",
+                                w.pad.top, w.pad.left, w.pad.bottom, w.pad.right, w.kh, w.kw, w.stride_h, w.stride_w, h,
+                                width,
+                                max ? "the maximum of no element: MaxPool ignores padding"
+                                    : "a mean over no element: count_include_pad = 0"),
+                    max ? "make every window overlap the input (pads smaller than the kernel), or pad with an "
+                          "explicit Pad node before the pool (its value is then the maximum of such windows)"
+                        : "make every window overlap the input (pads smaller than the kernel), or set "
+                          "count_include_pad = 1 (the mean of the padded zeros)");
+}
+
 Expected<PendingPad> parse_pad_node(const Node& n, const OnnxModel& m,
                                     const std::vector<const ConstTensor*>& const_inputs, int64_t rank) {
   std::string mode = n.attr_string("mode").value_or("constant");
@@ -151,6 +167,7 @@ Expected<PendingPad> parse_pad_node(const Node& n, const OnnxModel& m,
   pp.pad = {static_cast<int32_t>(pads[2]), static_cast<int32_t>(pads[3]), static_cast<int32_t>(pads[6]),
             static_cast<int32_t>(pads[7])};
   pp.value = value;
+  pp.node = n.label();
   return pp;
 }
 

@@ -19,6 +19,7 @@ namespace dory::onnxfe {
 struct PendingPad {
   Padding pad;
   double value = 0;  // the constant the ONNX Pad writes
+  std::string node;  // the Pad node's label (the first of a chain), for messages
 };
 
 // Parses kernel_shape/strides/pads/auto_pad/dilations/ceil_mode of a 2-D Conv or Pool node reading an input of
@@ -26,6 +27,12 @@ struct PendingPad {
 // when it does not change the output, or for MaxPool, where it is the same as extra end padding that is ignored.
 Expected<Window> parse_window(const Node& n, int64_t h, int64_t w, std::optional<std::pair<int32_t, int32_t>> kernel,
                               bool is_maxpool);
+
+// A pool that ignores padded positions (MaxPool without an explicit Pad's value; AveragePool with
+// count_include_pad = 0) has no value at a window of padding only (the maximum of nothing, 0/0): ONNX leaves it
+// undefined, onnxruntime refuses such pads. Fails with onnx-empty-window naming the node when `w` on an h x width
+// input has such a window (padding as large as the kernel is otherwise legal: see has_padding_only_window).
+Status check_pool_windows(const Node& n, const Window& w, int64_t h, int64_t width);
 
 // Adds an explicit Pad's amounts to a window (the Pad must pad only H and W, with mode "constant").
 Expected<PendingPad> parse_pad_node(const Node& n, const OnnxModel& m,

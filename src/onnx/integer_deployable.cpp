@@ -24,6 +24,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/conv_builder.h"
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
 
@@ -318,48 +319,23 @@ class Importer {
     if (!w)
       return make_error("onnx-unsupported-pattern", n.label(), "the weights must be a constant (initializer)",
                         "export with the weights as initializers");
-    const Tensor in = g_.tensor(x.t);
-    if (!in.is_feature_map() || in.shape[0] != 1)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("input '{}' of shape {} is not a batch-1 [1,C,H,W] feature map; dory supports "
-                                    "2-D convolutions",
-                                    in.name, shape_str(in.shape)));
-    if (w->shape.size() != 4)
-      return make_error("onnx-unsupported-pattern", n.label(), "dory supports 2-D convolutions (rank-4 weights)");
-    Conv2d c;
-    const int64_t group = n.attr_int("group").value_or(1);
-    if (group < 1 || group > in.channels())
-      return make_error("onnx-bad-attribute", n.label(), fmt::format("group = {} is invalid for {} input channels",
-                                                                     group, in.channels()));
-    c.groups = static_cast<int32_t>(group);
-    DORY_TRY(c.win, parse_window(n, in.height(), in.width(),
-                                 std::make_pair(static_cast<int32_t>(w->shape[2]), static_cast<int32_t>(w->shape[3])),
-                                 false));
-    DORY_TRY_STATUS(absorb_pad(n, x, c.win, /*zero_point=*/0, nullptr));
-    DORY_TRY(c.weights, conv_weights_to_dory(n, n.inputs[1], *w));
-    const int64_t cout = w->shape[0];
-    if (w->shape[1] * c.groups != in.channels())
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("weights expect {} input channels (x group {}), the input has {}", w->shape[1],
-                                    c.groups, in.channels()));
+    ConvOperand operand{&g_.tensor(x.t), 0, std::nullopt};
+    if (x.pad) {
+      DORY_TRY(operand.pad, integer_pad(n, *x.pad));
+    }
+    DORY_TRY(ConvBuild b, build_conv(n, operand, *w, n.inputs[1]));
+    Conv2d& c = b.conv;
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
-      const ConstTensor* b = constant(n.inputs[2]);
-      if (!b) return make_error("onnx-unsupported-pattern", n.label(), "the bias must be a constant");
-      DORY_TRY(c.bias, int32_values(n, n.inputs[2], *b, "bias"));
-      if (static_cast<int64_t>(c.bias.size()) != cout)
+      const ConstTensor* bias = constant(n.inputs[2]);
+      if (!bias) return make_error("onnx-unsupported-pattern", n.label(), "the bias must be a constant");
+      DORY_TRY(c.bias, int32_values(n, n.inputs[2], *bias, "bias"));
+      if (static_cast<int64_t>(c.bias.size()) != b.c_out())
         return make_error("onnx-shape-mismatch", n.label(), fmt::format("bias has {} values for {} output channels",
-                                                                        c.bias.size(), cout));
-    } else {
-      c.bias.assign(static_cast<size_t>(cout), 0);
+                                                                        c.bias.size(), b.c_out()));
     }
     Pending p;
     p.kind = SrcKind::Conv;
-    p.shape = {1, cout, window_out(in.height(), c.win.kh, c.win.stride_h, c.win.pad.top, c.win.pad.bottom),
-               window_out(in.width(), c.win.kw, c.win.stride_w, c.win.pad.left, c.win.pad.right)};
-    if (p.shape[2] <= 0 || p.shape[3] <= 0)
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("the {}x{} window does not fit the {}x{} input", c.win.kh, c.win.kw, in.height(),
-                                    in.width()));
+    p.shape = b.out_shape;
     p.layer.name = layer_name(n);
     p.layer.op = std::move(c);
     p.layer.inputs = {x.t};
@@ -369,32 +345,26 @@ class Importer {
     return ok_status();
   }
 
-  // Moves an explicit Pad into the window. Conv pads with `zero_point` (so the Pad value must be it); pools
-  // record the value (pad_value) for the caller.
-  Status absorb_pad(const Node& n, IntVal& x, Window& win, int32_t zero_point, std::optional<int32_t>* pool_pad) {
-    if (!x.pad) return ok_status();
-    const PendingPad& pp = *x.pad;
+  // The integer value of an explicit Pad's cells (the graph holds integers in floats, so the Pad's constant is
+  // that integer).
+  Expected<IntegerPad> integer_pad(const Node& n, const PendingPad& pp) {
     if (std::floor(pp.value) != pp.value)
       return make_error("onnx-non-integer", n.label(), fmt::format("is preceded by a Pad with value {}", pp.value));
     if (!(std::fabs(pp.value) <= 2147483647.0))
       return make_error("onnx-value-range", n.label(),
                         fmt::format("is preceded by a Pad with value {}, which does not fit int32", pp.value));
-    const int32_t v = static_cast<int32_t>(pp.value);
-    if (pool_pad) {
-      if (win.pad.any())
-        return make_error("onnx-unsupported-pattern", n.label(),
-                          "both an explicit Pad and the pool's own pads; dory supports one or the other");
-      *pool_pad = v;
-    } else if (v != zero_point) {
+    return IntegerPad{pp.pad, static_cast<int64_t>(pp.value), pp.node};
+  }
+
+  // Moves an explicit Pad into a pool's window and records its value (pool_pad) for the caller.
+  Status absorb_pad(const Node& n, IntVal& x, Window& win, std::optional<int32_t>* pool_pad) {
+    if (!x.pad) return ok_status();
+    DORY_TRY(IntegerPad ip, integer_pad(n, *x.pad));
+    if (win.pad.any())
       return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("is preceded by a Pad with value {}, but a convolution pads with its input zero "
-                                    "point {}",
-                                    v, zero_point));
-    }
-    win.pad.top += pp.pad.top;
-    win.pad.left += pp.pad.left;
-    win.pad.bottom += pp.pad.bottom;
-    win.pad.right += pp.pad.right;
+                        "both an explicit Pad and the pool's own pads; dory supports one or the other");
+    *pool_pad = static_cast<int32_t>(ip.value);
+    add_padding(win.pad, ip.pad);
     x.pad.reset();
     return ok_status();
   }
@@ -660,7 +630,8 @@ class Importer {
       return unsupported(n, "MaxPool with an Indices output");
     MaxPool mp;
     DORY_TRY(mp.win, parse_window(n, in.height(), in.width(), std::nullopt, true));
-    DORY_TRY_STATUS(absorb_pad(n, x, mp.win, 0, &mp.pad_value));
+    DORY_TRY_STATUS(absorb_pad(n, x, mp.win, &mp.pad_value));
+    if (!mp.pad_value) DORY_TRY_STATUS(check_pool_windows(n, mp.win, in.height(), in.width()));
     Tensor out = make_activation(n.outputs.at(0), {1, in.channels(),
                                   window_out(in.height(), mp.win.kh, mp.win.stride_h, mp.win.pad.top, mp.win.pad.bottom),
                                   window_out(in.width(), mp.win.kw, mp.win.stride_w, mp.win.pad.left, mp.win.pad.right)});
@@ -682,13 +653,12 @@ class Importer {
       ap.count_include_pad = n.attr_int("count_include_pad").value_or(0) != 0 || !ap.win.pad.any();
     }
     std::optional<int32_t> explicit_pad;
-    const bool had_node_pads = ap.win.pad.any();
-    DORY_TRY_STATUS(absorb_pad(n, x, ap.win, 0, &explicit_pad));
+    DORY_TRY_STATUS(absorb_pad(n, x, ap.win, &explicit_pad));
     if (explicit_pad) {  // explicit Pad values are real elements: counted, with their value
       ap.count_include_pad = true;
       ap.pad_value = *explicit_pad;
     }
-    (void)had_node_pads;
+    if (!ap.count_include_pad) DORY_TRY_STATUS(check_pool_windows(n, ap.win, in.height(), in.width()));
     Pending p;
     p.kind = SrcKind::Pool;
     p.shape = {1, in.channels(), window_out(in.height(), ap.win.kh, ap.win.stride_h, ap.win.pad.top, ap.win.pad.bottom),

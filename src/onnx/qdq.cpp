@@ -17,6 +17,13 @@
 // The IR tensor a layer writes is named after the ONNX output of the QuantizeLinear that materializes it, so
 // layer dumps carry the names of the quantized ONNX tensors.
 //
+// Between a QuantizeLinear and the DequantizeLinear reading its output, the integers themselves may be
+//   - padded: onnxruntime's DequantizeLinear -> Pad -> QuantizeLinear (the Pad requantized: Q(Pad(DQ(x), v)) =
+//     Pad(Q(DQ(x)), Q(v))), or a Pad of the integers; the padding waits, with the padded cells' integer value, for
+//     the Conv or pool that reads it (quantize_padded, pad_integers);
+//   - clipped: Brevitas's QCDQ export, QuantizeLinear -> Clip -> DequantizeLinear, narrowing the integer range
+//     (clamp_integers).
+//
 // Edges: a float graph input must be quantized by QuantizeLinear (its quantization becomes Graph::input_quant and
 // the IR input is the quantized integer, named after the ONNX input); a graph output that is a DequantizeLinear
 // of a quantized tensor gets Graph::output_dequant; a float Conv/Gemm at the very end keeps its int32 accumulator
@@ -30,6 +37,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/conv_builder.h"
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
 #include "onnx/real_multiplier.h"
@@ -73,9 +81,11 @@ struct QConst {
   int64_t zp_at(size_t i) const { return zero_point.size() == 1 ? zero_point[0] : zero_point[i]; }
 };
 
-// A quantized activation: an integer IR tensor.
+// A quantized activation: an integer IR tensor, possibly padded by an explicit Pad that waits for the Conv or pool
+// reading it (a Pad of a dequantized value that a QuantizeLinear requantized, or a Pad of the integers).
 struct QTensor {
   TensorId t = -1;
+  std::optional<IntegerPad> pad;  // the padded cells' value in t's integers
 };
 
 // An integer tensor seen through a DequantizeLinear: real value = scale * (q - zp).
@@ -161,8 +171,16 @@ class Importer {
     t.range = dtype_range(t.dtype);
     TensorId id = g_.add_tensor(std::move(t));
     g_.inputs[i] = id;
-    vals_[in.name] = QTensor{id};
+    vals_[in.name] = QTensor{id, std::nullopt};
     return ok_status();
+  }
+
+  static std::vector<int64_t> padded_shape(std::vector<int64_t> shape, const std::optional<IntegerPad>& pad) {
+    if (pad && shape.size() == 4) {
+      shape[2] += pad->pad.top + pad->pad.bottom;
+      shape[3] += pad->pad.left + pad->pad.right;
+    }
+    return shape;
   }
 
   const ConstTensor* constant(const std::string& name) const {
@@ -173,7 +191,7 @@ class Importer {
   std::vector<int64_t> shape_of(const Value& v) const {
     if (const auto* c = std::get_if<ConstTensor>(&v)) return c->shape;
     if (const auto* q = std::get_if<QConst>(&v)) return q->q.shape;
-    if (const auto* t = std::get_if<QTensor>(&v)) return g_.tensor(t->t).shape;
+    if (const auto* t = std::get_if<QTensor>(&v)) return padded_shape(g_.tensor(t->t).shape, t->pad);
     if (const auto* f = std::get_if<FloatVal>(&v)) return f->shape;
     if (const auto* fi = std::get_if<FloatInput>(&v)) {
       auto s = graph_input_shape(m_.inputs[fi->index]);
@@ -463,8 +481,9 @@ class Importer {
 
     if (const auto* fi = std::get_if<FloatInput>(v)) return quantize_input(n, fi->index, s, zp, dt);
     if (auto* f = std::get_if<FloatVal>(v)) {
+      if (f->pad) return quantize_padded(n, *f, s, zp, dt);
       DORY_TRY(TensorId t, quantize_float(*f, n, s, zp, dt));
-      vals_[out] = QTensor{t};
+      vals_[out] = QTensor{t, std::nullopt};
       return ok_status();
     }
     return make_error("onnx-unsupported-pattern", n.label(),
@@ -479,7 +498,7 @@ class Importer {
         return make_error("onnx-unsupported-pattern", n.label(),
                           fmt::format("quantizes the graph input '{}' a second time, differently", in.name),
                           "quantize each float input once");
-      vals_[n.outputs.at(0)] = QTensor{g_.inputs[index]};
+      vals_[n.outputs.at(0)] = QTensor{g_.inputs[index], std::nullopt};
       return ok_status();
     }
     DORY_TRY(std::vector<int64_t> shape, graph_input_shape(in));
@@ -497,7 +516,7 @@ class Importer {
     eq.axis = 1;
     eq.dtype = dt;
     g_.input_quant[index] = eq;
-    vals_[n.outputs.at(0)] = QTensor{id};
+    vals_[n.outputs.at(0)] = QTensor{id, std::nullopt};
     return ok_status();
   }
 
@@ -547,7 +566,9 @@ class Importer {
       FloatVal f;
       f.kind = FKind::Dequant;
       f.in = {Operand{qt->t, sc->f[0], zp}};
-      f.shape = t.shape;
+      f.shape = padded_shape(t.shape, qt->pad);
+      if (qt->pad)  // the padded cells, dequantized: exactly (q - zp) * s (pad_on_grid recovers q)
+        f.pad = PendingPad{qt->pad->pad, static_cast<double>(qt->pad->value - zp) * sc->f[0], qt->pad->pad_node};
       f.origin = &n;
       f.name = out;
       f.nodes = {layer_name(n)};
@@ -576,6 +597,7 @@ class Importer {
     }
     if (lo > hi) return make_error("onnx-bad-attribute", n.label(), fmt::format("Clip bounds [{}, {}] are empty", lo, hi));
     DORY_TRY(Value * v, value(n, 0));
+    if (const auto* q = std::get_if<QTensor>(v); q && n.op_type == "Clip") return clamp_integers(n, *q, lo, hi);
     auto* f = std::get_if<FloatVal>(v);
     if (!f) {
       if (std::holds_alternative<FloatInput>(*v)) return unquantized(n, n.inputs[0], *v);
@@ -595,8 +617,68 @@ class Importer {
     return ok_status();
   }
 
+  // Clip of a quantized tensor: Brevitas's QCDQ export (QuantizeLinear -> Clip -> DequantizeLinear) narrows the
+  // integer range this way to fewer bits (e.g. [0, 15] for 4-bit activations, [-127, 127] for narrow-range int8).
+  // The clamp joins the requantization of the layer that produced the tensor when this Clip is its only reader
+  // (clamp(clamp(v, a, b), c, d) = clamp(v, clamp(a, c, d), clamp(b, c, d))); otherwise (a graph input, a max pool,
+  // an alias of another tensor, another reader) it is an identity Requantize with the clamp. Either way the result,
+  // named after the Clip's output, has the Clip's bounds as its proven value range.
+  Status clamp_integers(const Node& n, const QTensor& q, double lo, double hi) {
+    if (q.pad)
+      return make_error("onnx-unsupported-pattern", n.label(),
+                        fmt::format("clamps '{}', the output of {}; dory absorbs a Pad only into the Conv or pool that "
+                                    "follows it",
+                                    n.inputs[0], q.pad->pad_node));
+    const Tensor& t = g_.tensor(q.t);
+    const ValueRange r = dtype_range(t.dtype);
+    for (double b : {lo, hi})
+      if (std::isfinite(b) && std::floor(b) != b)
+        return make_error("onnx-non-integer", n.label(),
+                          fmt::format("clips the quantized {} tensor '{}' at {}, which is not an integer",
+                                      dtype_name(t.dtype), n.inputs[0], b));
+    const int64_t c = std::isfinite(lo) ? std::clamp(saturating_int64(lo), r.lo, r.hi) : r.lo;
+    const int64_t d = std::isfinite(hi) ? std::clamp(saturating_int64(hi), r.lo, r.hi) : r.hi;
+    const std::string& out = n.outputs.at(0);
+    const int prod = g_.producer(q.t);
+    Requant* rq = nullptr;
+    // Only a tensor made for this very ONNX value (not an alias of an earlier one: Q(DQ(x)) with x's quantization,
+    // an Identity), which nothing else reads, can take the clamp.
+    if (prod >= 0 && t.name == n.inputs[0] && m_.consumers(n.inputs[0]).size() == 1 &&
+        !m_.is_graph_output(n.inputs[0])) {
+      Layer& l = g_.layers[static_cast<size_t>(prod)];
+      if (auto* cv = l.as<Conv2d>()) rq = cv->requant ? &*cv->requant : nullptr;
+      else if (auto* fc = l.as<FullyConnected>()) rq = fc->requant ? &*fc->requant : nullptr;
+      else if (auto* ap = l.as<AveragePool>()) rq = &ap->requant;
+      else if (auto* ad = l.as<Add>()) rq = &ad->requant;
+      else if (auto* rz = l.as<Requantize>()) rq = &rz->requant;
+      if (rq) {
+        rq->lo = static_cast<int32_t>(std::clamp<int64_t>(rq->lo, c, d));
+        rq->hi = static_cast<int32_t>(std::clamp<int64_t>(rq->hi, c, d));
+        l.onnx_nodes.push_back(layer_name(n));
+        g_.tensor(q.t).name = out;
+        vals_[out] = QTensor{q.t, std::nullopt};
+        return ok_status();
+      }
+    }
+    Tensor y = t;  // same shape, layout and quantization
+    y.name = out;
+    Requantize clamp;
+    clamp.input_zero_point = t.zero_point;
+    clamp.requant.zero_point = t.zero_point;  // identity: y = clamp((x - zp) + zp, c, d)
+    clamp.requant.lo = static_cast<int32_t>(c);
+    clamp.requant.hi = static_cast<int32_t>(d);
+    Layer l;
+    l.name = layer_name(n);
+    l.op = clamp;
+    l.inputs = {q.t};
+    l.onnx_nodes = {layer_name(n)};
+    vals_[out] = QTensor{emit(std::move(l), std::move(y)), std::nullopt};
+    return ok_status();
+  }
+
   Status visit_pad(const Node& n) {
     DORY_TRY(Value * v, value(n, 0));
+    if (const auto* q = std::get_if<QTensor>(v)) return pad_integers(n, *q);
     auto* f = std::get_if<FloatVal>(v);
     if (!f || f->kind != FKind::Dequant || f->view_node || f->clamped()) {
       if (f && f->kind != FKind::Dequant) return unquantized(n, n.inputs[0], *v);
@@ -628,6 +710,35 @@ class Importer {
     return ok_status();
   }
 
+  // A Pad of a quantized tensor (between QuantizeLinear and DequantizeLinear): its constant is an integer of the
+  // tensor's type (ONNX pads integer tensors with 0 when no constant is given, not with the zero point).
+  Status pad_integers(const Node& n, const QTensor& q) {
+    const Tensor& t = g_.tensor(q.t);
+    std::vector<const ConstTensor*> cin;
+    for (const std::string& in : n.inputs) cin.push_back(in.empty() ? nullptr : constant(in));
+    DORY_TRY(PendingPad pp, parse_pad_node(n, m_, cin, static_cast<int64_t>(t.shape.size())));
+    if (std::floor(pp.value) != pp.value || !dtype_range(t.dtype).contains(saturating_int64(pp.value)))
+      return make_error("onnx-bad-attribute", n.label(),
+                        fmt::format("pads the {} tensor '{}' with {}, which is not a value of that type",
+                                    dtype_name(t.dtype), n.inputs[0], pp.value));
+    QTensor out = q;
+    if (pp.pad.any()) {
+      const int64_t v = static_cast<int64_t>(pp.value);
+      if (out.pad) {
+        if (out.pad->value != v)
+          return make_error("onnx-unsupported-pattern", n.label(),
+                            fmt::format("pads with {} the output of {}, which padded with {}; dory absorbs "
+                                        "consecutive Pads only when their values are equal",
+                                        v, out.pad->pad_node, out.pad->value));
+        add_padding(out.pad->pad, pp.pad);
+      } else {
+        out.pad = IntegerPad{pp.pad, v, n.label()};
+      }
+    }
+    vals_[n.outputs.at(0)] = out;
+    return ok_status();
+  }
+
   Status visit_view(const Node& n) {
     DORY_TRY(Value * v, value(n, 0));
     const ConstTensor* target = nullptr;
@@ -635,6 +746,11 @@ class Importer {
       DORY_TRY(target, const_input(n, 1, "target shape"));
     }
     if (const auto* q = std::get_if<QTensor>(v)) {  // a view of the integers themselves
+      if (q->pad)
+        return make_error("onnx-unsupported-pattern", n.label(),
+                          fmt::format("reshapes '{}', the output of {}; dory absorbs a Pad only into the Conv or pool "
+                                      "that follows it",
+                                      n.inputs[0], q->pad->pad_node));
       const Tensor& in = g_.tensor(q->t);
       DORY_TRY(std::vector<int64_t> shape, view_shape(n, in.shape, target));
       DORY_TRY(Tensor t, make_view(n, in, n.outputs.at(0), shape));
@@ -643,7 +759,7 @@ class Importer {
       l.op = View{};
       l.inputs = {q->t};
       l.onnx_nodes = {layer_name(n)};
-      vals_[n.outputs.at(0)] = QTensor{emit(std::move(l), std::move(t))};
+      vals_[n.outputs.at(0)] = QTensor{emit(std::move(l), std::move(t)), std::nullopt};
       return ok_status();
     }
     auto* f = std::get_if<FloatVal>(v);
@@ -800,55 +916,25 @@ class Importer {
 
   Status visit_conv(const Node& n) {
     DORY_TRY(Input x, dq_input(n, 0, /*allow_pad=*/true));
-    DORY_TRY(const QConst wq, weights(n, 1, 0, 4));
-    const QConst* w = &wq;
-    const Tensor in = g_.tensor(x.op.t);
-    if (!in.is_feature_map() || in.shape[0] != 1)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("input '{}' of shape {} is not a batch-1 [1,C,H,W] feature map; dory supports "
-                                    "2-D convolutions",
-                                    in.name, shape_str(in.shape)));
-    Conv2d c;
-    c.groups = static_cast<int32_t>(n.attr_int("group").value_or(1));
-    c.input_zero_point = x.op.zp;
-    DORY_TRY(c.win, parse_window(n, in.height(), in.width(),
-                                 std::make_pair(static_cast<int32_t>(w->q.shape[2]),
-                                                static_cast<int32_t>(w->q.shape[3])),
-                                 false));
+    DORY_TRY(const QConst w, weights(n, 1, 0, 4));
+    ConvOperand operand{&g_.tensor(x.op.t), x.op.zp, std::nullopt};
     if (x.pad) {
-      if (x.pad->value != 0.0)
-        return make_error("onnx-unsupported-pattern", n.label(),
-                          fmt::format("is preceded by a Pad with value {}; a convolution pads with the real value 0 "
-                                      "(its input zero point)",
-                                      x.pad->value));
-      c.win.pad.top += x.pad->pad.top;
-      c.win.pad.left += x.pad->pad.left;
-      c.win.pad.bottom += x.pad->pad.bottom;
-      c.win.pad.right += x.pad->pad.right;
+      DORY_TRY(int32_t v, pad_on_grid(n, x.op, x.pad->value));
+      operand.pad = IntegerPad{x.pad->pad, v, x.pad->node};
     }
-    DORY_TRY(c.weights, conv_weights_to_dory(n, w->name, w->q));
-    const int64_t cout = w->q.shape[0];
-    if (w->q.shape[1] * c.groups != in.channels())
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("weights expect {} input channels (x group {}), the input has {}", w->q.shape[1],
-                                    c.groups, in.channels()));
-    if (w->scale.size() > 1 && static_cast<int64_t>(w->scale.size()) != cout)
+    DORY_TRY(ConvBuild b, build_conv(n, operand, w.q, w.name));
+    Conv2d& c = b.conv;
+    const int64_t cout = b.c_out();
+    if (w.scale.size() > 1 && static_cast<int64_t>(w.scale.size()) != cout)
       return make_error("onnx-shape-mismatch", n.label(), "the weight scales do not match the output channels");
     FloatVal f;
     f.kind = FKind::Conv;
-    f.acc_scale = times(x.op.scale, w->scale);
+    f.acc_scale = times(x.op.scale, w.scale);
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
-      DORY_TRY(Value * b, value(n, 2));
-      DORY_TRY(c.bias, bias(n, n.inputs[2], *b, f.acc_scale, cout, 2));
-    } else {
-      c.bias.assign(static_cast<size_t>(cout), 0);
+      DORY_TRY(Value * bv, value(n, 2));
+      DORY_TRY(c.bias, bias(n, n.inputs[2], *bv, f.acc_scale, cout, 2));
     }
-    f.shape = {1, cout, window_out(in.height(), c.win.kh, c.win.stride_h, c.win.pad.top, c.win.pad.bottom),
-               window_out(in.width(), c.win.kw, c.win.stride_w, c.win.pad.left, c.win.pad.right)};
-    if (f.shape[2] <= 0 || f.shape[3] <= 0)
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("the {}x{} window does not fit the {}x{} input", c.win.kh, c.win.kw, in.height(),
-                                    in.width()));
+    f.shape = b.out_shape;
     f.in = {x.op};
     f.layer.name = layer_name(n);
     f.layer.op = std::move(c);
@@ -994,6 +1080,7 @@ class Importer {
       }
       mp.win.pad = x.pad->pad;
     }
+    if (!mp.pad_value) DORY_TRY_STATUS(check_pool_windows(n, mp.win, in.height(), in.width()));
     FloatVal f;
     f.kind = FKind::MaxPool;
     f.in = {x.op};
@@ -1037,11 +1124,9 @@ class Importer {
           return make_error("onnx-unsupported-pattern", n.label(),
                             "an explicit Pad with a non-zero value and the pool's own pads");
         ap.count_include_pad = true;
-        ap.win.pad.top += x.pad->pad.top;
-        ap.win.pad.left += x.pad->pad.left;
-        ap.win.pad.bottom += x.pad->pad.bottom;
-        ap.win.pad.right += x.pad->pad.right;
+        add_padding(ap.win.pad, x.pad->pad);
       }
+      if (!ap.count_include_pad) DORY_TRY_STATUS(check_pool_windows(n, ap.win, in.height(), in.width()));
     }
     FloatVal f;
     f.kind = FKind::AvgPool;
@@ -1123,12 +1208,27 @@ class Importer {
     return t;
   }
 
-  Expected<TensorId> quantize_float(const FloatVal& f, const Node& q, double s_y, int32_t zp_y, DType dt) {
-    const std::string& out = q.outputs.at(0);
+  // QuantizeLinear of a padded dequantized value (onnxruntime's DequantizeLinear -> Pad -> QuantizeLinear): Q is
+  // elementwise, so Q(Pad(DQ(x), v)) = Pad(Q(DQ(x)), Q(v)) exactly. The unpadded part is what Q(DQ(x)) is anywhere
+  // (x itself when the quantization is the same, else a Requantize of x), and the padded cells hold the integer
+  // Q(v), which the Conv or pool reading the result absorbs (a Conv only when Q(v) is its input zero point).
+  Status quantize_padded(const Node& q, const FloatVal& f, double s_y, int32_t zp_y, DType dt) {
+    DORY_CHECK(f.kind == FKind::Dequant && !f.view_node && !f.clamped(), "a Pad on a computed float value");
+    FloatVal inner = f;
+    inner.pad.reset();
+    inner.shape = g_.tensor(f.in[0].t).shape;
+    DORY_TRY(TensorId t, quantize_float(inner, q, s_y, zp_y, dt, q.outputs.at(0) + ".unpadded"));
+    const int64_t v = quantize_scalar(f.pad->value, s_y, zp_y, dtype_range(dt));
+    vals_[q.outputs.at(0)] = QTensor{t, IntegerPad{f.pad->pad, v, f.pad->node}};
+    return ok_status();
+  }
+
+  // `name`: the IR tensor's name when not the QuantizeLinear's output (a padded result's unpadded part).
+  Expected<TensorId> quantize_float(const FloatVal& f, const Node& q, double s_y, int32_t zp_y, DType dt,
+                                    const std::string& name = "") {
+    const std::string& out = name.empty() ? q.outputs.at(0) : name;
     const std::string where = q.label();
-    if (f.pad)
-      return make_error("onnx-unsupported-pattern", q.label(),
-                        "quantizes the output of a Pad; dory absorbs a Pad only into the Conv or pool that follows it");
+    DORY_CHECK(!f.pad, "quantize_float of a padded value (quantize_padded handles it)");
     // Relu/Clip before QuantizeLinear: Q is monotone, so Q(clamp(v, a, b)) = clamp(Q(v), Q(a), Q(b)) exactly.
     const ValueRange dr = dtype_range(dt);
     int64_t lo = dr.lo, hi = dr.hi;
@@ -1274,6 +1374,7 @@ class Importer {
         return make_error("onnx-unquantized-float-op", where, "is a float graph input passed through unchanged",
                           kQdqHint);
       if (const auto* q = std::get_if<QTensor>(&v)) {
+        if (q->pad) return make_error("onnx-unsupported-pattern", where, "is the output of a Pad");
         g_.outputs.push_back(q->t);
         g_.output_dequant.push_back(std::nullopt);
         continue;

@@ -10,7 +10,10 @@
 //                      FC is one matrix-vector product over the whole input, so a MatMul with several rows (or a
 //                      batch) becomes one FC whose weights are block-diagonal: output (b, m, n) reads only row
 //                      (b, m) of the input. Exact; the weights grow by the number of rows (a note says so).
-//   MaxPool         -> MaxPool on the integer tensor (padding ignored).
+//   MaxPool         -> MaxPool on the integer tensor (its own padding ignored).
+//   Pad             (constant, on an integer activation; onnxruntime keeps Pad as an op on the quantized tensor,
+//                      with the zero point as its constant) -> no layer: the QLinearConv/ConvInteger reading it
+//                      absorbs it when the constant is its x_zero_point, a MaxPool with the constant as pad value.
 //   Relu, Clip      -> Requantize with m = 1, D = 1 and the clamp, on the raw integers (as ONNX computes them on
 //                      integer tensors).
 //   Flatten/Reshape -> View; Identity aliases; constant sub-graphs (Shape/Gather/Concat...) fold.
@@ -27,6 +30,7 @@
 #include <map>
 #include <set>
 
+#include "onnx/conv_builder.h"
 #include "onnx/dialects.h"
 #include "onnx/import_util.h"
 #include "onnx/real_multiplier.h"
@@ -35,8 +39,9 @@ namespace dory::onnxfe {
 namespace {
 
 constexpr const char* kSupported =
-    "QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, MaxPool, Relu, Clip, Flatten, Reshape, Identity, "
-    "QuantizeLinear (on graph inputs) and DequantizeLinear (on graph outputs)";
+    "QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, MaxPool, Relu, Clip, Pad (before a QLinearConv, "
+    "ConvInteger or MaxPool), Flatten, Reshape, Identity, QuantizeLinear (on graph inputs) and DequantizeLinear (on "
+    "graph outputs)";
 constexpr int64_t kMaxLoweredWeights = int64_t{1} << 24;  // block-diagonal FC lowering: 16 M weights at most
 
 int64_t numel(const std::vector<int64_t>& s) {
@@ -70,6 +75,7 @@ class QOperatorImporter {
   std::map<std::string, TensorId> acts_;          // integer activations
   std::set<std::string> quantized_inputs_;        // QuantizeLinear outputs bound to a graph input
   std::map<std::string, DequantizedOutput> dq_;   // DequantizeLinear outputs (graph outputs only)
+  std::map<std::string, IntegerPad> pads_;        // activations that are the output of a Pad (value in integers)
 
   // ---- values -------------------------------------------------------------------------------------------
 
@@ -93,11 +99,20 @@ class QOperatorImporter {
     return c;
   }
 
-  Expected<TensorId> activation(const Node& n, size_t k) const {
+  // The integer activation read by input k. The output of a Pad is read only by the ops that absorb it
+  // (allow_pad: QLinearConv, ConvInteger, MaxPool; they take the padding from padding(n, k)).
+  Expected<TensorId> activation(const Node& n, size_t k, bool allow_pad = false) const {
     if (!has_input(n, k)) return make_error("onnx-missing-input", n.label(), fmt::format("input {} is missing", k));
     const std::string& name = n.inputs[k];
     auto it = acts_.find(name);
-    if (it != acts_.end()) return it->second;
+    if (it != acts_.end()) {
+      if (auto p = pads_.find(name); p != pads_.end() && !allow_pad)
+        return make_error("onnx-unsupported-pattern", n.label(),
+                          fmt::format("reads '{}', the output of {}; dory absorbs a Pad only into the QLinearConv, "
+                                      "ConvInteger or MaxPool that follows it",
+                                      name, p->second.pad_node));
+      return it->second;
+    }
     if (consts_.count(name))
       return make_error("onnx-unsupported-pattern", n.label(),
                         fmt::format("input '{}' is a constant where dory expects an activation", name));
@@ -255,7 +270,7 @@ class QOperatorImporter {
                                     n.domain, kSupported));
     const std::string& op = n.op_type;
     const bool on_activations =
-        op == "Identity" || op == "Relu" || op == "Clip" || op == "Flatten" || op == "Reshape";
+        op == "Identity" || op == "Relu" || op == "Clip" || op == "Flatten" || op == "Reshape" || op == "Pad";
     if (is_foldable_op(op) && (!on_activations || all_inputs_constant(n))) return fold(n);
     if (op == "QuantizeLinear") {
       if (quantized_inputs_.count(n.outputs.at(0))) return ok_status();
@@ -273,6 +288,7 @@ class QOperatorImporter {
     if (op == "MatMulInteger") return matmul(n, false);
     if (op == "MaxPool") return maxpool(n);
     if (op == "Relu" || op == "Clip") return clamp(n);
+    if (op == "Pad") return pad(n);
     if (op == "Flatten" || op == "Reshape") return view(n);
     if (op == "Identity") {
       DORY_TRY(TensorId x, activation(n, 0));
@@ -434,41 +450,17 @@ class QOperatorImporter {
 
   Status conv(const Node& n, bool qlinear) {
     const size_t wi = qlinear ? 3 : 1;
-    DORY_TRY(TensorId xid, activation(n, 0));
+    DORY_TRY(TensorId xid, activation(n, 0, /*allow_pad=*/true));
     const Tensor x = g_.tensor(xid);
     DORY_TRY(const ConstTensor* w, required_constant(n, wi, "weight tensor"));
     DORY_TRY(int32_t x_zp, activation_zero_point(n, 2, x));
     DORY_TRY(std::vector<int64_t> w_zp, weight_zero_points(n, qlinear ? 5 : 3));
-    if (!x.is_feature_map() || x.shape[0] != 1)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("convolves '{}' of shape {}; dory supports 2-D convolutions of [1,C,H,W] maps",
-                                    x.name, shape_str(x.shape)));
-    if (w->shape.size() != 4)
-      return make_error("onnx-unsupported-pattern", n.label(),
-                        fmt::format("weights of rank {}; dory supports 2-D convolutions", w->shape.size()));
     if (!is_integer_type(w->elem_type))
       return make_error("onnx-unsupported-dtype", n.label(),
                         fmt::format("weights of type {}; expected int8 or uint8", elem_type_name(w->elem_type)));
-    const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3];
-    const int64_t Co = w->shape[0];
-    const int64_t group = n.attr_int("group").value_or(1);
-    if (group < 1 || w->shape[1] * group != C)
-      return make_error("onnx-shape-mismatch", n.label(),
-                        fmt::format("weights [{}] with group {} do not fit {} input channels",
-                                    fmt::join(w->shape, ","), group, C));
-    DORY_TRY(Window win, parse_window(n, H, W,
-                                      std::make_pair(static_cast<int32_t>(w->shape[2]),
-                                                     static_cast<int32_t>(w->shape[3])),
-                                      false));
-    const int64_t Ho = window_out(H, win.kh, win.stride_h, win.pad.top, win.pad.bottom);
-    const int64_t Wo = window_out(W, win.kw, win.stride_w, win.pad.left, win.pad.right);
-    if (Ho <= 0 || Wo <= 0)
-      return make_error("onnx-shape-mismatch", n.label(), "the window does not fit the input");
-
-    Conv2d c;
-    c.win = win;
-    c.groups = static_cast<int32_t>(group);
-    DORY_TRY(c.weights, conv_weights_to_dory(n, n.inputs[wi], *w));
+    DORY_TRY(ConvBuild b, build_conv(n, ConvOperand{&x, x_zp, padding(n, 0)}, *w, n.inputs[wi]));
+    Conv2d& c = b.conv;
+    const int64_t Co = b.c_out();
     if (!w_zp.empty()) {  // fold w - zp (per tensor or per output channel)
       if (w_zp.size() != 1 && static_cast<int64_t>(w_zp.size()) != Co)
         return make_error("onnx-shape-mismatch", n.label(),
@@ -477,17 +469,15 @@ class QOperatorImporter {
       for (size_t i = 0; i < c.weights.size(); ++i)
         c.weights[i] -= static_cast<int32_t>(w_zp[w_zp.size() == 1 ? 0 : i / per]);
     }
-    c.input_zero_point = x_zp;
-    c.bias.assign(static_cast<size_t>(Co), 0);
-    Tensor out = make_activation(n.outputs.at(0), {1, Co, Ho, Wo});
+    Tensor out = make_activation(n.outputs.at(0), b.out_shape);
     out.dtype_declared = true;
     if (qlinear) {
       if (has_input(n, 8)) {
-        DORY_TRY(const ConstTensor* b, required_constant(n, 8, "bias"));
-        if (b->size() != Co)
+        DORY_TRY(const ConstTensor* bias, required_constant(n, 8, "bias"));
+        if (bias->size() != Co)
           return make_error("onnx-shape-mismatch", n.label(),
-                            fmt::format("the bias has {} values for {} output channels", b->size(), Co));
-        DORY_TRY(c.bias, int32_values(n, n.inputs[8], *b, "bias"));
+                            fmt::format("the bias has {} values for {} output channels", bias->size(), Co));
+        DORY_TRY(c.bias, int32_values(n, n.inputs[8], *bias, "bias"));
       }
       DORY_TRY(double x_scale, scalar_scale(n, 1, "input scale"));
       DORY_TRY(OutQuant oq, output_quant(n, 6));
@@ -613,7 +603,7 @@ class QOperatorImporter {
   Status maxpool(const Node& n) {
     if (n.outputs.size() > 1 && !n.outputs[1].empty())
       return make_error("onnx-unsupported-pattern", n.label(), "MaxPool's Indices output is not supported");
-    DORY_TRY(TensorId xid, activation(n, 0));
+    DORY_TRY(TensorId xid, activation(n, 0, /*allow_pad=*/true));
     const Tensor x = g_.tensor(xid);
     if (!x.is_feature_map() || x.shape[0] != 1)
       return make_error("onnx-unsupported-pattern", n.label(),
@@ -622,14 +612,60 @@ class QOperatorImporter {
     if (n.attr_int("storage_order").value_or(0) != 0)
       return make_error("onnx-unsupported-attribute", n.label(), "storage_order = 1 is not supported");
     DORY_TRY(Window win, parse_window(n, x.shape[2], x.shape[3], std::nullopt, true));
+    MaxPool mp;
+    if (const std::optional<IntegerPad> p = padding(n, 0)) {  // explicit padded cells: real elements with a value
+      if (win.pad.any())
+        return make_error("onnx-unsupported-pattern", n.label(),
+                          fmt::format("pools the output of {} with its own pads too; dory supports one or the other",
+                                      p->pad_node));
+      win.pad = p->pad;
+      mp.pad_value = static_cast<int32_t>(p->value);
+    } else {
+      DORY_TRY_STATUS(check_pool_windows(n, win, x.shape[2], x.shape[3]));
+    }
     const int64_t Ho = window_out(x.shape[2], win.kh, win.stride_h, win.pad.top, win.pad.bottom);
     const int64_t Wo = window_out(x.shape[3], win.kw, win.stride_w, win.pad.left, win.pad.right);
     if (Ho <= 0 || Wo <= 0) return make_error("onnx-shape-mismatch", n.label(), "the window does not fit the input");
-    MaxPool mp;
     mp.win = win;
     Tensor out = make_activation(n.outputs.at(0), {1, x.shape[1], Ho, Wo});
     copy_quant(x, out);
     return add_layer(n, std::move(mp), {xid}, std::move(out));
+  }
+
+  // The Pad whose output input k of n reads, if any.
+  std::optional<IntegerPad> padding(const Node& n, size_t k) const {
+    if (!has_input(n, k)) return std::nullopt;
+    auto it = pads_.find(n.inputs[k]);
+    return it == pads_.end() ? std::nullopt : std::optional<IntegerPad>(it->second);
+  }
+
+  // Pad of an integer activation (onnxruntime's QOperator format keeps Pad as an op on the quantized tensor, with
+  // the quantized constant, normally the zero point): no layer; the op that reads it absorbs the padding. ONNX pads
+  // an integer tensor with 0 when no constant is given (not with the zero point).
+  Status pad(const Node& n) {
+    DORY_TRY(TensorId xid, activation(n, 0, /*allow_pad=*/true));
+    const Tensor& x = g_.tensor(xid);
+    std::vector<const ConstTensor*> cin;
+    for (size_t k = 0; k < n.inputs.size(); ++k) cin.push_back(constant(n, k));
+    DORY_TRY(PendingPad pp, parse_pad_node(n, m_, cin, static_cast<int64_t>(x.shape.size())));
+    if (std::floor(pp.value) != pp.value || !dtype_range(x.dtype).contains(saturating_int64(pp.value)))
+      return make_error("onnx-bad-attribute", n.label(),
+                        fmt::format("pads the {} tensor '{}' with {}, which is not a value of that type",
+                                    dtype_name(x.dtype), x.name, pp.value));
+    std::optional<IntegerPad> p = padding(n, 0);
+    if (pp.pad.any()) {
+      const int64_t v = static_cast<int64_t>(pp.value);
+      if (p && p->value != v)
+        return make_error("onnx-unsupported-pattern", n.label(),
+                          fmt::format("pads with {} the output of {}, which padded with {}; dory absorbs consecutive "
+                                      "Pads only when their values are equal",
+                                      v, p->pad_node, p->value));
+      if (p) add_padding(p->pad, pp.pad);
+      else p = IntegerPad{pp.pad, v, n.label()};
+    }
+    acts_[n.outputs.at(0)] = xid;
+    if (p) pads_[n.outputs.at(0)] = *p;
+    return ok_status();
   }
 
   // Relu/Clip on an integer tensor: the raw integers are clamped, as ONNX computes these ops on integer types.
@@ -734,6 +770,7 @@ class QOperatorImporter {
         g_.outputs.push_back(it->second.id);
         g_.output_dequant.push_back(it->second.q);
       } else if (auto a = acts_.find(o.name); a != acts_.end()) {
+        if (pads_.count(o.name)) return make_error("onnx-unsupported-pattern", where, "is the output of a Pad");
         g_.outputs.push_back(a->second);
         g_.output_dequant.push_back(std::nullopt);
       } else {

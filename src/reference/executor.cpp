@@ -170,6 +170,8 @@ void run_maxpool(const Graph& g, const Layer& l, const std::vector<int32_t>& x, 
             }
             best = std::max<int64_t>(best, x[static_cast<size_t>((ih * W + iw) * C + c)]);
           }
+        DORY_CHECK(best != std::numeric_limits<int64_t>::min(),
+                   "max pool window of padding only without a pad value (check_shapes rejects it)");
         y[static_cast<size_t>((oh * Wo + ow) * C + c)] = static_cast<int32_t>(best);
       }
 }
@@ -199,6 +201,8 @@ void run_avgpool(const Graph& g, const Layer& l, const LayerPlan& p, const std::
           for (int64_t c = 0; c < C; ++c) sum[c] += px[c] - ap.input_zero_point;
         }
       int64_t cnt = inside;
+      DORY_CHECK(cnt > 0 || ap.count_include_pad,
+                 "average pool window of padding only that counts no slot (check_shapes rejects it)");
       if (ap.count_include_pad) {
         cnt += padded;
         for (int64_t c = 0; c < C; ++c)

@@ -43,6 +43,13 @@ AxisWindow axis_window(int64_t o0, int64_t o1, int64_t stride, int64_t k, int64_
   const int64_t first = o0 * stride - pad_before;        // first input position of the first window
   const int64_t last = (o1 - 1) * stride - pad_before + k;  // one past the last position of the last window
   AxisWindow a;
+  if (last <= 0 || first >= in_extent) {
+    // Every window lies wholly in the padding (padding as large as the kernel allows it): an empty box at the border
+    // the windows lie beyond, and all of their span is padding on that side.
+    a.in.begin = a.in.end = first >= in_extent ? in_extent : 0;
+    (first >= in_extent ? a.pad_after : a.pad_before) = last - first;
+    return a;
+  }
   a.in.begin = std::max<int64_t>(0, first);
   a.in.end = std::min(in_extent, last);
   a.pad_before = std::max<int64_t>(0, -first);

@@ -14,7 +14,12 @@
 // and the padding applied at this tile is what was clipped: pad top = max(0, pad_top - h0*stride_h), pad bottom
 // = max(0, (h1-1)*stride_h - pad_top + kh - H_in); same for columns. Padding is therefore non-zero only on tiles
 // whose windows reach outside the map: normally the border tiles, but a tile of fewer than pad/stride rows next
-// to a border tile gets some too (tile_extent handles every case). The L1 input buffer holds the largest box:
+// to a border tile gets some too (tile_extent handles every case). Padding may reach or exceed the kernel (legal
+// ONNX): then windows, and whole tiles, can lie in the padding only. Such a tile's input box is empty (size 0,
+// placed at the border it lies beyond: [0, 0) before the map, [H_in, H_in) after it), nothing is loaded for it,
+// and all of its windows' span is padding on that side (pad top = (h1-1)*stride_h + kh - h0*stride_h before the
+// map, likewise pad bottom after it). In every case pad before + box + pad after is exactly the span the tile's
+// windows cover. The L1 input buffer holds the largest box:
 // min((h_out-1)*stride_h + kh, H_in) rows x min((w_out-1)*stride_w + kw, W_in) columns x c_in channels.
 #pragma once
 

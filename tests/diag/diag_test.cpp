@@ -1,6 +1,7 @@
 // Bad input gets a clear diagnostic: each test breaks a valid integer-deployable model in one way and checks the
 // stable error code, that the message names the node (or tensor, or layer) and its op type, and that the CLI
 // exits with status 1 (never 0, never a crash). QDQ/QOperator-specific errors are tested beside their importers.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "../util/run_cli.h"
@@ -181,6 +182,55 @@ TEST(Diagnostics, AGroupedConvolutionThatIsNotDepthwiseIsExplained) {
   EXPECT_EQ(d.code, "ir-unsupported-groups");
   EXPECT_TRUE(contains(d.location, "grouped")) << d.str();
   EXPECT_TRUE(contains(d.hint, "Concat")) << d.str();
+}
+
+// The three dialects build their convolutions with one builder (onnx/conv_builder.h), so an invalid group gets
+// the same diagnostic from each (only the integer-deployable importer checked it before).
+std::string conv_model(const std::string& dialect, int64_t group) {
+  using TP = onnx::TensorProto;
+  OnnxBuilder b(13);
+  const std::vector<int64_t> w(4 * 2 * 9, 1);
+  if (dialect == "integer-deployable") {
+    b.input("x", {1, 4, 4, 4});
+    b.init("w", {4, 2, 3, 3}, std::vector<float>(w.begin(), w.end()));
+    OnnxBuilder::attr(b.node("Conv", {"x", "w"}, {"y"}, "conv_g"), "group", group);
+    b.output("y");
+  } else if (dialect == "qdq") {
+    b.input("x", {1, 4, 4, 4});
+    b.init("s", {}, {0.5f}).init_int("zp", {}, {128}, TP::UINT8);
+    b.init_int("w", {4, 2, 3, 3}, w, TP::INT8).init("ws", {}, {0.25f}).init_int("wz", {}, {0}, TP::INT8);
+    b.node("QuantizeLinear", {"x", "s", "zp"}, {"xq"}, "q_x");
+    b.node("DequantizeLinear", {"xq", "s", "zp"}, {"xd"}, "dq_x");
+    b.node("DequantizeLinear", {"w", "ws", "wz"}, {"wd"}, "dq_w");
+    OnnxBuilder::attr(b.node("Conv", {"xd", "wd"}, {"acc"}, "conv_g"), "group", group);
+    b.node("QuantizeLinear", {"acc", "s", "zp"}, {"y"}, "q_y");
+    b.output("y", {}, TP::UINT8);
+  } else {
+    b.input("x", {1, 4, 4, 4}, TP::UINT8);
+    b.init("s", {}, {0.5f}).init_int("zp", {}, {128}, TP::UINT8);
+    b.init_int("w", {4, 2, 3, 3}, w, TP::INT8).init("ws", {}, {0.25f}).init_int("wz", {}, {0}, TP::INT8);
+    OnnxBuilder::attr(b.node("QLinearConv", {"x", "s", "zp", "w", "ws", "wz", "s", "zp"}, {"y"}, "conv_g"), "group",
+                      group);
+    b.output("y", {}, TP::UINT8);
+  }
+  return b.bytes();
+}
+
+TEST(Diagnostics, AnInvalidGroupIsTheSameErrorInEveryDialect) {
+  for (const char* dialect : {"integer-deployable", "qdq", "qoperator"}) {
+    for (int64_t group : {int64_t{0}, int64_t{3}, int64_t{8}}) {  // 3 does not divide 4 channels, 8 exceeds them
+      Diagnostic d = import_error(conv_model(dialect, group));
+      EXPECT_EQ(d.code, "onnx-bad-attribute") << dialect << ", group " << group << ": " << d.str();
+      EXPECT_TRUE(contains(d.location, "conv_g")) << d.str();
+      EXPECT_TRUE(contains(d.message, fmt::format("group = {}", group))) << d.str();
+    }
+    // group 2 fits the weights [4, 2, 3, 3] but is neither standard nor depthwise: the IR's diagnostic.
+    EXPECT_EQ(import_error(conv_model(dialect, 2)).code, "ir-unsupported-groups") << dialect;
+    // group 1 does not fit the weights' 2 input channels per group.
+    Diagnostic d = import_error(conv_model(dialect, 1));
+    EXPECT_EQ(d.code, "onnx-shape-mismatch") << dialect << ": " << d.str();
+    EXPECT_TRUE(contains(d.message, "expect 2 input channels")) << d.str();
+  }
 }
 
 TEST(Diagnostics, APadThatNoConvOrPoolAbsorbsIsExplained) {

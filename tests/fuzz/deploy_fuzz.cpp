@@ -1,7 +1,8 @@
 // deploy_fuzz: differential fuzzing of the whole deployment path, one random layer at a time.
 //
 // Each case: a random layer of one kind (conv, pointwise, depthwise, fc, max/avg pool, add, requantize; kernels
-// 1-7 incl. non-square, strides 1-3, asymmetric padding, channels 1-300, maps 1-96; random element types and
+// 1-7 incl. non-square, strides 1-3, asymmetric padding (sometimes as large as the kernel or larger: windows and
+// whole tiles of padding only), channels 1-300, maps 1-96; random element types and
 // requantizations: tests/kernels/kernel_harness.h) on a random target (gap8, pulp-open, gap9), a random L1
 // budget between the smallest feasible one and the whole layer, and a random objective (model, dory, fill) ->
 // deploy (plans, memory plan, descriptors, static schedule check) -> emit the C application -> compile it with
@@ -118,6 +119,8 @@ struct CaseResult {
   int64_t tiles = 0;
   bool multi_tile = false;
   int64_t l2_direct = 0, l2_direct_fallback = 0;  // layers the L2-direct pass runs from L2 / runs tiled
+  int64_t big_pad_layers = 0;     // layers whose padding reaches the kernel on some side
+  int64_t padding_only_tiles = 0;  // tiles whose windows all lie in the padding (nothing loaded)
 };
 
 struct Shared {
@@ -195,6 +198,12 @@ CaseResult run_case(const Shared& sh, int k) {
     res.tiles += dl.plan.counts.total();
     res.multi_tile |= dl.plan.counts.total() > 1;
     const dory_layer d = dl.descriptor();
+    if (d.pad.top >= d.kh || d.pad.bottom >= d.kh || d.pad.left >= d.kw || d.pad.right >= d.kw) ++res.big_pad_layers;
+    for (int32_t t = 0; t < dory_layer_tile_total(&d); ++t) {
+      dory_tile_extent e;
+      dory_layer_tile_extent(&d, t, &e);
+      if (e.h_in == 0 || e.w_in == 0) ++res.padding_only_tiles;
+    }
     if (dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(app->deployment.l1_bytes), nullptr))
       ++res.l2_direct;
     else
@@ -313,7 +322,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0}, done{0};
-  std::atomic<int64_t> tiles{0}, multi{0}, direct{0}, fallback{0};
+  std::atomic<int64_t> tiles{0}, multi{0}, direct{0}, fallback{0}, big_pad{0}, pad_only{0};
   std::mutex io;
   const bool tty = isatty(fileno(stderr)) != 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -325,6 +334,8 @@ int main(int argc, char** argv) {
       multi += r.multi_tile ? 1 : 0;
       direct += r.l2_direct;
       fallback += r.l2_direct_fallback;
+      big_pad += r.big_pad_layers;
+      pad_only += r.padding_only_tiles;
       const int d = ++done;
       if (!r.ok) {
         ++failures;
@@ -339,9 +350,11 @@ int main(int argc, char** argv) {
   for (auto& t : pool) t.join();
   if (tty) std::fputs("\n", stderr);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("deploy_fuzz: %d cases, %d failed; %lld tiles, %lld cases with several tiles; L2-direct pass: %lld "
-              "layers from L2, %lld run tiled (im2col scratch > L1); %.0f s\n",
+  std::printf("deploy_fuzz: %d cases, %d failed; %lld tiles, %lld cases with several tiles; %lld layers with padding "
+              "as large as the kernel, %lld tiles of padding only; L2-direct pass: %lld layers from L2, %lld run "
+              "tiled (im2col scratch > L1); %.0f s\n",
               done.load(), failures.load(), static_cast<long long>(tiles.load()), static_cast<long long>(multi.load()),
+              static_cast<long long>(big_pad.load()), static_cast<long long>(pad_only.load()),
               static_cast<long long>(direct.load()), static_cast<long long>(fallback.load()), secs);
   if (temp_work) fs::remove_all(sh.work);
   return failures ? 1 : 0;

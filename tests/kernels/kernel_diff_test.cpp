@@ -95,6 +95,8 @@ std::set<std::string> case_features(const LayerCase& c, const Layer& l) {
     if (w->kh != w->kw) f.insert("non-square");
     if (w->stride_h > 1 || w->stride_w > 1) f.insert("stride>1");
     if (w->pad.top != w->pad.bottom || w->pad.left != w->pad.right) f.insert("asymmetric-pad");
+    if (w->pad.top >= w->kh || w->pad.bottom >= w->kh || w->pad.left >= w->kw || w->pad.right >= w->kw)
+      f.insert("pad>=kernel");
   }
   return f;
 }
@@ -165,9 +167,11 @@ void run_family(Family f, int n_cases) {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[ kernels  ] %s: %d cases, %d runs, %lld tiles (%lld with padding, %lld into partial sums), %.2f s\n",
+  std::printf("[ kernels  ] %s: %d cases, %d runs, %lld tiles (%lld with padding, %lld of padding only, %lld into "
+              "partial sums), %.2f s\n",
               family_name(f), sum.cases, sum.runs, static_cast<long long>(sum.stats.tiles),
-              static_cast<long long>(sum.stats.padded_tiles), static_cast<long long>(sum.stats.partial_tiles), secs);
+              static_cast<long long>(sum.stats.padded_tiles), static_cast<long long>(sum.stats.padding_only_tiles),
+              static_cast<long long>(sum.stats.partial_tiles), secs);
   std::string cov;
   for (const auto& [k, n] : sum.features) cov += fmt::format(" {}={}", k, n);
   std::printf("[ kernels  ] %s coverage:%s; outputs at a clamp bound: %.1f %%\n", family_name(f), cov.c_str(),
@@ -189,6 +193,11 @@ void run_family(Family f, int n_cases) {
     if (k.isa == "c" && kernel_op_name(k.op) == std::string(op_of(f))) {
       EXPECT_GE(sum.kernels[k.name], 20) << k.name << " is registered but barely tested";
     }
+  }
+  // The windowed families with padding see padding as large as the kernel, and tiles made of padding only.
+  if (f == Family::Conv || f == Family::Depthwise || f == Family::MaxPool || f == Family::AvgPool) {
+    EXPECT_GT(sum.features["pad>=kernel"], 0) << family_name(f);
+    EXPECT_GT(sum.stats.padding_only_tiles, 0) << family_name(f) << " never ran a tile of padding only";
   }
 }
 

@@ -264,10 +264,13 @@ Window random_window(Rng& r, bool allow_pad = true) {
                     static_cast<int32_t>(r.uniform(1, 3)), static_cast<int32_t>(r.uniform(1, 3)));
   if (r.chance(0.25)) w.kw = w.kh;
   if (allow_pad && r.chance(0.75)) {
-    w.pad.top = static_cast<int32_t>(r.uniform(0, w.kh - 1));
-    w.pad.bottom = static_cast<int32_t>(r.uniform(0, w.kh - 1));
-    w.pad.left = static_cast<int32_t>(r.uniform(0, w.kw - 1));
-    w.pad.right = static_cast<int32_t>(r.uniform(0, w.kw - 1));
+    // Mostly smaller than the kernel; sometimes as large as it or larger (legal ONNX: windows, and whole tiles,
+    // of padding only).
+    const int32_t extra = r.chance(0.25) ? 3 : 0;
+    w.pad.top = static_cast<int32_t>(r.uniform(0, w.kh - 1 + extra));
+    w.pad.bottom = static_cast<int32_t>(r.uniform(0, w.kh - 1 + extra));
+    w.pad.left = static_cast<int32_t>(r.uniform(0, w.kw - 1 + extra));
+    w.pad.right = static_cast<int32_t>(r.uniform(0, w.kw - 1 + extra));
   }
   return w;
 }
@@ -430,7 +433,9 @@ std::optional<LayerCase> try_case(Family f, Rng& r) {
       if (f == Family::MaxPool) {
         MaxPool mp;
         mp.win = w;
-        if (w.pad.any() && r.chance(0.4)) mp.pad_value = static_cast<int32_t>(r.uniform(xr.lo, xr.hi));
+        // A window of padding only needs a pad value (without one its maximum is undefined: ir-empty-window).
+        if (w.pad.any() && (r.chance(0.4) || has_padding_only_window(w, h, wd)))
+          mp.pad_value = static_cast<int32_t>(r.uniform(xr.lo, xr.hi));
         out = b.tensor("y", {1, ch, ho, wo});
         desc = fmt::format("maxpool {} ch {} in {}x{} {}{}", window_desc(w), ch, h, wd, type_desc(b.g, x),
                            mp.pad_value ? fmt::format(" pad value {}", *mp.pad_value) : "");
@@ -440,7 +445,8 @@ std::optional<LayerCase> try_case(Family f, Rng& r) {
         ap.win = w;
         ap.global = global;
         ap.input_zero_point = zp;
-        ap.count_include_pad = r.chance(0.5);
+        // A window of padding only must count its padded slots (else 0/0: ir-empty-window).
+        ap.count_include_pad = r.chance(0.5) || has_padding_only_window(w, h, wd);
         ap.pad_value = r.chance(0.8) ? zp : static_cast<int32_t>(r.uniform(xr.lo, xr.hi));
         OutType ot;
         ap.requant = random_requant(r, ch, std::max<double>(1, vmax_of(xr, zp) / 2.0), ot, true, kk);
@@ -827,6 +833,7 @@ std::string run_tiled(const LayerCase& c, const ReferenceResult& ref, const Targ
     if (stats) {
       stats->tiles++;
       if (e.pad.any()) stats->padded_tiles++;
+      if (e.h_in.size() == 0 || e.w_in.size() == 0) stats->padding_only_tiles++;
       if (counts.c_in > 1) stats->partial_tiles++;
     }
     // The tiler's transfers of this tile (tiler/transfers.h): exactly what the generated code will issue, so

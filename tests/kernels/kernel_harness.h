@@ -85,6 +85,7 @@ dory_kernel_fn portable_kernel(const std::string& name);
 struct RunStats {
   int64_t tiles = 0;
   int64_t padded_tiles = 0;   // tiles with some padding
+  int64_t padding_only_tiles = 0;  // tiles whose windows all lie in the padding (an empty input box)
   int64_t partial_tiles = 0;  // tiles accumulating into partial sums (input channels tiled)
 };
 

@@ -253,14 +253,45 @@ TEST(Shapes, WeightAndBiasCountsMustMatchTheLayer) {
   EXPECT_TRUE(fails_with(check_shapes(f.g), "ir-shape", {"dense", "23 weights", "6 inputs", "4 outputs"}));
 }
 
-TEST(Shapes, PaddingAsLargeAsTheKernelIsRejected) {
+TEST(Shapes, PaddingAsLargeAsTheKernelIsLegalWhereEveryWindowHasAValue) {
+  // 2x2 windows, top pad 2 == kh: the first output row's windows hold padding only.
+  const Window w = window(2, 2, 1, 1, {2, 0, 1, 1});
+  auto pool = [&](LayerOp op) {
+    GraphBuilder b;
+    TensorId x = b.input("x", {1, 1, 4, 4});
+    TensorId y = b.tensor("y", {1, 1, 6, 4});
+    b.layer("pool", std::move(op), {x}, y);
+    return check_shapes(b.g);
+  };
+  MaxPool mp;
+  mp.win = w;
+  // Ignoring padding, the maximum of a window of padding only is the maximum of nothing: undefined in ONNX.
+  EXPECT_TRUE(fails_with(pool(mp), "ir-empty-window", {"pool", "max pool", "padding only", "pads 2,0,1,1"}));
+  mp.pad_value = 7;  // an explicit Pad's value: the window's maximum is 7
+  EXPECT_TRUE(pool(mp).ok()) << test::describe(pool(mp));
+  AveragePool ap;
+  ap.win = w;
+  ap.count_include_pad = false;  // a mean over no slot: 0/0
+  EXPECT_TRUE(fails_with(pool(ap), "ir-empty-window", {"pool", "average pool", "padding only"}));
+  ap.count_include_pad = true;  // kh*kw padded slots: the mean of the pad values
+  EXPECT_TRUE(pool(ap).ok()) << test::describe(pool(ap));
+  // A convolution's window of padding only computes requant(bias): a 1x1 conv with padding 1 is legal.
   GraphBuilder b;
   TensorId x = b.input("x", {1, 1, 4, 4});
-  TensorId y = b.tensor("y", {1, 1, 6, 4});
-  MaxPool mp;
-  mp.win = window(2, 2, 1, 1, {2, 0, 1, 1});  // top pad 2 == kh: the first window is padding only
-  b.layer("pool", mp, {x}, y);
-  EXPECT_TRUE(fails_with(check_shapes(b.g), "ir-shape", {"pool", "smaller than the kernel"}));
+  TensorId y = b.tensor("y", {1, 2, 6, 6});
+  b.layer("conv", conv(window(1, 1, 1, 1, {1, 1, 1, 1}), {1, 2}, {5, 6}), {x}, y);
+  EXPECT_TRUE(check_shapes(b.g).ok()) << test::describe(check_shapes(b.g));
+  // Bottom padding of 2 >= kh with stride 3: windows start at rows 0 and 3, both inside the 4 rows, so every
+  // window reads input and a pool that ignores padding is defined.
+  MaxPool strided;
+  strided.win = window(2, 2, 3, 3, {0, 0, 2, 2});
+  GraphBuilder s;
+  TensorId sx = s.input("x", {1, 1, 4, 4});
+  TensorId sy = s.tensor("y", {1, 1, 2, 2});
+  s.layer("pool", strided, {sx}, sy);
+  EXPECT_TRUE(check_shapes(s.g).ok()) << test::describe(check_shapes(s.g));
+  EXPECT_FALSE(has_padding_only_window(strided.win, 4, 4));
+  EXPECT_TRUE(has_padding_only_window(window(2, 2, 3, 3, {0, 0, 4, 0}), 4, 4));  // a third window at row 6
 }
 
 TEST(Shapes, AddConcatViewAndRequantShapesAreChecked) {

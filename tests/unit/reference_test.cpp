@@ -96,6 +96,49 @@ TEST(ReferenceConv, Standard3x3WithStride2AndAsymmetricPaddingPadsWithTheZeroPoi
   EXPECT_EQ(b.g.tensor(y).dtype, DType::Int32);
 }
 
+TEST(ReferenceConv, WindowsOfPaddingOnlyGiveTheRequantizedBias) {
+  // A 3x1 kernel with 3 rows of top padding and 2 columns of right padding (legal ONNX; PyTorch exports it):
+  // x [1,1,2,2] uint8 zp 4 = 5 6 / 7 8 -> v = 1 2 / 3 4. H_out = (2+3-3)/1+1 = 3, W_out = (2+0+2-1)/1+1 = 4.
+  // Window (oh, ow) covers rows oh-3 .. oh-1 and column ow: row 0 and columns 2, 3 see padding only.
+  // weights 1, 2, 3 (ky 0..2), bias 10: (1,c) covers rows -2..0 -> 3*v[0][c]; (2,c) rows -1..1 -> 2 v0 + 3 v1.
+  //   (0,*) 10 10 10 10;  (1,*) 10+3 10+6 10 10;  (2,*) 10+2+9 10+4+12 10 10
+  // requant y = floor((acc*3 + 1) / 2) + 1: 10 -> 16, 13 -> 21, 16 -> 25, 21 -> 33, 26 -> 40
+  GraphBuilder b;
+  TensorId x = b.input("x", {1, 1, 2, 2}, DType::UInt8, 4);
+  TensorId y = b.tensor("y", {1, 1, 3, 4});
+  b.layer("conv", conv(window(3, 1, 1, 1, {3, 0, 0, 2}), {1, 2, 3}, {10}, 4, requant({3}, {1}, 2, 1)), {x}, y);
+  EXPECT_EQ(run(b, {{5, 6, 7, 8}}, y), (V{16, 16, 16, 16, 21, 25, 16, 16, 33, 40, 16, 16}));
+  // A 1x1 depthwise conv with padding 1: the border is the bias, the inside bias + w*v.
+  GraphBuilder d;
+  TensorId dx = d.input("x", {1, 2, 1, 1}, DType::Int8, 0);
+  TensorId dy = d.tensor("y", {1, 2, 3, 3});
+  d.layer("dw", conv(window(1, 1, 1, 1, {1, 1, 1, 1}), {2, -3}, {7, -7}, 0, std::nullopt, 2), {dx}, dy);
+  EXPECT_EQ(run(d, {{5, 6}}, dy), (V{7, 7, 7, 7, 17, 7, 7, 7, 7, -7, -7, -7, -7, -25, -7, -7, -7, -7}));
+}
+
+TEST(ReferencePool, WindowsOfPaddingOnlyHoldThePadValue) {
+  // x [1,1,2,2] = 1 2 / 3 4 (uint8, zp 0), 2x2 windows, stride 2, pads top 2, left 0, bottom 0, right 2:
+  // H_out = (2+2-2)/2+1 = 2, W_out = (2+2-2)/2+1 = 2; output row 0 and column 1 see padding only.
+  auto pool = [](LayerOp op) {
+    GraphBuilder b;
+    TensorId x = b.input("x", {1, 1, 2, 2});
+    TensorId y = b.tensor("y", {1, 1, 2, 2});
+    b.layer("pool", std::move(op), {x}, y);
+    return run(b, {{1, 2, 3, 4}}, y);
+  };
+  MaxPool mp;
+  mp.win = window(2, 2, 2, 2, {2, 0, 0, 2});
+  mp.pad_value = 9;  // an explicit Pad's value: 9 at the windows of padding only; the full window max(1..4) = 4
+  EXPECT_EQ(pool(mp), (V{9, 9, 4, 9}));
+  mp.pad_value = 0;  // padding-only windows 0, the full window max(1, 2, 3, 4) = 4
+  EXPECT_EQ(pool(mp), (V{0, 0, 4, 0}));
+  AveragePool ap;
+  ap.win = mp.win;
+  ap.count_include_pad = true;
+  ap.pad_value = 6;  // padded slots hold 6 and count: (6*4)/4 = 6, the full window floor(10/4) = 2
+  EXPECT_EQ(pool(ap), (V{6, 6, 2, 6}));
+}
+
 TEST(ReferenceConv, NonSquare1x3And3x1KernelsSlideAlongOneAxis) {
   // x [1,1,3,4] = 0..11 row-major:   0 1 2 3 / 4 5 6 7 / 8 9 10 11
   V in(12);

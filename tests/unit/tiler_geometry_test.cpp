@@ -56,13 +56,19 @@ TEST(TilerGeometry, EveryOutputElementIsComputedExactlyOnceForEveryInputChannel)
 
 TEST(TilerGeometry, InputBoxPlusPaddingIsExactlyTheWindowsOfTheTile) {
   std::mt19937_64 rng(test::test_seed(12));
-  for (int iter = 0; iter < 600; ++iter) {
+  int64_t padding_only = 0;
+  for (int iter = 0; iter < 1200; ++iter) {
     const KernelFamily f = iter % 2 ? KernelFamily::Conv : KernelFamily::Pool;
-    const LayerGeometry g = random_geometry(rng, f, 11);
+    // the second half: padding up to the kernel + 2, so some tiles hold padding only (an empty input box)
+    const LayerGeometry g = random_geometry(rng, f, 11, /*big_pad=*/iter >= 600);
     const TileShape s = random_shape(rng, g);
     const TileCounts n = tile_counts(g, s);
     for (int64_t i = 0; i < n.total(); ++i) {
       const TileExtent e = tile_extent(g, s, tile_index(n, i));
+      padding_only += e.h_in.size() == 0 || e.w_in.size() == 0;
+      ASSERT_GE(e.h_in.size(), 0);
+      ASSERT_GE(e.w_in.size(), 0);
+      ASSERT_TRUE(e.h_in.begin >= 0 && e.h_in.end <= g.h_in && e.w_in.begin >= 0 && e.w_in.end <= g.w_in);
       // The box, padded as the tile says, is the input of a standalone window operation that yields exactly the
       // tile's outputs: (pad_before + box + pad_after - k) / stride + 1 outputs.
       const int64_t rows = e.pad.top + e.h_in.size() + e.pad.bottom;
@@ -104,6 +110,32 @@ TEST(TilerGeometry, InputBoxPlusPaddingIsExactlyTheWindowsOfTheTile) {
       ASSERT_LE(e.pad.right, g.pad.right);
     }
   }
+  EXPECT_GT(padding_only, 0) << "no tile of padding only was drawn";
+}
+
+TEST(TilerGeometry, ATileOfPaddingOnlyHasAnEmptyBoxAtTheBorderItLiesBeyond) {
+  // 3x1 kernel, 3 rows of top padding, 2 of bottom padding, stride 1, 4 input rows: 6 output rows; output row 0
+  // reads rows -3..-1, row 5 reads rows 2..4 (one row of the map).
+  LayerGeometry g;
+  g.family = KernelFamily::Conv;
+  g.c_in = g.c_out = 1;
+  g.h_in = 4, g.w_in = 1, g.kh = 3, g.kw = 1;
+  g.pad = {3, 0, 2, 0};
+  g.h_out = 6, g.w_out = 1;
+  g.cin_tileable = true;
+  TileExtent top = tile_extent(g, TileShape{1, 1, 1, 1}, {0, 0, 0, 0});
+  EXPECT_EQ(top.h_in, (Interval{0, 0}));  // nothing to load
+  EXPECT_EQ(top.pad.top, 3);               // the window's whole span is padding before the map
+  EXPECT_EQ(top.pad.bottom, 0);
+  // A 1x1 kernel with 2 rows of bottom padding: the last two output rows lie beyond the map.
+  g.kh = 1;
+  g.pad = {0, 0, 2, 0};
+  TileExtent bottom = tile_extent(g, TileShape{1, 2, 1, 1}, {0, 2, 0, 0});
+  EXPECT_EQ(bottom.h_out, (Interval{4, 6}));
+  EXPECT_EQ(bottom.h_in, (Interval{4, 4}));
+  EXPECT_EQ(bottom.pad.top, 0);
+  EXPECT_EQ(bottom.pad.bottom, 2);
+  EXPECT_EQ(axis_window(4, 6, 1, 1, 0, 4).in.size(), 0);
 }
 
 TEST(TilerGeometry, AsymmetricPaddingIsAppliedOnlyWhereTheWindowsLeaveTheMap) {

@@ -103,7 +103,9 @@ inline std::vector<Target> test_targets() {
 }
 
 // A random small layer of `family`. Extents stay small so that brute force over the whole space is cheap.
-inline LayerGeometry random_geometry(std::mt19937_64& rng, KernelFamily family, int max_extent = 6) {
+// big_pad: windowed layers may get padding up to the kernel + 2 on each side (windows of padding only).
+inline LayerGeometry random_geometry(std::mt19937_64& rng, KernelFamily family, int max_extent = 6,
+                                     bool big_pad = false) {
   auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
   LayerGeometry g;
   g.layer = std::string("rand_") + kernel_family_name(family);
@@ -117,10 +119,11 @@ inline LayerGeometry random_geometry(std::mt19937_64& rng, KernelFamily family, 
       g.kw = uni(1, 3);
       g.stride_h = uni(1, family == KernelFamily::Pool ? 3 : 2);
       g.stride_w = uni(1, family == KernelFamily::Pool ? 3 : 2);
-      g.pad.top = static_cast<int32_t>(uni(0, g.kh - 1));
-      g.pad.bottom = static_cast<int32_t>(uni(0, g.kh - 1));
-      g.pad.left = static_cast<int32_t>(uni(0, g.kw - 1));
-      g.pad.right = static_cast<int32_t>(uni(0, g.kw - 1));
+      const int64_t extra = big_pad ? 2 : -1;
+      g.pad.top = static_cast<int32_t>(uni(0, g.kh + extra));
+      g.pad.bottom = static_cast<int32_t>(uni(0, g.kh + extra));
+      g.pad.left = static_cast<int32_t>(uni(0, g.kw + extra));
+      g.pad.right = static_cast<int32_t>(uni(0, g.kw + extra));
     } else if (family == KernelFamily::Pointwise) {
       g.stride_h = g.stride_w = uni(1, 2);
     }

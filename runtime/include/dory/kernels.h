@@ -34,6 +34,19 @@
  *   pool without a pad value). Requires (out.h-1)*stride_h + kh <= pad.top + in.h + pad.bottom (same for
  *   columns). Padding is never materialized.
  *
+ *   Padding may be as large as the kernel or larger (legal ONNX, e.g. a 1x1 conv with padding 1), so:
+ *   - a window may lie wholly in the padding, in any tile (its in-bounds part is empty; dory_window_span in
+ *     kernels/kernel_util.h clamps it): a conv/depthwise output is then requant(bias) (or bias, raw), a max pool
+ *     output pad_value (the compiler never emits a max pool without pad value, nor an average pool that does not
+ *     count padded slots, that has such a window: ir-empty-window), an average pool output the requantized mean
+ *     of kh*kw pad values;
+ *   - a whole tile may lie in the padding: then in.h == 0 or in.w == 0 (in.c is still the channel tile, >= 1),
+ *     nothing was loaded, in.data must not be read (it may be NULL or a stale buffer), and every window position
+ *     is padding: the windows' whole span is pad.top (tile before the map) or pad.bottom (after it), likewise
+ *     pad.left / pad.right for columns, so (out.h-1)*stride_h + kh == pad.top + 0 + pad.bottom still holds.
+ *   Every other constraint is unchanged (out.h, out.w, out.c >= 1; pointwise has no padding, so its boxes are
+ *   never empty).
+ *
  * Input-channel tiles (conv, pointwise, fc)
  * -----------------------------------------
  *   When the input channels are tiled, the tiles of one output tile are called in order with the SAME `psum`
