@@ -60,6 +60,7 @@ struct HostRunResult {
   std::vector<HostLayerResult> layers; // parsed from the output: the tiled pass
   std::vector<HostLayerResult> l2_direct_layers;  // the l2-direct pass (app --mode l2-direct|both)
   bool result_ok = false;              // the RESULT line says ok
+  int64_t l2_image_bytes = -1;         // pulp-open: the bytes of L2 the linked image reaches (-1: not measured)
   std::string first_mismatch;          // the first MISMATCH line, if any
   std::string command;                 // what was run
   bool passed() const { return exit_code == 0 && result_ok; }

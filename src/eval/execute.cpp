@@ -38,8 +38,8 @@ Expected<ExecutedEval> execute_on_qemu(const Graph& g, const Target& target, con
   DeployOptions d;
   d.l1_budget_bytes = e.l1_budget_bytes;
   d.objective = Objective::Model;
+  d.platform = AppPlatform::Qemu;
   EmitOptions emit;
-  emit.platform = AppPlatform::Qemu;
   emit.network_name = e.model;
   DORY_TRY(GeneratedApp app, generate_application(g, target, d, {}, dir, emit, options.seed));
 
