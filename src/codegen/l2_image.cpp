@@ -114,15 +114,13 @@ std::string render_l2_image(const L2Image& m) {
                               m.platform);
   s += row("reserved (outside the image)", m.reserved, "target");
   s += row("runtime, libc, main, stacks", m.runtime, "estimated (registry)");
-  std::string names;
-  for (const L2ImageKernel& k : m.kernels) names += (names.empty() ? "" : ", ") + k.name;
   s += row(fmt::format("kernels ({})", m.kernels.size()), m.kernel_bytes(), "estimated (registry)");
+  for (const L2ImageKernel& k : m.kernels) s += fmt::format("    {:<32} {:>11} B\n", k.name, format_bytes_grouped(k.code_bytes));
   s += row("layer descriptors", m.layers, "estimated (registry)");
   s += row("checks (inputs, goldens)", m.checks, "exact");
   s += row("constants", m.constants, "exact");
   s += row("activations", m.activations, "exact");
   s += row("free", m.free(), m.free() >= 0 ? "" : "OVER");
-  s += "  kernels: " + names + "\n";
   return s;
 }
 
