@@ -209,6 +209,7 @@ static void layer_task(void *arg) {
 
 void dory_layer_run(const dory_layer *L) {
   run_args r;
+  if (L->l3) dory_panic("executor: a layer that streams from L3 runs with dory_l3_layer_run (network.c does)");
   r.L = L;
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;

@@ -327,6 +327,7 @@ static int map_dense(const dory_l2_map *m, int32_t channels) { return m->pixel_s
 int dory_layer_l2_direct_supported(const dory_layer *L, uint32_t l1_bytes, const char **why) {
   int k;
   const char *reason = NULL;
+  if (L->l3) reason = "its operands are (partly) in L3: it streams through L2 (dory/l3.h)";
   for (k = 0; k < L->n_inputs && !reason; ++k)
     if (!map_dense(&L->in[k], L->c_in))
       reason = "an input is a channel slice of a larger tensor (the kernels read dense tensors)";

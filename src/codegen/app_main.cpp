@@ -59,6 +59,7 @@ std::string app_main_c() {
 #else
 #include "dory/hal_host.h"
 #endif
+#include "dory/l3.h"
 #include "dory/layer.h"
 #include "goldens.h"
 #include "network.h"
@@ -79,7 +80,45 @@ static int32_t load_elem(const uint8_t *p, uint8_t type, size_t i) {
   }
 }
 
+#if DORY_NETWORK_L3_BYTES > 0 && DORY_GOLDEN_CHECK != DORY_CHECK_NONE
+/* A layer output that lives in L3 (dory/l3.h), dense: read through the network's check buffer in L2, chunk by
+ * chunk, each chunk given to `use` with its first byte's index in the output. */
+static void read_l3_output(int i, void (*use)(void *ctx, const uint8_t *p, uint32_t n, uint32_t at), void *ctx) {
+  const dory_layer *L = dory_network_layers[i];
+  uint8_t *bounce = (uint8_t *)dory_l2_base() + DORY_NETWORK_CHECK_BOUNCE_OFFSET;
+  const uint32_t chunk = (DORY_NETWORK_CHECK_BOUNCE_BYTES & ~3u) - 4u;
+  static uint8_t buf[DORY_NETWORK_CHECK_BOUNCE_BYTES];
+  const uint32_t bytes = (uint32_t)L->h_out * (uint32_t)L->w_out * (uint32_t)L->c_out * (uint32_t)dory_dtype_bytes(L->out.type);
+  uint32_t at;
+  for (at = 0; at < bytes; at += chunk) {
+    const uint32_t n = bytes - at < chunk ? bytes - at : chunk;
+    dory_l3_read(buf, dory_golden_places[i].l2_offset + at, n, bounce, DORY_NETWORK_CHECK_BOUNCE_BYTES);
+    use(ctx, buf, n, at);
+  }
+}
+#endif
+
 #if DORY_GOLDEN_CHECK == DORY_CHECK_FULL
+#if DORY_NETWORK_L3_BYTES > 0
+typedef struct {
+  int i;
+  const char *mode;
+  long bad;
+} l3_full_ctx;
+static void l3_full_use(void *ctx, const uint8_t *p, uint32_t n, uint32_t at) {
+  l3_full_ctx *c = (l3_full_ctx *)ctx;
+  const dory_layer *L = dory_network_layers[c->i];
+  const uint32_t eb = (uint32_t)dory_dtype_bytes(L->out.type);
+  uint32_t k;
+  for (k = 0; k < n; ++k)
+    if (p[k] != dory_golden_outputs[c->i][at + k]) {
+      if (c->bad == 0)
+        printf("MISMATCH %slayer %d '%s' element index %lu (in L3): byte %lu of it differs\n", c->mode, c->i, L->name,
+               (unsigned long)((at + k) / eb), (unsigned long)((at + k) % eb));
+      if ((at + k) % eb == 0 || k == 0) ++c->bad;
+    }
+}
+#endif
 /* Compares layer i's output in L2 with its golden values; returns the number of differing elements. */
 static long check_layer(int i, const char *mode) {
   const dory_layer *L = dory_network_layers[i];
@@ -88,6 +127,16 @@ static long check_layer(int i, const char *mode) {
   const uint8_t *golden = dory_golden_outputs[i];
   long bad = 0;
   int32_t h, w, c;
+#if DORY_NETWORK_L3_BYTES > 0
+  if (dory_golden_places[i].in_l3) {
+    l3_full_ctx ctx;
+    ctx.i = i;
+    ctx.mode = mode;
+    ctx.bad = 0;
+    read_l3_output(i, l3_full_use, &ctx);
+    return ctx.bad;
+  }
+#endif
   for (h = 0; h < L->h_out; ++h)
     for (w = 0; w < L->w_out; ++w)
       for (c = 0; c < L->c_out; ++c) {
@@ -107,14 +156,26 @@ static long check_layer(int i, const char *mode) {
 #elif DORY_GOLDEN_CHECK == DORY_CHECK_CRC
 /* Compares the CRC-32 of layer i's output in L2 (its elements' bytes in dense HWC order, dory/crc32.h) with the
  * expected one; returns 1 when they differ (the differing elements are not known: full goldens tell them). */
+#if DORY_NETWORK_L3_BYTES > 0
+static void l3_crc_use(void *ctx, const uint8_t *p, uint32_t n, uint32_t at) {
+  (void)at;
+  *(uint32_t *)ctx = dory_crc32_bytes(*(uint32_t *)ctx, p, n);
+}
+#endif
 static long check_layer(int i, const char *mode) {
   const dory_layer *L = dory_network_layers[i];
   const uint8_t *l2 = (const uint8_t *)dory_l2_base() + dory_golden_places[i].l2_offset;
   const int32_t stride = dory_golden_places[i].pixel_stride;
   const size_t eb = (size_t)dory_dtype_bytes(L->out.type);
   uint32_t crc = dory_crc32_begin();
-  int32_t h, w;
-  for (h = 0; h < L->h_out; ++h)
+  int32_t h = 0, w;
+#if DORY_NETWORK_L3_BYTES > 0
+  if (dory_golden_places[i].in_l3) {
+    read_l3_output(i, l3_crc_use, &crc);
+    h = L->h_out; /* read */
+  }
+#endif
+  for (; h < L->h_out; ++h)
     for (w = 0; w < L->w_out; ++w)
       crc = dory_crc32_bytes(crc, l2 + (size_t)((h * L->w_out + w) * stride) * eb, (size_t)L->c_out * eb);
   crc = dory_crc32_end(crc);
@@ -242,6 +303,11 @@ static void run_pass(int mode, int quiet, int fault_layer, int fault_wait, pass_
     printf("%slayer %d %s tiles %d modeled %llu host_us %.1f %s %ld%s\n", prefix, i, L->name, tiles,
            (unsigned long long)modeled, (double)(t1 - t0) / 1000.0, status, bad, tail);
 #endif
+    /* a layer that streams from L3: the main program's elapsed time (on PULP-open the FC's cycles, which the
+     * cluster's counters above miss between its tasks) and the bytes it moved between L3 and L2 */
+    if (L->l3)
+      printf("%sl3 layer %d %s elapsed %llu l3_bytes %llu l3_tiles %d\n", prefix, i, L->name,
+             (unsigned long long)(t1 - t0), (unsigned long long)L->l3->l3_bytes, (int)dory_l3_tile_total(L->l3));
   }
 }
 
@@ -267,6 +333,12 @@ int main(int argc, char **argv) {
   cores = 1;
   check_l2_image();
   dory_rv32_init(l1_arena, DORY_NETWORK_L1_BYTES, L2_BASE, DORY_NETWORK_L2_BYTES, DORY_NETWORK_CONSTANT_BYTES);
+#if DORY_NETWORK_L3_BYTES > 0
+  {
+    static uint8_t l3_arena[DORY_NETWORK_L3_BYTES] __attribute__((aligned(8)));
+    dory_rv32_init_l3(l3_arena, DORY_NETWORK_L3_BYTES);
+  }
+#endif
   platform = dory_rv32_platform_name();
 #elif defined(DORY_PLATFORM_PULP_OPEN)
   (void)argc;
@@ -274,6 +346,9 @@ int main(int argc, char **argv) {
   cores = DORY_PULP_CORES;
   check_l2_image();
   dory_pulp_init(l1_arena, DORY_NETWORK_L1_BYTES, L2_BASE, DORY_NETWORK_L2_BYTES, DORY_NETWORK_CONSTANT_BYTES);
+#if DORY_NETWORK_L3_BYTES > 0
+  dory_pulp_init_l3(DORY_NETWORK_L3_BYTES); /* the board's HyperRAM */
+#endif
   platform = "pulp-open";
 #else
   int i;
@@ -303,6 +378,9 @@ int main(int argc, char **argv) {
     }
   }
   dory_host_init((uint32_t)l1, DORY_NETWORK_L2_BYTES, cores);
+#if DORY_NETWORK_L3_BYTES > 0
+  dory_host_init_l3(DORY_NETWORK_L3_BYTES);
+#endif
 #endif
   if (!quiet)
     printf("dory app: %d layers, %d cores, L1 %lu B, L2 %u B (%s platform), mode %s\n", DORY_NETWORK_LAYERS, cores,
@@ -316,6 +394,9 @@ int main(int argc, char **argv) {
   dory_rv32_shutdown();
 #elif defined(DORY_PLATFORM_PULP_OPEN)
   dory_pulp_shutdown();
+#if DORY_NETWORK_L3_BYTES > 0
+  dory_pulp_shutdown_l3();
+#endif
 #else
   dory_host_shutdown();
 #endif

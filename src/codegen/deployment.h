@@ -9,6 +9,9 @@
 //      each aligned to 8 bytes, from offset 0;
 //   3. plans the activations after the constants (memplan/memplan.h), failing with l2-overflow when the L2 budget
 //      is too small;
+//   3b. when L2 cannot hold them (and the target has an L3), plans both levels instead (memplan/l3_memplan.h):
+//      some constants and feature maps in L3, the layers that touch them tiled L3 -> L2 (tiler/l3_plan.h), their
+//      staging in the L2 plan;
 //   4. builds each layer's runtime descriptor (dory_layer, runtime/include/dory/layer.h) from its TilePlan, its
 //      L1Layout (the offsets the tiler checked) and the memory plan: THE descriptor, which the emitter prints as C
 //      and the checker and tests execute as is.
@@ -19,8 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "dory/l3.h"
 #include "dory/layer.h"
 #include "ir/graph.h"
+#include "memplan/l3_memplan.h"
 #include "memplan/memplan.h"
 #include "target/target.h"
 #include "tiler/objective.h"
@@ -48,6 +53,13 @@ struct DeployOptions {
   Objective objective = Objective::Model;
   CheckMode check = CheckMode::Crc;
   AppPlatform platform = AppPlatform::Host;
+  // L3 (memplan/l3_memplan.h): Auto streams what does not fit L2 from the target's L3; Off refuses it
+  // (l2-overflow). The rest is for tests: force constants / feature maps into L3, cap the L2 staging (small L3
+  // tiles), switch the cross-layer prefetch off.
+  L3Mode l3 = L3Mode::Auto;
+  std::vector<std::string> force_weights_l3, force_tensors_l3;
+  int64_t l3_staging_cap_bytes = 0;
+  bool l3_prefetch = true;
 };
 
 struct DeployedLayer {
@@ -62,6 +74,23 @@ struct DeployedLayer {
   // Its kernel is NULL: the compiler never calls kernels; the emitted C names it (codegen/emit_c.h).
   dory_layer descriptor() const;
   dory_layer desc{};                     // pointers left null; use descriptor()
+
+  // A layer with operands in L3 (dory/l3.h): its L3 plan, the sub-layers' templates and its two-level descriptor.
+  // `desc` then describes the whole layer for reports and checks (its L1 fields empty; the emitted C points its
+  // `l3` at the two-level descriptor).
+  struct L3Part {
+    L3Plan plan;
+    std::vector<dory_layer> subs;        // [band class][block class]; name and count_div pointers left null
+    std::vector<std::string> sub_names;
+    std::vector<uint8_t> band_class;     // per band
+    double hidden_cycles = 0;            // the part of its prologue its prefetch hides under the previous layer
+    dory_l3_layer desc{};                // pointers left null; use l3_descriptor()
+  };
+  std::optional<L3Part> l3;
+  bool constants_in_l3() const { return l3 && l3->plan.residency.weights_in_l3; }
+  // The two-level descriptor with its pointers into this object, its sub-layer templates (with names and divisors)
+  // put into `subs` (which must outlive the descriptor's use).
+  dory_l3_layer l3_descriptor(std::vector<dory_layer>& subs) const;
 };
 
 struct Deployment {
@@ -72,11 +101,25 @@ struct Deployment {
   int64_t l1_peak_bytes = 0;             // the largest layout of any layer
   std::vector<DeployedLayer> layers;     // in execution order
   std::vector<uint8_t> constants;        // the L2 image of [0, constants.size())
-  MemoryPlan memory;                     // activations, after the constants
+  MemoryPlan memory;                     // activations (and L3 staging), after the constants
+
+  // L3 (when some layer streams from it): the two-level plan, the constants in L3 (L3 [0, l3_constants.size())),
+  // the check buffer main.c reads L3 tensors through (an L2 region live at every step).
+  bool uses_l3 = false;
+  TwoLevelPlan two_level;
+  std::vector<uint8_t> l3_constants;
+  int64_t check_bounce_offset = -1, check_bounce_bytes = 0;
 
   int64_t l2_bytes() const { return memory.total_bytes; }
-  // The L2 offset of a tensor's first element (its storage; aliases resolve to their owner).
+  int64_t l3_bytes() const { return uses_l3 ? two_level.l3.total_bytes : 0; }
+  bool tensor_in_l3(TensorId t) const {
+    return uses_l3 && two_level.tensor_in_l3.at(static_cast<size_t>(t)) != 0;
+  }
+  // The L2 offset of a tensor's first element (its storage; aliases resolve to their owner); the tensor must be in
+  // L2.
   int64_t tensor_l2_offset(TensorId t) const;
+  // The offset of a tensor's first element in its level (L3 when tensor_in_l3).
+  int64_t tensor_offset(TensorId t) const;
 };
 
 Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOptions& options);

@@ -194,6 +194,24 @@ std::string layer_comment(const Deployment& dep, size_t i) {
   s += fmt::format(" *   model  {} cycles, {:.2f} MAC/cycle, {:+.1f} % vs all data in L1 ({} cycles)\n */\n",
                    format_bytes_grouped(static_cast<int64_t>(p.cost.total_cycles + 0.5)), p.macs_per_cycle(),
                    100 * p.overhead_vs_l1(), format_bytes_grouped(static_cast<int64_t>(p.cost.l1_resident_cycles + 0.5)));
+  if (dl.l3) {
+    const L3Plan& lp = dl.l3->plan;
+    s.insert(s.size() - 4,
+             fmt::format(" *   L3     streams from L3 (its {}): {} L3 tiles, {} B of L3 traffic, model {} cycles{} (the "
+                         "line above: all of it in L2); L2-direct: runs as in the tiled pass\n",
+                         [&] {
+                           std::string w;
+                           if (lp.residency.weights_in_l3) w += "constants";
+                           for (size_t k = 0; k < lp.residency.input_in_l3.size(); ++k)
+                             if (lp.residency.input_in_l3[k]) w += (w.empty() ? "" : ", ") + fmt::format("input {}", k);
+                           if (lp.residency.output_in_l3) w += (w.empty() ? "" : ", ") + std::string("output");
+                           return w;
+                         }(),
+                         lp.counts.total(), format_bytes_grouped(lp.cost.l3_bytes),
+                         format_bytes_grouped(static_cast<int64_t>(lp.cost.total_cycles - dl.l3->hidden_cycles + 0.5)),
+                         lp.cost.l3_bound() ? ", L3-bound" : ""));
+    return s;
+  }
   const dory_layer d = dl.descriptor();
   const char* why = nullptr;
   const bool direct = dory_layer_l2_direct_supported(&d, static_cast<uint32_t>(dep.l1_bytes), &why) != 0;
@@ -219,8 +237,12 @@ Status write_file(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
-std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::string& count_div_symbol) {
-  const dory_layer d = dep.layers[index].descriptor();
+namespace {
+
+// A dory_layer as a C initializer. named: its constants' L2 offsets as offsetof the constants struct's members
+// (an L2 layer); else as numbers. l3_symbol: what its `l3` points at (empty: NULL).
+std::string descriptor_c(const Deployment& dep, size_t index, const dory_layer& d, bool named,
+                         const std::string& count_div_symbol, const std::string& l3_symbol) {
   std::string s = "{\n";
   auto f = [&](const std::string& field, const std::string& value) { s += fmt::format("  .{} = {},\n", field, value); };
   f("name", c_string(d.name));
@@ -248,8 +270,8 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
   const std::string member =
       fmt::format("l{}_{}", index, c_identifier(dep.graph.layers[static_cast<size_t>(dl.layer_index)].name));
   auto constant = [&](int64_t offset, uint32_t value, const char* part) {
-    return offset >= 0 ? fmt::format("offsetof(struct dory_network_constants_s, {}_{})", member, part)
-                       : fmt::format("{}u", value);
+    return named && offset >= 0 ? fmt::format("offsetof(struct dory_network_constants_s, {}_{})", member, part)
+                                : fmt::format("{}u", value);
   };
   f("weights_l2", constant(dl.weights_offset, d.weights_l2, "weights"));
   f("bias_l2", constant(dl.bias_offset, d.bias_l2, "bias"));
@@ -298,11 +320,114 @@ std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::s
   f("split", d.split == DORY_SPLIT_ROWS ? "DORY_SPLIT_ROWS" : "DORY_SPLIT_CHANNELS");
   f("kernel", fmt::format("{{.{} = {}}}", kernel_member(d.kind), kernel_c(dep.layers[index].kernel(dep.target))));
   f("l2_direct_scratch_bytes", fmt::format("{}u", d.l2_direct_scratch_bytes));
+  f("l3", l3_symbol.empty() ? "NULL" : "&" + l3_symbol);
   f("modeled_cycles", u64_lit(d.modeled_cycles));
   f("l2_direct_modeled_cycles", u64_lit(d.l2_direct_modeled_cycles));
   f("macs", u64_lit(d.macs));
   s += "}";
   return s;
+}
+
+std::string stage_c(const dory_l2_stage& st) {
+  if (!st.copies) return "{.copies = 0}";
+  return fmt::format("{{.offset = {{{}u, {}u}}, .bytes = {}u, .copies = {}}}", st.offset[0], st.offset[1], st.bytes,
+                     st.copies);
+}
+
+// The two-level parts of L3 layer `index`: its band classes, its sub-layer templates and its dory_l3_layer.
+std::string l3_layer_c(const Deployment& dep, size_t index, const std::string& count_div_symbol) {
+  const DeployedLayer& dl = dep.layers[index];
+  std::vector<dory_layer> subs;
+  const dory_l3_layer x = dl.l3_descriptor(subs);
+  const L3Plan& lp = dl.l3->plan;
+  const std::string name = fmt::format("layer_{}", index);
+  std::string s = fmt::format(
+      "/* layer {} streams from L3: {} band(s) of {} output rows x {} block(s) of {} channels; {} B of L2 staging; "
+      "{} B moved between L3 and L2{}\n */\n",
+      index, lp.counts.bands, lp.shape.h_out, lp.counts.blocks, lp.shape.c_out,
+      format_bytes_grouped(lp.staging.total_bytes()), format_bytes_grouped(lp.cost.l3_bytes),
+      lp.prefetch_weights ? "; its first weight block is prefetched while the previous layer runs" : "");
+  s += fmt::format("static const uint8_t {}_band_class[{}] = {{", name, dl.l3->band_class.size());
+  for (size_t b = 0; b < dl.l3->band_class.size(); ++b) s += fmt::format("{}{}", b ? ", " : "", dl.l3->band_class[b]);
+  s += "};\n";
+  s += fmt::format("static const dory_layer {}_subs[{}] = {{\n", name, subs.size());
+  for (size_t k = 0; k < subs.size(); ++k) {
+    const TilePlan& sp = lp.subs[k];
+    s += fmt::format("/* sub-layer class {}: '{}', tiles c_out {} x h {} x w {} x c_in {}, L1 {} B, model {} cycles */\n",
+                     k, sp.layer, sp.shape.c_out, sp.shape.h_out, sp.shape.w_out, sp.shape.c_in,
+                     format_bytes_grouped(sp.layout.total_bytes),
+                     format_bytes_grouped(static_cast<int64_t>(sp.cost.total_cycles + 0.5)));
+    s += descriptor_c(dep, index, subs[k], false, count_div_symbol, "") + ",\n";
+  }
+  s += "};\n";
+  std::string ins, where, offs, strides, ebs, stage_in;
+  for (int k = 0; k < x.n_inputs; ++k) {
+    where += fmt::format("{}{}", k ? ", " : "", x.in_where[k] == DORY_IN_L3 ? "DORY_IN_L3" : "DORY_IN_L2");
+    offs += fmt::format("{}{}u", k ? ", " : "", x.in_offset[k]);
+    strides += fmt::format("{}{}", k ? ", " : "", x.in_pixel_stride[k]);
+    ebs += fmt::format("{}{}", k ? ", " : "", x.in_elem_bytes[k]);
+    stage_in += (k ? ", " : "") + stage_c(x.stage_in[k]);
+  }
+  const std::string member =
+      fmt::format("l{}_{}", index, c_identifier(dep.graph.layers[static_cast<size_t>(dl.layer_index)].name));
+  auto constant = [&](int64_t offset, uint32_t value, const char* part) {
+    return !dl.constants_in_l3() && offset >= 0
+               ? fmt::format("offsetof(struct dory_network_constants_s, {}_{})", member, part)
+               : fmt::format("{}u", value);
+  };
+  s += fmt::format("static const dory_l3_layer {}_l3 = {{\n", name);
+  auto f = [&](const std::string& field, const std::string& value) { s += fmt::format("  .{} = {},\n", field, value); };
+  f("name", c_string(x.name));
+  f("c_in", fmt::format("{}", x.c_in));
+  f("h_in", fmt::format("{}", x.h_in));
+  f("w_in", fmt::format("{}", x.w_in));
+  f("c_out", fmt::format("{}", x.c_out));
+  f("h_out", fmt::format("{}", x.h_out));
+  f("w_out", fmt::format("{}", x.w_out));
+  f("kh", fmt::format("{}", x.kh));
+  f("stride_h", fmt::format("{}", x.stride_h));
+  f("pad_top", fmt::format("{}", x.pad_top));
+  f("channels_tied", fmt::format("{}", x.channels_tied));
+  f("n_inputs", fmt::format("{}", x.n_inputs));
+  f("in_where", "{" + where + "}");
+  f("in_offset", "{" + offs + "}");
+  f("in_pixel_stride", "{" + strides + "}");
+  f("in_elem_bytes", "{" + ebs + "}");
+  f("out_where", x.out_where == DORY_IN_L3 ? "DORY_IN_L3" : "DORY_IN_L2");
+  f("out_offset", fmt::format("{}u", x.out_offset));
+  f("out_pixel_stride", fmt::format("{}", x.out_pixel_stride));
+  f("out_elem_bytes", fmt::format("{}", x.out_elem_bytes));
+  f("weights_where", x.weights_where == DORY_IN_L3 ? "DORY_IN_L3" : "DORY_IN_L2");
+  f("weights", constant(dl.weights_offset, x.weights, "weights"));
+  f("bias", constant(dl.bias_offset, x.bias, "bias"));
+  f("requant", constant(dl.requant_offset, x.requant, "requant"));
+  f("weight_bytes_per_cout", fmt::format("{}u", x.weight_bytes_per_cout));
+  f("bias_bytes_per_cout", fmt::format("{}u", x.bias_bytes_per_cout));
+  f("rq_bytes_per_cout", fmt::format("{}u", x.rq_bytes_per_cout));
+  f("tile_c_out", fmt::format("{}", x.tile_c_out));
+  f("tile_h", fmt::format("{}", x.tile_h));
+  f("stage_in", "{" + stage_in + "}");
+  f("stage_weights", stage_c(x.stage_weights));
+  f("stage_bias", stage_c(x.stage_bias));
+  f("stage_requant", stage_c(x.stage_requant));
+  f("stage_out", stage_c(x.stage_out));
+  f("n_band_classes", fmt::format("{}", x.n_band_classes));
+  f("n_block_classes", fmt::format("{}", x.n_block_classes));
+  f("band_class", name + "_band_class");
+  f("subs", name + "_subs");
+  f("prefetch_weights", fmt::format("{}", x.prefetch_weights));
+  f("modeled_cycles", u64_lit(x.modeled_cycles));
+  f("l3_bytes", u64_lit(x.l3_bytes));
+  s += "};\n";
+  return s;
+}
+
+}  // namespace
+
+std::string layer_descriptor_c(const Deployment& dep, size_t index, const std::string& count_div_symbol) {
+  const DeployedLayer& dl = dep.layers[index];
+  return descriptor_c(dep, index, dl.descriptor(), !dl.l3.has_value(), count_div_symbol,
+                      dl.l3 ? fmt::format("layer_{}_l3", index) : std::string());
 }
 
 namespace {
@@ -334,6 +459,7 @@ std::string network_h(const Deployment& dep, const std::string& name) {
 
 #include <stdint.h>
 
+#include "dory/l3.h"
 #include "dory/layer.h"
 
 #define DORY_NETWORK_LAYERS {}
@@ -346,6 +472,12 @@ std::string network_h(const Deployment& dep, const std::string& name) {
 #define DORY_NETWORK_INPUTS {}
 #define DORY_NETWORK_OUTPUTS {}
 #define DORY_NETWORK_MODELED_CYCLES UINT64_C({})
+/* L3 (dory/l3.h): the bytes used in L3 (its constants first, then the activations that live there; 0: the network
+ * uses no L3), and the L2 buffer main.c checks L3 tensors through (offset from dory_l2_base(), bytes) */
+#define DORY_NETWORK_L3_BYTES {}u
+#define DORY_NETWORK_L3_CONSTANT_BYTES {}u
+#define DORY_NETWORK_CHECK_BOUNCE_OFFSET {}u
+#define DORY_NETWORK_CHECK_BOUNCE_BYTES {}u
 
 typedef struct {{
   const char *name;
@@ -381,10 +513,12 @@ void dory_network_run(const void *const inputs[], void *const outputs[]);
                               dep.l1_peak_bytes, dep.l2_bytes(), dep.constants.size(),
                               dep.l2_bytes() - static_cast<int64_t>(dep.constants.size()), dep.graph.inputs.size(),
                               dep.graph.outputs.size(), [&] {
-                                double c = 0;
-                                for (const auto& l : dep.layers) c += l.plan.cost.total_cycles;
-                                return static_cast<uint64_t>(c + 0.5);
-                              }());
+                                uint64_t c = 0;
+                                for (size_t i = 0; i < dep.layers.size(); ++i) c += dep.layers[i].descriptor().modeled_cycles;
+                                return c;
+                              }(),
+                              dep.l3_bytes(), dep.uses_l3 ? dep.l3_constants.size() : 0,
+                              std::max<int64_t>(0, dep.check_bounce_offset), dep.check_bounce_bytes);
   return s;
 }
 
@@ -422,6 +556,7 @@ std::vector<ConstantMember> constant_members(const Deployment& dep) {
     const LayerGeometry& g = dl.plan.geometry;
     const Layer& l = dep.graph.layers[static_cast<size_t>(dl.layer_index)];
     const std::string base = fmt::format("l{}_{}", i, c_identifier(l.name));
+    if (dl.constants_in_l3()) continue;  // in L3 (network.c's L3 image), not in this struct
     if (dl.weights_offset >= 0)
       m.push_back({base + "_weights", dl.weights_offset, g.weight_bytes(), 1,
                    g.family == KernelFamily::Depthwise ? fmt::format("[{}][{}][{}]", g.c_out, g.kh, g.kw)
@@ -495,11 +630,26 @@ std::string network_c(const Deployment& dep, const std::string& name) {
 #include <string.h>
 
 #include "dory/hal.h"
+#include "dory/l3.h"
 #include "dory/layer.h"
 #include "network.h"
 
 )",
                               name, DORY_VERSION, dep.target.name, options_banner(dep));
+  if (dep.uses_l3)
+    s += fmt::format(R"(/* The constants that live in L3 ({} B, l3_constants.bin beside this file): on PULP-open the build puts the file in
+ * the HyperFlash image (the Makefile's `gvsoc` goal: a readfs partition) and dory_network_load_constants copies it
+ * to HyperRAM; elsewhere it is linked in (.incbin) and copied into the platform's L3. */
+#if defined(DORY_PLATFORM_PULP_OPEN)
+#include "dory/hal_pulp_open.h"
+#else
+__asm__(".section .rodata\n.balign 8\n.globl dory_network_l3_constants\ndory_network_l3_constants:\n"
+        ".incbin \"l3_constants.bin\"\n.previous\n");
+extern const uint8_t dory_network_l3_constants[];
+#endif
+
+)",
+                     format_bytes_grouped(static_cast<int64_t>(dep.l3_constants.size())));
   s += constants_c(dep);
   for (size_t i = 0; i < dep.layers.size(); ++i) {
     const DeployedLayer& dl = dep.layers[i];
@@ -511,6 +661,7 @@ std::string network_c(const Deployment& dep, const std::string& name) {
       for (const auto& d : dl.count_div) s += "  " + rq_divisor_c(d) + ",\n";
       s += "};\n\n";
     }
+    if (dl.l3) s += l3_layer_c(dep, i, cd);
     s += layer_comment(dep, i);
     s += fmt::format("static const dory_layer layer_{} = {};\n\n", i, layer_descriptor_c(dep, i, cd));
   }
@@ -521,7 +672,8 @@ std::string network_c(const Deployment& dep, const std::string& name) {
        "};\n";
   s += "const dory_network_tensor dory_network_outputs[DORY_NETWORK_OUTPUTS] = {\n" +
        io_table(dep, dep.graph.outputs) + "};\n\n";
-  s += R"(void dory_network_load_constants(void) {
+  if (!dep.uses_l3) {
+    s += R"(void dory_network_load_constants(void) {
   uint8_t *l2 = (uint8_t *)dory_l2_base();
   if (dory_l2_size() < DORY_NETWORK_L2_BYTES) dory_panic("network: L2 is smaller than the memory plan");
   if (l2 != (const uint8_t *)&dory_network_constants) memcpy(l2, &dory_network_constants, DORY_NETWORK_CONSTANT_BYTES);
@@ -531,7 +683,61 @@ void dory_network_run_layer(int i) {
   if (dory_l1_size() < DORY_NETWORK_L1_REQUIRED) dory_panic("network: L1 is smaller than the tile plans need");
   dory_layer_run(dory_network_layers[i]);
 }
+)";
+  } else {
+    s += R"c(/* The L2 constants as on every platform; then L3: its constants (from the flash image on PULP-open, from the linked
+ * copy elsewhere), and its activations poisoned (0xA5) so that no stale value of an earlier pass can pass a check.
+ * L2's activation area, poisoned again afterwards, is the way through (main.c runs this before the inputs). */
+void dory_network_load_constants(void) {
+  uint8_t *l2 = (uint8_t *)dory_l2_base();
+  uint8_t *bounce = l2 + DORY_NETWORK_CONSTANT_BYTES;
+  const uint32_t bounce_bytes = DORY_NETWORK_ACTIVATION_BYTES;
+  uint32_t at;
+  if (dory_l2_size() < DORY_NETWORK_L2_BYTES) dory_panic("network: L2 is smaller than the memory plan");
+  if (dory_l3_size() < DORY_NETWORK_L3_BYTES) dory_panic("network: L3 is smaller than the memory plan");
+  if (l2 != (const uint8_t *)&dory_network_constants) memcpy(l2, &dory_network_constants, DORY_NETWORK_CONSTANT_BYTES);
+#if defined(DORY_PLATFORM_PULP_OPEN)
+  if (dory_pulp_l3_load_file("l3_constants.bin", 0, DORY_NETWORK_L3_CONSTANT_BYTES, bounce, bounce_bytes) != 0)
+    dory_panic("network: l3_constants.bin is not in the flash image (run with the Makefile's gvsoc goal, which puts "
+               "it there with --flash-content)");
+#else
+  dory_l3_write(0, dory_network_l3_constants, DORY_NETWORK_L3_CONSTANT_BYTES, bounce, bounce_bytes);
+#endif
+  memset(bounce, 0xA5, bounce_bytes);
+  for (at = DORY_NETWORK_L3_CONSTANT_BYTES; at < DORY_NETWORK_L3_BYTES;) {
+    const uint32_t n = DORY_NETWORK_L3_BYTES - at < bounce_bytes ? DORY_NETWORK_L3_BYTES - at : bounce_bytes;
+    dory_l3_write(at, bounce, n, bounce, bounce_bytes);
+    at += n;
+  }
+}
 
+/* Layer i on the cluster; a layer that streams from L3 by its two-level schedule. While layer i runs, the next
+ * layer's first weight block streams from L3 when that layer prefetches (its staging copy is reserved over both
+ * layers by the memory plan): the jobs are handed to its schedule when it runs next. */
+static dory_l3_prefetch g_prefetch;
+static int g_prefetch_layer = -1;
+
+void dory_network_run_layer(int i) {
+  const dory_layer *L = dory_network_layers[i];
+  const dory_layer *next = i + 1 < DORY_NETWORK_LAYERS ? dory_network_layers[i + 1] : NULL;
+  dory_l3_prefetch pf;
+  int pf_layer = -1;
+  if (dory_l1_size() < DORY_NETWORK_L1_REQUIRED) dory_panic("network: L1 is smaller than the tile plans need");
+  if (g_prefetch_layer >= 0 && g_prefetch_layer != i) dory_panic("network: a prefetch for a layer that did not run next");
+  if (next && next->l3 && next->l3->prefetch_weights) {
+    dory_l3_layer_prefetch(next->l3, &pf);
+    pf_layer = i + 1;
+  }
+  if (L->l3)
+    dory_l3_layer_run(L->l3, g_prefetch_layer == i ? &g_prefetch : NULL);
+  else
+    dory_layer_run(L);
+  g_prefetch_layer = pf_layer;
+  if (pf_layer >= 0) g_prefetch = pf;
+}
+)c";
+  }
+  s += R"(
 void dory_network_run(const void *const inputs[], void *const outputs[]) {
   uint8_t *l2 = (uint8_t *)dory_l2_base();
   int i;
@@ -591,14 +797,17 @@ std::string goldens_c(const Deployment& dep, const ReferenceResult& ref) {
   }
   // Where each output must be, from the memory plan itself (not from the descriptors: a corrupted descriptor
   // that stores elsewhere is caught here).
-  s += "/* per layer: {L2 offset of the output's first element, channels per stored pixel} from the memory plan */\n";
+  s += "/* per layer: {offset of the output's first element (in L2, or in L3 when in_l3), channels per stored pixel} "
+       "from the memory plan */\n";
   s += "const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS] = {\n";
   for (size_t i = 0; i < dep.layers.size(); ++i) {
     const Layer& l = dep.graph.layers[static_cast<size_t>(dep.layers[i].layer_index)];
     const LayerGeometry& geo = dep.layers[i].plan.geometry;
-    const int64_t off =
-        dep.tensor_l2_offset(l.output) + geo.out_channel_offset * dtype_bytes(dep.graph.tensor(l.output).dtype);
-    s += fmt::format("  {{.l2_offset = {}u, .pixel_stride = {}}},\n", off, geo.out_stride());
+    const bool in_l3 = dep.tensor_in_l3(l.output);
+    const int64_t off = in_l3 ? dep.tensor_offset(l.output)
+                              : dep.tensor_l2_offset(l.output) +
+                                    geo.out_channel_offset * dtype_bytes(dep.graph.tensor(l.output).dtype);
+    s += fmt::format("  {{.l2_offset = {}u, .pixel_stride = {}, .in_l3 = {}}},\n", off, geo.out_stride(), in_l3 ? 1 : 0);
   }
   s += "};\n";
   return s;
@@ -630,10 +839,12 @@ extern const uint8_t *const dory_golden_outputs[DORY_NETWORK_LAYERS];
 extern const uint32_t dory_golden_crc32[DORY_NETWORK_LAYERS];
 #endif
 #if DORY_GOLDEN_CHECK != DORY_CHECK_NONE
-/* Per layer: where the memory plan puts its output in L2 (independent of the descriptors). */
+/* Per layer: where the memory plan puts its output (independent of the descriptors): in L2, or in L3 (in_l3: then
+ * l2_offset is its offset in L3, and the map is dense). */
 typedef struct {{
   uint32_t l2_offset;
   int32_t pixel_stride;
+  uint8_t in_l3;
 }} dory_golden_place;
 extern const dory_golden_place dory_golden_places[DORY_NETWORK_LAYERS];
 #endif
@@ -802,7 +1013,7 @@ pulp-open: app-pulp-open.elf
 gvsoc: app-pulp-open.elf
 	$(if $(GVSOC_INSTALL),,$(error set GVSOC_INSTALL to a GVSoC install with the pulp-open target (docs/deploy.md "PULP-open")))
 	@mkdir -p $(GVSOC_WORK)
-	PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(GVSOC_WORK) --binary app-pulp-open.elf image flash run
+	{flash_json}PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(GVSOC_WORK) --binary $(CURDIR)/app-pulp-open.elf {flash_arg}image flash run
 
 run: {run_goal}
 
@@ -815,6 +1026,11 @@ clean:
                                             : pulp ? "app-pulp-open.elf"
                                                    : "app"),
                    fmt::arg("gvsoc", gvsoc_run_command()),
+                   // the L3 constants go to the HyperFlash image: a readfs partition at flash offset 0
+                   fmt::arg("flash_json", dep.uses_l3 ? "printf '%s' '" + gvsoc_flash_content("$(CURDIR)/l3_constants.bin") +
+                                                            "' > $(CURDIR)/$(GVSOC_WORK)/flash.json\n\t"
+                                                      : std::string()),
+                   fmt::arg("flash_arg", dep.uses_l3 ? "--flash-content=$(CURDIR)/$(GVSOC_WORK)/flash.json@hyperflash " : ""),
                    fmt::arg("run_goal", qemu ? "qemu-system" : pulp ? "gvsoc" : "run-host"));
   return s;
 }
@@ -831,6 +1047,8 @@ find_package(Threads REQUIRED)
 add_executable(app main.c network.c goldens.c
   {sources})
 target_include_directories(app PRIVATE runtime/include ${{CMAKE_CURRENT_SOURCE_DIR}})
+# network.c links l3_constants.bin with .incbin (when the network uses L3): the assembler looks for it here
+target_compile_options(app PRIVATE -Wa,-I${{CMAKE_CURRENT_SOURCE_DIR}})
 target_link_libraries(app PRIVATE Threads::Threads)
 )",
                      fmt::arg("sources", make_list(platform_runtime(dep, host), "runtime/", "\n  ")));
@@ -870,6 +1088,9 @@ Status emit_application(const Deployment& dep, const std::vector<std::vector<int
   DORY_TRY_STATUS(write_file(root / "main.c", app_main_c()));
   DORY_TRY_STATUS(write_file(root / "Makefile", makefile(dep, dep.options.platform)));
   DORY_TRY_STATUS(write_file(root / "CMakeLists.txt", cmakelists(dep)));
+  if (dep.uses_l3)
+    DORY_TRY_STATUS(write_file(root / "l3_constants.bin",
+                               std::string(dep.l3_constants.begin(), dep.l3_constants.end())));
   if (options.copy_runtime) DORY_TRY_STATUS(copy_runtime(root / "runtime"));
   return ok_status();
 }

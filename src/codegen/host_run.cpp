@@ -1,6 +1,8 @@
 #include "codegen/host_run.h"
 
 #include <fmt/format.h>
+
+#include <fstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,6 +254,11 @@ std::string pulp_open_elf_name() { return "app-pulp-open.elf"; }
 
 std::string gvsoc_run_command() { return "gvsoc --target=pulp-open"; }
 
+std::string gvsoc_flash_content(const std::string& file) {
+  return fmt::format(R"({{"sections": [{{"name": "readfs", "template": "readfs", "properties": {{"files": ["{}"]}}}}]}})",
+                     file);
+}
+
 Status qemu_toolchain_available(QemuMode mode, const QemuBuildOptions& o) {
   DORY_TRY_STATUS(riscv_toolchain_available(o));
   if (find_program(qemu_program(mode)).empty())
@@ -391,12 +398,20 @@ Expected<HostRunResult> run_gvsoc_app(const std::string& app_dir, int timeout_s)
   if (!mkdtemp(tmpl.data()))
     return make_error("app-run-failed", tmpl, "cannot create GVSoC's work directory", "check /tmp");
   const std::string wd = tmpl;
+  // A network with L3 constants: they go to the HyperFlash image (docs/deploy.md "L3").
+  std::string flash;
+  const fs::path l3_bin = fs::absolute(fs::path(app_dir) / "l3_constants.bin");
+  if (fs::exists(l3_bin)) {
+    const std::string json = wd + "/flash.json";
+    std::ofstream(json) << gvsoc_flash_content(l3_bin.string());
+    flash = "--flash-content=" + quote(json + "@hyperflash") + " ";
+  }
   // PATH: GVSoC's launcher is Python and must find Debian's python3 (with the modules above) before any other.
   const std::string cmd = fmt::format(
-      "cd {wd} && timeout -s KILL {t} env PATH={bin}:/usr/bin:/bin {gvsoc} --work-dir={wd} --binary {elf} image flash "
-      "run </dev/null",
+      "cd {wd} && timeout -s KILL {t} env PATH={bin}:/usr/bin:/bin {gvsoc} --work-dir={wd} --binary {elf} {flash}image "
+      "flash run </dev/null",
       fmt::arg("wd", quote(wd)), fmt::arg("t", timeout_s), fmt::arg("bin", quote(install + "/bin")),
-      fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("elf", quote(elf.string())));
+      fmt::arg("gvsoc", gvsoc_run_command()), fmt::arg("elf", quote(elf.string())), fmt::arg("flash", flash));
   HostRunResult r;
   r.command = cmd;
   r.exit_code = run_capture(cmd, r.output);

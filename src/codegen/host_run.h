@@ -96,6 +96,9 @@ std::string qemu_run_command(QemuMode mode);
 // PULP-open: the ELF's name in APP/, and GVSoC's launcher with its target, without the options and steps:
 // "gvsoc --target=pulp-open" (run as `... --work-dir=DIR --binary ELF image flash run`).
 std::string pulp_open_elf_name();  // "app-pulp-open.elf"
+// The `--flash-content` layout that puts `file` (a path) into the HyperFlash of GVSoC's pulp-open board as the only
+// file of a readfs partition at flash offset 0 (where dory_pulp_l3_load_file looks for it).
+std::string gvsoc_flash_content(const std::string& file);
 std::string gvsoc_run_command();
 
 struct QemuBuildOptions {

@@ -30,7 +30,8 @@ int64_t L2Image::kernel_bytes() const {
   return n;
 }
 
-L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const Target& target, CheckMode check) {
+L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const Target& target, CheckMode check,
+                      int64_t l3_descriptors) {
   const RuntimeRegistry& reg = runtime_registry();
   const RuntimePlatform& p = image_platform(target);
   L2Image m;
@@ -51,6 +52,7 @@ L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const 
       m.layers += (kk - first + 1) * kDivisorBytes;
     }
   }
+  if (l3_descriptors >= 0) m.layers += p.image->l3_base_bytes + l3_descriptors * p.image->layer_bytes;
   // The goldens (codegen/emit_c.cpp goldens_c): each input and output as bytes plus a terminating byte, the
   // tables of pointers, CRCs and places.
   for (TensorId t : g.inputs) m.checks += g.tensor(t).elements() * dtype_bytes(g.tensor(t).dtype) + 1 + 4;
@@ -66,7 +68,13 @@ L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const 
 L2Image l2_image(const Deployment& dep) {
   std::vector<TilePlan> plans;
   for (const DeployedLayer& l : dep.layers) plans.push_back(l.plan);
-  L2Image m = program_image(dep.graph, plans, dep.target, dep.options.check);
+  int64_t l3_descriptors = -1;
+  if (dep.uses_l3) {
+    l3_descriptors = 0;
+    for (const DeployedLayer& l : dep.layers)
+      if (l.l3) l3_descriptors += 1 + static_cast<int64_t>(l.l3->subs.size());
+  }
+  L2Image m = program_image(dep.graph, plans, dep.target, dep.options.check, l3_descriptors);
   m.constants = static_cast<int64_t>(dep.constants.size());
   m.activations = dep.l2_bytes() - m.constants;
   return m;

@@ -9,7 +9,9 @@
 //      + kernels      the registry's code_bytes of each kernel the network uses there (an upper bound: each kernel
 //                     with the static helpers of its file)
 //      + layers       the registry's per-layer cost (descriptor, name, tables, check records) x layers, plus the
-//                     average-pooling divisor tables (exact)
+//                     average-pooling divisor tables (exact); with layers that stream from L3, the registry's
+//                     L3 runtime (l3_base_bytes) and the per-layer cost of each of their sub-layer templates and
+//                     two-level descriptors
 //      + checks       the goldens main.c carries: the inputs, and a CRC-32 per layer or every layer's output (exact)
 //      + constants    exact (memplan/constant_layout.h)
 //      + activations  exact (the memory plan)
@@ -38,7 +40,7 @@ struct L2Image {
   int64_t reserved = 0;                // outside the image
   int64_t runtime = 0;                 // estimate
   std::vector<L2ImageKernel> kernels;  // estimate, each kernel once
-  int64_t layers = 0;                  // estimate (descriptors) + exact (divisor tables)
+  int64_t layers = 0;                  // estimate (descriptors, the L3 runtime) + exact (divisor tables)
   int64_t checks = 0;                  // exact
   int64_t constants = 0, activations = 0;  // exact
 
@@ -51,7 +53,10 @@ struct L2Image {
 // The program's part of the image (runtime, kernels, layers, checks) of a network planned with `plans` for
 // `target`, checked as `check` says: what deploy subtracts from L2 before planning the activations. The target must
 // have an L2 program image.
-L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const Target& target, CheckMode check);
+// l3_descriptors: the sub-layer templates plus two-level descriptors of the layers that stream from L3 (-1: none;
+// then the L3 runtime is not linked either).
+L2Image program_image(const Graph& g, const std::vector<TilePlan>& plans, const Target& target, CheckMode check,
+                      int64_t l3_descriptors = -1);
 
 // The whole map of a deployment on a target with an L2 program image (program_image + constants + activations).
 L2Image l2_image(const Deployment& dep);

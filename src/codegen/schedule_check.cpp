@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "target/cost_model.h"
 #include "tiler/l1_layout.h"
+#include "tiler/l3_plan.h"
 #include "tiler/tile.h"
 #include "tiler/transfers.h"
 
@@ -166,17 +168,73 @@ dory_layer_kind expected_kind(const Layer& l, KernelFamily f) {
   return DORY_LAYER_CONV;
 }
 
+// What the L1 checker checks a descriptor against: the plan, where in L2 the C++ side (the memory plan, the
+// constants' layout; for an L3 tile its sub-map or staging copy) puts each role's map or constant (`base`: the
+// address transfers are relative to; `regions`: the bytes transfers may touch), the L1 size.
+struct LayerCheckContext {
+  const Target* target = nullptr;
+  const Layer* layer = nullptr;
+  std::string location;  // "layer 'x'" or "layer 'x' L3 tile 3"
+  const TilePlan* plan = nullptr;
+  int64_t l1_bytes = 0;
+  std::array<int64_t, kKeys> base{};
+  std::array<Region, kKeys> regions{};
+};
+
+// The context of an ordinary layer of the deployment.
+LayerCheckContext l2_layer_context(const Deployment& dep, size_t index, const ScheduleCheckOptions& opt) {
+  const DeployedLayer& dl = dep.layers.at(index);
+  const Layer& l = dep.graph.layers.at(static_cast<size_t>(dl.layer_index));
+  const LayerGeometry& geo = dl.plan.geometry;
+  LayerCheckContext c;
+  c.target = &dep.target;
+  c.layer = &l;
+  c.location = fmt::format("layer '{}'", l.name);
+  c.plan = &dl.plan;
+  c.l1_bytes = opt.l1_bytes > 0 ? opt.l1_bytes : dep.l1_bytes;
+  c.base.fill(-1);
+  for (size_t k = 0; k < l.inputs.size() && k < static_cast<size_t>(kKeyWeights); ++k) {
+    const TensorId id = l.inputs[k];
+    Region& r = c.regions[k];
+    if (const StorageClass* sc = dep.memory.class_of(id)) {
+      r.lo = sc->offset;
+      r.hi = sc->offset + sc->bytes;
+      c.base[k] = sc->offset;
+    }
+    r.what = fmt::format("the storage of input tensor '{}'", dep.graph.tensor(id).name);
+  }
+  auto constant = [&](int key, int64_t off, int64_t bytes, const char* what) {
+    Region& r = c.regions[static_cast<size_t>(key)];
+    if (off >= 0 && bytes > 0) {
+      r.lo = off;
+      r.hi = off + bytes;
+    }
+    c.base[static_cast<size_t>(key)] = off;
+    r.what = fmt::format("the layer's {}", what);
+  };
+  constant(kKeyWeights, dl.weights_offset, geo.c_out * geo.weight_bytes_per_cout(geo.c_in), "weights");
+  constant(kKeyBias, dl.bias_offset, geo.c_out * geo.bias_bytes_per_cout, "bias");
+  constant(kKeyRequant, dl.requant_offset, geo.c_out * geo.requant_bytes_per_cout, "requant records");
+  Region& o = c.regions[kKeyOutput];
+  if (const StorageClass* sc = dep.memory.class_of(l.output)) {
+    o.lo = sc->offset;
+    o.hi = sc->offset + sc->bytes;
+    c.base[kKeyOutput] = sc->offset;
+  }
+  o.what = fmt::format("the storage of output tensor '{}'", dep.graph.tensor(l.output).name);
+  return c;
+}
+
 class Checker {
  public:
-  Checker(const Deployment& dep, size_t index, const dory_layer& d, const ScheduleCheckOptions& opt)
-      : dep_(dep),
-        dl_(dep.layers.at(index)),
-        layer_(dep.graph.layers.at(static_cast<size_t>(dl_.layer_index))),
-        plan_(dl_.plan),
+  Checker(const LayerCheckContext& ctx, const dory_layer& d, const ScheduleCheckOptions& opt)
+      : ctx_(ctx),
+        layer_(*ctx.layer),
+        plan_(*ctx.plan),
         geo_(plan_.geometry),
         d_(d),
         opt_(opt),
-        l1_bytes_(opt.l1_bytes > 0 ? opt.l1_bytes : dep.l1_bytes),
+        l1_bytes_(ctx.l1_bytes),
         counts_(tile_counts(geo_, plan_.shape)),
         total_(counts_.total()) {}
 
@@ -345,7 +403,7 @@ class Checker {
     if (static_cast<int64_t>(in_flight_.size()) + 1 > DORY_DMA_MAX_OUTSTANDING)
       return reject(tile,
                     fmt::format("{} would be job {} in flight on the {} engine; DORY_DMA_MAX_OUTSTANDING = {}", what,
-                                in_flight_.size() + 1, l1_l2_engine(dep_.target).name, DORY_DMA_MAX_OUTSTANDING));
+                                in_flight_.size() + 1, l1_l2_engine(*ctx_.target).name, DORY_DMA_MAX_OUTSTANDING));
 
     Job job;
     job.key = key;
@@ -447,8 +505,7 @@ class Checker {
   // Records the first violation; returns false (reject: -1) for the caller to return.
   bool fail(int64_t tile, std::string msg) {
     if (err_) return false;
-    std::string loc =
-        tile >= 0 ? fmt::format("layer '{}' tile {}", layer_.name, tile) : fmt::format("layer '{}'", layer_.name);
+    std::string loc = tile >= 0 ? fmt::format("{} tile {}", ctx_.location, tile) : ctx_.location;
     err_ = make_internal_error(kCode, std::move(loc), std::move(msg), kHint);
     return false;
   }
@@ -580,15 +637,7 @@ class Checker {
     return loads_;
   }
 
-  int64_t cxx_base(int key) const {
-    if (key < kKeyWeights) return dep_.tensor_l2_offset(layer_.inputs[static_cast<size_t>(key)]);
-    switch (key) {
-      case kKeyWeights: return dl_.weights_offset;
-      case kKeyBias: return dl_.bias_offset;
-      case kKeyRequant: return dl_.requant_offset;
-      default: return dep_.tensor_l2_offset(layer_.output);
-    }
-  }
+  int64_t cxx_base(int key) const { return ctx_.base[static_cast<size_t>(key)]; }
 
   bool matches_cxx(int key, int64_t tile, const dory_transfer& t, const std::string& what) {
     std::vector<TileTransfer> st;
@@ -615,7 +664,7 @@ class Checker {
   // The box of the output map a store writes (its channel slice: base + out_channel_offset, pixel stride).
   bool output_box(const dory_transfer& t, int64_t tile, const std::string& what, Box& b) {
     const int64_t eb = geo_.out_elem_bytes, stride = geo_.out_stride();
-    const int64_t base = dep_.tensor_l2_offset(layer_.output) + geo_.out_channel_offset * eb;
+    const int64_t base = ctx_.base[kKeyOutput] + geo_.out_channel_offset * eb;
     const int64_t rel = static_cast<int64_t>(t.l2_offset) - base;
     const bool strides_ok =
         (t.rows == 1 || t.row_stride == stride * eb) && (t.planes == 1 || t.plane_stride == geo_.w_out * stride * eb);
@@ -773,7 +822,7 @@ class Checker {
     if (need > l1_bytes_)
       return fail(-1, fmt::format("the layer's L1 buffers need {} B (up to the end of {}), but L1 has {} B", need,
                                   slot_name(last->key, last->copy), l1_bytes_));
-    const int64_t align = std::max<int64_t>(1, dep_.target.l1.alignment_bytes);
+    const int64_t align = std::max<int64_t>(1, ctx_.target->l1.alignment_bytes);
     for (const Slot& s : slots_)
       if (s.offset % align != 0)
         return fail(-1, fmt::format("{} is at L1 offset {}, not a multiple of the target's L1 alignment {} B",
@@ -822,32 +871,7 @@ class Checker {
   }
 
   bool setup_regions() {
-    for (int k = 0; k < d_.n_inputs; ++k) {
-      const TensorId id = layer_.inputs[static_cast<size_t>(k)];
-      Region& r = regions_[static_cast<size_t>(k)];
-      if (const StorageClass* c = dep_.memory.class_of(id)) {
-        r.lo = c->offset;
-        r.hi = c->offset + c->bytes;
-      }
-      r.what = fmt::format("the storage of input tensor '{}'", dep_.graph.tensor(id).name);
-    }
-    auto constant = [&](int key, int64_t off, int64_t bytes, const char* what) {
-      Region& r = regions_[static_cast<size_t>(key)];
-      if (off >= 0 && bytes > 0) {
-        r.lo = off;
-        r.hi = off + bytes;
-      }
-      r.what = fmt::format("the layer's {}", what);
-    };
-    constant(kKeyWeights, dl_.weights_offset, geo_.c_out * geo_.weight_bytes_per_cout(geo_.c_in), "weights");
-    constant(kKeyBias, dl_.bias_offset, geo_.c_out * geo_.bias_bytes_per_cout, "bias");
-    constant(kKeyRequant, dl_.requant_offset, geo_.c_out * geo_.requant_bytes_per_cout, "requant records");
-    Region& o = regions_[kKeyOutput];
-    if (const StorageClass* c = dep_.memory.class_of(layer_.output)) {
-      o.lo = c->offset;
-      o.hi = c->offset + c->bytes;
-    }
-    o.what = fmt::format("the storage of output tensor '{}'", dep_.graph.tensor(layer_.output).name);
+    regions_ = ctx_.regions;
     issued_.assign(static_cast<size_t>(total_), 0);
     need_tile_.fill(-1);
     return true;
@@ -908,8 +932,7 @@ class Checker {
     return true;
   }
 
-  const Deployment& dep_;
-  const DeployedLayer& dl_;
+  const LayerCheckContext& ctx_;
   const Layer& layer_;
   const TilePlan& plan_;
   const LayerGeometry& geo_;
@@ -1010,14 +1033,647 @@ bool Checker::compare_core1() {
 Status check_layer_schedule(const Deployment& dep, size_t index, const dory_layer& desc,
                             const ScheduleCheckOptions& opt, ScheduleCheckStats* stats) {
   DORY_CHECK(index < dep.layers.size(), "check_layer_schedule: layer index out of range");
-  Checker c(dep, index, desc, opt);
+  const LayerCheckContext ctx = l2_layer_context(dep, index, opt);
+  Checker c(ctx, desc, opt);
   return c.run(stats);
 }
 
+// ---- the L3 level (dory/l3.h) --------------------------------------------------------------------------------
+
+namespace {
+
+// A byte range [lo, hi) in L2 or L3.
+struct Range {
+  int64_t lo = -1, hi = -1;
+  bool empty() const { return lo < 0 || hi <= lo; }
+  bool overlaps(const Range& o) const { return !empty() && !o.empty() && lo < o.hi && o.lo < hi; }
+};
+
+std::string range_str(const Range& r) { return fmt::format("[{}, {})", r.lo, r.hi); }
+
+// What the C++ side says about an L3 layer: where each role's data is and what its staging copies are.
+struct L3Expect {
+  const DeployedLayer* dl = nullptr;
+  const Layer* layer = nullptr;
+  const L3Plan* lp = nullptr;
+  const LayerGeometry* geo = nullptr;
+  // per role key (input operands, then weights, bias, requant, output): in L3 or not, the map/constant base (the
+  // first channel of a map in L2; the first byte of the map or constant in L3) and the region it may touch
+  std::array<bool, kKeys> in_l3{};
+  std::array<int64_t, kKeys> base{};
+  std::array<Range, kKeys> region{};
+  std::array<std::string, kKeys> region_what{};
+  std::array<std::array<Range, 2>, kKeys> stage{};  // staging copies (absolute L2; reserved bytes)
+  std::array<int, kKeys> stage_copies{};
+  std::array<int64_t, kKeys> stage_bytes{};
+};
+
+int stage_key(L3StagingRole r, int operand) {
+  switch (r) {
+    case L3StagingRole::Input: return operand;
+    case L3StagingRole::Weights: return kKeyWeights;
+    case L3StagingRole::Bias: return kKeyBias;
+    case L3StagingRole::RequantParams: return kKeyRequant;
+    case L3StagingRole::Output: return kKeyOutput;
+  }
+  return -1;
+}
+int stage_key_c(uint8_t role, int operand) {
+  switch (role) {
+    case DORY_STAGE_INPUT: return operand >= 0 && operand < DORY_LAYER_MAX_INPUTS ? operand : -1;
+    case DORY_STAGE_WEIGHTS: return kKeyWeights;
+    case DORY_STAGE_BIAS: return kKeyBias;
+    case DORY_STAGE_REQUANT: return kKeyRequant;
+    case DORY_STAGE_OUTPUT: return kKeyOutput;
+    default: return -1;
+  }
+}
+
+L3Expect l3_expect(const Deployment& dep, size_t index) {
+  L3Expect e;
+  e.dl = &dep.layers.at(index);
+  e.layer = &dep.graph.layers.at(static_cast<size_t>(e.dl->layer_index));
+  e.lp = &e.dl->l3->plan;
+  e.geo = &e.lp->geometry;
+  e.base.fill(-1);
+  const Layer& l = *e.layer;
+  auto tensor = [&](int key, TensorId t, int64_t channel_offset, const char* what) {
+    const bool l3 = dep.tensor_in_l3(t);
+    const MemoryPlan& m = l3 ? dep.two_level.l3 : dep.memory;
+    e.in_l3[static_cast<size_t>(key)] = l3;
+    if (const StorageClass* c = m.class_of(t)) {
+      e.region[static_cast<size_t>(key)] = {c->offset, c->offset + c->bytes};
+      e.base[static_cast<size_t>(key)] = c->offset + channel_offset * dtype_bytes(dep.graph.tensor(t).dtype);
+    }
+    e.region_what[static_cast<size_t>(key)] =
+        fmt::format("the storage of {} tensor '{}' in {}", what, dep.graph.tensor(t).name, l3 ? "L3" : "L2");
+  };
+  for (size_t k = 0; k < l.inputs.size(); ++k) tensor(static_cast<int>(k), l.inputs[k], e.geo->in_offset(static_cast<int>(k)), "input");
+  tensor(kKeyOutput, l.output, e.geo->out_channel_offset, "output");
+  const bool c3 = e.lp->residency.weights_in_l3;
+  auto constant = [&](int key, int64_t off, int64_t bytes, const char* what) {
+    e.in_l3[static_cast<size_t>(key)] = c3;
+    e.base[static_cast<size_t>(key)] = off;
+    if (off >= 0 && bytes > 0) e.region[static_cast<size_t>(key)] = {off, off + bytes};
+    e.region_what[static_cast<size_t>(key)] = fmt::format("the layer's {} in {}", what, c3 ? "L3" : "L2");
+  };
+  const LayerGeometry& g = *e.geo;
+  constant(kKeyWeights, e.dl->weights_offset, g.c_out * g.weight_bytes_per_cout(g.c_in), "weights");
+  constant(kKeyBias, e.dl->bias_offset, g.c_out * g.bias_bytes_per_cout, "bias");
+  constant(kKeyRequant, e.dl->requant_offset, g.c_out * g.requant_bytes_per_cout, "requant records");
+  const StagingPlacement& place = dep.two_level.staging.at(index);
+  for (const L3StagingBuffer& b : e.lp->staging.buffers) {
+    const int key = stage_key(b.role, b.operand);
+    e.stage_copies[static_cast<size_t>(key)] = static_cast<int>(b.copies.size());
+    e.stage_bytes[static_cast<size_t>(key)] = b.bytes_per_copy;
+    for (size_t c = 0; c < b.copies.size(); ++c) {
+      const int64_t off = place.part_offset[b.copies[c].part] + b.copies[c].offset;
+      e.stage[static_cast<size_t>(key)][c] = {off, off + b.reserved_per_copy};
+    }
+  }
+  return e;
+}
+
+// The L3 transfers of tile t as the C++ side computes them (dory_l3_tile_loads / _store, in issue order).
+struct ExpectedL3 {
+  int key = 0;
+  bool store = false;
+  int copy = 0;
+  int64_t l2 = 0, l3 = 0, bytes = 0;
+};
+
+int stage_copy_of(const L3Expect& e, int key, const L3Extent& x) {
+  if (e.stage_copies[static_cast<size_t>(key)] < 2) return 0;
+  if (key < kKeyWeights || key == kKeyOutput) return static_cast<int>(x.band & 1);
+  return static_cast<int>(x.index & 1);
+}
+
+std::vector<ExpectedL3> expected_l3(const L3Expect& e, int64_t t) {
+  const LayerGeometry& g = *e.geo;
+  const L3Plan& lp = *e.lp;
+  const L3Extent x = l3_extent(g, lp.shape, t);
+  std::vector<ExpectedL3> out;
+  if (x.block == 0)
+    for (int k = 0; k < g.num_inputs(); ++k)
+      if (lp.residency.input_in_l3[static_cast<size_t>(k)] && x.h_in.size() > 0) {
+        const int64_t row = g.w_in * g.c_in * g.in_elem_bytes[static_cast<size_t>(k)];
+        const int c = stage_copy_of(e, k, x);
+        out.push_back({k, false, c, e.stage[static_cast<size_t>(k)][static_cast<size_t>(c)].lo,
+                       e.base[static_cast<size_t>(k)] + x.h_in.begin * row, x.h_in.size() * row});
+      }
+  if (lp.residency.weights_in_l3 && (t == 0 || lp.counts.blocks > 1)) {
+    const std::pair<int, int64_t> parts[] = {{kKeyWeights, g.weight_bytes_per_cout(g.c_in)},
+                                             {kKeyBias, g.bias_bytes_per_cout},
+                                             {kKeyRequant, g.requant_bytes_per_cout}};
+    for (const auto& [key, per] : parts)
+      if (per > 0) {
+        const int c = stage_copy_of(e, key, x);
+        out.push_back({key, false, c, e.stage[static_cast<size_t>(key)][static_cast<size_t>(c)].lo,
+                       e.base[static_cast<size_t>(key)] + x.c_out.begin * per, x.c_out.size() * per});
+      }
+  }
+  if (lp.residency.output_in_l3 && x.block == lp.counts.blocks - 1) {
+    const int64_t row = g.w_out * g.c_out * g.out_elem_bytes;
+    const int c = stage_copy_of(e, kKeyOutput, x);
+    out.push_back({kKeyOutput, true, c, e.stage[kKeyOutput][static_cast<size_t>(c)].lo,
+                   e.base[kKeyOutput] + x.h_out.begin * row, x.h_out.size() * row});
+  }
+  return out;
+}
+
+constexpr uintptr_t kL3FakeL2 = 0x20000000u;
+
+class L3Checker {
+ public:
+  L3Checker(const Deployment& dep, size_t index, const dory_l3_layer& x, const ScheduleCheckOptions& opt, bool prefetch)
+      : dep_(dep), index_(index), x_(x), opt_(opt), prefetch_(prefetch), e_(l3_expect(dep, index)),
+        total_(e_.lp->counts.total()) {}
+
+  Status run(ScheduleCheckStats* stats) {
+    if (check_descriptor() && check_extents()) {
+      dory_l3_ops ops{};
+      ops.ctx = this;
+      ops.l3_start = [](void* c, const dory_l3_desc* d, const dory_l3_transfer* t) {
+        return static_cast<L3Checker*>(c)->on_start(d, t);
+      };
+      ops.l3_wait = [](void* c, dory_dma_job j) { static_cast<L3Checker*>(c)->on_wait(j); };
+      ops.run_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub) {
+        static_cast<L3Checker*>(c)->on_run(t, *sub, stats_of(c));
+      };
+      stats_ = stats;
+      uint8_t* l2 = reinterpret_cast<uint8_t*>(kL3FakeL2);
+      if (prefetch_) {
+        dory_l3_prefetch pf{};
+        in_prefetch_ = true;
+        dory_l3_prefetch_issue(&x_, l2, &ops, &pf);
+        in_prefetch_ = false;
+        if (!err_) dory_l3_schedule(&x_, l2, &ops, &pf);
+      } else {
+        dory_l3_schedule(&x_, l2, &ops, nullptr);
+      }
+      if (!err_) finish();
+    }
+    if (stats) {
+      stats->transfers += static_cast<int64_t>(jobs_.size());
+      stats->waits += waits_;
+      for (const Job& j : jobs_) stats->bytes += j.bytes;
+    }
+    if (err_) return *err_;
+    return ok_status();
+  }
+
+  std::vector<Range> footprint;  // every L2 range a sub-layer or a job of the layer touches (for the prefetch check)
+
+ private:
+  struct Job {
+    int key = -1, copy = 0;
+    bool store = false, waited = false, prefetched = false;
+    int64_t tile = -1, bytes = 0;
+    Range l2;
+    int64_t seq = 0;  // its start, in event order
+  };
+
+  static ScheduleCheckStats* stats_of(void* c) { return static_cast<L3Checker*>(c)->stats_; }
+
+  bool fail(int64_t tile, std::string msg) {
+    if (err_) return false;
+    const std::string name = e_.layer->name;
+    err_ = make_internal_error(kCode,
+                               tile >= 0 ? fmt::format("layer '{}' L3 tile {}", name, tile) : fmt::format("layer '{}'", name),
+                               std::move(msg), kHint);
+    return false;
+  }
+
+  std::string key_name(int key) const {
+    if (key < kKeyWeights) return e_.geo->num_inputs() > 1 ? fmt::format("input {}", key) : std::string("input");
+    return key == kKeyWeights ? "weights" : key == kKeyBias ? "bias" : key == kKeyRequant ? "requant records" : "output";
+  }
+
+  // The descriptor is the plan: every field as the C++ side computes it.
+  bool check_descriptor() {
+    const L3Plan& lp = *e_.lp;
+    const LayerGeometry& g = *e_.geo;
+    auto field = [&](const std::string& name, int64_t have, int64_t want) {
+      if (have == want) return true;
+      return fail(-1, fmt::format("two-level descriptor field {} = {} is not the plan's {} (the descriptor must "
+                                  "describe the planned L3 tiling)",
+                                  name, have, want));
+    };
+    bool ok = field("c_in", x_.c_in, g.c_in) && field("h_in", x_.h_in, g.h_in) && field("w_in", x_.w_in, g.w_in) &&
+              field("c_out", x_.c_out, g.c_out) && field("h_out", x_.h_out, g.h_out) &&
+              field("w_out", x_.w_out, g.w_out) && field("kh", x_.kh, g.kh) && field("stride_h", x_.stride_h, g.stride_h) &&
+              field("pad_top", x_.pad_top, g.pad.top) && field("channels_tied", x_.channels_tied, g.channels_tied) &&
+              field("n_inputs", x_.n_inputs, g.num_inputs()) && field("tile_c_out", x_.tile_c_out, lp.shape.c_out) &&
+              field("tile_h", x_.tile_h, lp.shape.h_out) &&
+              field("weight_bytes_per_cout", x_.weight_bytes_per_cout, g.weight_bytes_per_cout(g.c_in)) &&
+              field("bias_bytes_per_cout", x_.bias_bytes_per_cout, g.bias_bytes_per_cout) &&
+              field("rq_bytes_per_cout", x_.rq_bytes_per_cout, g.requant_bytes_per_cout) &&
+              field("n_block_classes", x_.n_block_classes, lp.block_classes) &&
+              field("n_band_classes * n_block_classes", int64_t{x_.n_band_classes} * x_.n_block_classes,
+                    static_cast<int64_t>(lp.subs.size())) &&
+              field("prefetch_weights", x_.prefetch_weights, lp.prefetch_weights ? 1 : 0) &&
+              field("weights_where", x_.weights_where, lp.residency.weights_in_l3 ? DORY_IN_L3 : DORY_IN_L2);
+    if (!ok) return false;
+    for (int k = 0; k < x_.n_inputs && ok; ++k) {
+      ok = field(fmt::format("in_where[{}]", k), x_.in_where[k], e_.in_l3[static_cast<size_t>(k)] ? DORY_IN_L3 : DORY_IN_L2) &&
+           field(fmt::format("in_offset[{}]", k), x_.in_offset[k], e_.base[static_cast<size_t>(k)]) &&
+           field(fmt::format("in_pixel_stride[{}]", k), x_.in_pixel_stride[k],
+                 e_.in_l3[static_cast<size_t>(k)] ? g.c_in : g.in_stride(k)) &&
+           field(fmt::format("in_elem_bytes[{}]", k), x_.in_elem_bytes[k], g.in_elem_bytes[static_cast<size_t>(k)]);
+    }
+    ok = ok && field("out_where", x_.out_where, e_.in_l3[kKeyOutput] ? DORY_IN_L3 : DORY_IN_L2) &&
+         field("out_offset", x_.out_offset, e_.base[kKeyOutput]) &&
+         field("out_pixel_stride", x_.out_pixel_stride, e_.in_l3[kKeyOutput] ? g.c_out : g.out_stride()) &&
+         field("out_elem_bytes", x_.out_elem_bytes, g.out_elem_bytes);
+    const std::pair<const char*, std::pair<uint32_t, int64_t>> consts[] = {
+        {"weights", {x_.weights, e_.base[kKeyWeights]}},
+        {"bias", {x_.bias, e_.base[kKeyBias]}},
+        {"requant", {x_.requant, e_.base[kKeyRequant]}}};
+    for (const auto& [name, v] : consts)
+      if (ok && v.second >= 0) ok = field(name, v.first, v.second);
+    auto stage = [&](const char* name, const dory_l2_stage& st, int key) {
+      const int copies = e_.stage_copies[static_cast<size_t>(key)];
+      if (!field(fmt::format("{}.copies", name), st.copies, copies)) return false;
+      if (copies == 0) return true;
+      if (!field(fmt::format("{}.bytes", name), st.bytes, e_.stage_bytes[static_cast<size_t>(key)])) return false;
+      for (int c = 0; c < copies; ++c)
+        if (!field(fmt::format("{}.offset[{}]", name, c), st.offset[c],
+                   e_.stage[static_cast<size_t>(key)][static_cast<size_t>(c)].lo))
+          return false;
+      return true;
+    };
+    for (int k = 0; k < x_.n_inputs && ok; ++k) ok = stage("stage_in[]", x_.stage_in[k], k);
+    ok = ok && stage("stage_weights", x_.stage_weights, kKeyWeights) && stage("stage_bias", x_.stage_bias, kKeyBias) &&
+         stage("stage_requant", x_.stage_requant, kKeyRequant) && stage("stage_out", x_.stage_out, kKeyOutput);
+    for (int64_t b = 0; b < lp.counts.bands && ok; ++b)
+      ok = field(fmt::format("band_class[{}]", b), x_.band_class[b], lp.band_class[static_cast<size_t>(b)]);
+    return ok;
+  }
+
+  bool check_extents() {
+    for (int64_t t = 0; t < total_; ++t) {
+      dory_l3_extent c;
+      dory_l3_tile_extent(&x_, static_cast<int32_t>(t), &c);
+      const L3Extent w = l3_extent(*e_.geo, e_.lp->shape, t);
+      if (c.h0 != w.h_out.begin || c.h != w.h_out.size() || c.c0 != w.c_out.begin || c.c != w.c_out.size() ||
+          c.in_h0 != w.h_in.begin || c.in_h != w.h_in.size() || c.pad_top != w.pad_top || c.pad_bottom != w.pad_bottom)
+        return fail(t, fmt::format("the runtime's L3 tile (rows {}+{}, channels {}+{}, input rows {}+{}, pad {}/{}) is "
+                                   "not the plan's (rows {}+{}, channels {}+{}, input rows {}+{}, pad {}/{}): "
+                                   "l3_schedule.c and tiler/l3_plan.h disagree",
+                                   c.h0, c.h, c.c0, c.c, c.in_h0, c.in_h, c.pad_top, c.pad_bottom, w.h_out.begin,
+                                   w.h_out.size(), w.c_out.begin, w.c_out.size(), w.h_in.begin, w.h_in.size(),
+                                   w.pad_top, w.pad_bottom));
+    }
+    return true;
+  }
+
+  dory_dma_job on_start(const dory_l3_desc* d, const dory_l3_transfer* t) {
+    if (err_) return 0;
+    const int64_t tile = t->tile;
+    const int key = stage_key_c(t->role, t->operand);
+    if (tile < 0 || tile >= total_ || key < 0)
+      return reject(tile, fmt::format("an L3 transfer names tile {} role {} (the layer has {} L3 tiles)", tile, t->role,
+                                      total_));
+    const bool store = key == kKeyOutput;
+    const std::string what = fmt::format("the L3 {} of {} for L3 tile {}", store ? "store" : "load", key_name(key), tile);
+    if (t->dir != (store ? DORY_L2_TO_L3 : DORY_L3_TO_L2) || d->dir != t->dir)
+      return reject(tile, fmt::format("{} has direction {} (descriptor {})", what, t->dir, d->dir));
+    const auto l2 = reinterpret_cast<uintptr_t>(d->l2);
+    if (l2 != kL3FakeL2 + t->l2_offset || d->l3 != t->l3_offset || d->bytes != t->bytes || d->bytes == 0)
+      return reject(tile, fmt::format("{}: the L3 descriptor (L2 {}, L3 {}, {} B) is not the transfer (L2 {}, L3 {}, "
+                                      "{} B) or moves nothing",
+                                      what, static_cast<int64_t>(l2 - kL3FakeL2), d->l3, d->bytes, t->l2_offset,
+                                      t->l3_offset, t->bytes));
+    // exactly the transfer of the C++ side, once
+    bool found = false;
+    for (const ExpectedL3& x : expected_l3(e_, tile))
+      if (x.key == key) {
+        found = true;
+        if (x.copy != t->copy || x.l2 != t->l2_offset || x.l3 != t->l3_offset || x.bytes != t->bytes)
+          return reject(tile, fmt::format("{} is copy {}, L2 {}, L3 {}, {} B; the plan says copy {}, L2 {}, L3 {}, {} B "
+                                          "(l3_schedule.c and tiler/l3_plan.h disagree, or the descriptor is not the "
+                                          "plan's)",
+                                          what, t->copy, t->l2_offset, t->l3_offset, t->bytes, x.copy, x.l2, x.l3,
+                                          x.bytes));
+      }
+    if (!found) return reject(tile, fmt::format("{} is not one of the plan's L3 transfers of that tile", what));
+    const uint64_t bit = uint64_t{1} << key;
+    uint64_t& mask = issued_[static_cast<size_t>(tile)];
+    if (mask & bit) return reject(tile, fmt::format("{} is issued a second time", what));
+    mask |= bit;
+    // the L2 side inside its staging copy (with the word rounding of an L3 -> L2 transfer), 4-byte aligned; the
+    // L3 side inside its region
+    const Range copy = e_.stage[static_cast<size_t>(key)][static_cast<size_t>(std::min<int>(t->copy, 1))];
+    const int64_t extent = store ? t->bytes : (int64_t{t->bytes} + 3) / 4 * 4;
+    const Range l2r{t->l2_offset, int64_t{t->l2_offset} + extent};
+    if (t->copy >= e_.stage_copies[static_cast<size_t>(key)] || l2r.lo < copy.lo || l2r.hi > copy.hi)
+      return reject(tile, fmt::format("{} touches L2 {}, outside staging copy {} {} of its {}", what, range_str(l2r),
+                                      t->copy, range_str(copy), key_name(key)));
+    if (l2r.lo % 4 != 0) return reject(tile, fmt::format("{}: L2 offset {} is not 4-byte aligned", what, l2r.lo));
+    const Range reg = e_.region[static_cast<size_t>(key)];
+    if (!e_.in_l3[static_cast<size_t>(key)] || t->l3_offset < reg.lo || int64_t{t->l3_offset} + t->bytes > reg.hi)
+      return reject(tile, fmt::format("{} touches L3 [{}, {}), outside {} {}", what, t->l3_offset,
+                                      int64_t{t->l3_offset} + t->bytes, e_.region_what[static_cast<size_t>(key)],
+                                      range_str(reg)));
+    // no other job in flight on these bytes; the limit
+    for (int j : in_flight_)
+      if (jobs_[static_cast<size_t>(j)].l2.overlaps(l2r))
+        return reject(tile, fmt::format("{} starts while L3 job {} on the same L2 bytes is in flight", what, j + 1));
+    if (static_cast<int64_t>(in_flight_.size()) + 1 > DORY_L3_MAX_OUTSTANDING)
+      return reject(tile, fmt::format("{} would be L3 job {} in flight; DORY_L3_MAX_OUTSTANDING = {}", what,
+                                      in_flight_.size() + 1, DORY_L3_MAX_OUTSTANDING));
+    if (store) {
+      // the band's blocks have all run, and nothing wrote the copy since
+      const L3Extent xe = l3_extent(*e_.geo, e_.lp->shape, tile);
+      if (runs_ <= tile)
+        return reject(tile, fmt::format("{} starts before L3 tile {} (the band's last block) ran", what, tile));
+      if (out_copy_band_[static_cast<size_t>(t->copy)] != xe.band)
+        return reject(tile, fmt::format("{} reads output copy {}, last written by band {}, not band {}", what, t->copy,
+                                        out_copy_band_[static_cast<size_t>(t->copy)], xe.band));
+    }
+    Job j;
+    j.key = key;
+    j.copy = t->copy;
+    j.store = store;
+    j.tile = tile;
+    j.bytes = t->bytes;
+    j.l2 = l2r;
+    j.prefetched = in_prefetch_;
+    j.seq = ++seq_;
+    jobs_.push_back(j);
+    const int id = static_cast<int>(jobs_.size()) - 1;
+    in_flight_.push_back(id);
+    if (!store) last_load_[static_cast<size_t>(key)][static_cast<size_t>(std::min<int>(t->copy, 1))] = id;
+    footprint.push_back(l2r);
+    return static_cast<dory_dma_job>(id + 1);
+  }
+
+  int reject(int64_t tile, std::string msg) {
+    fail(tile, std::move(msg));
+    return 0;
+  }
+
+  void on_wait(dory_dma_job job) {
+    if (err_) return;
+    ++waits_;
+    const int64_t j = static_cast<int64_t>(job) - 1;
+    if (j < 0 || j >= static_cast<int64_t>(jobs_.size())) {
+      fail(-1, fmt::format("a wait for L3 job {}, which was never started", job));
+      return;
+    }
+    Job& o = jobs_[static_cast<size_t>(j)];
+    if (o.waited) {
+      fail(o.tile, fmt::format("L3 job {} is waited for twice", job));
+      return;
+    }
+    o.waited = true;
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), static_cast<int>(j)));
+  }
+
+  // The L2 ranges sub-layer t reads and writes, from the C++ side: its maps (the class storage of an L2 map, the
+  // staging copy of an L3 one), its constants' slice or staging copy.
+  void on_run(int32_t t, const dory_layer& sub, ScheduleCheckStats* stats) {
+    if (err_) return;
+    const L3Plan& lp = *e_.lp;
+    const LayerGeometry& g = *e_.geo;
+    if (t != runs_) {
+      fail(t, fmt::format("the schedule runs L3 tile {} where tile {} comes next (each once, in order)", t, runs_));
+      return;
+    }
+    ++runs_;
+    const L3Extent x = l3_extent(g, lp.shape, t);
+    const uint64_t want_mask = [&] {
+      uint64_t m = 0;
+      for (const ExpectedL3& y : expected_l3(e_, t))
+        if (!y.store) m |= uint64_t{1} << y.key;
+      return m;
+    }();
+    if ((issued_[static_cast<size_t>(t)] & want_mask) != want_mask) {
+      fail(t, fmt::format("L3 tile {} runs before all its L3 loads were issued", t));
+      return;
+    }
+    // the sub-layer's context: bases and regions per role
+    LayerCheckContext ctx;
+    ctx.target = &dep_.target;
+    ctx.layer = e_.layer;
+    ctx.location = fmt::format("layer '{}' L3 tile {}", e_.layer->name, t);
+    ctx.plan = &lp.subs.at(static_cast<size_t>(lp.sub_index(t)));
+    ctx.l1_bytes = opt_.l1_bytes > 0 ? opt_.l1_bytes : dep_.l1_bytes;
+    ctx.base.fill(-1);
+    std::vector<Range> reads, writes;
+    auto staged = [&](int key, int copy, int64_t base_plus, const char* what) {
+      const Range r = e_.stage[static_cast<size_t>(key)][static_cast<size_t>(copy)];
+      ctx.base[static_cast<size_t>(key)] = r.lo + base_plus;
+      ctx.regions[static_cast<size_t>(key)] = {r.lo, r.lo + e_.stage_bytes[static_cast<size_t>(key)],
+                                               fmt::format("{} staging copy {}", what, copy)};
+      // the copy must hold the data of the tile that needs it, waited for
+      if (key == kKeyOutput) return true;
+      const int j = last_load_[static_cast<size_t>(key)][static_cast<size_t>(copy)];
+      const int64_t need = key < kKeyWeights ? x.band * lp.counts.blocks : (lp.counts.blocks > 1 ? t : 0);
+      if (j < 0 || jobs_[static_cast<size_t>(j)].tile != need)
+        return fail(t, fmt::format("L3 tile {} reads {} staging copy {}, which does not hold the data loaded for L3 "
+                                   "tile {} (stale or never loaded)",
+                                   t, what, copy, need));
+      if (!jobs_[static_cast<size_t>(j)].waited)
+        return fail(t, fmt::format("L3 tile {} reads {} staging copy {} before its L3 load (job {}) was waited for", t,
+                                   what, copy, j + 1));
+      return true;
+    };
+    for (int k = 0; k < g.num_inputs(); ++k) {
+      const int64_t eb = g.in_elem_bytes[static_cast<size_t>(k)];
+      if (e_.in_l3[static_cast<size_t>(k)]) {
+        if (!staged(k, stage_copy_of(e_, k, x), 0, "the input")) return;
+      } else {
+        ctx.base[static_cast<size_t>(k)] =
+            e_.base[static_cast<size_t>(k)] + (x.h_in.begin * g.w_in * g.in_stride(k) + (g.channels_tied ? x.c_out.begin : 0)) * eb;
+        ctx.regions[static_cast<size_t>(k)] = {e_.region[static_cast<size_t>(k)].lo, e_.region[static_cast<size_t>(k)].hi,
+                                               e_.region_what[static_cast<size_t>(k)]};
+      }
+      const Region& r = ctx.regions[static_cast<size_t>(k)];
+      reads.push_back({r.lo, r.hi});
+    }
+    const std::pair<int, int64_t> parts[] = {{kKeyWeights, g.weight_bytes_per_cout(g.c_in)},
+                                             {kKeyBias, g.bias_bytes_per_cout},
+                                             {kKeyRequant, g.requant_bytes_per_cout}};
+    for (const auto& [key, per] : parts) {
+      if (per == 0) continue;
+      if (lp.residency.weights_in_l3) {
+        if (!staged(key, stage_copy_of(e_, key, x), 0, key_name(key).c_str())) return;
+      } else {
+        const int64_t lo = e_.base[static_cast<size_t>(key)] + x.c_out.begin * per;
+        ctx.base[static_cast<size_t>(key)] = lo;
+        ctx.regions[static_cast<size_t>(key)] = {lo, lo + x.c_out.size() * per, e_.region_what[static_cast<size_t>(key)]};
+      }
+      const Region& r = ctx.regions[static_cast<size_t>(key)];
+      reads.push_back({r.lo, r.hi});
+    }
+    if (e_.in_l3[kKeyOutput]) {
+      const int c = stage_copy_of(e_, kKeyOutput, x);
+      staged(kKeyOutput, c, x.c_out.begin * g.out_elem_bytes, "the output");
+      out_copy_band_[static_cast<size_t>(c)] = x.band;
+    } else {
+      ctx.base[kKeyOutput] = e_.base[kKeyOutput] + (x.h_out.begin * g.w_out * g.out_stride() + x.c_out.begin) * g.out_elem_bytes;
+      ctx.regions[kKeyOutput] = {e_.region[kKeyOutput].lo, e_.region[kKeyOutput].hi, e_.region_what[kKeyOutput]};
+    }
+    writes.push_back({ctx.regions[kKeyOutput].lo, ctx.regions[kKeyOutput].hi});
+    // no L3 job in flight touches what the sub-layer reads (loads) or writes (loads and stores)
+    for (int j : in_flight_) {
+      const Job& o = jobs_[static_cast<size_t>(j)];
+      for (const Range& w : writes)
+        if (o.l2.overlaps(w)) {
+          fail(t, fmt::format("L3 tile {} writes L2 {} while L3 job {} ({} of {} for tile {}) on {} is in flight", t,
+                              range_str(w), j + 1, o.store ? "store" : "load", key_name(o.key), o.tile, range_str(o.l2)));
+          return;
+        }
+      if (!o.store)
+        for (const Range& r : reads)
+          if (o.l2.overlaps(r)) {
+            fail(t, fmt::format("L3 tile {} reads L2 {} while L3 job {} (load of {} for tile {}) on {} is in flight", t,
+                                range_str(r), j + 1, key_name(o.key), o.tile, range_str(o.l2)));
+            return;
+          }
+    }
+    for (const Range& r : reads) footprint.push_back(r);
+    for (const Range& w : writes) footprint.push_back(w);
+    // the sub-layer itself, as any layer: its L1 schedule against its plan and these bases and regions
+    if (sub.l3 != nullptr) {
+      fail(t, "a sub-layer descriptor points at an L3 layer");
+      return;
+    }
+    Checker c(ctx, sub, opt_);
+    const Status st = c.run(stats);
+    if (!st.ok() && !err_) err_ = st.error();
+  }
+
+  void finish() {
+    if (!in_flight_.empty()) {
+      fail(jobs_[static_cast<size_t>(in_flight_.front())].tile,
+           fmt::format("L3 job {} was never waited for", in_flight_.front() + 1));
+      return;
+    }
+    if (runs_ != total_) {
+      fail(-1, fmt::format("the schedule ran {} of the layer's {} L3 tiles", runs_, total_));
+      return;
+    }
+    for (int64_t t = 0; t < total_; ++t)
+      for (const ExpectedL3& y : expected_l3(e_, t))
+        if (!(issued_[static_cast<size_t>(t)] & (uint64_t{1} << y.key))) {
+          fail(t, fmt::format("the plan's L3 {} of {} for L3 tile {} is never issued", y.store ? "store" : "load",
+                              key_name(y.key), t));
+          return;
+        }
+    // the L3 tiles partition the output: rows x channels, each once (the sub-layers' own checks cover the rest)
+    int64_t area = 0;
+    for (int64_t t = 0; t < total_; ++t) {
+      const L3Extent x = l3_extent(*e_.geo, e_.lp->shape, t);
+      area += x.h_out.size() * x.c_out.size();
+      for (int64_t u = 0; u < t; ++u) {
+        const L3Extent y = l3_extent(*e_.geo, e_.lp->shape, u);
+        if (x.h_out.begin < y.h_out.end && y.h_out.begin < x.h_out.end && x.c_out.begin < y.c_out.end &&
+            y.c_out.begin < x.c_out.end) {
+          fail(t, fmt::format("L3 tiles {} and {} compute the same output elements", u, t));
+          return;
+        }
+      }
+      if (total_ > 4096) break;  // (the tiles of the plan are a grid: checking the first ones suffices then)
+    }
+    if (total_ <= 4096 && area != e_.geo->h_out * e_.geo->c_out)
+      fail(-1, fmt::format("the L3 tiles compute {} of the {} output rows x channels", area, e_.geo->h_out * e_.geo->c_out));
+  }
+
+  const Deployment& dep_;
+  size_t index_;
+  const dory_l3_layer& x_;
+  const ScheduleCheckOptions& opt_;
+  bool prefetch_;
+  L3Expect e_;
+  int64_t total_;
+  ScheduleCheckStats* stats_ = nullptr;
+  std::optional<Diagnostic> err_;
+  std::vector<Job> jobs_;
+  std::vector<int> in_flight_;
+  std::map<int64_t, uint64_t> issued_map_;
+  std::vector<uint64_t> issued_ = std::vector<uint64_t>(static_cast<size_t>(total_), 0);
+  std::array<std::array<int, 2>, kKeys> last_load_ = [] {
+    std::array<std::array<int, 2>, kKeys> a{};
+    for (auto& x : a) x = {-1, -1};
+    return a;
+  }();
+  std::array<int64_t, 2> out_copy_band_{-1, -1};
+  int64_t runs_ = 0, waits_ = 0, seq_ = 0;
+  bool in_prefetch_ = false;
+};
+
+}  // namespace
+
+Status check_l3_layer_schedule(const Deployment& dep, size_t index, const dory_l3_layer& desc,
+                               const ScheduleCheckOptions& opt, ScheduleCheckStats* stats,
+                               std::vector<std::pair<int64_t, int64_t>>* footprint) {
+  DORY_CHECK(index < dep.layers.size() && dep.layers[index].l3, "check_l3_layer_schedule: not an L3 layer");
+  // With the previous layer's prefetch, and without it (a layer run alone issues everything itself).
+  for (bool prefetch : {false, true}) {
+    if (prefetch && !desc.prefetch_weights) continue;
+    L3Checker c(dep, index, desc, opt, prefetch);
+    DORY_TRY_STATUS(c.run(prefetch ? nullptr : stats));
+    if (footprint && !prefetch) {
+      footprint->clear();
+      for (const Range& r : c.footprint) footprint->push_back({r.lo, r.hi});
+    }
+  }
+  if (stats) stats->layers += 1;
+  return ok_status();
+}
+
+// The L2 ranges an ordinary layer touches: its operands' storage and its constants.
+std::vector<std::pair<int64_t, int64_t>> l2_layer_footprint(const Deployment& dep, size_t index) {
+  const ScheduleCheckOptions opt;
+  const LayerCheckContext c = l2_layer_context(dep, index, opt);
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const Region& r : c.regions)
+    if (r.lo >= 0 && r.hi > r.lo) out.push_back({r.lo, r.hi});
+  return out;
+}
+
 Status check_schedule(const Deployment& dep, const ScheduleCheckOptions& opt, ScheduleCheckStats* stats) {
+  std::vector<std::pair<int64_t, int64_t>> prev;  // what the previous layer touches in L2
   for (size_t i = 0; i < dep.layers.size(); ++i) {
-    const dory_layer d = dep.layers[i].descriptor();
-    DORY_TRY_STATUS(check_layer_schedule(dep, i, d, opt, stats));
+    std::vector<std::pair<int64_t, int64_t>> fp;
+    if (dep.layers[i].l3) {
+      std::vector<dory_layer> subs;
+      const dory_l3_layer x = dep.layers[i].l3_descriptor(subs);
+      DORY_TRY_STATUS(check_l3_layer_schedule(dep, i, x, opt, stats, &fp));
+      // a prefetch writes this layer's first staging copies while the previous layer runs: none of its bytes
+      if (x.prefetch_weights) {
+        if (i == 0)
+          return make_internal_error(kCode, fmt::format("layer '{}'", x.name),
+                                     "the first layer prefetches its weights, but no layer runs before it", kHint);
+        for (const dory_l2_stage* st : {&x.stage_weights, &x.stage_bias, &x.stage_requant}) {
+          if (!st->copies) continue;
+          const Range pf{st->offset[0], int64_t{st->offset[0]} + (int64_t{st->bytes} + 3) / 4 * 4};
+          for (const auto& [lo, hi] : prev)
+            if (pf.overlaps(Range{lo, hi}))
+              return make_internal_error(
+                  kCode, fmt::format("layer '{}'", x.name),
+                  fmt::format("its prefetch writes L2 {} while the previous layer '{}' uses L2 [{}, {})",
+                              range_str(pf), dep.layers[i - 1].plan.layer, lo, hi),
+                  kHint);
+        }
+      }
+    } else {
+      const dory_layer d = dep.layers[i].descriptor();
+      DORY_TRY_STATUS(check_layer_schedule(dep, i, d, opt, stats));
+      fp = l2_layer_footprint(dep, i);
+    }
+    if (dep.check_bounce_offset >= 0) {
+      const Range b{dep.check_bounce_offset, dep.check_bounce_offset + dep.check_bounce_bytes};
+      for (const auto& [lo, hi] : fp)
+        if (b.overlaps(Range{lo, hi}))
+          return make_internal_error(kCode, fmt::format("layer '{}'", dep.layers[i].plan.layer),
+                                     fmt::format("it touches L2 [{}, {}), which overlaps the check buffer {}", lo, hi,
+                                                 range_str(b)),
+                                     kHint);
+    }
+    prev = std::move(fp);
   }
   return ok_status();
 }

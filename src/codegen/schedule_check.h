@@ -53,8 +53,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "codegen/deployment.h"
+#include "dory/l3.h"
 #include "dory/layer.h"
 #include "util/diagnostic.h"
 
@@ -74,7 +77,23 @@ struct ScheduleCheckStats {
 Status check_layer_schedule(const Deployment& dep, size_t index, const dory_layer& desc,
                             const ScheduleCheckOptions& opt = {}, ScheduleCheckStats* stats = nullptr);
 
-// Every layer of the deployment (what `dory deploy` runs on every deployment); stops at the first failure.
+// The two-level schedule of an L3 layer (dory/l3.h; desc possibly corrupted by a test): runs dory_l3_schedule with
+// recording ops, with and without the previous layer's prefetch, and proves: the descriptor is the L3 plan (every
+// field, every L3 tile's extent); every L3 transfer is the plan's (tile, role, staging copy, L2 and L3 offsets,
+// bytes), issued once, its L2 side inside its staging copy (with the word rounding of an L3 -> L2 transfer) and
+// 4-byte aligned, its L3 side inside its tensor's or constants' L3 storage; at most DORY_L3_MAX_OUTSTANDING in
+// flight, none twice on the same bytes; every job waited for once; a sub-layer runs only after the loads of its
+// tile, reads staging copies holding its own tile's data, waited for, and nothing in flight during it touches the
+// L2 bytes it reads or writes; a store reads a band all of whose blocks ran; the L3 tiles partition the output;
+// and every sub-layer passes check_layer_schedule's proof on its own plan, with the bases and regions the C++ side
+// gives its tile. footprint (optional): the L2 ranges the layer touches.
+Status check_l3_layer_schedule(const Deployment& dep, size_t index, const dory_l3_layer& desc,
+                               const ScheduleCheckOptions& opt = {}, ScheduleCheckStats* stats = nullptr,
+                               std::vector<std::pair<int64_t, int64_t>>* footprint = nullptr);
+
+// Every layer of the deployment (what `dory deploy` runs on every deployment); stops at the first failure. Across
+// layers: a layer's prefetch (dory/l3.h) writes nothing the previous layer touches, and no layer touches the check
+// buffer.
 Status check_schedule(const Deployment& dep, const ScheduleCheckOptions& opt = {}, ScheduleCheckStats* stats = nullptr);
 
 }  // namespace dory

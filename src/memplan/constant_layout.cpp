@@ -10,7 +10,7 @@ int64_t align8(int64_t n) { return (n + 7) / 8 * 8; }
 
 }  // namespace
 
-ConstantLayout layout_constants(const std::vector<TilePlan>& plans) {
+ConstantLayout layout_constants(const std::vector<TilePlan>& plans, const std::vector<char>& include) {
   ConstantLayout r;
   int64_t end = 0;
   auto place = [&](int64_t bytes) {
@@ -22,9 +22,13 @@ ConstantLayout layout_constants(const std::vector<TilePlan>& plans) {
     }
     return part;
   };
-  for (const TilePlan& p : plans) {
-    const LayerGeometry& g = p.geometry;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const LayerGeometry& g = plans[i].geometry;
     LayerConstants c;
+    if (!include.empty() && !include.at(i)) {
+      r.layers.push_back(c);
+      continue;
+    }
     c.weights = place(g.weight_bytes());
     c.bias = place(g.bias_bytes_per_cout * g.c_out);
     c.requant = place(g.requant_bytes_per_cout * g.c_out);

@@ -34,6 +34,8 @@ struct ConstantLayout {
   int64_t bytes = 0;                   // the constants' share of L2 (a multiple of 8)
 };
 
-ConstantLayout layout_constants(const std::vector<TilePlan>& plans);
+// include: per plan, whether its constants are in this level (memplan/l3_memplan.h puts some in L3); empty: all.
+// An excluded plan's parts have offset -1. Offsets are from the start of the level's constants.
+ConstantLayout layout_constants(const std::vector<TilePlan>& plans, const std::vector<char>& include = {});
 
 }  // namespace dory

@@ -81,6 +81,12 @@ std::string step_location(const Graph& g, int step) {
   return fmt::format("layer '{}' ({})", l.name, layer_kind_name(g, l));
 }
 
+// What a class holds, for messages: its owner tensor, or the extra buffer's name.
+std::string class_name(const Graph& g, const std::vector<ExtraBuffer>& extras, const StorageClass& c) {
+  if (c.extra >= 0) return extras.at(static_cast<size_t>(c.extra)).name;
+  return g.tensor(c.owner).name;
+}
+
 std::string steps_text(const Lifetime& l) {
   return l.first == l.last ? std::to_string(l.first) : fmt::format("{}..{}", l.first, l.last);
 }
@@ -286,7 +292,7 @@ Diagnostic overflow_diagnostic(const Graph& g, const MemoryPlan& p, const GraphF
     int64_t rest_bytes = 0;
     for (size_t i = 0; i < live.size(); ++i) {
       if (i < 4) {
-        list += fmt::format("{}'{}' {} B", i ? ", " : "", g.tensor(live[i]->owner).name,
+        list += fmt::format("{}'{}' {} B", i ? ", " : "", class_name(g, p.extras, *live[i]),
                             grouped(live[i]->aligned_bytes));
       } else {
         rest_bytes += live[i]->aligned_bytes;
@@ -317,7 +323,7 @@ Diagnostic overflow_diagnostic(const Graph& g, const MemoryPlan& p, const GraphF
     DORY_CHECK(worst != nullptr, "memplan: a plan over capacity has no class beyond it");
     bool holds_input = false;
     for (TensorId t : worst->members) holds_input |= f.is_input[t] != 0;
-    const std::string location = holds_input ? fmt::format("graph input '{}'", g.tensor(worst->owner).name)
+    const std::string location = holds_input ? fmt::format("graph input '{}'", class_name(g, p.extras, *worst))
                                              : step_location(g, worst->life.first);
     d = make_error(
         "l2-overflow", location,
@@ -326,7 +332,7 @@ Diagnostic overflow_diagnostic(const Graph& g, const MemoryPlan& p, const GraphF
                     "{}) ends at {} B",
                     grouped(p.lower_bound_bytes), grouped(p.reserved_bytes), grouped(cap), p.strategy,
                     grouped(p.total_bytes), parts,
-                    g.tensor(worst->owner).name, grouped(worst->aligned_bytes), steps_text(worst->life),
+                    class_name(g, p.extras, *worst), grouped(worst->aligned_bytes), steps_text(worst->life),
                     grouped(worst->end())),
         fmt::format("a target with at least {} B of L2 (the placements are greedy heuristics; no placement of these "
                     "lifetimes needs less than {} B)",
@@ -387,10 +393,18 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
   p.tensor_class.assign(n, -1);
   p.tensor_offset.assign(n, -1);
 
+  DORY_CHECK(opt.excluded.empty() || opt.excluded.size() == n,
+             fmt::format("memplan: {} exclusion flags for {} tensors", opt.excluded.size(), n));
+  p.excluded = opt.excluded;
+  auto excluded = [&](size_t t) { return !opt.excluded.empty() && opt.excluded[t]; };
   std::vector<int> class_of_root(n, -1);
   for (size_t t = 0; t < n; ++t) {
     const TensorId id = static_cast<TensorId>(t);
     if (!f.used(id)) continue;
+    DORY_CHECK(excluded(t) == excluded(static_cast<size_t>(uf.find(static_cast<int>(t)))),
+               fmt::format("memplan: '{}' is excluded from the level but not all of its storage is",
+                           g.tensors[t].name));
+    if (excluded(t)) continue;
     const int root = uf.find(static_cast<int>(t));
     if (class_of_root[root] < 0) {
       class_of_root[root] = static_cast<int>(p.classes.size());
@@ -415,14 +429,29 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
     c.bytes = g.tensor(c.owner).bytes();
     c.aligned_bytes = align_up(c.bytes, opt.alignment);
   }
+  p.extras = opt.extras;
+  for (size_t e = 0; e < opt.extras.size(); ++e) {
+    const ExtraBuffer& x = opt.extras[e];
+    DORY_CHECK(x.bytes >= 0 && x.life.first >= 0 && x.life.first <= x.life.last && x.life.last < f.num_steps,
+               fmt::format("memplan: extra buffer '{}' of {} B live at steps {}..{} of {}", x.name, x.bytes,
+                           x.life.first, x.life.last, f.num_steps));
+    StorageClass c;
+    c.extra = static_cast<int>(e);
+    c.bytes = x.bytes;
+    c.aligned_bytes = align_up(x.bytes, opt.alignment);
+    c.life = x.life;
+    p.classes.push_back(c);
+  }
   std::sort(p.classes.begin(), p.classes.end(), [](const StorageClass& a, const StorageClass& b) {
-    return a.life.first != b.life.first ? a.life.first < b.life.first : a.owner < b.owner;
+    if (a.life.first != b.life.first) return a.life.first < b.life.first;
+    return a.owner != b.owner ? a.owner < b.owner : a.extra < b.extra;
   });
 
   p.live_bytes_per_step.assign(static_cast<size_t>(p.num_steps), 0);
   for (const StorageClass& c : p.classes)
     for (int s = c.life.first; s <= c.life.last; ++s) p.live_bytes_per_step[s] += c.aligned_bytes;
   p.lower_bound_bytes = *std::max_element(p.live_bytes_per_step.begin(), p.live_bytes_per_step.end());
+  p.extra_offset.assign(opt.extras.size(), -1);
 
   // Placement: every strategy, keeping the first with the smallest peak (offsets relative to activation_start).
   const std::vector<std::vector<int>> conflicts = time_conflicts(p.classes);
@@ -445,6 +474,7 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt) {
     StorageClass& c = p.classes[i];
     c.offset = p.activation_start + best.offset[i];
     end = std::max(end, c.end());
+    if (c.extra >= 0) p.extra_offset[static_cast<size_t>(c.extra)] = c.offset;
     for (TensorId t : c.members) {
       p.tensor_class[t] = static_cast<int>(i);
       p.tensor_offset[t] = c.offset;
@@ -471,8 +501,17 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
                       "this is a bug in dory (the planner's output breaks an invariant); please report it");
   };
   auto name = [&](TensorId t) { return fmt::format("'{}'", g.tensor(t).name); };
+  auto cname = [&](const StorageClass& c) {
+    return c.extra >= 0 && static_cast<size_t>(c.extra) < p.extras.size()
+               ? fmt::format("extra buffer '{}'", p.extras[static_cast<size_t>(c.extra)].name)
+               : name(c.owner);
+  };
   const GraphFacts f = graph_facts(g);
   const size_t n = g.tensors.size();
+  if (!p.excluded.empty() && p.excluded.size() != n)
+    return fail(fmt::format("{} exclusion flags for {} tensors", p.excluded.size(), n));
+  if (p.extra_offset.size() != p.extras.size())
+    return fail(fmt::format("{} extra offsets for {} extra buffers", p.extra_offset.size(), p.extras.size()));
   if (p.alignment < 1) return fail(fmt::format("alignment {} < 1", p.alignment));
   if (p.num_steps != f.num_steps)
     return fail(fmt::format("{} steps, the graph has {} layers", p.num_steps, g.layers.size()));
@@ -498,8 +537,9 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
   for (size_t t = 0; t < n; ++t) {
     const TensorId id = static_cast<TensorId>(t);
     const int c = p.tensor_class[t];
-    if (!f.used(id)) {
-      if (c != -1 || p.tensor_offset[t] != -1) return fail(fmt::format("unused tensor {} has storage", name(id)));
+    if (!f.used(id) || p.is_excluded(id)) {
+      if (c != -1 || p.tensor_offset[t] != -1)
+        return fail(fmt::format("{} tensor {} has storage", f.used(id) ? "excluded" : "unused", name(id)));
       continue;
     }
     if (c < 0 || static_cast<size_t>(c) >= p.classes.size())
@@ -513,8 +553,30 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
   }
 
   int64_t end = p.activation_start;
+  std::vector<int> extra_seen(p.extras.size(), 0);
   for (size_t i = 0; i < p.classes.size(); ++i) {
     const StorageClass& c = p.classes[i];
+    if (c.extra >= 0) {
+      if (static_cast<size_t>(c.extra) >= p.extras.size() || !c.members.empty() || c.owner != -1)
+        return fail(fmt::format("storage class {} names extra buffer {} of {}, or has members", i, c.extra,
+                                p.extras.size()));
+      const ExtraBuffer& x = p.extras[static_cast<size_t>(c.extra)];
+      extra_seen[static_cast<size_t>(c.extra)]++;
+      if (c.bytes != x.bytes || c.aligned_bytes != align_up(c.bytes, p.alignment) || c.life.first != x.life.first || c.life.last != x.life.last)
+        return fail(fmt::format("{} has {} B live at {}, the buffer {} B at {}", cname(c), c.bytes,
+                                steps_text(c.life), x.bytes, steps_text(x.life)));
+      if (c.offset % p.alignment != 0 || c.offset < p.activation_start || c.end() > p.total_bytes ||
+          p.extra_offset[static_cast<size_t>(c.extra)] != c.offset)
+        return fail(fmt::format("{} at [{}, {}) is misaligned or outside the activations [{}, {}), or not at its "
+                                "extra offset {}",
+                                cname(c), c.offset, c.end(), p.activation_start, p.total_bytes,
+                                p.extra_offset[static_cast<size_t>(c.extra)]));
+      if (c.life.first < 0 || c.life.first > c.life.last || c.life.last >= f.num_steps)
+        return fail(fmt::format("{} has lifetime {}..{} outside 0..{}", cname(c), c.life.first, c.life.last,
+                                f.num_steps - 1));
+      end = std::max(end, c.end());
+      continue;
+    }
     if (c.members.empty()) return fail(fmt::format("storage class {} has no members", i));
     if (!std::is_sorted(c.members.begin(), c.members.end()) ||
         std::adjacent_find(c.members.begin(), c.members.end()) != c.members.end())
@@ -558,11 +620,14 @@ Status check_memory_plan(const Graph& g, const MemoryPlan& p) {
         const int step = std::max(a.life.first, b.life.first);
         return fail(fmt::format("{} at [{}, {}) (steps {}) and {} at [{}, {}) (steps {}) overlap in L2 while both "
                                 "are live at step {}",
-                                name(a.owner), a.offset, a.offset + a.bytes, steps_text(a.life), name(b.owner),
+                                cname(a), a.offset, a.offset + a.bytes, steps_text(a.life), cname(b),
                                 b.offset, b.offset + b.bytes, steps_text(b.life), step));
       }
     }
 
+  for (size_t e = 0; e < extra_seen.size(); ++e)
+    if (extra_seen[e] != 1)
+      return fail(fmt::format("extra buffer '{}' has {} storage classes", p.extras[e].name, extra_seen[e]));
   if (end != p.total_bytes)
     return fail(fmt::format("activations end at {}, the plan says {}", end, p.total_bytes));
   std::vector<int64_t> live(static_cast<size_t>(f.num_steps), 0);

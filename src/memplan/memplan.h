@@ -76,6 +76,14 @@
 
 namespace dory {
 
+// A buffer that is no tensor of the graph but shares the level with them (an L3 layer's L2 staging, memplan/
+// l3_memplan.h): its bytes and the steps it is live (inclusive). It is placed like a storage class.
+struct ExtraBuffer {
+  std::string name;  // for reports and diagnostics
+  int64_t bytes = 0;
+  Lifetime life;
+};
+
 struct MemoryPlanOptions {
   int64_t l2_capacity_bytes = 0;  // the whole L2 available to the network; 0 = unlimited (no overflow check)
   int64_t reserved_bytes = 0;     // constants, at [0, reserved_bytes)
@@ -83,10 +91,15 @@ struct MemoryPlanOptions {
   std::string strategy = "";      // "" = try every placement strategy; else only this one (a name from
                                   // memory_plan_strategies(), e.g. "size/first-fit", else an internal error);
                                   // for tests and comparisons
+  // Two levels (memplan/l3_memplan.h): per TensorId, 1 when the tensor's storage is in the other level (all
+  // members of a storage class alike): it gets no class here. Empty: every tensor is placed here.
+  std::vector<char> excluded;
+  std::vector<ExtraBuffer> extras;  // placed with the classes (each a class of its own, owner -1)
 };
 
 struct StorageClass {
-  TensorId owner = -1;            // the tensor whose storage this is
+  TensorId owner = -1;            // the tensor whose storage this is (-1 for an extra buffer)
+  int extra = -1;                 // for an extra buffer: its index in MemoryPlan::extras (no members)
   std::vector<TensorId> members;  // every tensor stored here, ascending ids (owner included)
   int64_t bytes = 0;              // the owner's bytes
   int64_t aligned_bytes = 0;      // bytes rounded up to the alignment: what the class reserves
@@ -111,9 +124,15 @@ struct MemoryPlan {
                                              // reads or writes it and it is no graph input or output)
   std::vector<int64_t> tensor_offset;        // per TensorId: absolute offset of its storage, -1 = none
   std::vector<int64_t> live_bytes_per_step;  // per step: sum of the aligned sizes of the classes live then
+  std::vector<char> excluded;                // as given in the options (per TensorId, or empty)
+  std::vector<ExtraBuffer> extras;           // as given
+  std::vector<int64_t> extra_offset;         // per extra buffer: its absolute offset
 
-  // The class storing `t`, or nullptr for a tensor without storage.
+  // The class storing `t`, or nullptr for a tensor without storage (in this level).
   const StorageClass* class_of(TensorId t) const;
+  bool is_excluded(TensorId t) const {
+    return t >= 0 && static_cast<size_t>(t) < excluded.size() && excluded[static_cast<size_t>(t)];
+  }
 };
 
 // Plans the graph's activations (layers in topological order, e.g. after check_graph). Fails with "l2-overflow"
@@ -129,7 +148,8 @@ Expected<MemoryPlan> plan_memory(const Graph& g, const MemoryPlanOptions& opt = 
 std::vector<std::string> memory_plan_strategies();
 
 // Independent check of a plan against its graph (code "memplan-invalid" naming the tensors involved, severity
-// Internal, exit code 3: a plan of plan_memory that fails it is a bug in dory): one class per used tensor and every
+// Internal, exit code 3: a plan of plan_memory that fails it is a bug in dory): one class per used tensor not
+// excluded (none for an excluded one), one class per extra buffer with its bytes and lifetime, and every
 // member at its class's offset; the aliases are ones the graph allows (Views and Concat inputs); each tensor's own
 // lifetime (producer or step 0 for inputs, to last reader or the last step for outputs) inside its class's; no two
 // classes live at a common step overlap in address; every class aligned and inside [activation_start, total_bytes);

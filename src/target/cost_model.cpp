@@ -89,15 +89,17 @@ DmaTransferCost dma_transfer_cost(const DmaEngine& engine, DmaDirection d, const
   DmaTransferCost cost;
   const DmaPattern p = canonical_pattern(pattern);
   if (p.bytes() == 0) return cost;
-  const double bw = d == DmaDirection::Load ? engine.bandwidth(MemLevel::L2, MemLevel::L1)
-                                            : engine.bandwidth(MemLevel::L1, MemLevel::L2);
+  // Load: from the engine's outer level to its inner one (L2 -> L1, or L3 -> L2); Store: back.
+  const MemLevel outer = std::max(engine.from, engine.to), inner = std::min(engine.from, engine.to);
+  const double bw = d == DmaDirection::Load ? engine.bandwidth(outer, inner) : engine.bandwidth(inner, outer);
   const int64_t kInf = std::numeric_limits<int64_t>::max();
   const int64_t max_row = engine.max_row_bytes;
   const int64_t max_rows = engine.max_rows;
   const int64_t max_transfer = engine.max_transfer_bytes > 0 ? engine.max_transfer_bytes : max_row * max_rows;
   const int64_t max_stride = engine.max_stride_bytes > 0 ? engine.max_stride_bytes : kInf;
-  // The L2 side is the strided one; an engine whose only strided side is L1 sees contiguous commands only.
-  const bool l2_strided = !engine.strided_memory.has_value() || *engine.strided_memory == MemLevel::L2;
+  // The outer side (L2 of an L1-L2 engine) is the strided one; an engine whose only strided side is the inner one
+  // sees contiguous commands only.
+  const bool l2_strided = !engine.strided_memory.has_value() || *engine.strided_memory == outer;
   const int64_t dims = l2_strided ? engine.max_dims : 1;
   const int64_t piece = std::min(max_row, max_transfer);  // the longest 1-D command
 

@@ -89,7 +89,7 @@ class KernelCyclesBound {
 
 // ---- DMA ----
 
-enum class DmaDirection { Load, Store };  // Load: L2 -> L1, Store: L1 -> L2
+enum class DmaDirection { Load, Store };  // Load: outer -> inner level (L2 -> L1, L3 -> L2), Store: back
 const char* dma_direction_name(DmaDirection d);  // "load", "store"
 
 // An access pattern on the L2 side: `planes` planes of `rows` rows of `row_bytes` contiguous bytes; row r of

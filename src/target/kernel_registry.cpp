@@ -171,10 +171,12 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     if (p.contains("image")) {
       const json& im = p["image"];
       ImageCosts c;
-      for (const char* key : {"base_bytes", "layer_bytes"}) {
+      for (const char* key : {"base_bytes", "layer_bytes", "l3_base_bytes"}) {
         if (!im.is_object() || !im.contains(key) || !im[key].is_number_integer() || im[key].get<int64_t>() < 0)
           return r.error(path + ".image." + key, "a non-negative integer is required");
-        (std::string(key) == "base_bytes" ? c.base_bytes : c.layer_bytes) = im[key].get<int64_t>();
+        const std::string k = key;
+        (k == "base_bytes" ? c.base_bytes : k == "layer_bytes" ? c.layer_bytes : c.l3_base_bytes) =
+            im[key].get<int64_t>();
       }
       plat.image = c;
     }

@@ -62,6 +62,9 @@ struct RegistryKernel {
 struct ImageCosts {
   int64_t base_bytes = 0;   // the runtime, libc, main and the network's glue code; data, heap, the main stack
   int64_t layer_bytes = 0;  // per layer: its descriptor, name, tables and check records (excluding goldens)
+  // an application with layers that stream from L3: the L3 runtime (schedule, executor, the HyperRAM driver and
+  // flash loader) and main's L3 checks; each of its sub-layer templates and L3 descriptors costs layer_bytes
+  int64_t l3_base_bytes = 0;
 };
 
 struct RuntimePlatform {

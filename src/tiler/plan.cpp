@@ -44,21 +44,18 @@ std::string dominant_phrase(const LayerGeometry& g, const MinimalLayout& m) {
 
 }  // namespace
 
-Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& target, int64_t l1_budget_bytes,
-                              Objective objective) {
-  DORY_TRY(LayerGeometry geom, layer_geometry(g, layer));
+Expected<TilePlan> plan_geometry(const LayerGeometry& geom, const std::string& location, const Target& target,
+                                 int64_t l1_budget_bytes, Objective objective) {
   TilePlan plan;
-  for (size_t i = 0; i < g.layers.size(); ++i)
-    if (&g.layers[i] == &layer) plan.layer_index = static_cast<int>(i);
-  plan.layer = layer.name;
+  plan.layer = geom.layer;
   plan.objective = objective;
   plan.l1_budget_bytes = l1_budget_bytes;
   std::optional<Candidate> best = solve_tiling(geom, target, l1_budget_bytes, objective, &plan.stats);
   if (!best) {
     MinimalLayout m = minimal_l1_layout(geom, target, objective);
     Diagnostic d = make_error(
-        "tiler-infeasible", fmt::format("layer '{}' ({})", layer.name, layer_kind_name(g, layer)),
-        fmt::format("no tiling of '{}' fits L1: needs {} B, has {} B ({})", layer.name,
+        "tiler-infeasible", location,
+        fmt::format("no tiling of '{}' fits L1: needs {} B, has {} B ({})", geom.layer,
                     format_bytes_grouped(m.l1_bytes), format_bytes_grouped(l1_budget_bytes),
                     dominant_phrase(geom, m)),
         fmt::format("--l1 {}{}", format_kib_ceil(m.l1_bytes),
@@ -79,6 +76,17 @@ Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& 
   DORY_CHECK(plan.layout.total_bytes <= l1_budget_bytes, "tiler: planned layout exceeds the L1 budget");
   plan.cost = model_layer(target, geom, plan.shape, plan.buffering);
   plan.objective_value = best->value;
+  return plan;
+}
+
+Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& target, int64_t l1_budget_bytes,
+                              Objective objective) {
+  DORY_TRY(LayerGeometry geom, layer_geometry(g, layer));
+  DORY_TRY(TilePlan plan, plan_geometry(geom, fmt::format("layer '{}' ({})", layer.name, layer_kind_name(g, layer)),
+                                        target, l1_budget_bytes, objective));
+  for (size_t i = 0; i < g.layers.size(); ++i)
+    if (&g.layers[i] == &layer) plan.layer_index = static_cast<int>(i);
+  plan.layer = layer.name;
   return plan;
 }
 

@@ -47,6 +47,11 @@ struct TilePlan {
   bool single_tile() const { return counts.total() == 1; }
 };
 
+// Plans a layer given by its geometry (the L2 -> L1 level pair); `location` names it in a diagnostic. The plan's
+// layer is geom.layer and its layer_index -1 (plan_layer sets both for a layer of a graph).
+Expected<TilePlan> plan_geometry(const LayerGeometry& geom, const std::string& location, const Target& target,
+                                 int64_t l1_budget_bytes, Objective objective);
+
 // Plans one layer (needs_l1_plan(layer) must hold) for the L2 -> L1 level pair.
 Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& target, int64_t l1_budget_bytes,
                               Objective objective);

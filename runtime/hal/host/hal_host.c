@@ -100,6 +100,12 @@ typedef struct {
   uint64_t ready_ns; /* not performed before this time (UINT64_MAX: only when waited for) */
 } job_rec;
 
+typedef struct {
+  dory_l3_desc desc;
+  dory_dma_job id;
+  uint64_t ready_ns; /* as job_rec */
+} l3_rec;
+
 static struct {
   int initialized;
   arena l1, l2;
@@ -134,6 +140,21 @@ static struct {
   uint32_t max_outstanding;
   dory_dma_job outstanding[MAX_JOBS_LIMIT]; /* issued, not yet waited for */
   uint32_t n_outstanding;
+
+  /* L3 and its engine (dory_host_init_l3): a FIFO like the L1 engine's, with a latency per job and a bandwidth */
+  arena l3;
+  int has_l3;
+  pthread_t l3_engine;
+  pthread_mutex_t l3_mu;
+  pthread_cond_t l3_cv_engine, l3_cv_done;
+  l3_rec l3_queue[DORY_L3_MAX_OUTSTANDING];
+  uint32_t l3_head, l3_count;
+  dory_dma_job l3_next_id, l3_done_upto, l3_requested_upto;
+  uint64_t l3_busy_until_ns; /* when the engine finishes the jobs issued so far (its bandwidth is serial) */
+  int l3_quit;
+  uint32_t l3_delay_us, l3_ps_per_byte;
+  dory_dma_job l3_outstanding[DORY_L3_MAX_OUTSTANDING];
+  uint32_t l3_n_outstanding;
 } g;
 
 static __thread int t_core_id = 0;
@@ -144,6 +165,10 @@ static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void l3_check_guards(const char *when) {
+  if (g.has_l3) arena_check(&g.l3, when);
 }
 
 static void require_init(const char *what) {
@@ -204,6 +229,7 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   g.in_run = 0;
   arena_check(&g.l1, "after a cluster task");
   arena_check(&g.l2, "after a cluster task");
+  l3_check_guards("after a cluster task");
 }
 
 int dory_core_id(void) { return t_in_task ? t_core_id : 0; }
@@ -362,6 +388,206 @@ void dory_dma_wait(dory_dma_job job) {
   arena_check(&g.l2, "at a DMA wait");
 }
 
+/* ---- L3 ---------------------------------------------------------------------------------------------------- */
+
+/* The bytes an L3 -> L2 job writes: whole 32-bit words (dory/hal.h). */
+static uint32_t l3_l2_extent(const dory_l3_desc *d) {
+  return d->dir == DORY_L3_TO_L2 ? (d->bytes + 3u) & ~3u : d->bytes;
+}
+
+static void l3_perform(const dory_l3_desc *d) {
+  unsigned char *l3 = g.l3.base + d->l3;
+  uint32_t i;
+  if (d->dir == DORY_L3_TO_L2) {
+    memcpy(d->l2, l3, d->bytes);
+    /* the rest of the last word: what the chip's uDMA leaves there is not the L2 bytes that were there */
+    for (i = d->bytes; i < l3_l2_extent(d); ++i) ((unsigned char *)d->l2)[i] = (unsigned char)(0x5Au ^ i);
+  } else {
+    memcpy(l3, d->l2, d->bytes);
+  }
+}
+
+static void *l3_engine_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&g.l3_mu);
+  for (;;) {
+    l3_rec job;
+    while (g.l3_count == 0 && !g.l3_quit) pthread_cond_wait(&g.l3_cv_engine, &g.l3_mu);
+    if (g.l3_count == 0) break;
+    job = g.l3_queue[g.l3_head];
+    for (;;) {
+      uint64_t t;
+      if (g.l3_quit) break;
+      if (job.ready_ns == UINT64_MAX) {
+        if (g.l3_requested_upto >= job.id) break;
+        pthread_cond_wait(&g.l3_cv_engine, &g.l3_mu);
+        continue;
+      }
+      t = now_ns();
+      if (t >= job.ready_ns) break;
+      {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (job.ready_ns - t);
+        ts.tv_sec = (time_t)(t / 1000000000u);
+        ts.tv_nsec = (long)(t % 1000000000u);
+        pthread_cond_timedwait(&g.l3_cv_engine, &g.l3_mu, &ts);
+      }
+    }
+    pthread_mutex_unlock(&g.l3_mu);
+    l3_perform(&job.desc);
+    pthread_mutex_lock(&g.l3_mu);
+    g.l3_head = (g.l3_head + 1) % DORY_L3_MAX_OUTSTANDING;
+    g.l3_count--;
+    g.l3_done_upto = job.id;
+    pthread_cond_broadcast(&g.l3_cv_done);
+  }
+  pthread_mutex_unlock(&g.l3_mu);
+  return NULL;
+}
+
+static void require_main(const char *what) {
+  if (t_in_task || t_is_worker)
+    host_fail("%s called inside a cluster task (core %d): only the main program issues and waits for L3 transfers",
+              what, t_core_id);
+}
+
+static unsigned long env_ulong(const char *name, unsigned long dflt, unsigned long wait_value) {
+  const char *s = getenv(name);
+  char *end = NULL;
+  unsigned long v;
+  if (!s || !*s) return dflt;
+  if (strcmp(s, "wait") == 0) return wait_value;
+  errno = 0;
+  v = strtoul(s, &end, 10);
+  if (errno || *end || v >= 0xFFFFFFFFul)
+    host_fail("%s='%s': expected an integer%s", name, s, wait_value ? " or 'wait'" : "");
+  return v;
+}
+
+void dory_host_init_l3(uint32_t l3_bytes) {
+  require_init("dory_host_init_l3");
+  if (g.has_l3) host_fail("dory_host_init_l3 called twice");
+  if (l3_bytes == 0) host_fail("dory_host_init_l3: the L3 arena must be >= 1 B");
+  arena_create(&g.l3, "L3", l3_bytes);
+  g.l3_next_id = 1;
+  g.l3_delay_us = (uint32_t)env_ulong("DORY_HOST_L3_DELAY_US", DORY_HOST_L3_DEFAULT_DELAY_US, DORY_HOST_DMA_UNTIL_WAIT);
+  g.l3_ps_per_byte = (uint32_t)env_ulong("DORY_HOST_L3_PS_PER_BYTE", DORY_HOST_L3_DEFAULT_PS_PER_BYTE, 0);
+  pthread_mutex_init(&g.l3_mu, NULL);
+  pthread_cond_init(&g.l3_cv_engine, NULL);
+  pthread_cond_init(&g.l3_cv_done, NULL);
+  g.has_l3 = 1;
+  if (pthread_create(&g.l3_engine, NULL, l3_engine_main, NULL) != 0) host_fail("cannot start the L3 engine thread");
+}
+
+void dory_host_set_l3_timing(uint32_t delay_us, uint32_t ps_per_byte) {
+  require_init("dory_host_set_l3_timing");
+  if (!g.has_l3) host_fail("dory_host_set_l3_timing: no L3 (dory_host_init_l3 first)");
+  pthread_mutex_lock(&g.l3_mu);
+  g.l3_delay_us = delay_us;
+  g.l3_ps_per_byte = ps_per_byte;
+  pthread_mutex_unlock(&g.l3_mu);
+}
+
+uint32_t dory_l3_size(void) { return g.initialized && g.has_l3 ? g.l3.size : 0u; }
+
+dory_dma_job dory_l3_start(const dory_l3_desc *d) {
+  dory_dma_job id;
+  l3_rec *rec;
+  const unsigned char *l2 = (const unsigned char *)d->l2;
+  char where[64];
+  uint64_t t;
+  require_init("dory_l3_start");
+  require_main("dory_l3_start");
+  if (!g.has_l3) host_fail("dory_l3_start: this application has no L3 (dory_host_init_l3 was not called)");
+  pthread_mutex_lock(&g.l3_mu);
+  id = g.l3_next_id;
+  if (d->dir != DORY_L3_TO_L2 && d->dir != DORY_L2_TO_L3) host_fail("L3 job %u: invalid direction %u", id, d->dir);
+  if (d->bytes == 0) host_fail("L3 job %u: empty transfer (0 B)", id);
+  if ((uint64_t)d->l3 + d->bytes > g.l3.size)
+    host_fail("L3 job %u (%s, %u B): L3 [%u, %llu) leaves the L3 arena of %u B", id,
+              d->dir == DORY_L3_TO_L2 ? "L3->L2" : "L2->L3", d->bytes, d->l3, (unsigned long long)d->l3 + d->bytes,
+              g.l3.size);
+  if (!dory_dma_inside(g.l2.base, g.l2.size, l2, l3_l2_extent(d))) {
+    arena_where(&g.l2, l2, where, sizeof where);
+    host_fail("L3 job %u (%s, %u B%s): the L2 side [%s, +%u) is not inside the L2 arena of %u B", id,
+              d->dir == DORY_L3_TO_L2 ? "L3->L2" : "L2->L3", d->bytes,
+              d->dir == DORY_L3_TO_L2 ? ", written as whole 32-bit words" : "", where, l3_l2_extent(d), g.l2.size);
+  }
+  if ((size_t)(l2 - g.l2.base) & 3u) {
+    arena_where(&g.l2, l2, where, sizeof where);
+    host_fail("L3 job %u (%s, %u B): the L2 side %s is not 4-byte aligned (the engine moves whole words)", id,
+              d->dir == DORY_L3_TO_L2 ? "L3->L2" : "L2->L3", d->bytes, where);
+  }
+  if (g.l3_n_outstanding >= DORY_L3_MAX_OUTSTANDING)
+    host_fail("L3 job %u: %u jobs are already in flight (the limit); the oldest is job %u: a missing dory_l3_wait?",
+              id, g.l3_n_outstanding, g.l3_outstanding[0]);
+  g.l3_next_id++;
+  if (g.l3_next_id == 0) g.l3_next_id = 1;
+  rec = &g.l3_queue[(g.l3_head + g.l3_count) % DORY_L3_MAX_OUTSTANDING];
+  rec->desc = *d;
+  rec->id = id;
+  t = now_ns();
+  if (g.l3_delay_us == DORY_HOST_DMA_UNTIL_WAIT) {
+    rec->ready_ns = UINT64_MAX;
+  } else {
+    /* a latency per job, then the bytes at the engine's bandwidth, one job after the other */
+    const uint64_t start = g.l3_busy_until_ns > t ? g.l3_busy_until_ns : t;
+    g.l3_busy_until_ns = start + (uint64_t)d->bytes * g.l3_ps_per_byte / 1000u;
+    rec->ready_ns = g.l3_busy_until_ns + (uint64_t)g.l3_delay_us * 1000u;
+  }
+  g.l3_count++;
+  g.l3_outstanding[g.l3_n_outstanding++] = id;
+  g.stats.l3_jobs++;
+  g.stats.l3_bytes += d->bytes;
+  pthread_cond_signal(&g.l3_cv_engine);
+  pthread_mutex_unlock(&g.l3_mu);
+  return id;
+}
+
+void dory_l3_wait(dory_dma_job job) {
+  uint32_t i;
+  require_init("dory_l3_wait");
+  require_main("dory_l3_wait");
+  if (!g.has_l3) host_fail("dory_l3_wait: this application has no L3");
+  pthread_mutex_lock(&g.l3_mu);
+  for (i = 0; i < g.l3_n_outstanding && g.l3_outstanding[i] != job; ++i) {
+  }
+  if (i == g.l3_n_outstanding) {
+    if (job == 0 || job >= g.l3_next_id)
+      host_fail("dory_l3_wait(%u): no such L3 job (the last issued is %u)", job, g.l3_next_id - 1);
+    host_fail("dory_l3_wait(%u): the L3 job was already waited for (each job is waited for exactly once)", job);
+  }
+  memmove(&g.l3_outstanding[i], &g.l3_outstanding[i + 1], (g.l3_n_outstanding - i - 1) * sizeof g.l3_outstanding[0]);
+  g.l3_n_outstanding--;
+  if (g.l3_requested_upto < job) g.l3_requested_upto = job;
+  pthread_cond_signal(&g.l3_cv_engine);
+  while (g.l3_done_upto < job) pthread_cond_wait(&g.l3_cv_done, &g.l3_mu);
+  pthread_mutex_unlock(&g.l3_mu);
+  arena_check(&g.l2, "at an L3 wait");
+  l3_check_guards("at an L3 wait");
+}
+
+static void l3_shutdown(void) {
+  if (!g.has_l3) return;
+  pthread_mutex_lock(&g.l3_mu);
+  if (g.l3_n_outstanding > 0) {
+    dory_dma_job first = g.l3_outstanding[0];
+    uint32_t n = g.l3_n_outstanding;
+    pthread_mutex_unlock(&g.l3_mu);
+    host_fail("shutdown with %u L3 job(s) never waited for (the first is job %u)", n, first);
+  }
+  g.l3_quit = 1;
+  pthread_cond_signal(&g.l3_cv_engine);
+  pthread_mutex_unlock(&g.l3_mu);
+  pthread_join(g.l3_engine, NULL);
+  arena_check(&g.l3, "at shutdown");
+  pthread_cond_destroy(&g.l3_cv_engine);
+  pthread_cond_destroy(&g.l3_cv_done);
+  pthread_mutex_destroy(&g.l3_mu);
+  free(g.l3.block);
+}
+
 /* ---- memory, time ------------------------------------------------------------------------------------------ */
 
 void *dory_l1_base(void) {
@@ -425,6 +651,7 @@ void dory_host_shutdown(void) {
   int i;
   require_init("dory_host_shutdown");
   if (t_in_task || t_is_worker) host_fail("dory_host_shutdown called from inside a cluster task");
+  l3_shutdown();
   pthread_mutex_lock(&g.dma_mu);
   if (g.n_outstanding > 0) {
     dory_dma_job first = g.outstanding[0];
@@ -477,6 +704,7 @@ void dory_host_check_guards(void) {
   require_init("dory_host_check_guards");
   arena_check(&g.l1, "on request");
   arena_check(&g.l2, "on request");
+  l3_check_guards("on request");
 }
 
 dory_host_stats dory_host_get_stats(void) {

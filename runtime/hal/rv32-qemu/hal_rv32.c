@@ -48,6 +48,15 @@ static struct {
   uint32_t n_outstanding;
   dory_dma_job next_id; /* ids start at 1 */
   uint64_t dma_instructions; /* retired performing the copies (system mode) */
+  /* L3 (dory_rv32_init_l3): an array, jobs queued and performed at a wait like the DMA's */
+  uint8_t *l3;
+  uint32_t l3_size;
+  dory_l3_desc l3_queue[DORY_L3_MAX_OUTSTANDING];
+  dory_dma_job l3_queue_id[DORY_L3_MAX_OUTSTANDING];
+  uint32_t l3_q_count;
+  dory_dma_job l3_outstanding[DORY_L3_MAX_OUTSTANDING];
+  uint32_t l3_n_outstanding;
+  dory_dma_job l3_next_id;
 } g;
 
 static void require_init(const char *what) {
@@ -131,6 +140,86 @@ void dory_dma_wait(dory_dma_job job) {
   }
 }
 
+/* ---- L3 ---------------------------------------------------------------------------------------------------- */
+
+void dory_rv32_init_l3(void *l3, uint32_t l3_bytes) {
+  require_init("dory_rv32_init_l3");
+  if (!l3 || l3_bytes == 0) rv32_fail("dory_rv32_init_l3: the L3 arena must be >= 1 B");
+  g.l3 = (uint8_t *)l3;
+  g.l3_size = l3_bytes;
+  memset(g.l3, 0xA5, l3_bytes);
+  g.l3_next_id = 1;
+}
+
+uint32_t dory_l3_size(void) { return g.l3_size; }
+
+static uint32_t l3_l2_extent(const dory_l3_desc *d) {
+  return d->dir == DORY_L3_TO_L2 ? (d->bytes + 3u) & ~3u : d->bytes;
+}
+
+static void l3_perform(const dory_l3_desc *d) {
+  uint32_t i;
+  if (d->dir == DORY_L3_TO_L2) {
+    memcpy(d->l2, g.l3 + d->l3, d->bytes);
+    for (i = d->bytes; i < l3_l2_extent(d); ++i) ((uint8_t *)d->l2)[i] = (uint8_t)(0x5Au ^ i); /* whole words */
+  } else {
+    memcpy(g.l3 + d->l3, d->l2, d->bytes);
+  }
+}
+
+dory_dma_job dory_l3_start(const dory_l3_desc *d) {
+  dory_dma_job id;
+  const uint8_t *l2 = (const uint8_t *)d->l2;
+  require_init("dory_l3_start");
+  if (!g.l3) rv32_fail("dory_l3_start: this application has no L3");
+  if (g.in_task) rv32_fail("dory_l3_start called inside a cluster task: only the main program issues L3 transfers");
+  id = g.l3_next_id;
+  if ((d->dir != DORY_L3_TO_L2 && d->dir != DORY_L2_TO_L3) || d->bytes == 0)
+    rv32_fail("L3 job %lu: invalid direction %u or 0 bytes", (unsigned long)id, (unsigned)d->dir);
+  if ((uint64_t)d->l3 + d->bytes > g.l3_size)
+    rv32_fail("L3 job %lu: L3 [%lu, +%lu) leaves the L3 arena of %lu B", (unsigned long)id, (unsigned long)d->l3,
+              (unsigned long)d->bytes, (unsigned long)g.l3_size);
+  if (!dory_dma_inside(g.l2, g.l2_size, l2, l3_l2_extent(d)))
+    rv32_fail("L3 job %lu: the L2 side [L2+%ld, +%lu) is not inside the L2 arena of %lu B", (unsigned long)id,
+              (long)(l2 - g.l2), (unsigned long)l3_l2_extent(d), (unsigned long)g.l2_size);
+  if ((uintptr_t)(l2 - g.l2) & 3u)
+    rv32_fail("L3 job %lu: the L2 side L2+%ld is not 4-byte aligned", (unsigned long)id, (long)(l2 - g.l2));
+  if (g.l3_n_outstanding >= DORY_L3_MAX_OUTSTANDING)
+    rv32_fail("L3 job %lu: %lu jobs are already in flight (the limit): a missing dory_l3_wait?", (unsigned long)id,
+              (unsigned long)g.l3_n_outstanding);
+  g.l3_next_id++;
+  if (g.l3_next_id == 0) g.l3_next_id = 1;
+  g.l3_queue[g.l3_q_count] = *d;
+  g.l3_queue_id[g.l3_q_count] = id;
+  g.l3_q_count++;
+  g.l3_outstanding[g.l3_n_outstanding++] = id;
+  return id;
+}
+
+void dory_l3_wait(dory_dma_job job) {
+  uint32_t i, k;
+  require_init("dory_l3_wait");
+  for (i = 0; i < g.l3_n_outstanding && g.l3_outstanding[i] != job; ++i) {
+  }
+  if (i == g.l3_n_outstanding) rv32_fail("dory_l3_wait(%lu): the L3 job is not in flight", (unsigned long)job);
+  memmove(&g.l3_outstanding[i], &g.l3_outstanding[i + 1], (g.l3_n_outstanding - i - 1) * sizeof g.l3_outstanding[0]);
+  g.l3_n_outstanding--;
+  {
+#if defined(DORY_RV32_SYSTEM)
+    const uint64_t t0 = dory_rv32_instret();
+#endif
+    for (k = 0; k < g.l3_q_count && g.l3_queue_id[k] <= job; ++k) l3_perform(&g.l3_queue[k]);
+#if defined(DORY_RV32_SYSTEM)
+    g.dma_instructions += dory_rv32_instret() - t0;
+#endif
+  }
+  if (k > 0) {
+    memmove(&g.l3_queue[0], &g.l3_queue[k], (g.l3_q_count - k) * sizeof g.l3_queue[0]);
+    memmove(&g.l3_queue_id[0], &g.l3_queue_id[k], (g.l3_q_count - k) * sizeof g.l3_queue_id[0]);
+    g.l3_q_count -= k;
+  }
+}
+
 /* ---- memory, time ------------------------------------------------------------------------------------------ */
 
 void *dory_l1_base(void) {
@@ -189,6 +278,8 @@ void dory_rv32_shutdown(void) {
   if (g.n_outstanding > 0)
     rv32_fail("shutdown with %lu DMA job(s) never waited for (the first is job %lu)", (unsigned long)g.n_outstanding,
               (unsigned long)g.outstanding[0]);
+  if (g.l3_n_outstanding > 0)
+    rv32_fail("shutdown with %lu L3 job(s) never waited for", (unsigned long)g.l3_n_outstanding);
 }
 
 const char *dory_rv32_platform_name(void) {

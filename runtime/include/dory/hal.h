@@ -129,6 +129,37 @@ static inline dory_dma_desc dory_dma_3d(void *dst, uint32_t dst_row_stride, uint
   return d;
 }
 
+/* ---- L3: the external memory (HyperRAM) behind its own engine ---------------------------------------------- *
+ *
+ * A platform with an L3 has a second engine between L2 and L3 (on PULP the uDMA's HyperBus channel; on the host
+ * a thread that is slow on purpose). L3 need not be memory-mapped: it is addressed by byte offsets in
+ * [0, dory_l3_size()), never by pointers. Transfers are 1-D (`bytes` contiguous bytes on both sides).
+ *   - Only the main program (on PULP: the fabric controller) issues and waits for L3 transfers, never a cluster
+ *     task: the L3 level of the schedule runs between cluster tasks, and its transfers overlap them.
+ *   - dory_l3_start returns at once with a job id; dory_l3_wait(job) returns when its bytes are in the
+ *     destination. Until then the destination holds unspecified bytes and the source must not be modified.
+ *     Every job is waited for exactly once; at most DORY_L3_MAX_OUTSTANDING are in flight.
+ *   - The L2 side is 4-byte aligned (the uDMA moves whole 32-bit words). An L3 -> L2 transfer writes whole words:
+ *     the bytes from l2 + bytes up to the next multiple of 4 may be overwritten with anything. The compiler's
+ *     staging buffers reserve that slack; the host platform writes garbage there, so a layout that forgets it
+ *     fails on the host too. An L2 -> L3 transfer writes exactly `bytes` bytes.
+ * A platform without an L3 has dory_l3_size() == 0 and stops the program on any L3 transfer. */
+enum { DORY_L3_TO_L2 = 0, DORY_L2_TO_L3 = 1 };
+
+/* L3 jobs in flight every platform with an L3 supports. */
+#define DORY_L3_MAX_OUTSTANDING 8
+
+typedef struct {
+  void *l2;        /* the L2 side, 4-byte aligned */
+  uint32_t l3;     /* byte offset in L3 */
+  uint32_t bytes;  /* >= 1 */
+  uint8_t dir;     /* DORY_L3_TO_L2 or DORY_L2_TO_L3 */
+} dory_l3_desc;
+
+dory_dma_job dory_l3_start(const dory_l3_desc *desc);
+void dory_l3_wait(dory_dma_job job);
+uint32_t dory_l3_size(void);
+
 /* ---- memory, time, errors ---------------------------------------------------------------------------------- */
 
 /* Where the network's constants and activations go in the application (the generated network.c and main.c).

@@ -57,6 +57,19 @@ void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, ui
 /* Verifies that every DMA job was waited for (stops the program otherwise). */
 void dory_pulp_shutdown(void);
 
+/* ---- L3: the board's HyperRAM through the uDMA (hal/pulp-open/l3_hyper.c) ---------------------------------- */
+
+/* Enables the uDMA's HyperBus channel and gives dory the first l3_bytes (<= 8 MB) of the HyperRAM as L3. Once, on
+ * the FC, after dory_pulp_init. dory_l3_start/wait then move bytes between L2 and HyperRAM (dory/hal.h). */
+void dory_pulp_init_l3(uint32_t l3_bytes);
+/* Verifies that every L3 job was waited for. */
+void dory_pulp_shutdown_l3(void);
+/* Copies the file `name` of the readfs partition at the start of the HyperFlash (how the build puts the network's
+ * L3 constants in the flash image: `--flash-content`, docs/deploy.md) to L3 offset l3, through `bounce` (an L2
+ * buffer inside the L2 arena, 4-byte aligned, >= 64 B). Returns 0, -1 when the flash holds no readfs partition,
+ * -2 when the file is not in it, -3 when its size is not `bytes`. */
+int dory_pulp_l3_load_file(const char *name, uint32_t l3, uint32_t bytes, uint8_t *bounce, uint32_t bounce_bytes);
+
 /* The cluster's performance counters over the tasks run since the previous call (then reset): `cycles` sums, over
  * the tasks, the largest cycle count of any core in the task; `instructions` sums every core's instructions.
  * Each core counts from just before it calls the task function to just after it returns (32-bit counters per

@@ -44,6 +44,10 @@ extern "C" {
  * l2_loaded bytes of l2 (data the loader put there: the network's constants). Call once, first. */
 void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, uint32_t l2_loaded);
 
+/* Gives the platform an L3 arena (after dory_rv32_init; filled with 0xA5). L3 jobs are queued like DMA jobs and
+ * performed (in issue order) when a dory_l3_wait needs them; an L3 -> L2 job writes whole words (dory/hal.h). */
+void dory_rv32_init_l3(void *l3, uint32_t l3_bytes);
+
 /* Verifies that every DMA job was waited for (stops the program otherwise). */
 void dory_rv32_shutdown(void);
 

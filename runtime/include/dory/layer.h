@@ -128,6 +128,13 @@ typedef struct {
    * the kernel then needs at the start of L1 (its scratch function for the whole layer; 0 when it needs none) */
   uint32_t l2_direct_scratch_bytes;
 
+  /* A layer that streams from L3 (dory/l3.h): its two-level description, run by dory_l3_layer_run (the generated
+   * network.c does; dory_layer_run refuses it, so that only applications with L3 layers link the L3 runtime). The
+   * fields above then describe the whole layer for reports and checks (shape, output type,
+   * name, modeled cycles; the tile sizes are its L3 tiles': output channel block and row band) and its L1 fields
+   * are unused: each L3 tile runs as a sub-layer of its own. NULL for every other layer. */
+  const struct dory_l3_layer_s *l3;
+
   /* what the cost model predicts (printed next to what was measured): tiled, and L2-direct (eval/eval.h) */
   uint64_t modeled_cycles;
   uint64_t l2_direct_modeled_cycles;
@@ -210,7 +217,8 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
 
 /* ---- execution on a platform (runtime/executor/executor.c; needs the HAL and the kernels) ------------------ */
 
-/* Runs L on the cluster: fork, the schedule with the HAL's DMA and barrier and the kernels, join. */
+/* Runs L on the cluster: fork, the schedule with the HAL's DMA and barrier and the kernels, join. L->l3 must be
+ * NULL (a layer that streams from L3 runs with dory_l3_layer_run). */
 void dory_layer_run(const dory_layer *L);
 
 /* One computation of the schedule: builds the kernel's arguments for tile e on copies c and calls the kernel

@@ -1,0 +1,83 @@
+/* The executor of dory/l3.h on a platform: the two-level schedule (l3_schedule.c) driven by the HAL's L3 engine,
+ * each sub-layer run on the cluster by the ordinary executor (dory_layer_run). Runs in the main program. */
+#include <stddef.h>
+#include <string.h>
+
+#include "dory/hal.h"
+#include "dory/l3.h"
+#include "dory/layer.h"
+
+static dory_dma_job hal_l3_start(void *ctx, const dory_l3_desc *desc, const dory_l3_transfer *x) {
+  (void)ctx;
+  (void)x;
+  return dory_l3_start(desc);
+}
+
+static void hal_l3_wait(void *ctx, dory_dma_job job) {
+  (void)ctx;
+  dory_l3_wait(job);
+}
+
+static void hal_run_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub) {
+  (void)ctx;
+  (void)L;
+  (void)t;
+  dory_layer_run(sub);
+}
+
+static dory_l3_ops hal_ops(void) {
+  dory_l3_ops ops;
+  ops.ctx = NULL;
+  ops.l3_start = hal_l3_start;
+  ops.l3_wait = hal_l3_wait;
+  ops.run_sub = hal_run_sub;
+  return ops;
+}
+
+void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf) {
+  const dory_l3_ops ops = hal_ops();
+  dory_l3_schedule(L, (uint8_t *)dory_l2_base(), &ops, pf);
+}
+
+void dory_l3_layer_prefetch(const dory_l3_layer *L, dory_l3_prefetch *pf) {
+  const dory_l3_ops ops = hal_ops();
+  dory_l3_prefetch_issue(L, (uint8_t *)dory_l2_base(), &ops, pf);
+}
+
+void dory_l3_read(void *dst, uint32_t l3, uint32_t n, uint8_t *bounce, uint32_t bounce_bytes) {
+  const uint32_t chunk = bounce_bytes & ~3u;
+  uint8_t *out = (uint8_t *)dst;
+  if (chunk < 8) dory_panic("dory_l3_read: the bounce buffer must hold at least 8 bytes");
+  while (n > 0) {
+    /* an L3 -> L2 transfer writes whole words: leave room for the rounding */
+    const uint32_t m = n < chunk - 4 ? n : chunk - 4;
+    dory_l3_desc d;
+    d.l2 = bounce;
+    d.l3 = l3;
+    d.bytes = m;
+    d.dir = DORY_L3_TO_L2;
+    dory_l3_wait(dory_l3_start(&d));
+    memcpy(out, bounce, m);
+    out += m;
+    l3 += m;
+    n -= m;
+  }
+}
+
+void dory_l3_write(uint32_t l3, const void *src, uint32_t n, uint8_t *bounce, uint32_t bounce_bytes) {
+  const uint8_t *in = (const uint8_t *)src;
+  if (bounce_bytes < 8) dory_panic("dory_l3_write: the bounce buffer must hold at least 8 bytes");
+  while (n > 0) {
+    const uint32_t m = n < bounce_bytes ? n : bounce_bytes;
+    dory_l3_desc d;
+    memcpy(bounce, in, m);
+    d.l2 = bounce;
+    d.l3 = l3;
+    d.bytes = m;
+    d.dir = DORY_L2_TO_L3;
+    dory_l3_wait(dory_l3_start(&d));
+    in += m;
+    l3 += m;
+    n -= m;
+  }
+}
