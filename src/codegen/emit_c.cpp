@@ -317,8 +317,8 @@ std::string io_table(const Deployment& dep, const std::vector<TensorId>& ids) {
   std::string s;
   for (TensorId t : ids) {
     const Tensor& x = dep.graph.tensor(t);
-    s += fmt::format("  {{{}, {}u, {}u, {}}},\n", c_string(x.name), dep.tensor_l2_offset(t),
-                     x.elements() * dtype_bytes(x.dtype), dtype_enum(runtime_dtype(x.dtype)));
+    s += fmt::format("  {{.name = {}, .l2_offset = {}u, .bytes = {}u, .type = {}}},\n", c_string(x.name),
+                     dep.tensor_l2_offset(t), x.elements() * dtype_bytes(x.dtype), dtype_enum(runtime_dtype(x.dtype)));
   }
   return s;
 }
