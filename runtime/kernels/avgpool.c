@@ -38,11 +38,23 @@ DORY_ALWAYS_INLINE void avgpool_body(const dory_avgpool_args *a, int IT, int32_t
   }
 }
 
-void dory_avgpool_hwc(const dory_avgpool_args *a) {
+static void avgpool_check(const dory_avgpool_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w) &&
                   a->in.c == a->out.c,
               "dory_avgpool_hwc: inconsistent tile geometry");
   DORY_KCHECK(dory_rq_valid(&a->rq) && a->count_div && a->count_div_len >= 1 && a->count_div_first >= 1,
               "dory_avgpool_hwc: inconsistent requantization arguments");
+}
+
+void dory_avgpool_hwc(const dory_avgpool_args *a) {
+  avgpool_check(a);
   DORY_DISPATCH_INPUT(avgpool_body, a, a->in.type, a->input_zero_point);
+}
+
+/* The portable twin of dory_avgpool_u8__xpulpv2: dory_avgpool_hwc's uint8 path. */
+void dory_avgpool_u8__c(const dory_avgpool_args *a) {
+  DORY_KCHECK(a->in.type == DORY_UINT8, "dory_avgpool_u8__c: needs a uint8 input");
+  avgpool_check(a);
+  if (a->input_zero_point == 0) avgpool_body(a, DORY_UINT8, 0);
+  else avgpool_body(a, DORY_UINT8, a->input_zero_point);
 }

@@ -90,7 +90,7 @@ DORY_ALWAYS_INLINE void conv_direct_body(const dory_conv_args *a, int IT, int32_
     }
 }
 
-void dory_conv_hwc(const dory_conv_args *a) {
+static void conv_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
               "dory_conv_hwc: inconsistent tile geometry");
   DORY_KCHECK(a->weights && (!a->im2col || (a->im2col_pixels >= 1 &&
@@ -100,8 +100,33 @@ void dory_conv_hwc(const dory_conv_args *a) {
               "dory_conv_hwc: missing weights, or an im2col buffer smaller than cores x pixels x kh x kw x c_in");
   DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
               "dory_conv_hwc: inconsistent accumulation arguments");
+}
+
+void dory_conv_hwc(const dory_conv_args *a) {
+  conv_check(a);
   if (a->im2col)
     DORY_DISPATCH_INPUT(conv_body, a, a->in.type, a->input_zero_point);
   else
     DORY_DISPATCH_INPUT(conv_direct_body, a, a->in.type, a->input_zero_point);
+}
+
+/* The portable twin of dory_conv_u8s8_4x4__xpulpv2 (uint8 input): dory_conv_hwc's uint8 path. It uses the im2col
+ * of dory_conv_hwc when the scratch passed holds it (im2col_pixels >= 1 and im2col_bytes large enough), else the
+ * direct form, so it runs with the xpulpv2 kernel's arguments too. */
+void dory_conv_u8s8_4x4__c(const dory_conv_args *a) {
+  const int im2col = a->im2col && a->im2col_pixels >= 1 &&
+                     a->im2col_bytes >= dory_conv_im2col_bytes(dory_core_count(), a->im2col_pixels, a->kh, a->kw,
+                                                               a->in.c, a->in.type);
+  dory_conv_args d;
+  DORY_KCHECK(a->in.type == DORY_UINT8, "dory_conv_u8s8_4x4__c: needs a uint8 input");
+  d = *a;
+  if (!im2col) d.im2col = 0;
+  conv_check(&d);
+  if (d.im2col) {
+    if (d.input_zero_point == 0) conv_body(&d, DORY_UINT8, 0);
+    else conv_body(&d, DORY_UINT8, d.input_zero_point);
+  } else {
+    if (d.input_zero_point == 0) conv_direct_body(&d, DORY_UINT8, 0);
+    else conv_direct_body(&d, DORY_UINT8, d.input_zero_point);
+  }
 }

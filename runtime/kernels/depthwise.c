@@ -30,12 +30,24 @@ DORY_ALWAYS_INLINE void depthwise_body(const dory_conv_args *a, int IT, int32_t 
   }
 }
 
-void dory_depthwise_hwc(const dory_conv_args *a) {
+static void depthwise_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
               "dory_depthwise_hwc: inconsistent tile geometry");
   DORY_KCHECK(a->in.c == a->out.c && a->weights && a->bias && a->first && a->last,
               "dory_depthwise_hwc: needs in.c == out.c, weights, bias, first = last = 1");
   DORY_KCHECK(a->has_requant ? dory_rq_valid(&a->rq) : a->out.type == DORY_INT32,
               "dory_depthwise_hwc: inconsistent requantization arguments");
+}
+
+void dory_depthwise_hwc(const dory_conv_args *a) {
+  depthwise_check(a);
   DORY_DISPATCH_INPUT(depthwise_body, a, a->in.type, a->input_zero_point);
+}
+
+/* The portable twin of dory_depthwise_u8s8_1x4__xpulpv2: dory_depthwise_hwc's uint8 path (no scratch). */
+void dory_depthwise_u8s8_1x4__c(const dory_conv_args *a) {
+  DORY_KCHECK(a->in.type == DORY_UINT8, "dory_depthwise_u8s8_1x4__c: needs a uint8 input");
+  depthwise_check(a);
+  if (a->input_zero_point == 0) depthwise_body(a, DORY_UINT8, 0);
+  else depthwise_body(a, DORY_UINT8, a->input_zero_point);
 }

@@ -43,3 +43,12 @@ void dory_maxpool_hwc(const dory_maxpool_args *a) {
     default: maxpool_body(a, a->in.type, 0); break;
   }
 }
+
+/* The portable twin of dory_maxpool_u8__xpulpv2: dory_maxpool_hwc's uint8 path. */
+void dory_maxpool_u8__c(const dory_maxpool_args *a) {
+  DORY_KCHECK(a->in.type == DORY_UINT8, "dory_maxpool_u8__c: needs a uint8 input");
+  DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w) &&
+                  a->in.c == a->out.c,
+              "dory_maxpool_hwc: inconsistent tile geometry");
+  maxpool_body(a, DORY_UINT8, 0);
+}

@@ -24,7 +24,7 @@ DORY_ALWAYS_INLINE void pointwise_body(const dory_conv_args *a, int IT, int32_t 
   if (p < p_end) dory_mm_1px(pointwise_pixel(a, IT, p), IT, zp, a->weights, K, wk.c0, wk.c1, &o, p);
 }
 
-void dory_pointwise_hwc(const dory_conv_args *a) {
+static void pointwise_check(const dory_conv_args *a) {
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
               "dory_pointwise_hwc: inconsistent tile geometry");
   DORY_KCHECK(a->kh == 1 && a->kw == 1 && a->pad.top == 0 && a->pad.left == 0,
@@ -32,5 +32,17 @@ void dory_pointwise_hwc(const dory_conv_args *a) {
   DORY_KCHECK(a->weights != 0, "dory_pointwise_hwc: missing weights");
   DORY_KCHECK(dory_mm_args_valid(a->bias, a->psum, a->first, a->last, a->has_requant, &a->rq, a->out.type),
               "dory_pointwise_hwc: inconsistent accumulation arguments");
+}
+
+void dory_pointwise_hwc(const dory_conv_args *a) {
+  pointwise_check(a);
   DORY_DISPATCH_INPUT(pointwise_body, a, a->in.type, a->input_zero_point);
+}
+
+/* The portable twin of dory_pointwise_u8s8_4x4__xpulpv2: dory_pointwise_hwc's uint8 path (no scratch). */
+void dory_pointwise_u8s8_4x4__c(const dory_conv_args *a) {
+  DORY_KCHECK(a->in.type == DORY_UINT8, "dory_pointwise_u8s8_4x4__c: needs a uint8 input");
+  pointwise_check(a);
+  if (a->input_zero_point == 0) pointwise_body(a, DORY_UINT8, 0);
+  else pointwise_body(a, DORY_UINT8, a->input_zero_point);
 }

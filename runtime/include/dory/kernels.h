@@ -204,6 +204,49 @@ typedef struct {
 
 void dory_requantize_hwc(const dory_requantize_args *a);
 
+/* ---- u8 x s8 kernels with XNNPACK-style names ------------------------------------------------------------- *
+ *
+ * dory_<family>_u8s8_<CxP>__<isa>: uint8 activations, int8 weights, register blocking C output channels x P
+ * output pixels, ISA `xpulpv2` (PULP cluster cores: runtime/kernels/xpulpv2/, built only for
+ * -DDORY_PLATFORM_PULP_OPEN) or `c` (portable twin: the same bits under the same preconditions, on every
+ * platform). Pools, add and requantize have no weights: dory_<family>_u8__<isa>. Each takes its family's
+ * argument struct and honours this header's whole contract for inputs of type uint8 (any zero point, output
+ * type, requantization, partial sums, geometry, split and core count); the xpulpv2 header comments say what runs
+ * on the fast paths and what falls back to generic code.
+ *
+ * Scratch: a kernel that needs L1 scratch takes it from its args (conv args: im2col / im2col_bytes, one slice
+ * per core) and has a pure, portable function dory_<kernel>_scratch_bytes(shape) (runtime/kernels/xpulpv2/
+ * scratch.c) giving the bytes for any call on tiles no larger than `shape` (every field an upper bound of the
+ * call's, pad the largest padding at any side) on shape->cores cores. The compiler reserves exactly that. */
+typedef struct {
+  int32_t cores, c_in, h_in, w_in, c_out, h_out, w_out, kh, kw, stride_h, stride_w;
+  dory_pad pad;
+  uint8_t in_type;
+} dory_kernel_shape;
+
+void dory_conv_u8s8_4x4__c(const dory_conv_args *a);
+void dory_pointwise_u8s8_4x4__c(const dory_conv_args *a);
+void dory_depthwise_u8s8_1x4__c(const dory_conv_args *a);
+void dory_fc_u8s8_8x1__c(const dory_fc_args *a);
+void dory_maxpool_u8__c(const dory_maxpool_args *a);
+void dory_avgpool_u8__c(const dory_avgpool_args *a);
+void dory_add_u8__c(const dory_add_args *a);
+void dory_requantize_u8__c(const dory_requantize_args *a);
+
+void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *a);
+void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *a);
+void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *a);
+void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a);
+void dory_maxpool_u8__xpulpv2(const dory_maxpool_args *a);
+void dory_avgpool_u8__xpulpv2(const dory_avgpool_args *a);
+void dory_add_u8__xpulpv2(const dory_add_args *a);
+void dory_requantize_u8__xpulpv2(const dory_requantize_args *a);
+
+/* Scratch of the xpulpv2 kernels that need some (passed as dory_conv_args.im2col / im2col_bytes). */
+uint32_t dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+uint32_t dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+
 /* Bytes of one element of a dory_dtype (1, 2 or 4). */
 static inline int32_t dory_dtype_bytes(uint8_t type) { return type <= DORY_INT8 ? 1 : (type <= DORY_INT16 ? 2 : 4); }
 
