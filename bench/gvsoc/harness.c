@@ -10,9 +10,11 @@ uint32_t h_hash(const void *p, uint32_t n) {
   return h;
 }
 
-/* Bytes of the arena that may differ from the canary (the first reset fills it all; later ones only what cases
- * used: the FC reaches L1 slowly). */
+/* Bytes of the arena that may differ from the canary: everything up to the farthest any case used (plus its
+ * checked tail). A reset with a new canary value fills the whole arena; later ones only that prefix (the FC
+ * reaches L1 slowly). */
 static uint32_t g_dirty = H_L1_BYTES;
+static int g_canary = -1;
 
 void h_arena_reset(h_arena *A, uint8_t canary) {
   A->base = h_l1;
@@ -20,8 +22,12 @@ void h_arena_reset(h_arena *A, uint8_t canary) {
   A->canary = canary;
   A->n = 0;
   A->overflow = 0;
+  if (canary != g_canary) { /* a new canary value: the whole arena */
+    g_dirty = H_L1_BYTES;
+    g_canary = canary;
+  }
   memset(h_l1, canary, g_dirty);
-  g_dirty = 0;
+  if (g_dirty == H_L1_BYTES) g_dirty = 0;
 }
 
 void *h_alloc(h_arena *A, uint32_t n, int writable) {
@@ -76,19 +82,28 @@ typedef struct {
   const void *args;
 } h_task;
 
+/* The args in TCDM, as the executor has them (it builds them on each core's stack in compute_on): the FC copies
+ * them here before the task, so the kernels never read them from the harness's L2 variables. */
+static uint32_t g_args_l1[H_MAX_ARGS_BYTES / 4] DORY_PULP_L1_SECTION;
+static h_task g_task_l1 DORY_PULP_L1_SECTION;
+
 static void h_task_entry(void *p) {
   const h_task *t = (const h_task *)p;
   t->fn(t->args);
 }
 
-uint32_t h_run(h_kernel_fn fn, const void *args, int cores) {
-  h_task t;
+uint32_t h_run(h_kernel_fn fn, const void *args, uint32_t args_bytes, int cores) {
   dory_pulp_counters c;
-  t.fn = fn;
-  t.args = args;
+  if (args_bytes > H_MAX_ARGS_BYTES) {
+    printf("harness: args of %lu bytes (the limit is %u)\n", (unsigned long)args_bytes, H_MAX_ARGS_BYTES);
+    dory_pulp_exit(1);
+  }
+  memcpy(g_args_l1, args, args_bytes);
+  g_task_l1.fn = fn;
+  g_task_l1.args = g_args_l1;
   dory_pulp_set_cores(cores);
   (void)dory_pulp_take_counters();
-  dory_cluster_run(h_task_entry, &t);
+  dory_cluster_run(h_task_entry, &g_task_l1);
   c = dory_pulp_take_counters();
   return (uint32_t)c.cycles;
 }

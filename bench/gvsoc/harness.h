@@ -60,7 +60,7 @@ typedef struct {
 
 extern uint8_t h_l1[H_L1_BYTES];
 
-/* Starts a fresh arena filled with the canary byte. */
+/* Starts a fresh arena filled with the canary byte (keep one value per run: a new value refills all of L1). */
 void h_arena_reset(h_arena *A, uint8_t canary);
 /* A 4-byte aligned buffer of n bytes after a canary gap (NULL and A->overflow set when it does not fit; n = 0 gives
  * a valid pointer to an empty buffer). */
@@ -76,7 +76,9 @@ uint32_t h_hash(const void *p, uint32_t n);
 
 typedef void (*h_kernel_fn)(const void *args);
 
-/* Runs fn(args) on `cores` cluster cores (dory_pulp_set_cores), returns the task's cycles (the slowest core). */
-uint32_t h_run(h_kernel_fn fn, const void *args, int cores);
+/* Runs fn(args) on `cores` cluster cores (dory_pulp_set_cores) with a copy of the args_bytes of args in TCDM (where
+ * the executor has them), and returns the task's cycles (the slowest core). */
+#define H_MAX_ARGS_BYTES 512u
+uint32_t h_run(h_kernel_fn fn, const void *args, uint32_t args_bytes, int cores);
 
 #endif /* DORY_BENCH_GVSOC_HARNESS_H */

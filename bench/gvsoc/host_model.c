@@ -16,6 +16,7 @@ void dory_panic(const char *msg) {
   exit(1);
 }
 void dory_pulp_set_cores(int n) { g_cores = n; }
+void dory_pulp_exit(int status) { exit(status); }
 dory_pulp_counters dory_pulp_take_counters(void) {
   dory_pulp_counters c;
   memset(&c, 0, sizeof c);

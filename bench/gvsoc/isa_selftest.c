@@ -101,6 +101,10 @@ static void selftest_task(void *unused) {
     t1 = 0x1234A5u;
     __asm__ volatile(XP_ASM_BEGIN XP_SB_RRPI("%1", "%2", "%0") XP_ASM_END : "+r"(qb) : "r"(t1), "r"(step) : "memory");
     CHECK(((uint8_t *)out)[4] == 0xA5 && qb == (uint8_t *)out + 12, "p.sb rs2, rs3(rs1!)");
+    qb = (uint8_t *)out + 4;
+    t1 = 0x3C;
+    __asm__ volatile(XP_ASM_BEGIN XP_SB_RR("%1", "%2", "%0") XP_ASM_END : : "r"(qb), "r"(t1), "r"(step) : "memory");
+    CHECK(((uint8_t *)out)[12] == 0x3C, "p.sb rs2, rs3(rs1)");
     /* misaligned word load */
     pb = bytes + 1;
     __asm__ volatile("lw %0, 0(%1)\n" : "=r"(t0) : "r"(pb) : "memory");
@@ -137,6 +141,6 @@ int isa_selftest(uint32_t seed) {
     return 1;
   }
   printf("ISA self-test: ok (pv.sdotusp.b pv.dotusp.b pv.sdotsp.b pv.shuffle2.b pv.maxu.b p.mac p.max p.min "
-         "p.clipu, post-increment and register-offset loads/stores, nested hardware loops, misaligned lw)\n");
+         "p.clipu, post-increment and register-offset loads/stores (p.lw, p.lbu, p.sw, p.sb), nested hardware loops, misaligned lw)\n");
   return 0;
 }

@@ -31,7 +31,9 @@
  */
 #include "mm4x4.h"
 
-void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *a) {
+void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *args) {
+  const dory_conv_args A = *args; /* a local copy: the args may sit in L2 (16-cycle loads) */
+  const dory_conv_args *a = &A;
   dory_kernel_shape s;
   uint32_t slice;
   int im2col;
@@ -51,7 +53,7 @@ void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *a) {
   s.stride_w = a->stride_w;
   if (im2col ? slice < (uint32_t)((a->kh * a->kw * a->in.c + 3) & ~3)
              : slice < dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s)) {
-    dory_conv_u8s8_4x4__c(a);
+    dory_conv_u8s8_4x4__c(args);
     return;
   }
   xp_mm_conv(a, 0, slice);

@@ -1,32 +1,33 @@
 /* Internal: the 4-channel x 4-pixel u8 x s8 block of the conv and pointwise xpulpv2 kernels (not part of the API).
  *
- * One call computes, for one block of 4 output pixels, ngroups consecutive groups of 4 output channels:
+ * xp_mm4x4 computes, for one block of 4 output pixels and ngroups consecutive groups of 4 output channels,
  *   sum[ch][px] = sum over the window of x[px][k] * w[ch][k]   (raw u8 input bytes, s8 weights)
- * and either stores the 16 raw sums of each group (mode 0) or requantizes them on the fast path (xp_common.h)
- * into the 8-bit output (mode 1: clamp with p.max/p.min; mode 2: lo == 0, clamp with p.clipu).
+ * and either stores the 16 raw sums of each group as int32 [channel slot][pixel slot] to acc (mode 0) or
+ * requantizes them on the fast path (xp_common.h) into the 8-bit output: mode 1 clamps with p.max/p.min, mode 2
+ * (lo == 0) with p.clipu, mode 3 (lo == 0, zero point 0) also skips the zero point.
  *
- * Geometry (all in bytes)
- * -----------------------
- *   pixels: px0 and px0 + rd (pair A), px2 and px2 + rd (pair B); each pixel's window is nrows rows of nwords
- *           words, consecutive words contiguous, the next row `jump` bytes after the end of a row (so a window is
- *           read straight from an HWC tile: rd = stride_w*C, jump = (row pitch - kw*C));
- *   weights: channels pw, pw + rk (pair 0), pw + pw2off, pw + pw2off + rk (pair 1); each channel's window is
- *           contiguous (nrows*nwords words, the [kh][kw][c] order of the weights), the next group at pw + 4*k.
- *   outputs: pixel slot 0 at outa, 1 at outa + ostride, 2 at outb, 3 at outb + ostride; channel slot j at +j
- *           (8-bit outputs, HWC), the next group at +4.
- *   ma:      per channel of the group, {m, a'} int32 (a' with the bias and the zero-point correction folded),
- *            the next group at +8 words. acc (mode 0): 16 sums per group, [channel slot][pixel slot].
+ * Geometry (bytes):
+ *   pixels:  slots 0/1 at px0 and px0 + rd, slots 2/3 at px2 and px2 + rd; each window is nrows rows of nwords
+ *            words, consecutive words contiguous, the next row `jump` bytes after the end of a row (an HWC tile
+ *            read in place: rd = stride_w*C, jump = row pitch - kw*C);
+ *   weights: channel slots at pw, pw + rk, pw + pw2off, pw + pw2off + rk; each channel's window contiguous
+ *            (nrows*nwords words, the [kh][kw][c] order); the next group at pw + 4*nrows*nwords + pwstep;
+ *   outputs: slot 0 at out0, 1 at out0 + ostride, 2 at out2, 3 at out2 + ostride; channel slot j at +j, the next
+ *            group at +4; ma: {m, a'} per channel (a' with the bias and the zero-point correction folded).
  *
- * Inner loop: per 4-byte word of the window, 4 input loads + 4 weight loads + 16 pv.sdotusp.b = 24 instructions
- * for 64 MACs, no stall (each loaded value is used at least 2 instructions later), in a hardware loop over the
- * row's words nested in a hardware loop over the rows. The first word of a group uses pv.dotusp.b (no
- * accumulation) instead of zeroing 16 registers. Per group and output: 6-7 instructions of requantization.
+ * Inner loop: per 4-byte word, 4 input loads + 4 weight loads + 16 pv.sdotusp.b = 24 instructions for 64 MACs,
+ * no stall (every loaded value is used at least 2 instructions later), in a hardware loop over the row's words
+ * nested in one over the window's rows. Per group: 16 sums zeroed (c.li), then per output 5-7 instructions of
+ * requantization (mv, p.mac, sra, [add zp], p.clipu or p.max+p.min, p.sb) in a 2-iteration hardware loop over
+ * channel pairs (the second pair's sums are moved into the first pair's registers: 8 mv per group), ~25 others.
+ * Everything per group is a loop of about 500 bytes: GVSoC's pulp-open cluster has 512 B of L0 instruction
+ * cache per core (a miss costs 2 cycles per 16-byte line) and 2 KB of shared L1 (a miss ~19 cycles), so the code
+ * stays small rather than unrolled.
  *
- * Registers: every one but sp, gp, tp and zero (the block names them and lists them as clobbers):
- *   sums   ch0: s0-s3  ch1: s4-s7  ch2: s8-s11  ch3: t3-t6 (pixel slots 0-3)
- *   inputs a1-a4 (pixel slots 0-3), weights a5/a6, px0 t0, px2 t1, pw t2, pw+pw2off a7, rd ra, rk-4 a0.
- * The context pointer arrives in a0 and lives in a 16-byte frame the block pushes below sp (with nwords, jump
- * and nrows-1); no interrupt is enabled on the cluster cores, so nothing else uses the stack meanwhile.
+ * Registers: sums ch0 s0-s3, ch1 s4-s7, ch2 s8-s11, ch3 t3-t6 (pixel slots 0-3); inputs a1-a4, weights a5/a6,
+ * px0 t0, px2 t1, pw t2, pw+pw2off a7, rd ra, rk-4 a0: every register but sp, gp, tp and zero (listed as
+ * clobbers). The context struct is the block's frame: sp points to it while the block runs (its old value is
+ * saved in the struct and restored); no interrupt is enabled on the cluster cores, nothing else uses the stack.
  */
 #ifndef DORY_XP_MM4X4_H
 #define DORY_XP_MM4X4_H
@@ -38,64 +39,37 @@
 typedef struct {
   const uint8_t *px0, *px2;  /*  0,  4 */
   int32_t rd, jump;          /*  8, 12 */
-  const int8_t *pw;          /* 16 */
-  int32_t k;                 /* 20: bytes per channel of weights (the group step is 4k) */
+  const int8_t *pw;          /* 16: advanced by the block */
+  int32_t pwstep;            /* 20 */
   int32_t nrows, nwords;     /* 24, 28: both >= 1 */
-  int32_t ngroups, mode;     /* 32, 36: ngroups >= 1; mode 0 raw, 1 requant max/min, 2 requant clipu */
-  int32_t *acc;              /* 40 */
-  const int32_t *ma;         /* 44 */
-  int32_t shift, zp, lo, hi; /* 48, 52, 56, 60 */
-  uint8_t *outa, *outb;      /* 64, 68 */
-  int32_t ostride;           /* 72 */
-  int32_t pw2off, rk;        /* 76, 80 */
+  int32_t ngroups;           /* 32: >= 1; counted down by the block */
+  int32_t mode;              /* 36 */
+  int32_t *acc;              /* 40: mode 0, advanced */
+  int32_t pw2off, rk;        /* 44, 48 */
+  const int32_t *ma;         /* 52: advanced */
+  uint8_t *out0, *out2;      /* 56, 60: advanced */
+  int32_t ostride;           /* 64 */
+  int32_t shift, zp, lo, hi; /* 68, 72, 76, 80 */
+  uint32_t saved_sp;         /* 84: the block's own */
+  int32_t sums[16];          /* 88: the block's own: a group's sums on their way to the requantization */
 } xp_mm_ctx;
 
 /* The offsets the asm uses (C99 has no static assert: a negative array size fails the build). */
 #ifndef DORY_XP_HOST_MODEL
 typedef char xp_mm_ctx_layout_check[(offsetof(xp_mm_ctx, px2) == 4 && offsetof(xp_mm_ctx, jump) == 12 &&
-                                     offsetof(xp_mm_ctx, pw) == 16 && offsetof(xp_mm_ctx, nwords) == 28 &&
-                                     offsetof(xp_mm_ctx, mode) == 36 && offsetof(xp_mm_ctx, acc) == 40 &&
-                                     offsetof(xp_mm_ctx, ma) == 44 && offsetof(xp_mm_ctx, hi) == 60 &&
-                                     offsetof(xp_mm_ctx, outb) == 68 && offsetof(xp_mm_ctx, ostride) == 72 &&
-                                     offsetof(xp_mm_ctx, rk) == 80)
+                                     offsetof(xp_mm_ctx, pw) == 16 && offsetof(xp_mm_ctx, pwstep) == 20 &&
+                                     offsetof(xp_mm_ctx, nwords) == 28 && offsetof(xp_mm_ctx, mode) == 36 &&
+                                     offsetof(xp_mm_ctx, rk) == 48 && offsetof(xp_mm_ctx, ma) == 52 &&
+                                     offsetof(xp_mm_ctx, out2) == 60 && offsetof(xp_mm_ctx, hi) == 80 &&
+                                     offsetof(xp_mm_ctx, saved_sp) == 84 && offsetof(xp_mm_ctx, sums) == 88)
                                         ? 1
                                         : -1];
 #endif
 
-/* One word of the window for the 16 sums: OP is XP_SDOTUSP_B or XP_DOTUSP_B, LAST a label for the last one. */
-#define XP_MM4X4_WORD(OP, LAST)                                                                                   \
-  XP_LW_RR("a2", "ra", "t0") XP_LW_PI("a1", 4, "t0") XP_LW_RR("a4", "ra", "t1") XP_LW_PI("a3", 4, "t1")          \
-  XP_LW_PI("a5", 4, "t2") XP_LW_RR("a6", "a0", "t2")                                                            \
-  OP("s0", "a1", "a5") OP("s1", "a2", "a5") OP("s2", "a3", "a5") OP("s3", "a4", "a5")                          \
-  XP_LW_PI("a5", 4, "a7")                                                                                       \
-  OP("s4", "a1", "a6") OP("s5", "a2", "a6") OP("s6", "a3", "a6") OP("s7", "a4", "a6")                          \
-  XP_LW_RR("a6", "a0", "a7")                                                                                    \
-  OP("s8", "a1", "a5") OP("s9", "a2", "a5") OP("s10", "a3", "a5") OP("s11", "a4", "a5")                        \
-  OP("t3", "a1", "a6") OP("t4", "a2", "a6") OP("t5", "a3", "a6") LAST OP("t6", "a4", "a6")
-
-/* Requantize one sum (register ACC) with m = a5, a' = a6, shift a1, zp a2, lo a3, hi a4; store through a0 and
- * step it by ostride (ra). */
-#define XP_MM_FIN_PIX(ACC, CLAMP)                                                                                 \
-  "mv t1, a6\n" XP_MAC("t1", ACC, "a5") "sra t1, t1, a1\n" "add t1, t1, a2\n" CLAMP XP_SB_RRPI("t1", "ra", "a0")
-#define XP_MM_CLAMP_MAXMIN XP_MAX("t1", "t1", "a3") XP_MIN("t1", "t1", "a4")
-#define XP_MM_CLAMP_CLIPU XP_CLIPU("t1", "t1", "a4")
-/* Channel slot j: m, a' from ma (t0) at byte offsets OM/OA, pixel slots 0/1 through outa (a7) + j, 2/3 through
- * outb (t2) + j. */
-#define XP_MM_FIN_CH(OM, OA, J, A0, A1, A2, A3, CLAMP)                                                            \
-  "lw a5, " OM "(t0)\n"                                                                                          \
-  "lw a6, " OA "(t0)\n"                                                                                          \
-  "addi a0, a7, " J "\n" XP_MM_FIN_PIX(A0, CLAMP) XP_MM_FIN_PIX(A1, CLAMP)                                       \
-  "addi a0, t2, " J "\n" XP_MM_FIN_PIX(A2, CLAMP) XP_MM_FIN_PIX(A3, CLAMP)
-#define XP_MM_FIN_ALL(CLAMP)                                                                                      \
-  XP_MM_FIN_CH("0", "4", "0", "s0", "s1", "s2", "s3", CLAMP)                                                     \
-  XP_MM_FIN_CH("8", "12", "1", "s4", "s5", "s6", "s7", CLAMP)                                                    \
-  XP_MM_FIN_CH("16", "20", "2", "s8", "s9", "s10", "s11", CLAMP)                                                 \
-  XP_MM_FIN_CH("24", "28", "3", "t3", "t4", "t5", "t6", CLAMP)
-
 #ifdef DORY_XP_HOST_MODEL
-/* The C model of the asm block below (same reads, same writes). */
-static void xp_mm4x4_run(xp_mm_ctx *x) {
-  while (x->ngroups > 0) {
+/* The C model of the asm block below (same reads, same writes, same context updates). */
+static void xp_mm4x4(xp_mm_ctx *x) {
+  for (; x->ngroups > 0; x->ngroups--) {
     const uint8_t *px[4];
     const int8_t *pw[4];
     int32_t acc[16], row, word, ch, p;
@@ -117,125 +91,126 @@ static void xp_mm4x4_run(xp_mm_ctx *x) {
             memcpy(&wv, pw[ch] + 4 * (row * x->nwords + word), 4);
             acc[ch * 4 + p] = xp_sdotusp_b(acc[ch * 4 + p], xv, wv);
           }
+    x->pw += 4 * x->nrows * x->nwords + x->pwstep;
     if (x->mode == 0) {
       for (ch = 0; ch < 16; ++ch) x->acc[ch] = acc[ch];
       x->acc += 16;
-    } else {
-      for (ch = 0; ch < 4; ++ch)
-        for (p = 0; p < 4; ++p) {
-          int32_t t = xp_mac(x->ma[2 * ch + 1], acc[ch * 4 + p], x->ma[2 * ch]);
-          t = (t >> x->shift) + x->zp;
-          t = x->mode == 1 ? xp_min(xp_max(t, x->lo), x->hi) : xp_clipu(t, x->hi);
-          ((p < 2) ? x->outa : x->outb)[ch + ((p & 1) ? x->ostride : 0)] = (uint8_t)t;
-        }
+      continue;
     }
-    x->pw += 4 * x->k;
-    x->ma += 8;
-    x->outa += 4;
-    x->outb += 4;
-    x->ngroups--;
+    for (ch = 0; ch < 4; ++ch) {
+      for (p = 0; p < 4; ++p) {
+        int32_t t = xp_mac(x->ma[1], acc[ch * 4 + p], x->ma[0]);
+        t = (t >> x->shift) + (x->mode == 3 ? 0 : x->zp);
+        t = x->mode == 1 ? xp_min(xp_max(t, x->lo), x->hi) : xp_clipu(t, x->hi);
+        ((p < 2) ? x->out0 : x->out2)[(p & 1) ? x->ostride : 0] = (uint8_t)t;
+      }
+      x->ma += 2;
+      x->out0++;
+      x->out2++;
+    }
   }
 }
+/* the asm has one function per finishing mode; the model reads the mode from the context */
+static void xp_mm4x4_rq1(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_mm4x4_rq2(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
 #else
-__attribute__((noinline)) XP_NO_FRAME_POINTER static void xp_mm4x4_run(xp_mm_ctx *ctx) {
-  register xp_mm_ctx *c __asm__("a0") = ctx;
-  __asm__ volatile(
-      XP_ASM_BEGIN
-      "addi sp, sp, -16\n"
-      "sw a0, 0(sp)\n"
-      "lw a1, 28(a0)\n"
-      "sw a1, 4(sp)\n"        /* nwords */
-      "lw a1, 12(a0)\n"
-      "sw a1, 8(sp)\n"        /* jump */
-      "lw a1, 24(a0)\n"
-      "addi a1, a1, -1\n"
-      "sw a1, 12(sp)\n"       /* nrows - 1 */
-      "90:\n"                 /* ---- one group of 4 channels ---- */
-      "lw t0, 0(a0)\n"        /* px0 */
-      "lw t1, 4(a0)\n"        /* px2 */
-      "lw ra, 8(a0)\n"        /* rd */
-      "lw t2, 16(a0)\n"       /* pw */
-      "lw a1, 76(a0)\n"       /* pw2off */
-      "lw a2, 80(a0)\n"       /* rk */
-      "add a7, t2, a1\n"
-      "addi a0, a2, -4\n"
-      XP_MM4X4_WORD(XP_DOTUSP_B, "")  /* the first word starts the 16 sums */
-      "lw a2, 4(sp)\n"
-      "addi a2, a2, -1\n"
-      "beqz a2, 91f\n"
-      XP_LP_SETUP("0", "a2", 24, "80")
-      XP_MM4X4_WORD(XP_SDOTUSP_B, "81: ")
-      XP_LP_CHECK("80", "81", 24)
-      "91:\n"                 /* the other rows */
-      "lw a1, 8(sp)\n"
-      "lw a3, 12(sp)\n"
-      "add t0, t0, a1\n"
-      "add t1, t1, a1\n"
-      "beqz a3, 92f\n"
-      "lw a2, 4(sp)\n"
-      XP_LP_SETUP("1", "a3", 29, "82")
-      XP_LP_SETUP("0", "a2", 24, "84")
-      XP_MM4X4_WORD(XP_SDOTUSP_B, "85: ")
-      XP_LP_CHECK("84", "85", 24)
-      "lw a1, 8(sp)\n"
-      "lw a2, 4(sp)\n"
-      "add t0, t0, a1\n"
-      "83: add t1, t1, a1\n"
-      XP_LP_CHECK("82", "83", 29)
-      "92:\n"                 /* ---- finish the group ---- */
-      "lw a0, 0(sp)\n"
-      "lw a1, 36(a0)\n"       /* mode */
-      "beqz a1, 95f\n"
-      "lw t0, 44(a0)\n"       /* ma */
-      "lw a2, 52(a0)\n"       /* zp */
-      "lw a3, 56(a0)\n"       /* lo */
-      "lw a4, 60(a0)\n"       /* hi */
-      "lw ra, 72(a0)\n"       /* ostride */
-      "lw a7, 64(a0)\n"       /* outa */
-      "lw t2, 68(a0)\n"       /* outb */
-      "addi a1, a1, -1\n"
-      "bnez a1, 96f\n"
-      "lw a1, 48(a0)\n"       /* shift */
-      XP_MM_FIN_ALL(XP_MM_CLAMP_MAXMIN)
-      "j 97f\n"
-      "96:\n"
-      "lw a1, 48(a0)\n"
-      XP_MM_FIN_ALL(XP_MM_CLAMP_CLIPU)
-      "j 97f\n"
-      "95:\n"                 /* raw sums */
-      "lw a1, 40(a0)\n"
-      "sw s0, 0(a1)\n"  "sw s1, 4(a1)\n"  "sw s2, 8(a1)\n"  "sw s3, 12(a1)\n"
-      "sw s4, 16(a1)\n" "sw s5, 20(a1)\n" "sw s6, 24(a1)\n" "sw s7, 28(a1)\n"
-      "sw s8, 32(a1)\n" "sw s9, 36(a1)\n" "sw s10, 40(a1)\n" "sw s11, 44(a1)\n"
-      "sw t3, 48(a1)\n" "sw t4, 52(a1)\n" "sw t5, 56(a1)\n" "sw t6, 60(a1)\n"
-      "addi a1, a1, 64\n"
-      "sw a1, 40(a0)\n"
-      "97:\n"                 /* ---- next group ---- */
-      "lw a0, 0(sp)\n"
-      "lw a1, 16(a0)\n"
-      "lw a2, 20(a0)\n"
-      "lw a3, 44(a0)\n"
-      "lw a4, 64(a0)\n"
-      "lw a5, 68(a0)\n"
-      "lw a6, 32(a0)\n"
-      "slli a2, a2, 2\n"
-      "add a1, a1, a2\n"
-      "addi a3, a3, 32\n"
-      "addi a4, a4, 4\n"
-      "addi a5, a5, 4\n"
-      "addi a6, a6, -1\n"
-      "sw a1, 16(a0)\n"
-      "sw a3, 44(a0)\n"
-      "sw a4, 64(a0)\n"
-      "sw a5, 68(a0)\n"
-      "sw a6, 32(a0)\n"
-      "bnez a6, 90b\n"
-      "addi sp, sp, 16\n"
-      XP_ASM_END
-      : "+r"(c)
-      :
-      : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6",
-        "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");
+
+/* One word of the window for the 16 sums (LAST: a label for the last instruction). */
+#define XP_MM4X4_WORD(LAST)                                                                                       \
+  XP_LW_RR("a2", "ra", "t0") XP_LW_PI("a1", 4, "t0") XP_LW_RR("a4", "ra", "t1") XP_LW_PI("a3", 4, "t1")          \
+  XP_LW_PI("a5", 4, "t2") XP_LW_RR("a6", "a0", "t2")                                                            \
+  XP_SDOTUSP_B("s0", "a1", "a5") XP_SDOTUSP_B("s1", "a2", "a5") XP_SDOTUSP_B("s2", "a3", "a5")                   \
+  XP_SDOTUSP_B("s3", "a4", "a5")                                                                                 \
+  XP_LW_PI("a5", 4, "a7")                                                                                       \
+  XP_SDOTUSP_B("s4", "a1", "a6") XP_SDOTUSP_B("s5", "a2", "a6") XP_SDOTUSP_B("s6", "a3", "a6")                   \
+  XP_SDOTUSP_B("s7", "a4", "a6")                                                                                 \
+  XP_LW_RR("a6", "a0", "a7")                                                                                    \
+  XP_SDOTUSP_B("s8", "a1", "a5") XP_SDOTUSP_B("s9", "a2", "a5") XP_SDOTUSP_B("s10", "a3", "a5")                  \
+  XP_SDOTUSP_B("s11", "a4", "a5")                                                                                \
+  XP_SDOTUSP_B("t3", "a1", "a6") XP_SDOTUSP_B("t4", "a2", "a6") XP_SDOTUSP_B("t5", "a3", "a6")                   \
+  LAST XP_SDOTUSP_B("t6", "a4", "a6")
+
+/* The requantization loop, one channel of 4 pixel slots per iteration, sums read back from ctx->sums:
+ * shift a1, zp a2, lo a3, hi a4, slot pointers t0/a5/t1/a6, ma t2, sums s3, m a7, a' s0, temp s1, sums s2/s4. */
+#define XP_MMF_OUT(ACC, PTR, ZP, CLAMP, LAST) "mv s1, s0\n" XP_MAC("s1", ACC, "a7") "sra s1, s1, a1\n" ZP CLAMP LAST XP_SB_PI("s1", 1, PTR)
+#define XP_MMF_LOOP(N, ZP, CLAMP)                                                                                 \
+  ".balign 4\n.option norvc\n"                                                                                   \
+  XP_LP_SETUP("0", "ra", N, "86")                                                                                \
+  "lw s0, 4(t2)\n" XP_LW_PI("a7", 8, "t2") XP_LW_PI("s2", 4, "s3") XP_LW_PI("s4", 4, "s3")                       \
+  XP_MMF_OUT("s2", "t0", ZP, CLAMP, "") XP_LW_PI("s2", 4, "s3")                                                  \
+  XP_MMF_OUT("s4", "a5", ZP, CLAMP, "") XP_LW_PI("s4", 4, "s3")                                                  \
+  XP_MMF_OUT("s2", "t1", ZP, CLAMP, "") XP_MMF_OUT("s4", "a6", ZP, CLAMP, "87: ")                                \
+  XP_LP_CHECK("86", "87", N) ".option rvc\n"
+#define XP_MMF_ZP "add s1, s1, a2\n"
+#define XP_MMF_MAXMIN XP_MAX("s1", "s1", "a3") XP_MIN("s1", "s1", "a4")
+#define XP_MMF_CLIPU XP_CLIPU("s1", "s1", "a4")
+
+/* The finishing of one group per mode (RVC allowed outside the loop bodies). */
+#define XP_MMF_RAW                                                                                                \
+  "lw a1, 40(sp)\n"                                                                                              \
+  ".option norvc\n"                                                                                              \
+  XP_SW_PI("s0", 4, "a1") XP_SW_PI("s1", 4, "a1") XP_SW_PI("s2", 4, "a1") XP_SW_PI("s3", 4, "a1")                \
+  XP_SW_PI("s4", 4, "a1") XP_SW_PI("s5", 4, "a1") XP_SW_PI("s6", 4, "a1") XP_SW_PI("s7", 4, "a1")                \
+  XP_SW_PI("s8", 4, "a1") XP_SW_PI("s9", 4, "a1") XP_SW_PI("s10", 4, "a1") XP_SW_PI("s11", 4, "a1")              \
+  XP_SW_PI("t3", 4, "a1") XP_SW_PI("t4", 4, "a1") XP_SW_PI("t5", 4, "a1") XP_SW_PI("t6", 4, "a1")                \
+  ".option rvc\n"                                                                                                \
+  "sw a1, 40(sp)\n"
+#define XP_MMF_REQUANT(N, ZPLOAD, ZP, CLAMP)                                                                      \
+  "sw s0, 88(sp)\n sw s1, 92(sp)\n sw s2, 96(sp)\n sw s3, 100(sp)\n"                                             \
+  "sw s4, 104(sp)\n sw s5, 108(sp)\n sw s6, 112(sp)\n sw s7, 116(sp)\n"                                          \
+  "sw s8, 120(sp)\n sw s9, 124(sp)\n sw s10, 128(sp)\n sw s11, 132(sp)\n"                                        \
+  "sw t3, 136(sp)\n sw t4, 140(sp)\n sw t5, 144(sp)\n sw t6, 148(sp)\n"                                          \
+  "lw a1, 68(sp)\n" ZPLOAD "lw a3, 76(sp)\n lw a4, 80(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"    \
+  "lw t2, 52(sp)\n addi s3, sp, 88\n add a5, t0, ra\n add a6, t1, ra\n li ra, 4\n"                              \
+  XP_MMF_LOOP(N, ZP, CLAMP)                                                                                      \
+  "sw t0, 56(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
+
+/* One asm function per finishing mode, so that the code a group runs is contiguous (about 400 bytes). */
+#define XP_MM4X4_FN(NAME, FINISH)                                                                                 \
+  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_mm_ctx *ctx) {                              \
+    register xp_mm_ctx *c __asm__("a0") = ctx;                                                                   \
+    __asm__ volatile(                                                                                            \
+        ".option push\n.option rvc\n"                                                                            \
+        "sw sp, 84(a0)\n"                                                                                        \
+        "mv sp, a0\n" /* the context is the frame */                                                             \
+        "90:\n"                                                                                                  \
+        "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"          \
+        "lw a3, 24(sp)\n lw a2, 28(sp)\n add a7, t2, a1\n addi a0, a0, -4\n"                                   \
+        "li s0, 0\n li s1, 0\n li s2, 0\n li s3, 0\n li s4, 0\n li s5, 0\n li s6, 0\n li s7, 0\n"              \
+        "li s8, 0\n li s9, 0\n li s10, 0\n li s11, 0\n li t3, 0\n li t4, 0\n li t5, 0\n li t6, 0\n"             \
+        ".balign 4\n.option norvc\n"                                                                             \
+        XP_LP_SETUP("1", "a3", 29, "82")                                                                         \
+        XP_LP_SETUP("0", "a2", 24, "84")                                                                         \
+        XP_MM4X4_WORD("85: ")                                                                                    \
+        XP_LP_CHECK("84", "85", 24)                                                                              \
+        "lw a1, 12(sp)\n lw a2, 28(sp)\n add t0, t0, a1\n 83: add t1, t1, a1\n"                                \
+        XP_LP_CHECK("82", "83", 29)                                                                              \
+        ".option rvc\n"                                                                                          \
+        "lw a1, 20(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n"                                                      \
+        FINISH                                                                                                   \
+        "lw a3, 32(sp)\n addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n"                                    \
+        "mv a0, sp\n"                                                                                            \
+        "lw sp, 84(sp)\n"                                                                                        \
+        ".option pop\n"                                                                                          \
+        : "+r"(c)                                                                                                \
+        :                                                                                                        \
+        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
+          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
+  }
+
+XP_MM4X4_FN(xp_mm4x4_raw, XP_MMF_RAW)
+XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(34, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
+XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(30, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
+XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(26, "", "", XP_MMF_CLIPU))
+
+static void xp_mm4x4(xp_mm_ctx *x) {
+  switch (x->mode) {
+    case 0: xp_mm4x4_raw(x); break;
+    case 1: xp_mm4x4_rq1(x); break;
+    case 2: xp_mm4x4_rq2(x); break;
+    default: xp_mm4x4_rq3(x); break;
+  }
 }
 #endif /* DORY_XP_HOST_MODEL */
 
@@ -300,7 +275,10 @@ static inline void xp_fill_words(void *dst, uint32_t v, int32_t n) {
 typedef struct {
   const dory_conv_args *a;
   int32_t C, K, K4, oc, W, zp;
-  int fast, mode;   /* fast requantization, and the asm finish mode (1 max/min, 2 clipu) */
+  int fast;         /* fast requantization (xp_common.h) */
+  int lean;         /* this chunk runs entirely on the fast path: one asm call per block, nothing in C */
+  void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
+  xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
   int im2col;       /* pixel windows copied as K4-byte vectors into the scratch (channels not a multiple of 4) */
   int pointwise;
   uint8_t *scr;     /* this core's scratch slice */
@@ -360,93 +338,104 @@ static inline void xp_mm_tail(const xp_mm_call *k, const xp_mm_block *b, const i
     }
 }
 
-/* One group of channel slots in raw mode: words by the asm block (if any), the tail in C, the finish in C.
- * pw2off/rk select the slots' channels (duplicates for a remainder group). */
-static inline void xp_mm_group_raw(const xp_mm_call *k, const xp_mm_block *b, xp_mm_ctx *x, int32_t c, int32_t pw2off,
-                                   int32_t rk, int32_t nwords, const int32_t *corr_chunk, const int32_t *ma_chunk,
-                                   int32_t chunk0) {
-  int32_t acc[16];
+/* Raw sums of `ng` groups of the block (acc: 16 per group) for channel groups starting at c (the next group 4
+ * channels on), nwords words per row; pw2off/rk select the channel slots (duplicates for a remainder group). With
+ * nwords == 0 the sums start at 0; words past nrows*nwords*4 (K not a multiple of 4, im2col) are added in C. */
+static inline void xp_mm_sums(const xp_mm_call *k, const xp_mm_block *b, int32_t c, int32_t ng, int32_t pw2off,
+                              int32_t rk, int32_t nwords, int32_t *acc) {
   const int32_t K = k->K;
-  const int32_t kofs[4] = {0, rk, pw2off, pw2off + rk};
-  int32_t ch[4];
-  uint8_t chv[4];
-  int j, i;
-  for (j = 0; j < 4; ++j) {
-    ch[j] = c + kofs[j] / (K ? K : 1);
-    chv[j] = 1;
-    for (i = 0; i < j; ++i)
-      if (ch[i] == ch[j]) chv[j] = 0;
-  }
+  int32_t g, j;
   if (nwords > 0) {
-    x->pw = k->a->weights + (size_t)c * K;
-    x->pw2off = pw2off;
-    x->rk = rk;
-    x->nwords = nwords;
-    x->ngroups = 1;
-    x->mode = 0;
-    x->acc = acc;
-    xp_mm4x4_run(x);
+    xp_mm_ctx x;
+    x.px0 = b->px0;
+    x.px2 = b->px2;
+    x.rd = b->rd;
+    x.jump = b->jump;
+    x.pw = k->a->weights + (size_t)c * K;
+    x.nrows = b->nrows;
+    x.nwords = nwords;
+    x.pwstep = 4 * K - 4 * b->nrows * nwords;
+    x.ngroups = ng;
+    x.mode = 0;
+    x.acc = acc;
+    x.pw2off = pw2off;
+    x.rk = rk;
+    xp_mm4x4(&x);
   } else {
-    for (j = 0; j < 16; ++j) acc[j] = 0;
+    for (j = 0; j < 16 * ng; ++j) acc[j] = 0;
   }
   if (b->nrows * nwords * 4 < K) { /* im2col with K % 4 != 0 (one row): the bytes past the last whole word */
-    const int8_t *w[4];
-    for (j = 0; j < 4; ++j) w[j] = k->a->weights + (size_t)ch[j] * K;
-    xp_mm_tail(k, b, w, nwords * 4, acc);
+    for (g = 0; g < ng; ++g) {
+      const int32_t kofs[4] = {0, rk, pw2off, pw2off + rk};
+      const int8_t *w[4];
+      for (j = 0; j < 4; ++j) w[j] = k->a->weights + (size_t)(c + 4 * g) * K + kofs[j];
+      xp_mm_tail(k, b, w, nwords * 4, acc + 16 * g);
+    }
   }
-  xp_mm_finish_raw(k, b, acc, ch, chv, corr_chunk, ma_chunk, chunk0);
 }
 
-/* Runs every group of the chunk [c_lo, c_hi) on the block. */
-static inline void xp_mm_block_run(const xp_mm_call *k, const xp_mm_block *b, int32_t c_lo, int32_t c_hi,
-                                   const int32_t *corr, const int32_t *ma) {
+/* Runs every group of the chunk [c_lo, c_hi) on the block. Fast path: one asm call for the full groups; the
+ * rest (remainder channels, the im2col tail, general requantization) through raw sums and C. */
+__attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const xp_mm_block *b, int32_t c_lo,
+                                                          int32_t c_hi, const int32_t *corr, const int32_t *ma) {
   const dory_conv_args *a = k->a;
   const int32_t K = k->K, n = c_hi - c_lo;
-  int32_t ng = n >> 2, rc = n & 3, g;
+  const int32_t ng = n >> 2, rc = n & 3;
   /* im2col with K % 4 != 0 reads each channel's last word past its K bytes (times zero inputs): not allowed for
-   * the tile's last channel, whose row ends the weights. */
+   * the tile's last channel, whose row ends the weights; that group stops one word early (C adds the rest). */
   const int tail_last = k->im2col && (K & 3) && c_hi == k->oc;
-  const int32_t full_words = k->im2col ? k->K4 / 4 : b->nwords;
-  xp_mm_ctx x;
-  x.px0 = b->px0;
-  x.px2 = b->px2;
-  x.rd = b->rd;
-  x.jump = b->jump;
-  x.k = K;
-  x.nrows = b->nrows;
-  x.nwords = full_words;
-  if (tail_last && rc == 0) --ng; /* the last full group holds the last channel */
-  if (ng > 0 && k->fast && full_words > 0) {
-    x.pw = a->weights + (size_t)c_lo * K;
-    x.pw2off = 2 * K;
-    x.rk = K;
-    x.ngroups = ng;
-    x.mode = k->mode;
-    x.ma = ma;
-    x.shift = a->rq.div.d32.shift;
-    x.zp = a->rq.zero_point;
-    x.lo = a->rq.lo;
-    x.hi = a->rq.hi;
-    x.outa = (uint8_t *)a->out.data + (size_t)b->pix[0] * k->oc + c_lo;
-    x.outb = (uint8_t *)a->out.data + (size_t)b->pix[2] * k->oc + c_lo;
-    x.ostride = b->ostride;
-    xp_mm4x4_run(&x);
-  } else {
-    for (g = 0; g < ng; ++g)
-      xp_mm_group_raw(k, b, &x, c_lo + 4 * g, 2 * K, K, full_words, corr, ma, c_lo);
+  const int32_t words = k->im2col ? k->K4 / 4 : b->nwords;
+  const int32_t ngw = ng - (tail_last && rc == 0 ? 1 : 0); /* full groups that read whole words */
+  int32_t acc[16 * (XP_MM_CHUNK / 4 + 1)];
+  int32_t g, g0 = 0, j, i;
+  if (k->fast && ngw > 0 && words > 0) {
+    xp_mm_ctx xl = k->x, *x = &xl;
+    x->px0 = b->px0;
+    x->px2 = b->px2;
+    x->rd = b->rd;
+    x->jump = b->jump;
+    x->pw = a->weights + (size_t)c_lo * K;
+    x->nrows = b->nrows;
+    x->nwords = words;
+    x->pwstep = 4 * K - 4 * b->nrows * words;
+    x->ngroups = ngw;
+    x->ma = ma;
+    x->out0 = (uint8_t *)a->out.data + (size_t)b->pix[0] * k->oc + c_lo;
+    x->out2 = (uint8_t *)a->out.data + (size_t)b->pix[2] * k->oc + c_lo;
+    x->ostride = b->ostride;
+    xp_mm4x4(x);
+    g0 = ngw;
+  } else if (ngw > 0) {
+    xp_mm_sums(k, b, c_lo, ngw, 2 * K, K, words, acc);
   }
-  if (tail_last && rc == 0) xp_mm_group_raw(k, b, &x, c_hi - 4, 2 * K, K, K >> 2, corr, ma, c_lo);
-  if (rc) {
-    const int32_t c = c_lo + 4 * ng;
-    /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
-    const int32_t pw2off = rc == 3 ? K : 0, rk = rc == 1 ? 0 : K;
-    xp_mm_group_raw(k, b, &x, c, pw2off, rk, tail_last ? K >> 2 : full_words, corr, ma, c_lo);
+  if (ngw < ng) xp_mm_sums(k, b, c_lo + 4 * ngw, 1, 2 * K, K, K >> 2, acc + 16 * ngw);
+  if (rc) /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
+    xp_mm_sums(k, b, c_lo + 4 * ng, 1, rc == 3 ? K : 0, rc == 1 ? 0 : K, tail_last ? K >> 2 : words, acc + 16 * ng);
+  for (g = g0; g < ng + (rc ? 1 : 0); ++g) {
+    int32_t ch[4];
+    uint8_t chv[4];
+    if (g < ng) {
+      for (j = 0; j < 4; ++j) {
+        ch[j] = c_lo + 4 * g + j;
+        chv[j] = 1;
+      }
+    } else {
+      const int32_t c = c_lo + 4 * ng;
+      const int32_t map3[4] = {0, 1, 1, 2}, map2[4] = {0, 1, 0, 1};
+      for (j = 0; j < 4; ++j) {
+        ch[j] = c + (rc == 3 ? map3[j] : rc == 2 ? map2[j] : 0);
+        chv[j] = 1;
+        for (i = 0; i < j; ++i)
+          if (ch[i] == ch[j]) chv[j] = 0;
+      }
+    }
+    xp_mm_finish_raw(k, b, acc + 16 * g, ch, chv, corr, ma, c_lo);
   }
 }
 
 /* Copies the receptive fields of a pixel pair (output row oh, columns ow and ow + 1 if two) into dst:
  * kh rows of (stride_w + kw) pixels of C bytes, padding = the input zero point. C % 4 == 0. */
-static inline void xp_mm_patch_pair(const xp_mm_call *k, int32_t oh, int32_t ow, uint8_t *dst) {
+__attribute__((noinline)) static void xp_mm_patch_pair(const xp_mm_call *k, int32_t oh, int32_t ow, uint8_t *dst) {
   const dory_conv_args *a = k->a;
   const int32_t C = k->C, cols = a->stride_w + a->kw, pitch = cols * C;
   const int32_t iy0 = oh * a->stride_h - a->pad.top, ix0 = ow * a->stride_w - a->pad.left;
@@ -467,7 +456,7 @@ static inline void xp_mm_patch_pair(const xp_mm_call *k, int32_t oh, int32_t ow,
 }
 
 /* The K input bytes of output pixel p (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4. */
-static inline void xp_mm_im2col(const xp_mm_call *k, int32_t p, uint8_t *dst) {
+__attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, int32_t p, uint8_t *dst) {
   const dory_conv_args *a = k->a;
   const int32_t C = k->C, row = a->kw * C;
   const int32_t oh = p / k->W, ow = p % k->W;
@@ -494,17 +483,56 @@ static inline int xp_mm_inside(const dory_conv_args *a, int32_t oh, int32_t ow, 
   return iy >= 0 && iy + a->kh <= a->in.h && ix >= 0 && ix + (two ? a->stride_w : 0) + a->kw <= a->in.w;
 }
 
-/* Pair q of the core's rows [r0, ...): output row, first column, whether its first pixel is new, two pixels. */
-static inline void xp_mm_pair(const xp_mm_call *k, int32_t r0, int32_t q, int32_t *oh, int32_t *ow, int *v0) {
-  const int32_t per_row = (k->W + 1) >> 1;
-  const int32_t j = q % per_row;
-  *oh = r0 + q / per_row;
-  *ow = 2 * j;
-  *v0 = 1;
-  if (k->W > 1 && *ow + 1 >= k->W) { /* odd width: the last pixel pairs with its left neighbour (recomputed) */
-    *ow = k->W - 2;
-    *v0 = 0;
+/* The block of pixel pairs A = (ohA, owA[, +1]) and B (haveB: else B repeats A, computing nothing new), read in
+ * place when every window lies inside the input box (always for pointwise), else through two pair patches. */
+static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t ohB, int32_t owB, int vB, int haveB,
+                        int32_t cc, int32_t ce, const int32_t *corr, const int32_t *ma) {
+  const dory_conv_args *a = k->a;
+  const int32_t C = k->C;
+  const int two = k->W > 1;
+  xp_mm_block b;
+  b.rd = two ? a->stride_w * C : 0;
+  b.nrows = a->kh;
+  b.nwords = (a->kw * C) >> 2;
+  if (k->pointwise || (xp_mm_inside(a, ohA, owA, two) && xp_mm_inside(a, ohB, owB, two))) {
+    const uint8_t *in = (const uint8_t *)a->in.data;
+    b.px0 = in + ((size_t)(ohA * a->stride_h - a->pad.top) * (size_t)a->in.w + (size_t)(owA * a->stride_w - a->pad.left)) *
+                     (size_t)C;
+    b.px2 = in + ((size_t)(ohB * a->stride_h - a->pad.top) * (size_t)a->in.w + (size_t)(owB * a->stride_w - a->pad.left)) *
+                     (size_t)C;
+    b.jump = (a->in.w - a->kw) * C;
+  } else {
+    const int32_t pair_bytes = a->kh * (a->stride_w + a->kw) * C;
+    xp_mm_patch_pair(k, ohA, owA, k->scr);
+    if (haveB) xp_mm_patch_pair(k, ohB, owB, k->scr + pair_bytes);
+    b.px0 = k->scr;
+    b.px2 = haveB ? k->scr + pair_bytes : k->scr;
+    b.jump = a->stride_w * C;
   }
+  b.pix[0] = ohA * k->W + owA;
+  b.pix[2] = ohB * k->W + owB;
+  if (k->lean) { /* the common case: everything in one asm call */
+    xp_mm_ctx *x = &k->x;
+    x->px0 = b.px0;
+    x->px2 = b.px2;
+    x->rd = b.rd;
+    x->jump = b.jump;
+    x->pw = a->weights + (size_t)cc * (size_t)k->K;
+    x->ngroups = (ce - cc) >> 2;
+    x->ma = ma;
+    x->out0 = (uint8_t *)a->out.data + (size_t)b.pix[0] * (size_t)k->oc + (size_t)cc;
+    x->out2 = (uint8_t *)a->out.data + (size_t)b.pix[2] * (size_t)k->oc + (size_t)cc;
+    k->fn(x);
+    return;
+  }
+  b.pix[1] = b.pix[0] + (two ? 1 : 0);
+  b.pix[3] = b.pix[2] + (two ? 1 : 0);
+  b.valid[0] = (uint8_t)vA;
+  b.valid[1] = (uint8_t)two;
+  b.valid[2] = (uint8_t)(haveB && vB);
+  b.valid[3] = (uint8_t)(haveB && two);
+  b.ostride = two ? k->oc : 0;
+  xp_mm_block_run(k, &b, cc, ce, corr, ma);
 }
 
 DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint32_t slice_bytes) {
@@ -522,22 +550,32 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   k.pointwise = pointwise;
   k.im2col = (k.C & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
   k.fast = a->first && a->last && xp_fast_requant(a->has_requant, &a->rq, a->out.type);
-  k.mode = a->rq.lo == 0 ? 2 : 1;
   k.scr = (uint8_t *)a->im2col + (size_t)dory_core_id() * slice_bytes;
+  k.lean = 0;
+  k.fn = 0;
+  if (k.fast) {
+    k.x.mode = a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
+    k.fn = k.x.mode == 1 ? xp_mm4x4_rq1 : k.x.mode == 2 ? xp_mm4x4_rq2 : xp_mm4x4_rq3;
+    k.x.nrows = a->kh;
+    k.x.nwords = (a->kw * k.C) >> 2;
+    k.x.pwstep = 4 * k.K - 4 * k.x.nrows * k.x.nwords;
+    k.x.ostride = k.W > 1 ? k.oc : 0;
+    k.x.pw2off = 2 * k.K;
+    k.x.rk = k.K;
+    k.x.shift = a->rq.div.d32.shift;
+    k.x.zp = a->rq.zero_point;
+    k.x.lo = a->rq.lo;
+    k.x.hi = a->rq.hi;
+  }
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   for (cc = wk.c0; cc < wk.c1; cc += XP_MM_CHUNK) {
     const int32_t ce = cc + XP_MM_CHUNK < wk.c1 ? cc + XP_MM_CHUNK : wk.c1;
     /* the chunk's constants: corr = -zp * S[c]; fast: {m, a'} with the bias and corr folded */
-    for (c = cc; c < ce; ++c) {
-      const int32_t i = c - cc;
-      corr[i] = k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
-      if (k.fast) {
-        int32_t m, ad;
-        xp_rq_params32(&a->rq, c, &m, &ad);
-        ma[2 * i] = m;
-        ma[2 * i + 1] = xp_fold_add(ad, a->bias[c], corr[i], m);
-      }
-    }
+    for (c = cc; c < ce; ++c)
+      corr[c - cc] =
+          k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
+    if (k.fast) xp_fold_chunk(&a->rq, a->bias, cc, ce, corr, ma);
+    k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */
       const int32_t p0 = wk.r0 * k.W, p1 = wk.r1 * k.W;
@@ -566,49 +604,27 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
         xp_mm_block_run(&k, &b, cc, ce, corr, ma);
       }
     } else {
-      const int32_t per_row = (k.W + 1) >> 1, npairs = (wk.r1 - wk.r0) * per_row;
-      const int32_t C = k.C;
-      int32_t q;
-      for (q = 0; q < npairs; q += 2) {
-        xp_mm_block b;
-        int32_t ohA, owA, ohB, owB;
-        int vA, vB, haveB = q + 1 < npairs;
-        const int two = k.W > 1;
-        xp_mm_pair(&k, wk.r0, q, &ohA, &owA, &vA);
-        if (haveB) xp_mm_pair(&k, wk.r0, q + 1, &ohB, &owB, &vB);
-        else {
-          ohB = ohA;
-          owB = owA;
-          vB = 0;
+      /* pairs (ow, ow + 1) of each row, the last of an odd row (W-2, W-1) with W-2 recomputed; blocks are two
+       * consecutive pairs, across rows too */
+      int32_t oh, ow, pA_oh = 0, pA_ow = 0, pA_v = 0, pending = 0;
+      for (oh = wk.r0; oh < wk.r1; ++oh)
+        for (ow = 0; ow < k.W; ow += 2) {
+          int32_t o = ow, v = 1;
+          if (k.W > 1 && ow + 1 >= k.W) {
+            o = k.W - 2;
+            v = 0;
+          }
+          if (!pending) {
+            pA_oh = oh;
+            pA_ow = o;
+            pA_v = v;
+            pending = 1;
+          } else {
+            xp_mm_pairs(&k, pA_oh, pA_ow, pA_v, oh, o, v, 1, cc, ce, corr, ma);
+            pending = 0;
+          }
         }
-        b.rd = two ? a->stride_w * C : 0;
-        b.nrows = a->kh;
-        b.nwords = (a->kw * C) >> 2;
-        if (pointwise || (xp_mm_inside(a, ohA, owA, two) && xp_mm_inside(a, ohB, owB, two))) {
-          b.px0 = (const uint8_t *)a->in.data +
-                  (((size_t)(ohA * a->stride_h - a->pad.top) * a->in.w) + (size_t)(owA * a->stride_w - a->pad.left)) * C;
-          b.px2 = (const uint8_t *)a->in.data +
-                  (((size_t)(ohB * a->stride_h - a->pad.top) * a->in.w) + (size_t)(owB * a->stride_w - a->pad.left)) * C;
-          b.jump = (a->in.w - a->kw) * C;
-        } else {
-          const int32_t pair_bytes = a->kh * (a->stride_w + a->kw) * C;
-          xp_mm_patch_pair(&k, ohA, owA, k.scr);
-          if (haveB) xp_mm_patch_pair(&k, ohB, owB, k.scr + pair_bytes);
-          b.px0 = k.scr;
-          b.px2 = haveB ? k.scr + pair_bytes : k.scr;
-          b.jump = a->stride_w * C;
-        }
-        b.pix[0] = ohA * k.W + owA;
-        b.pix[1] = b.pix[0] + (two ? 1 : 0);
-        b.pix[2] = ohB * k.W + owB;
-        b.pix[3] = b.pix[2] + (two ? 1 : 0);
-        b.valid[0] = (uint8_t)vA;
-        b.valid[1] = (uint8_t)two;
-        b.valid[2] = (uint8_t)(haveB && vB);
-        b.valid[3] = (uint8_t)(haveB && two);
-        b.ostride = two ? k.oc : 0;
-        xp_mm_block_run(&k, &b, cc, ce, corr, ma);
-      }
+      if (pending) xp_mm_pairs(&k, pA_oh, pA_ow, pA_v, pA_oh, pA_ow, 0, 0, cc, ce, corr, ma);
     }
   }
 }

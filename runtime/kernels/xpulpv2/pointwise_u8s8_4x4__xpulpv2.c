@@ -18,7 +18,9 @@
  */
 #include "mm4x4.h"
 
-void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *a) {
+void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *args) {
+  const dory_conv_args A = *args; /* a local copy: the args may sit in L2 (16-cycle loads) */
+  const dory_conv_args *a = &A;
   uint32_t slice;
   int im2col;
   DORY_KCHECK(a->in.type == DORY_UINT8, "dory_pointwise_u8s8_4x4__xpulpv2: needs a uint8 input");
@@ -33,7 +35,7 @@ void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *a) {
   slice = a->im2col ? (a->im2col_bytes / (uint32_t)dory_core_count()) & ~3u : 0u;
   im2col = (a->in.c & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
   if (im2col && slice < (uint32_t)((a->in.c + 3) & ~3)) {
-    dory_pointwise_u8s8_4x4__c(a);
+    dory_pointwise_u8s8_4x4__c(args);
     return;
   }
   xp_mm_conv(a, 1, slice);

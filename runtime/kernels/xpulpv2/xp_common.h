@@ -43,6 +43,21 @@ static inline int32_t xp_fold_add(int32_t a, int32_t base, int32_t corr, int32_t
   return (int32_t)((uint32_t)a + ((uint32_t)base + (uint32_t)corr) * (uint32_t)m);
 }
 
+/* ma[2i], ma[2i+1] = m[c], a'[c] for c = c0 + i in [c0, c1): the per-channel constants of the fast path (32-bit
+ * records [c][k], or the per-tensor values). */
+static inline void xp_fold_chunk(const dory_requant_args *rq, const int32_t *bias, int32_t c0, int32_t c1,
+                                 const int32_t *corr, int32_t *ma) {
+  const int32_t nrec = rq->mul_per_channel + rq->add_per_channel;
+  const int32_t *rec = (const int32_t *)rq->channel_params + (size_t)c0 * (size_t)nrec;
+  int32_t m = (int32_t)rq->mul, ad = (int32_t)rq->add, c;
+  for (c = c0; c < c1; ++c, rec += nrec, ma += 2) {
+    if (rq->mul_per_channel) m = rec[0];
+    if (rq->add_per_channel) ad = rec[rq->mul_per_channel];
+    ma[0] = m;
+    ma[1] = xp_fold_add(ad, bias[c], corr[c - c0], m);
+  }
+}
+
 /* sum of n signed bytes (n >= 0, any alignment): 4 per dot product against ones, hardware loop of 2 words. */
 static inline int32_t xp_weight_sum(const int8_t *w, int32_t n) {
   int32_t s = 0, i;

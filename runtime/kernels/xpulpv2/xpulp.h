@@ -95,6 +95,10 @@
  * Verified. */
 #define XP_SB_PI(rs2, imm, rs1) ".insn s 0x2B, 0, " rs2 ", " XP_STR(imm) "(" rs1 ")\n"
 
+/* p.sb rs2, rs3(rs1)   SB_RR '0000000 rs2 rs1 100 rs3 0100011' (STORE opcode, funct3 4; the offset register sits
+ * in the rd field): *(uint8 *)(rs1 + rs3) = rs2, no increment. */
+#define XP_SB_RR(rs2, rs3, rs1) ".insn r 0x23, 4, 0x00, " rs3 ", " rs1 ", " rs2 "\n"
+
 /* p.sb rs2, rs3(rs1!)  SB_RR_POSTINC '0000000 rs2 rs1 100 rs3 0101011' (the increment register sits in the rd
  * field): *(uint8 *)rs1 = rs2; rs1 += rs3. */
 #define XP_SB_RRPI(rs2, rs3, rs1) ".insn r 0x2B, 4, 0x00, " rs3 ", " rs1 ", " rs2 "\n"
