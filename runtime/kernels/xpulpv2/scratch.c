@@ -17,7 +17,6 @@
  */
 #include "dory/kernels.h"
 
-static uint32_t u32max(uint32_t a, uint32_t b) { return a > b ? a : b; }
 static uint32_t nonneg(int32_t v) { return v > 0 ? (uint32_t)v : 0u; }
 
 /* Per core, conv (dory_conv_u8s8_4x4__xpulpv2):
@@ -37,22 +36,19 @@ uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape 
   return (c & 3u) == 0 ? 0u : nonneg(s->cores) * 4u * ((c + 3u) & ~3u);
 }
 
-/* Per core, depthwise (dory_depthwise_u8s8_1x4__xpulpv2): one channel's padded input plane for a band of output
- * rows, pitch P = roundup(w_pad, 4) + 4 bytes (w_pad = pad.left + w_in + pad.right, the last word of a row may
- * read 4 bytes past it), rows = (band - 1) x stride_h + kh, with band = h_out rows when the whole plane fits
- * DORY_DW_PLANE_BYTES, else as many as fit (at least one). */
-#define DORY_DW_PLANE_BYTES 1024u
+/* Per core, depthwise (dory_depthwise_u8s8_1x4__xpulpv2): for 3x3 windows with stride_w 1 or 2, one channel's
+ * padded input plane for a band of output rows: pitch P = roundup(stride_w x w_out + 4, 4) bytes, rows =
+ * (band - 1) x stride_h + 3, band = h_out rows when that fits DORY_DW_PLANE_BYTES, else as many as fit (at least
+ * one). Other windows run the portable twin: none. */
+#define DORY_DW_PLANE_BYTES 512u
 uint32_t dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s) {
-  const uint32_t w_pad = nonneg(s->pad.left) + nonneg(s->w_in) + nonneg(s->pad.right);
-  const uint32_t pitch = ((w_pad + 3u) & ~3u) + 4u;
-  const uint32_t kh = nonneg(s->kh), sh = s->stride_h > 0 ? (uint32_t)s->stride_h : 1u;
+  const uint32_t sw = nonneg(s->stride_w), sh = s->stride_h > 0 ? (uint32_t)s->stride_h : 1u;
   const uint32_t h_out = s->h_out > 0 ? (uint32_t)s->h_out : 1u;
-  const uint32_t rows_all = (h_out - 1u) * sh + kh;
-  uint32_t rows = rows_all;
-  if (rows_all * pitch > DORY_DW_PLANE_BYTES) {
-    const uint32_t fit = DORY_DW_PLANE_BYTES / pitch; /* rows that fit */
-    const uint32_t band = fit > kh ? (fit - kh) / sh + 1u : 1u;
-    rows = (band - 1u) * sh + kh;
-  }
-  return nonneg(s->cores) * u32max(rows * pitch, 0u);
+  const uint32_t pitch = (sw * nonneg(s->w_out) + 4u + 3u) & ~3u;
+  uint32_t band = h_out, fit;
+  if (s->kh != 3 || s->kw != 3 || (sw != 1 && sw != 2)) return 0;
+  fit = DORY_DW_PLANE_BYTES / pitch;
+  if (((h_out - 1u) * sh + 3u) * pitch > DORY_DW_PLANE_BYTES) band = fit > 3u ? (fit - 3u) / sh + 1u : 1u;
+  if (band > h_out) band = h_out;
+  return nonneg(s->cores) * ((band - 1u) * sh + 3u) * pitch;
 }
