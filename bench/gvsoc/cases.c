@@ -209,11 +209,12 @@ static void pick_window(rng_t *r, kcase *k, int32_t *oh, int32_t *ow, int32_t *k
   } else if (rng_chance(r, 25)) {
     pad->top = pad->left = pad->bottom = pad->right = 0;
   } else {
-    const int big = rng_chance(r, 15);
-    pad->top = (int32_t)rng_range(r, 0, big ? *kh + 1 : *kh / 2 + 1);
-    pad->bottom = (int32_t)rng_range(r, 0, big ? *kh + 1 : *kh / 2 + 1);
-    pad->left = (int32_t)rng_range(r, 0, big ? *kw + 1 : *kw / 2 + 1);
-    pad->right = (int32_t)rng_range(r, 0, big ? *kw + 1 : *kw / 2 + 1);
+    const int big = rng_chance(r, 15), huge = rng_chance(r, 5); /* windows partly / wholly in padding */
+    const int32_t ph = huge ? 2 * *kh + 3 : big ? *kh + 1 : *kh / 2 + 1, pw = huge ? 2 * *kw + 3 : big ? *kw + 1 : *kw / 2 + 1;
+    pad->top = (int32_t)rng_range(r, 0, ph);
+    pad->bottom = (int32_t)rng_range(r, 0, ph);
+    pad->left = (int32_t)rng_range(r, 0, pw);
+    pad->right = (int32_t)rng_range(r, 0, pw);
     if (pad->top >= *kh || pad->bottom >= *kh || pad->left >= *kw || pad->right >= *kw) k->features |= CF_BIGPAD;
   }
   need = (*oh - 1) * *sh + *kh - pad->top - pad->bottom;
@@ -488,6 +489,8 @@ static int gen_pool(rng_t *r, h_arena *A, kcase *k, int avg) {
     a->input_zero_point = rng_chance(r, 50) ? 0 : (int32_t)rng_range(r, 1, 255);
     if (a->input_zero_point) k->features |= CF_ZP;
     a->count_include_pad = (uint8_t)rng_chance(r, 40);
+    /* without count_include_pad a window wholly in padding would divide by 0: such layers do not exist */
+    if (pad.top >= kh || pad.bottom >= kh || pad.left >= kw || pad.right >= kw) a->count_include_pad = 1;
     a->pad_value = rng_chance(r, 50) ? a->input_zero_point : (int32_t)rng_range(r, 0, 255);
     out.type = pick_out_type(r);
     bound = (int64_t)full * 255;

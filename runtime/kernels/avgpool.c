@@ -17,7 +17,8 @@ DORY_ALWAYS_INLINE void avgpool_body(const dory_avgpool_args *a, int IT, int32_t
     for (ow = 0; ow < a->out.w; ++ow) {
       const int32_t x0 = ow * a->stride_w - a->pad.left;
       const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + a->kw > a->in.w ? a->in.w - x0 : a->kw;
-      const int32_t inside = (ky1 - ky0) * (kx1 - kx0), padded = full - inside;
+      /* a window wholly in padding along an axis has ky0 > ky1 (or kx0 > kx1): no position inside */
+      const int32_t inside = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) : 0, padded = full - inside;
       const int32_t cnt = a->count_include_pad ? full : inside;
       const int32_t pad_sum = a->count_include_pad ? padded * (a->pad_value - zp) : 0;
       const int32_t pix = oh * a->out.w + ow;

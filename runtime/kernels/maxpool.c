@@ -15,7 +15,8 @@ DORY_ALWAYS_INLINE void maxpool_body(const dory_maxpool_args *a, int IT, int32_t
     for (ow = 0; ow < a->out.w; ++ow) {
       const int32_t x0 = ow * a->stride_w - a->pad.left;
       const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + a->kw > a->in.w ? a->in.w - x0 : a->kw;
-      const int clipped = (ky1 - ky0) * (kx1 - kx0) < a->kh * a->kw;
+      /* a window wholly in padding along an axis has ky0 > ky1 (or kx0 > kx1): no position inside */
+      const int clipped = !(ky1 > ky0 && kx1 > kx0) || (ky1 - ky0) * (kx1 - kx0) < a->kh * a->kw;
       const int32_t pix = oh * a->out.w + ow;
       for (c = wk.c0; c < wk.c1; ++c) {
         int32_t best = INT32_MIN;

@@ -101,6 +101,27 @@ static inline void xp_finish_general(const dory_requant_args *rq, const int32_t 
 
 static inline int xp_aligned4(const void *p) { return ((uintptr_t)p & 3u) == 0; }
 
+/* A 32-bit load / store at any address (RI5CY and GVSoC split a misaligned access in two; C would need memcpy,
+ * which gcc turns into byte accesses on rv32). */
+static inline uint32_t xp_lw(const void *p) {
+#ifdef DORY_XP_HOST_MODEL
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+#else
+  uint32_t v;
+  __asm__ volatile("lw %0, 0(%1)" : "=r"(v) : "r"(p) : "memory");
+  return v;
+#endif
+}
+static inline void xp_sw(void *p, uint32_t v) {
+#ifdef DORY_XP_HOST_MODEL
+  memcpy(p, &v, 4);
+#else
+  __asm__ volatile("sw %1, 0(%0)" : : "r"(p), "r"(v) : "memory");
+#endif
+}
+
 /* Keeps gcc from turning short byte loops into memset/memcpy calls (~25 cycles each on the cluster cores). */
 #if defined(__GNUC__) && !defined(__clang__)
 #define XP_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
