@@ -81,4 +81,10 @@ typedef void (*h_kernel_fn)(const void *args);
 #define H_MAX_ARGS_BYTES 512u
 uint32_t h_run(h_kernel_fn fn, const void *args, uint32_t args_bytes, int cores);
 
+/* ---- the modes (main.c) -------------------------------------------------------------------------------------- */
+
+int isa_selftest(uint32_t seed);                                         /* isa_selftest.c */
+int diff_mode(uint32_t seed, int cases_per_family, uint32_t family_mask); /* diff.c */
+int bench_mode(uint32_t family_mask);                                    /* bench.c */
+
 #endif /* DORY_BENCH_GVSOC_HARNESS_H */

@@ -28,7 +28,6 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   g_id = -1;
 }
 
-int diff_mode(uint32_t seed, int cases_per_family, uint32_t family_mask);
 
 int main(int argc, char **argv) {
   const uint32_t seed = argc > 1 ? (uint32_t)strtoul(argv[1], 0, 0) : 1u;

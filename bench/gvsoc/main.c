@@ -16,9 +16,6 @@
 #define BENCH_FAMILIES 0xFF
 #endif
 
-int isa_selftest(uint32_t seed);
-int diff_mode(uint32_t seed, int cases_per_family, uint32_t family_mask);
-int bench_mode(uint32_t family_mask);
 
 static uint8_t g_l2_arena[64];
 
