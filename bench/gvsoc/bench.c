@@ -391,8 +391,8 @@ int bench_mode(uint32_t mask) {
   if (mask & (1u << F_CONV)) {
     rc |= bench_conv(&r, F_CONV, "conv 3x3 16x16 32->32 pad1", 16, 16, 32, 32, 3, 1, 1, 0, DORY_SPLIT_ROWS);
     rc |= bench_conv(&r, F_CONV, "conv 3x3 16x16 32->32 pad1 zp=7", 16, 16, 32, 32, 3, 1, 1, 7, DORY_SPLIT_ROWS);
-    rc |= bench_conv(&r, F_CONV, "conv 3x3 8x8 64->64 pad1 (16 out/call)", 8, 8, 64, 16, 3, 1, 1, 0, DORY_SPLIT_ROWS);
-    rc |= bench_conv(&r, F_CONV, "conv 3x3 s2 16x16->8x8 32->64 pad1", 8, 8, 32, 64, 3, 2, 1, 0, DORY_SPLIT_ROWS);
+    rc |= bench_conv(&r, F_CONV, "conv 3x3 8x8 64->64 pad1 (32 out/call)", 8, 8, 64, 32, 3, 1, 1, 0, DORY_SPLIT_ROWS);
+    rc |= bench_conv(&r, F_CONV, "conv 3x3 s2 16x16->8x8 32->32 pad1", 8, 8, 32, 32, 3, 2, 1, 0, DORY_SPLIT_ROWS);
     rc |= bench_conv(&r, F_CONV, "conv 3x3 16x16 3->32 pad1 (first layer)", 16, 16, 3, 32, 3, 1, 1, 0,
                      DORY_SPLIT_ROWS);
   }

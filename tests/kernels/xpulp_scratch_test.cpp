@@ -23,12 +23,12 @@ dory_kernel_shape shape(int32_t cores, int32_t c_in, int32_t h_out, int32_t w_ou
   return sh;
 }
 
-TEST(XpulpScratch, ConvNeedsTwoPairPatchesPerCoreWhenChannelsAreAMultipleOfFour) {
-  // 2 pairs x kh rows x (stride_w + kw) pixels x c_in bytes, per core
+TEST(XpulpScratch, ConvNeedsOneFourPixelPatchPerCoreWhenChannelsAreAMultipleOfFour) {
+  // kh rows x (3*stride_w + kw) pixels x c_in bytes, per core
   const dory_kernel_shape s = shape(8, 32, 16, 16, 3, 1);
-  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * 2u * 3u * (1u + 3u) * 32u);
+  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * 3u * (3u + 3u) * 32u);
   const dory_kernel_shape s2 = shape(8, 32, 8, 8, 3, 2);
-  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s2), 8u * 2u * 3u * (2u + 3u) * 32u);
+  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s2), 8u * 3u * (6u + 3u) * 32u);
 }
 
 TEST(XpulpScratch, ConvNeedsFourIm2colVectorsPerCoreOtherwise) {

@@ -4,10 +4,12 @@
  * Idea: output-stationary 4 output channels x 4 output pixels per block (mm4x4.h), 16 sums in registers, every
  * loaded input word used 4 times and every weight word 4 times. The pixels are two pairs of horizontally adjacent
  * output pixels (pairs may come from different rows, so a block never idles at a row's end). A window row is
- * kw*C contiguous bytes of the HWC input tile: for interior blocks the kernel reads the windows in place
- * (pixel stride stride_w*C, row pitch in.w*C); a block with a pixel whose window reaches padding first copies its
- * two pairs' windows into a per-core pair patch (kh x (stride_w + kw) x C bytes per pair, padding written as the
- * zero point), then runs the same loop on it. No im2col for c_in % 4 == 0.
+ * kw*C contiguous bytes of the HWC input tile: every pair whose windows lie inside the input box is read in place
+ * (pixel stride stride_w*C, row pitch in.w*C); with the zero point 0, kernel rows wholly in padding (top and
+ * bottom borders) are skipped in place; any other pair (left / right borders, corners, padding rows with a zero
+ * point) is first copied into the core's patch (kh x (stride_w + kw) x C bytes, or both pairs of a border block
+ * at once: kh x (3*stride_w + kw) x C; padding written as the zero point) and read from there (each pair has its
+ * own row pitch). No im2col for c_in % 4 == 0.
  *
  * Inner loop: 24 instructions (8 loads, 16 pv.sdotusp.b) per 4 input bytes of the window = 64 MACs, hardware
  * loops over the row's words and the window's rows: 2.67 MAC/cycle/core at most (21.3 on 8 cores). Per group of

@@ -8,8 +8,9 @@
  *
  * Geometry (bytes):
  *   pixels:  slots 0/1 at px0 and px0 + rd, slots 2/3 at px2 and px2 + rd; each window is nrows rows of nwords
- *            words, consecutive words contiguous, the next row `jump` bytes after the end of a row (an HWC tile
- *            read in place: rd = stride_w*C, jump = row pitch - kw*C);
+ *            words, consecutive words contiguous, the next row `jump` (slots 2/3: `jump2`) bytes after the end
+ *            of a row (an HWC tile read in place: rd = stride_w*C, jump = row pitch - kw*C; a pair patch: its
+ *            own pitch);
  *   weights: channel slots at pw, pw + rk, pw + pw2off, pw + pw2off + rk; each channel's window contiguous
  *            (nrows*nwords words, the [kh][kw][c] order); the next group at pw + 4*nrows*nwords + pwstep;
  *   outputs: slot 0 at out0, 1 at out0 + ostride, 2 at out2, 3 at out2 + ostride; channel slot j at +j, the next
@@ -52,6 +53,7 @@ typedef struct {
   int32_t shift, zp, lo, hi; /* 68, 72, 76, 80 */
   uint32_t saved_sp;         /* 84: the block's own */
   int32_t sums[16];          /* 88: the block's own: a group's sums on their way to the requantization */
+  int32_t jump2;             /* 152: `jump` of pixel slots 2/3 (a pair read in place next to a patched one) */
 } xp_mm_ctx;
 
 /* The offsets the asm uses (C99 has no static assert: a negative array size fails the build). */
@@ -61,7 +63,8 @@ typedef char xp_mm_ctx_layout_check[(offsetof(xp_mm_ctx, px2) == 4 && offsetof(x
                                      offsetof(xp_mm_ctx, nwords) == 28 && offsetof(xp_mm_ctx, mode) == 36 &&
                                      offsetof(xp_mm_ctx, rk) == 48 && offsetof(xp_mm_ctx, ma) == 52 &&
                                      offsetof(xp_mm_ctx, out2) == 60 && offsetof(xp_mm_ctx, hi) == 80 &&
-                                     offsetof(xp_mm_ctx, saved_sp) == 84 && offsetof(xp_mm_ctx, sums) == 88)
+                                     offsetof(xp_mm_ctx, saved_sp) == 84 && offsetof(xp_mm_ctx, sums) == 88 &&
+                                     offsetof(xp_mm_ctx, jump2) == 152)
                                         ? 1
                                         : -1];
 #endif
@@ -87,7 +90,7 @@ static void xp_mm4x4(xp_mm_ctx *x) {
         for (ch = 0; ch < 4; ++ch)
           for (p = 0; p < 4; ++p) {
             uint32_t xv, wv;
-            memcpy(&xv, px[p] + row * (4 * x->nwords + x->jump) + 4 * word, 4);
+            memcpy(&xv, px[p] + row * (4 * x->nwords + (p < 2 ? x->jump : x->jump2)) + 4 * word, 4);
             memcpy(&wv, pw[ch] + 4 * (row * x->nwords + word), 4);
             acc[ch * 4 + p] = xp_sdotusp_b(acc[ch * 4 + p], xv, wv);
           }
@@ -180,12 +183,12 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
         "li s0, 0\n li s1, 0\n li s2, 0\n li s3, 0\n li s4, 0\n li s5, 0\n li s6, 0\n li s7, 0\n"              \
         "li s8, 0\n li s9, 0\n li s10, 0\n li s11, 0\n li t3, 0\n li t4, 0\n li t5, 0\n li t6, 0\n"             \
         ".balign 4\n.option norvc\n"                                                                             \
-        XP_LP_SETUP("1", "a3", 29, "82")                                                                         \
+        XP_LP_SETUP("1", "a3", 30, "82")                                                                         \
         XP_LP_SETUP("0", "a2", 24, "84")                                                                         \
         XP_MM4X4_WORD("85: ")                                                                                    \
         XP_LP_CHECK("84", "85", 24)                                                                              \
-        "lw a1, 12(sp)\n lw a2, 28(sp)\n add t0, t0, a1\n 83: add t1, t1, a1\n"                                \
-        XP_LP_CHECK("82", "83", 29)                                                                              \
+        "lw a1, 12(sp)\n lw a2, 152(sp)\n add t0, t0, a1\n add t1, t1, a2\n 83: lw a2, 28(sp)\n"              \
+        XP_LP_CHECK("82", "83", 30)                                                                              \
         ".option rvc\n"                                                                                          \
         "lw a1, 20(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n"                                                      \
         FINISH                                                                                                   \
@@ -286,7 +289,8 @@ typedef struct {
 
 typedef struct {
   const uint8_t *px0, *px2;
-  int32_t rd, jump, nrows, nwords;
+  int32_t rd, jump, jump2, nrows, nwords;
+  int32_t wofs;     /* bytes of each channel's window skipped: kernel rows wholly in padding (zero point 0) */
   int32_t pix[4];   /* output pixel index of each slot */
   uint8_t valid[4]; /* the slot's pixel is not also computed by an earlier slot of the block */
   int32_t ostride;  /* bytes between slots 0 and 1 (and 2 and 3) in the output */
@@ -351,7 +355,8 @@ static inline void xp_mm_sums(const xp_mm_call *k, const xp_mm_block *b, int32_t
     x.px2 = b->px2;
     x.rd = b->rd;
     x.jump = b->jump;
-    x.pw = k->a->weights + (size_t)c * K;
+    x.jump2 = b->jump2;
+    x.pw = k->a->weights + (size_t)c * K + b->wofs;
     x.nrows = b->nrows;
     x.nwords = nwords;
     x.pwstep = 4 * K - 4 * b->nrows * nwords;
@@ -364,7 +369,7 @@ static inline void xp_mm_sums(const xp_mm_call *k, const xp_mm_block *b, int32_t
   } else {
     for (j = 0; j < 16 * ng; ++j) acc[j] = 0;
   }
-  if (b->nrows * nwords * 4 < K) { /* im2col with K % 4 != 0 (one row): the bytes past the last whole word */
+  if (k->im2col && nwords * 4 < K) { /* im2col with K % 4 != 0 (one row): the bytes past the last whole word */
     for (g = 0; g < ng; ++g) {
       const int32_t kofs[4] = {0, rk, pw2off, pw2off + rk};
       const int8_t *w[4];
@@ -394,7 +399,8 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
     x->px2 = b->px2;
     x->rd = b->rd;
     x->jump = b->jump;
-    x->pw = a->weights + (size_t)c_lo * K;
+    x->jump2 = b->jump2;
+    x->pw = a->weights + (size_t)c_lo * K + b->wofs;
     x->nrows = b->nrows;
     x->nwords = words;
     x->pwstep = 4 * K - 4 * b->nrows * words;
@@ -435,14 +441,18 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
 
 /* Copies the receptive fields of a pixel pair (output row oh, columns ow and ow + 1 if two) into dst:
  * kh rows of (stride_w + kw) pixels of C bytes, padding = the input zero point. C % 4 == 0. */
-__attribute__((noinline)) static void xp_mm_patch_pair(const xp_mm_call *k, int32_t oh, int32_t ow, uint8_t *dst) {
+/* Copies the window rows [ry0, ry1) of `cols` adjacent window columns starting at output pixel (oh, ow) into dst
+ * (pitch cols*C; padding = the input zero point): the patch of a pair (cols = stride_w + kw) or of two adjacent
+ * pairs (cols = 3*stride_w + kw). C % 4 == 0. */
+__attribute__((noinline)) static void xp_mm_patch(const xp_mm_call *k, int32_t oh, int32_t ow, int32_t cols,
+                                                  int32_t ry0, int32_t ry1, uint8_t *dst) {
   const dory_conv_args *a = k->a;
-  const int32_t C = k->C, cols = a->stride_w + a->kw, pitch = cols * C;
+  const int32_t C = k->C, pitch = cols * C;
   const int32_t iy0 = oh * a->stride_h - a->pad.top, ix0 = ow * a->stride_w - a->pad.left;
   const int32_t c0 = ix0 < 0 ? -ix0 : 0, c1 = ix0 + cols > a->in.w ? a->in.w - ix0 : cols;
   const uint32_t zpw = (uint32_t)(uint8_t)k->zp * 0x01010101u;
   int32_t ky;
-  for (ky = 0; ky < a->kh; ++ky, dst += pitch) {
+  for (ky = ry0; ky < ry1; ++ky, dst += pitch) {
     const int32_t iy = iy0 + ky;
     if (iy < 0 || iy >= a->in.h || c1 <= c0) {
       xp_fill_words(dst, zpw, pitch >> 2);
@@ -477,37 +487,77 @@ __attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, in
   for (i = k->K; i < k->K4; ++i) dst[i - k->K] = 0; /* dst now points past the K bytes */
 }
 
-/* Whether the windows of output pixels (oh, ow) and (oh, ow + two) lie inside the input box. */
-static inline int xp_mm_inside(const dory_conv_args *a, int32_t oh, int32_t ow, int two) {
-  const int32_t iy = oh * a->stride_h - a->pad.top, ix = ow * a->stride_w - a->pad.left;
-  return iy >= 0 && iy + a->kh <= a->in.h && ix >= 0 && ix + (two ? a->stride_w : 0) + a->kw <= a->in.w;
+/* The rest of a pair block's description, then xp_mm_block_run (kept out of the hot path: instruction caches). */
+__attribute__((noinline, cold)) static void xp_mm_block_general(xp_mm_call *k, xp_mm_block *b, int haveB, int32_t cc,
+                                                              int32_t ce, const int32_t *corr, const int32_t *ma) {
+  const int two = k->W > 1;
+  b->pix[1] = b->pix[0] + (two ? 1 : 0);
+  b->pix[3] = b->pix[2] + (two ? 1 : 0);
+  b->valid[1] = (uint8_t)two;
+  b->valid[3] = (uint8_t)(haveB && two);
+  b->ostride = two ? k->oc : 0;
+  xp_mm_block_run(k, b, cc, ce, corr, ma);
 }
 
-/* The block of pixel pairs A = (ohA, owA[, +1]) and B (haveB: else B repeats A, computing nothing new), read in
- * place when every window lies inside the input box (always for pointwise), else through two pair patches. */
+/* The block of pixel pairs A = (ohA, owA[, +1]) and B (haveB: else B repeats A, computing nothing new).
+ * Rows: with the zero point 0 and both pairs' windows clipped alike at the top / bottom border, only the kernel
+ * rows inside are read (padding rows add 0); otherwise every kernel row. A pair whose windows' columns and rows lie
+ * inside the input box is read in place (row pitch in.w*C), else from the core's patch (padding written as the
+ * zero point): one pair (stride_w + kw pixels) or, when both pairs need it and are adjacent in one row, both
+ * (3*stride_w + kw pixels); two non-adjacent pairs that both need it run as two half blocks (each pair with
+ * itself: in the fast path the repeated pixels store the same bytes twice). */
 static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t ohB, int32_t owB, int vB, int haveB,
                         int32_t cc, int32_t ce, const int32_t *corr, const int32_t *ma) {
   const dory_conv_args *a = k->a;
-  const int32_t C = k->C;
+  const int32_t C = k->C, kh = a->kh, kw = a->kw, sw = a->stride_w;
   const int two = k->W > 1;
+  const int32_t span = (two ? sw : 0) + kw; /* columns a pair's windows cover */
+  const int32_t iyA = ohA * a->stride_h - a->pad.top, ixA = owA * sw - a->pad.left;
+  const int32_t iyB = ohB * a->stride_h - a->pad.top, ixB = owB * sw - a->pad.left;
+  const int32_t kyA0 = iyA < 0 ? -iyA : 0, kyA1 = iyA + kh > a->in.h ? a->in.h - iyA : kh;
+  const int32_t kyB0 = iyB < 0 ? -iyB : 0, kyB1 = iyB + kh > a->in.h ? a->in.h - iyB : kh;
+  const int clip = k->zp == 0 && kyA0 == kyB0 && kyA1 == kyB1 && kyA1 > kyA0;
+  const int32_t ry0 = clip ? kyA0 : 0, ry1 = clip ? kyA1 : kh;
+  const int inA = k->pointwise || (ixA >= 0 && ixA + span <= a->in.w && kyA0 <= ry0 && kyA1 >= ry1);
+  const int inB = !haveB || k->pointwise || (ixB >= 0 && ixB + span <= a->in.w && kyB0 <= ry0 && kyB1 >= ry1);
+  const uint8_t *in = (const uint8_t *)a->in.data;
+  const int32_t inplace_jump = (a->in.w - kw) * C;
   xp_mm_block b;
-  b.rd = two ? a->stride_w * C : 0;
-  b.nrows = a->kh;
-  b.nwords = (a->kw * C) >> 2;
-  if (k->pointwise || (xp_mm_inside(a, ohA, owA, two) && xp_mm_inside(a, ohB, owB, two))) {
-    const uint8_t *in = (const uint8_t *)a->in.data;
-    b.px0 = in + ((size_t)(ohA * a->stride_h - a->pad.top) * (size_t)a->in.w + (size_t)(owA * a->stride_w - a->pad.left)) *
-                     (size_t)C;
-    b.px2 = in + ((size_t)(ohB * a->stride_h - a->pad.top) * (size_t)a->in.w + (size_t)(owB * a->stride_w - a->pad.left)) *
-                     (size_t)C;
-    b.jump = (a->in.w - a->kw) * C;
-  } else {
-    const int32_t pair_bytes = a->kh * (a->stride_w + a->kw) * C;
-    xp_mm_patch_pair(k, ohA, owA, k->scr);
-    if (haveB) xp_mm_patch_pair(k, ohB, owB, k->scr + pair_bytes);
+  b.rd = two ? sw * C : 0;
+  b.nwords = (kw * C) >> 2;
+  b.nrows = ry1 - ry0;
+  b.wofs = ry0 * kw * C;
+  if (inA) {
+    b.px0 = in + ((size_t)(iyA + ry0) * (size_t)a->in.w + (size_t)ixA) * (size_t)C;
+    b.jump = inplace_jump;
+  }
+  if (haveB && inB) {
+    b.px2 = in + ((size_t)(iyB + ry0) * (size_t)a->in.w + (size_t)ixB) * (size_t)C;
+    b.jump2 = inplace_jump;
+  }
+  if (!inA && !inB) {
+    if (ohA == ohB && owB == owA + 2) { /* both pairs in one patch */
+      xp_mm_patch(k, ohA, owA, 3 * sw + kw, ry0, ry1, k->scr);
+      b.px0 = k->scr;
+      b.px2 = k->scr + 2 * sw * C;
+      b.jump = b.jump2 = 3 * sw * C;
+    } else {
+      xp_mm_pairs(k, ohA, owA, vA, ohA, owA, 0, 0, cc, ce, corr, ma);
+      xp_mm_pairs(k, ohB, owB, vB, ohB, owB, 0, 0, cc, ce, corr, ma);
+      return;
+    }
+  } else if (!inA) {
+    xp_mm_patch(k, ohA, owA, sw + kw, ry0, ry1, k->scr);
     b.px0 = k->scr;
-    b.px2 = haveB ? k->scr + pair_bytes : k->scr;
-    b.jump = a->stride_w * C;
+    b.jump = sw * C;
+  } else if (!inB) {
+    xp_mm_patch(k, ohB, owB, sw + kw, ry0, ry1, k->scr);
+    b.px2 = k->scr;
+    b.jump2 = sw * C;
+  }
+  if (!haveB) {
+    b.px2 = b.px0;
+    b.jump2 = b.jump;
   }
   b.pix[0] = ohA * k->W + owA;
   b.pix[2] = ohB * k->W + owB;
@@ -517,7 +567,10 @@ static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t
     x->px2 = b.px2;
     x->rd = b.rd;
     x->jump = b.jump;
-    x->pw = a->weights + (size_t)cc * (size_t)k->K;
+    x->jump2 = b.jump2;
+    x->nrows = b.nrows;
+    x->pwstep = 4 * k->K - 4 * b.nrows * b.nwords;
+    x->pw = a->weights + (size_t)cc * (size_t)k->K + b.wofs;
     x->ngroups = (ce - cc) >> 2;
     x->ma = ma;
     x->out0 = (uint8_t *)a->out.data + (size_t)b.pix[0] * (size_t)k->oc + (size_t)cc;
@@ -525,14 +578,9 @@ static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t
     k->fn(x);
     return;
   }
-  b.pix[1] = b.pix[0] + (two ? 1 : 0);
-  b.pix[3] = b.pix[2] + (two ? 1 : 0);
   b.valid[0] = (uint8_t)vA;
-  b.valid[1] = (uint8_t)two;
   b.valid[2] = (uint8_t)(haveB && vB);
-  b.valid[3] = (uint8_t)(haveB && two);
-  b.ostride = two ? k->oc : 0;
-  xp_mm_block_run(k, &b, cc, ce, corr, ma);
+  xp_mm_block_general(k, &b, haveB, cc, ce, corr, ma);
 }
 
 DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint32_t slice_bytes) {
@@ -571,10 +619,11 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   for (cc = wk.c0; cc < wk.c1; cc += XP_MM_CHUNK) {
     const int32_t ce = cc + XP_MM_CHUNK < wk.c1 ? cc + XP_MM_CHUNK : wk.c1;
     /* the chunk's constants: corr = -zp * S[c]; fast: {m, a'} with the bias and corr folded */
-    for (c = cc; c < ce; ++c)
-      corr[c - cc] =
-          k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
-    if (k.fast) xp_fold_chunk(&a->rq, a->bias, cc, ce, corr, ma);
+    if (k.zp || !k.fast)
+      for (c = cc; c < ce; ++c)
+        corr[c - cc] =
+            k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
+    if (k.fast) xp_fold_chunk(&a->rq, a->bias, cc, ce, k.zp ? corr : 0, ma);
     k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */
@@ -589,7 +638,8 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
         b.px0 = k.scr;
         b.rd = n == 1 ? 0 : k.K4;
         b.px2 = n >= 3 ? k.scr + (size_t)(n - 2) * k.K4 : b.px0;
-        b.jump = 0;
+        b.jump = b.jump2 = 0;
+        b.wofs = 0;
         b.nrows = 1;
         b.nwords = k.K4 >> 2;
         b.pix[0] = p;

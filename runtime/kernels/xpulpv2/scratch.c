@@ -20,12 +20,12 @@
 static uint32_t nonneg(int32_t v) { return v > 0 ? (uint32_t)v : 0u; }
 
 /* Per core, conv (dory_conv_u8s8_4x4__xpulpv2):
- *   c_in % 4 == 0: two pixel-pair patches, 2 x kh x (stride_w + kw) x c_in bytes (border blocks: the windows of
- *                  two pairs of output pixels, padding materialized as the zero point);
+ *   c_in % 4 == 0: one patch of kh x (3 x stride_w + kw) x c_in bytes (the windows of up to four adjacent output
+ *                  pixels of a border block, padding materialized as the zero point);
  *   otherwise:     four im2col vectors, 4 x roundup(kh x kw x c_in, 4) bytes. */
 uint32_t dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s) {
   const uint32_t c = nonneg(s->c_in), kh = nonneg(s->kh), kw = nonneg(s->kw), sw = nonneg(s->stride_w);
-  const uint32_t per_core = (c & 3u) == 0 ? 2u * kh * (sw + kw) * c : 4u * ((kh * kw * c + 3u) & ~3u);
+  const uint32_t per_core = (c & 3u) == 0 ? kh * (3u * sw + kw) * c : 4u * ((kh * kw * c + 3u) & ~3u);
   return nonneg(s->cores) * per_core;
 }
 

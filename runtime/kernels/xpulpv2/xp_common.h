@@ -44,17 +44,19 @@ static inline int32_t xp_fold_add(int32_t a, int32_t base, int32_t corr, int32_t
 }
 
 /* ma[2i], ma[2i+1] = m[c], a'[c] for c = c0 + i in [c0, c1): the per-channel constants of the fast path (32-bit
- * records [c][k], or the per-tensor values). */
+ * records [c][k], or the per-tensor values); corr[i] (NULL: 0) is -zp * S[c]. */
 static inline void xp_fold_chunk(const dory_requant_args *rq, const int32_t *bias, int32_t c0, int32_t c1,
                                  const int32_t *corr, int32_t *ma) {
-  const int32_t nrec = rq->mul_per_channel + rq->add_per_channel;
+  const int32_t nrec = rq->mul_per_channel + rq->add_per_channel, moff = rq->mul_per_channel;
   const int32_t *rec = (const int32_t *)rq->channel_params + (size_t)c0 * (size_t)nrec;
+  const int mpc = rq->mul_per_channel, apc = rq->add_per_channel;
   int32_t m = (int32_t)rq->mul, ad = (int32_t)rq->add, c;
-  for (c = c0; c < c1; ++c, rec += nrec, ma += 2) {
-    if (rq->mul_per_channel) m = rec[0];
-    if (rq->add_per_channel) ad = rec[rq->mul_per_channel];
+  bias += c0;
+  for (c = 0; c < c1 - c0; ++c, rec += nrec, ma += 2) {
+    if (mpc) m = rec[0];
+    if (apc) ad = rec[moff];
     ma[0] = m;
-    ma[1] = xp_fold_add(ad, bias[c], corr[c - c0], m);
+    ma[1] = xp_mac(ad, (int32_t)((uint32_t)bias[c] + (uint32_t)(corr ? corr[c] : 0)), m); /* xp_fold_add */
   }
 }
 
