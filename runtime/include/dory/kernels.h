@@ -97,9 +97,12 @@ typedef struct {
   dory_requant_args rq;
   int32_t *psum;               /* [out.h][out.w][out.c] int32 when the input channels are tiled, else NULL */
   uint8_t first, last;
-  void *im2col;                /* dory_conv_hwc only: scratch in L1, one slice per core; NULL: direct convolution
-                                  (the target's conv kernel builds no im2col: tiler/l1_layout.h reserves none) */
-  uint32_t im2col_bytes;       /* its size: at least dory_conv_im2col_bytes(cores running, im2col_pixels, ...) */
+  void *im2col;                /* dory_conv_hwc: scratch in L1, one slice per core; NULL: direct convolution
+                                  (the target's conv kernel builds no im2col: tiler/l1_layout.h reserves none).
+                                  The xpulpv2 conv / pointwise / depthwise kernels: their scratch (below, the
+                                  dory_*_scratch_bytes formulas), one slice of im2col_bytes / cores per core */
+  uint32_t im2col_bytes;       /* its size: at least dory_conv_im2col_bytes(cores running, im2col_pixels, ...)
+                                  (xpulpv2 kernels: their scratch formula's bytes) */
   int32_t im2col_pixels;       /* output pixels per core slice (the target's pixel_block, >= 1); the matmul
                                   computes min(im2col_pixels, 2) pixels per step */
   uint8_t split;
