@@ -324,7 +324,8 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   fast = xp_fast_requant(a->has_requant, &a->rq, a->out.type);
   mode = !fast ? 0 : a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
   {
-    const int32_t pl = a->pad.left;
+    const int32_t pl = a->pad.left, nrec = a->rq.mul_per_channel + a->rq.add_per_channel;
+    xp_dw_ctx x;
     const int32_t x0 = pl < ncols ? pl : ncols, x1 = pl + a->in.w < ncols ? pl + a->in.w : ncols;
     int32_t r0;
     for (r0 = wk.r0; r0 < wk.r1; r0 += band) {
@@ -332,15 +333,30 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       const int32_t iy0 = r0 * sh - a->pad.top;
       const int32_t iya = iy0 < 0 ? 0 : iy0, iyb = iy0 + rows < a->in.h ? iy0 + rows : a->in.h;
       xp_dw_pad(a, iy0, rows, ncols, x0, x1, P, plane);
+      x.shift = a->rq.div.d32.shift;
+      x.zp = a->rq.zero_point;
+      x.lo = a->rq.lo;
+      x.hi = a->rq.hi;
+      x.pitch = P;
+      x.ostride = C;
+      x.rowjump = sh * P - nblk * 4 * sw;
+      x.outjump = (W - 4 * nblk) * C;
       for (c = wk.c0; c < wk.c1; ++c) {
         const int8_t *w = a->weights + (size_t)c * 9u;
-        xp_dw_ctx x;
         int32_t ky, corr = 0, m = 0, ad = 0;
         xp_dw_gather(a, c, iy0, iya, iyb, x0, x1, P, plane);
-        for (ky = 0; ky < 3; ++ky) {
-          const uint32_t b0 = (uint8_t)w[3 * ky], b1 = (uint8_t)w[3 * ky + 1], b2 = (uint8_t)w[3 * ky + 2];
-          x.w[2 * ky] = b0 | b1 << 8 | b2 << 16;
-          x.w[2 * ky + 1] = b0 << 8 | b1 << 16 | b2 << 24;
+        if (c + 1 < a->out.c) { /* 3 (misaligned) word loads; the last one reads 1 byte of the next channel */
+          for (ky = 0; ky < 3; ++ky) {
+            const uint32_t r3 = xp_lw(w + 3 * ky) & 0x00FFFFFFu;
+            x.w[2 * ky] = r3;
+            x.w[2 * ky + 1] = r3 << 8;
+          }
+        } else { /* the tile's last channel: nothing may be read past the weights */
+          for (ky = 0; ky < 3; ++ky) {
+            const uint32_t b0 = (uint8_t)w[3 * ky], b1 = (uint8_t)w[3 * ky + 1], b2 = (uint8_t)w[3 * ky + 2];
+            x.w[2 * ky] = b0 | b1 << 8 | b2 << 16;
+            x.w[2 * ky + 1] = b0 << 8 | b1 << 16 | b2 << 24;
+          }
         }
         if (zp) { /* the plane holds zp in the padding: every window is full, sum (x - zp) w = sum x w - zp * S */
           int32_t s9 = 0, i;
@@ -348,18 +364,12 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           corr = (int32_t)(0u - (uint32_t)zp * (uint32_t)s9);
         }
         if (fast) {
-          xp_rq_params32(&a->rq, c, &m, &ad);
+          const int32_t *rec = (const int32_t *)a->rq.channel_params + (size_t)c * (size_t)nrec;
+          m = a->rq.mul_per_channel ? rec[0] : (int32_t)a->rq.mul;
+          ad = a->rq.add_per_channel ? rec[a->rq.mul_per_channel] : (int32_t)a->rq.add;
           x.m = m;
-          x.ad = xp_fold_add(ad, a->bias[c], corr, m);
-          x.shift = a->rq.div.d32.shift;
-          x.zp = a->rq.zero_point;
-          x.lo = a->rq.lo;
-          x.hi = a->rq.hi;
+          x.ad = xp_mac(ad, (int32_t)((uint32_t)a->bias[c] + (uint32_t)corr), m); /* xp_fold_add */
         }
-        x.pitch = P;
-        x.ostride = C;
-        x.rowjump = sh * P - nblk * 4 * sw;
-        x.outjump = (W - 4 * nblk) * C;
         if (nblk > 0 && fast) {
           x.pr = plane;
           x.nblk = nblk;
