@@ -111,7 +111,9 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   } else {
     memset(&rq->div.d32, 0x77, sizeof rq->div.d32); /* unused on the 64-bit path: garbage */
   }
-  rq->zero_point = (int32_t)(out_type == DORY_INT32 ? rng_range(r, -1000, 1000) : rng_range(r, tlo, thi));
+  rq->zero_point = rng_chance(r, 30) ? 0 /* the fast paths' zero-point-free variants */
+                                       : (int32_t)(out_type == DORY_INT32 ? rng_range(r, -1000, 1000)
+                                                                          : rng_range(r, tlo, thi));
   {
     const int p = (int)rng_range(r, 0, 99);
     int64_t lo = tlo, hi = thi;
