@@ -134,20 +134,24 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
   XP_SDOTUSP_B("t3", "a1", "a6") XP_SDOTUSP_B("t4", "a2", "a6") XP_SDOTUSP_B("t5", "a3", "a6")                   \
   LAST XP_SDOTUSP_B("t6", "a4", "a6")
 
-/* The requantization loop, one channel of 4 pixel slots per iteration, sums read back from ctx->sums:
- * shift a1, zp a2, lo a3, hi a4, slot pointers t0/a5/t1/a6, ma t2, sums s3, m a7, a' s0, temp s1, sums s2/s4. */
-#define XP_MMF_OUT(ACC, PTR, ZP, CLAMP, LAST) "mv s1, s0\n" XP_MAC("s1", ACC, "a7") "sra s1, s1, a1\n" ZP CLAMP LAST XP_SB_PI("s1", 1, PTR)
+/* The requantization loop: 2 iterations of 2 channels x 4 pixel slots, the sums in registers (the second pair of
+ * channels' sums moved into the first pair's registers at the end of the first iteration: 8 mv per group).
+ * shift a1, zp a2, lo a3, hi a4, slot pointers t0/a5/t1/a6, ma t2, m a7, a' a0, temp ra. */
+#define XP_MMF_OUT(ACC, PTR, ZP, CLAMP)                                                                           \
+  "mv ra, a0\n" XP_MAC("ra", ACC, "a7") "sra ra, ra, a1\n" ZP CLAMP XP_SB_PI("ra", 1, PTR)
+#define XP_MMF_CH(A0, A1, A2, A3, ZP, CLAMP)                                                                      \
+  "lw a0, 4(t2)\n" XP_LW_PI("a7", 8, "t2")                                                                        \
+  XP_MMF_OUT(A0, "t0", ZP, CLAMP) XP_MMF_OUT(A1, "a5", ZP, CLAMP) XP_MMF_OUT(A2, "t1", ZP, CLAMP)                \
+  XP_MMF_OUT(A3, "a6", ZP, CLAMP)
 #define XP_MMF_LOOP(N, ZP, CLAMP)                                                                                 \
   ".balign 4\n.option norvc\n"                                                                                   \
   XP_LP_SETUP("0", "ra", N, "86")                                                                                \
-  "lw s0, 4(t2)\n" XP_LW_PI("a7", 8, "t2") XP_LW_PI("s2", 4, "s3") XP_LW_PI("s4", 4, "s3")                       \
-  XP_MMF_OUT("s2", "t0", ZP, CLAMP, "") XP_LW_PI("s2", 4, "s3")                                                  \
-  XP_MMF_OUT("s4", "a5", ZP, CLAMP, "") XP_LW_PI("s4", 4, "s3")                                                  \
-  XP_MMF_OUT("s2", "t1", ZP, CLAMP, "") XP_MMF_OUT("s4", "a6", ZP, CLAMP, "87: ")                                \
+  XP_MMF_CH("s0", "s1", "s2", "s3", ZP, CLAMP) XP_MMF_CH("s4", "s5", "s6", "s7", ZP, CLAMP)                      \
+  "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
   XP_LP_CHECK("86", "87", N) ".option rvc\n"
-#define XP_MMF_ZP "add s1, s1, a2\n"
-#define XP_MMF_MAXMIN XP_MAX("s1", "s1", "a3") XP_MIN("s1", "s1", "a4")
-#define XP_MMF_CLIPU XP_CLIPU("s1", "s1", "a4")
+#define XP_MMF_ZP "add ra, ra, a2\n"
+#define XP_MMF_MAXMIN XP_MAX("ra", "ra", "a3") XP_MIN("ra", "ra", "a4")
+#define XP_MMF_CLIPU XP_CLIPU("ra", "ra", "a4")
 
 /* The finishing of one group per mode (RVC allowed outside the loop bodies). */
 #define XP_MMF_RAW                                                                                                \
@@ -160,12 +164,8 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
   ".option rvc\n"                                                                                                \
   "sw a1, 40(sp)\n"
 #define XP_MMF_REQUANT(N, ZPLOAD, ZP, CLAMP)                                                                      \
-  "sw s0, 88(sp)\n sw s1, 92(sp)\n sw s2, 96(sp)\n sw s3, 100(sp)\n"                                             \
-  "sw s4, 104(sp)\n sw s5, 108(sp)\n sw s6, 112(sp)\n sw s7, 116(sp)\n"                                          \
-  "sw s8, 120(sp)\n sw s9, 124(sp)\n sw s10, 128(sp)\n sw s11, 132(sp)\n"                                        \
-  "sw t3, 136(sp)\n sw t4, 140(sp)\n sw t5, 144(sp)\n sw t6, 148(sp)\n"                                          \
   "lw a1, 68(sp)\n" ZPLOAD "lw a3, 76(sp)\n lw a4, 80(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"    \
-  "lw t2, 52(sp)\n addi s3, sp, 88\n add a5, t0, ra\n add a6, t1, ra\n li ra, 4\n"                              \
+  "lw t2, 52(sp)\n add a5, t0, ra\n add a6, t1, ra\n li ra, 2\n"                                                 \
   XP_MMF_LOOP(N, ZP, CLAMP)                                                                                      \
   "sw t0, 56(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
 
@@ -203,9 +203,10 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
   }
 
 XP_MM4X4_FN(xp_mm4x4_raw, XP_MMF_RAW)
-XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(34, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
-XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(30, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
-XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(26, "", "", XP_MMF_CLIPU))
+/* loop bodies: 2 x (2 + 4 x 7) + 8 = 68 (max/min), 2 x (2 + 4 x 6) + 8 = 60 (clipu), 2 x (2 + 4 x 5) + 8 = 52 */
+XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(68, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
+XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
+XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(52, "", "", XP_MMF_CLIPU))
 
 static void xp_mm4x4(xp_mm_ctx *x) {
   switch (x->mode) {
