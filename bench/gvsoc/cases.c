@@ -5,7 +5,8 @@ const char *const family_names[F_COUNT] = {"conv", "pointwise", "depthwise", "fc
                                            "maxpool", "avgpool", "add", "requantize"};
 const char *const feature_names[CF_COUNT_BITS] = {
     "zp!=0", "psum", "int32-raw", "out8", "out16", "wide", "per-channel", "non-pow2-div", "trunc",
-    "ch%4!=0", "odd-width", "pad>=k", "stride>1", "split-ch", "8-cores", "1-core", "fast-rq"};
+    "ch%4!=0", "odd-width", "pad>=k", "stride>1", "split-ch", "8-cores", "1-core", "fast-rq",
+    "fast:max/min", "fast:clipu", "fast:clipu-no-zp"};
 
 static const char *const type_names[5] = {"u8", "s8", "u16", "s16", "i32"};
 
@@ -68,12 +69,16 @@ static uint8_t pick_out_type(rng_t *r) {
 
 /* A requantization for accumulators |v| <= bound with a typical magnitude `typ`, C channels, into out_type.
  * `count_scale`: average pooling (a[c]*cnt, cnt <= count_scale; the divisors are made by the caller). */
+/* force_fast: 0 random; 1, 2, 3: the fast path's conditions with the asm finishing mode 1 (lo != 0), 2 (lo == 0,
+ * zero point != 0) or 3 (lo == 0, zero point 0) when the output type allows it. */
+static int g_force_fast;
+
 static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, int64_t bound, int64_t typ,
                        uint8_t out_type, int64_t count_scale, uint32_t *feat, char *d, size_t dn) {
   const int64_t tlo = type_lo(out_type), thi = type_hi(out_type);
   const int out_bits = out_type <= DORY_INT8 ? 8 : (out_type <= DORY_INT16 ? 16 : 20);
-  int wide = rng_chance(r, 20);
-  const int pow2 = rng_chance(r, 70), trunc = rng_chance(r, 15);
+  int wide = g_force_fast ? 0 : rng_chance(r, 20);
+  const int pow2 = g_force_fast || rng_chance(r, 70), trunc = !g_force_fast && rng_chance(r, 15);
   int64_t mmax, m_abs, budget, D;
   int32_t c, k;
   int s;
@@ -129,6 +134,13 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
     } else {
       lo = rng_range(r, tlo, thi);
       hi = rng_range(r, lo, thi);
+    }
+    if (g_force_fast == 1 && lo == 0) lo = 1;
+    if (g_force_fast >= 2) {
+      lo = 0;
+      if (hi < 0) hi = thi;
+      if (g_force_fast == 3) rq->zero_point = 0;
+      else if (rq->zero_point == 0) rq->zero_point = (int32_t)rng_range(r, 1, 100);
     }
     rq->lo = (int32_t)lo;
     rq->hi = (int32_t)hi;
@@ -259,7 +271,8 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   a->input_zero_point = rng_chance(r, 50) ? 0 : (int32_t)rng_range(r, 1, 255);
   if (a->input_zero_point) k->features |= CF_ZP;
   if (cout & 3) k->features |= CF_CH_REM;
-  if (depthwise) {
+  g_force_fast = rng_chance(r, 25) ? (int)rng_range(r, 1, 3) : 0;
+  if (depthwise || g_force_fast) {
     a->first = a->last = 1;
   } else if (rng_chance(r, 60)) {
     a->first = a->last = 1;
@@ -268,8 +281,9 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
     a->last = (uint8_t)(a->first ? 0 : rng_chance(r, 50));
     k->features |= CF_PSUM;
   }
-  a->has_requant = (uint8_t)!rng_chance(r, 12);
-  a->out.type = a->has_requant ? pick_out_type(r) : DORY_INT32;
+  a->has_requant = (uint8_t)(g_force_fast || !rng_chance(r, 12));
+  a->out.type = g_force_fast ? (rng_chance(r, 70) ? DORY_UINT8 : DORY_INT8)
+                             : a->has_requant ? pick_out_type(r) : DORY_INT32;
   if (!a->has_requant) k->features |= CF_RAW32;
   /* buffers */
   a->in.data = h_alloc(A, (uint32_t)(ih * iw * cin), 0);
@@ -289,8 +303,13 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   bound = 30000 + (int64_t)K * 255 * (wmax ? wmax : 1) + (a->first ? 0 : ((int64_t)1 << 20));
   typ = (int64_t)isqrt32((uint32_t)K) * (wmax > 16 ? 11000 : 700) + 1;
   if (a->has_requant &&
-      !gen_requant(r, A, &a->rq, cout, bound, typ, a->out.type, 0, &k->features, rqd, sizeof rqd))
+      !gen_requant(r, A, &a->rq, cout, bound, typ, a->out.type, 0, &k->features, rqd, sizeof rqd)) {
+    g_force_fast = 0;
     return 0;
+  }
+  g_force_fast = 0;
+  if ((k->features & CF_FAST) && a->first && a->last)
+    k->features |= a->rq.lo != 0 ? CF_FAST_MAXMIN : a->rq.zero_point != 0 ? CF_FAST_CLIPU : CF_FAST_NOZP;
   if (!a->first || !a->last) {
     a->psum = (int32_t *)h_alloc(A, (uint32_t)(oh * ow * cout) * 4u, 1);
     if (!a->psum) return 0;

@@ -49,8 +49,11 @@ enum {
   CF_SPLITCH = 1u << 13,    /* channel split */
   CF_8CORES = 1u << 14,
   CF_1CORE = 1u << 15,
-  CF_FAST = 1u << 16,       /* the fast requantization path applies */
-  CF_COUNT_BITS = 17
+  CF_FAST = 1u << 16,       /* the fast requantization's conditions hold (32-bit, 2^s, floor, 8-bit out) */
+  CF_FAST_MAXMIN = 1u << 17, /* ... with first && last: the asm clamps with p.max/p.min (lo != 0) */
+  CF_FAST_CLIPU = 1u << 18,  /* ... lo == 0, zero point != 0 */
+  CF_FAST_NOZP = 1u << 19,   /* ... lo == 0, zero point 0 */
+  CF_COUNT_BITS = 20
 };
 extern const char *const feature_names[CF_COUNT_BITS];
 
