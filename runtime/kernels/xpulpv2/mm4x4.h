@@ -310,11 +310,9 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
       const int32_t idx = b->pix[i] * k->oc + c;
       int32_t sum;
       if (!b->valid[i]) continue;
-      if (k->fast) {
-        int32_t t = (int32_t)((uint32_t)acc[j * 4 + i] * (uint32_t)ma_chunk[2 * cc] + (uint32_t)ma_chunk[2 * cc + 1]);
-        t = (t >> a->rq.div.d32.shift) + a->rq.zero_point;
-        t = t < a->rq.lo ? a->rq.lo : (t > a->rq.hi ? a->rq.hi : t);
-        dory_store(a->out.data, a->out.type, idx, t);
+      if (k->fast) { /* the asm's formula (xp_common.h), from the context's copies of the constants */
+        const int32_t t = xp_mac(ma_chunk[2 * cc + 1], acc[j * 4 + i], ma_chunk[2 * cc]);
+        ((uint8_t *)a->out.data)[idx] = (uint8_t)xp_min(xp_max((t >> k->x.shift) + k->x.zp, k->x.lo), k->x.hi);
         continue;
       }
       sum = (int32_t)((uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc]);
@@ -395,7 +393,7 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
   int32_t acc[16 * (XP_MM_CHUNK / 4 + 1)];
   int32_t g, g0 = 0, j, i;
   if (k->fast && ngw > 0 && words > 0) {
-    xp_mm_ctx xl = k->x, *x = &xl;
+    xp_mm_ctx *x = &k->x; /* the lean path sets every block field it reads again (a struct copy is a memcpy) */
     x->px0 = b->px0;
     x->px2 = b->px2;
     x->rd = b->rd;
@@ -466,24 +464,30 @@ __attribute__((noinline)) static void xp_mm_patch(const xp_mm_call *k, int32_t o
   }
 }
 
-/* The K input bytes of output pixel p (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4. */
-__attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, int32_t p, uint8_t *dst) {
+/* The K input bytes of output pixel (oh, ow) (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4 (byte
+ * loops: the runs are short, a memcpy / memset call would cost more than they do). */
+XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, int32_t oh, int32_t ow,
+                                                                         uint8_t *dst) {
   const dory_conv_args *a = k->a;
   const int32_t C = k->C, row = a->kw * C;
-  const int32_t oh = p / k->W, ow = p % k->W;
   const int32_t iy0 = oh * a->stride_h - a->pad.top, ix0 = ow * a->stride_w - a->pad.left;
   const int32_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + a->kw > a->in.w ? a->in.w - ix0 : a->kw;
   const uint8_t *in = (const uint8_t *)a->in.data;
+  const uint8_t zp = (uint8_t)k->zp;
   int32_t ky, i;
   for (ky = 0; ky < a->kh; ++ky, dst += row) {
     const int32_t iy = iy0 + ky;
     if (iy < 0 || iy >= a->in.h || kx1 <= kx0) {
-      memset(dst, k->zp, (size_t)row);
+      for (i = 0; i < row; ++i) dst[i] = zp;
       continue;
     }
-    if (kx0 > 0) memset(dst, k->zp, (size_t)(kx0 * C));
-    memcpy(dst + kx0 * C, in + ((size_t)iy * a->in.w + (size_t)(ix0 + kx0)) * C, (size_t)((kx1 - kx0) * C));
-    if (kx1 < a->kw) memset(dst + kx1 * C, k->zp, (size_t)((a->kw - kx1) * C));
+    {
+      const int32_t b0 = kx0 * C, b1 = kx1 * C;
+      const uint8_t *src = in + ((size_t)iy * a->in.w + (size_t)ix0) * C;
+      for (i = 0; i < b0; ++i) dst[i] = zp;
+      for (; i < b1; ++i) dst[i] = src[i];
+      for (; i < row; ++i) dst[i] = zp;
+    }
   }
   for (i = k->K; i < k->K4; ++i) dst[i - k->K] = 0; /* dst now points past the K bytes */
 }
@@ -635,7 +639,16 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
         const int32_t n = p1 - p < step ? p1 - p : step;
         xp_mm_block b;
         int32_t i;
-        for (i = 0; i < n; ++i) xp_mm_im2col(&k, p + i, k.scr + (size_t)i * k.K4);
+        {
+          int32_t oh = p / k.W, ow = p % k.W;
+          for (i = 0; i < n; ++i) {
+            xp_mm_im2col(&k, oh, ow, k.scr + (size_t)i * k.K4);
+            if (++ow == k.W) {
+              ow = 0;
+              ++oh;
+            }
+          }
+        }
         b.px0 = k.scr;
         b.rd = n == 1 ? 0 : k.K4;
         b.px2 = n >= 3 ? k.scr + (size_t)(n - 2) * k.K4 : b.px0;
