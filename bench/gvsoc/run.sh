@@ -7,7 +7,7 @@
 #   run.sh build ... | build-bench ...                      only build the diff / bench ELF (prints its path)
 # Needs Debian's gcc-riscv64-unknown-elf and picolibc-riscv64-unknown-elf, and GVSOC_INSTALL (a GVSoC install
 # with the pulp-open target). Builds in $BUILD_DIR (default: a temporary directory), runs in a temporary work
-# directory (GVSoC writes 64 MB there) that is removed afterwards.
+# directory (GVSoC writes 64 MB there) that is removed afterwards. OPT (default -O2) sets the optimization level.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -39,7 +39,7 @@ esac
 CC=${RV32_CC:-riscv64-unknown-elf-gcc}
 build=${BUILD_DIR:-$(mktemp -d)}
 mkdir -p "$build"
-cflags=(-O2 -g -std=c99 -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN
+cflags=(${OPT:--O2} -g -std=c99 -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN
         -Wall -Wextra -Wconversion -Wno-sign-conversion -I"$root/runtime/include"
         -DBENCH_MODE=$mode_num -DBENCH_SEED=$seed -DBENCH_CASES=$cases -DBENCH_FAMILIES=$families
         -DBENCH_TWIN=$twin)
