@@ -218,59 +218,7 @@ static void xp_mm4x4(xp_mm_ctx *x) {
 }
 #endif /* DORY_XP_HOST_MODEL */
 
-/* ---- word copies (hardware loops, 2 words per iteration) ------------------------------------------------- */
-
-/* Copies n words (n >= 0), both pointers 4-byte aligned. */
-static inline void xp_copy_words(void *dst, const void *src, int32_t n) {
-  uint32_t *d = (uint32_t *)dst;
-  const uint32_t *s = (const uint32_t *)src;
-  const int32_t pairs = n >> 1;
-#ifdef DORY_XP_HOST_MODEL
-  memcpy(d, s, 8u * (uint32_t)pairs);
-  d += 2 * pairs;
-  s += 2 * pairs;
-#else
-  if (pairs > 0) {
-    uint32_t t0, t1;
-    __asm__ volatile(XP_ASM_BEGIN
-                     XP_LP_SETUP("0", "%[n]", 4, "80")
-                     XP_LW_PI("%[t0]", 4, "%[s]")
-                     XP_LW_PI("%[t1]", 4, "%[s]")
-                     XP_SW_PI("%[t0]", 4, "%[d]")
-                     "81: " XP_SW_PI("%[t1]", 4, "%[d]")
-                     XP_LP_CHECK("80", "81", 4)
-                     XP_ASM_END
-                     : [d] "+r"(d), [s] "+r"(s), [t0] "=&r"(t0), [t1] "=&r"(t1)
-                     : [n] "r"(pairs)
-                     : "memory");
-  }
-#endif
-  if (n & 1) *d = *s;
-}
-
-/* Fills n words (n >= 0, aligned) with v. */
-static inline void xp_fill_words(void *dst, uint32_t v, int32_t n) {
-  uint32_t *d = (uint32_t *)dst;
-  const int32_t triples = n / 3;
-  int32_t i;
-#ifdef DORY_XP_HOST_MODEL
-  for (i = 0; i < 3 * triples; ++i) *d++ = v;
-#else
-  if (triples > 0) {
-    __asm__ volatile(XP_ASM_BEGIN
-                     XP_LP_SETUP("0", "%[n]", 3, "80")
-                     XP_SW_PI("%[v]", 4, "%[d]")
-                     XP_SW_PI("%[v]", 4, "%[d]")
-                     "81: " XP_SW_PI("%[v]", 4, "%[d]")
-                     XP_LP_CHECK("80", "81", 3)
-                     XP_ASM_END
-                     : [d] "+r"(d)
-                     : [n] "r"(triples), [v] "r"(v)
-                     : "memory");
-  }
-#endif
-  for (i = 0; i < n - 3 * triples; ++i) d[i] = v;
-}
+/* ---- copies for the patches ----------------------------------------------------------------------------- */
 
 /* rows x n words (n >= 1, rows >= 1) from src (row pitch spitch bytes) to dst (pitch dpitch bytes), aligned:
  * nested hardware loops, 2 words per iteration when n is even (2 cycles per word), else 1 (3 cycles). */
