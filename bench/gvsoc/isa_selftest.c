@@ -124,6 +124,7 @@ static void selftest_task(void *unused) {
                      "nop\n"
                      "83: nop\n"
                      XP_LP_CHECK("82", "83", 8)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [s] "+r"(sum), [t1] "=&r"(t1)
                      : [n] "r"(n));

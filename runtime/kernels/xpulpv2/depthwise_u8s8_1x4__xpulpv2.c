@@ -146,6 +146,7 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
         "lw t6, 16(sp)\n add a1, a1, t6\n add a2, a2, t6\n add a3, a3, t6\n lw t6, 28(sp)\n"                   \
         "83: add t3, t3, t6\n"                                                                                   \
         XP_LP_CHECK("82", "83", M)                                                                               \
+        XP_LP_NEST_CHECK("85", "83")                                                                        \
         ".option rvc\n"                                                                                          \
         "sw t5, 80(sp)\n"                                                                                        \
         "mv a0, sp\n lw sp, 84(sp)\n"                                                                            \
@@ -225,6 +226,7 @@ static void xp_dw_gather(const dory_conv_args *a, int32_t c, int32_t iy0, int32_
                      "add %[s], %[s], %[sj]\n"
                      "83: add %[d], %[d], %[dj]\n"
                      XP_LP_CHECK("82", "83", 8)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [s] "+r"(s), [d] "+r"(d), [t0] "=&r"(t0), [t1] "=&r"(t1)
                      : [rows] "r"(rows), [np] "r"(cnt), [c] "r"(C), [sj] "r"(sjump), [dj] "r"(djump)

@@ -52,8 +52,7 @@ typedef struct {
   int32_t ostride;           /* 64 */
   int32_t shift, zp, lo, hi; /* 68, 72, 76, 80 */
   uint32_t saved_sp;         /* 84: the block's own */
-  int32_t sums[16];          /* 88: the block's own: a group's sums on their way to the requantization */
-  int32_t jump2;             /* 152: `jump` of pixel slots 2/3 (a pair read in place next to a patched one) */
+  int32_t jump2;             /* 88: `jump` of pixel slots 2/3 (a pair read in place next to a patched one) */
 } xp_mm_ctx;
 
 /* The offsets the asm uses (C99 has no static assert: a negative array size fails the build). */
@@ -63,8 +62,7 @@ typedef char xp_mm_ctx_layout_check[(offsetof(xp_mm_ctx, px2) == 4 && offsetof(x
                                      offsetof(xp_mm_ctx, nwords) == 28 && offsetof(xp_mm_ctx, mode) == 36 &&
                                      offsetof(xp_mm_ctx, rk) == 48 && offsetof(xp_mm_ctx, ma) == 52 &&
                                      offsetof(xp_mm_ctx, out2) == 60 && offsetof(xp_mm_ctx, hi) == 80 &&
-                                     offsetof(xp_mm_ctx, saved_sp) == 84 && offsetof(xp_mm_ctx, sums) == 88 &&
-                                     offsetof(xp_mm_ctx, jump2) == 152)
+                                     offsetof(xp_mm_ctx, saved_sp) == 84 && offsetof(xp_mm_ctx, jump2) == 88)
                                         ? 1
                                         : -1];
 #endif
@@ -187,8 +185,9 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
         XP_LP_SETUP("0", "a2", 24, "84")                                                                         \
         XP_MM4X4_WORD("85: ")                                                                                    \
         XP_LP_CHECK("84", "85", 24)                                                                              \
-        "lw a1, 12(sp)\n lw a2, 152(sp)\n add t0, t0, a1\n add t1, t1, a2\n 83: lw a2, 28(sp)\n"              \
+        "lw a1, 12(sp)\n lw a2, 88(sp)\n add t0, t0, a1\n add t1, t1, a2\n 83: lw a2, 28(sp)\n"              \
         XP_LP_CHECK("82", "83", 30)                                                                              \
+        XP_LP_NEST_CHECK("85", "83")                                                                        \
         ".option rvc\n"                                                                                          \
         "lw a1, 20(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n"                                                      \
         FINISH                                                                                                   \
@@ -241,6 +240,7 @@ static inline void xp_copy_rows(uint8_t *dst, int32_t dpitch, const uint8_t *src
                      "add %[s], %[s], %[sj]\n"
                      "83: add %[d], %[d], %[dj]\n"
                      XP_LP_CHECK("82", "83", 7)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [s] "+r"(src), [d] "+r"(dst), [t0] "=&r"(t0), [t1] "=&r"(t1)
                      : [rows] "r"(rows), [n] "r"(half), [sj] "r"(sj), [dj] "r"(dj)
@@ -255,6 +255,7 @@ static inline void xp_copy_rows(uint8_t *dst, int32_t dpitch, const uint8_t *src
                      "add %[s], %[s], %[sj]\n"
                      "83: add %[d], %[d], %[dj]\n"
                      XP_LP_CHECK("82", "83", 6)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [s] "+r"(src), [d] "+r"(dst), [t0] "=&r"(t0)
                      : [rows] "r"(rows), [n] "r"(n), [sj] "r"(sj), [dj] "r"(dj)
@@ -276,26 +277,30 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
   if ((n & 1) == 0) {
     const int32_t half = n >> 1;
     __asm__ volatile(XP_ASM_BEGIN
-                     XP_LP_SETUP("1", "%[rows]", 5, "82")
+                     XP_LP_SETUP("1", "%[rows]", 6, "82")
                      XP_LP_SETUP("0", "%[n]", 3, "80")
                      XP_SW_PI("%[v]", 4, "%[d]") XP_SW_PI("%[v]", 4, "%[d]")
                      "81: nop\n"
                      XP_LP_CHECK("80", "81", 3)
-                     "83: add %[d], %[d], %[dj]\n"
-                     XP_LP_CHECK("82", "83", 5)
+                     "add %[d], %[d], %[dj]\n"
+                     "83: nop\n" /* RI5CY: the outer loop ends at least 8 bytes after the inner one */
+                     XP_LP_CHECK("82", "83", 6)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [d] "+r"(dst)
                      : [rows] "r"(rows), [n] "r"(half), [dj] "r"(dj), [v] "r"(v)
                      : "memory");
   } else {
     __asm__ volatile(XP_ASM_BEGIN
-                     XP_LP_SETUP("1", "%[rows]", 5, "82")
+                     XP_LP_SETUP("1", "%[rows]", 6, "82")
                      XP_LP_SETUP("0", "%[n]", 3, "80")
                      XP_SW_PI("%[v]", 4, "%[d]") "nop\n"
                      "81: nop\n"
                      XP_LP_CHECK("80", "81", 3)
-                     "83: add %[d], %[d], %[dj]\n"
-                     XP_LP_CHECK("82", "83", 5)
+                     "add %[d], %[d], %[dj]\n"
+                     "83: nop\n" /* RI5CY: the outer loop ends at least 8 bytes after the inner one */
+                     XP_LP_CHECK("82", "83", 6)
+                     XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [d] "+r"(dst)
                      : [rows] "r"(rows), [n] "r"(n), [dj] "r"(dj), [v] "r"(v)

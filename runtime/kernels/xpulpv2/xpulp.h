@@ -71,7 +71,6 @@
 /* p.lw rd, imm(rs1!)   LW_POSTINC '------- ----- rs1 010 rd 0001011' (custom-0, I-type):
  * rd = *(int32 *)rs1; rs1 += imm (imm: signed 12 bits). 1 cycle, +1 if the next instruction reads rd. Verified. */
 #define XP_LW_PI(rd, imm, rs1) ".insn i 0x0B, 2, " rd ", " XP_STR(imm) "(" rs1 ")\n"
-#define XP_LW_PI_S(rd, imm, rs1) ".insn i 0x0B, 2, " rd ", " imm "(" rs1 ")\n"
 
 /* p.lbu rd, imm(rs1!)  LBU_POSTINC '------- ----- rs1 100 rd 0001011': rd = *(uint8 *)rs1 (zero-extended);
  * rs1 += imm. Verified. */
@@ -109,6 +108,11 @@
  * (the last body instruction), count = rs1. `loop` is "0" or "1", n the number of body instructions, lbl a local
  * numeric label put on the set-up instruction. Verified (nested L1{L0} too). */
 #define XP_LP_SETUP(loop, rs1, n, lbl) lbl ": .insn i 0x7B, 4, x" loop ", " rs1 ", 2*(" XP_STR(n) ")\n"
+/* Assembly-time check that an outer loop's last instruction (label outer) is at least 8 bytes after the inner
+ * loop's (label inner): RI5CY / CV32E40P's rule for nested hardware loops. */
+#define XP_LP_NEST_CHECK(inner, outer) \
+  ".if (" outer "b - " inner "b) < 8\n.error \"nested hardware loops end too close\"\n.endif\n"
+
 /* Assembly-time check that the loop set up at label `start` has its last body instruction at label `last` and n
  * body instructions. */
 #define XP_LP_CHECK(start, last, n) \
