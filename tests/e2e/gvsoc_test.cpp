@@ -59,9 +59,10 @@ void expect_every_layer(const GeneratedApp& app, const std::vector<HostLayerResu
     EXPECT_TRUE(layers[i].ok);
     EXPECT_GT(layers[i].cycles, 0);
     EXPECT_GT(layers[i].instructions, 0);
-    if (tiled)
+    if (tiled) {
       EXPECT_EQ(layers[i].modeled_cycles,
                 static_cast<uint64_t>(app.deployment.layers[i].plan.cost.total_cycles + 0.5));
+    }
   }
 }
 

@@ -124,11 +124,13 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
   TempDir dir("l2-code");
   for (const RuntimePlatform& p : reg.platforms) {
     if (!p.image) continue;
-    // Each source once, compiled as the platform's builds compile it; then every function's size.
+    // Each source once, compiled as the platform's builds compile it; then every function's size, and which
+    // registry kernels each source calls (a kernel that falls back to another links it too).
     std::map<std::string, int64_t> fn_bytes, file_helpers;
     std::map<std::string, std::string> file_of;
+    std::map<std::string, std::vector<std::string>> calls;  // source -> the registry kernels it references
     for (const RegistryKernel& k0 : reg.kernels) {
-      const RegistryKernel& k = reg.on_platform(k0, p);
+      const RegistryKernel& k = k0.isa == "c" || p.runs(k0.isa) ? k0 : reg.on_platform(k0, p);
       if (file_helpers.count(k.source)) continue;
       const fs::path obj = dir.path / (fs::path(k.source).stem().string() + ".o");
       auto [rc, out] = shell("riscv64-unknown-elf-gcc -O2 -std=c99 -ffunction-sections -fdata-sections " + p.compile_flags +
@@ -146,12 +148,25 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
         if (m[2] == "T") fn_bytes[m[3]] = size, file_of[m[3]] = k.source;
         else file_helpers[k.source] += size;
       }
+      std::tie(rc, out) = shell("riscv64-unknown-elf-nm -u " + obj.string());
+      std::istringstream undef(out);
+      while (std::getline(undef, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, std::regex(R"(\s*U (\S+))")) && reg.find(m[1])) calls[k.source].push_back(m[1]);
+      }
     }
     for (const RegistryKernel& k0 : reg.kernels) {
       const RegistryKernel& k = reg.on_platform(k0, p);
       SCOPED_TRACE(p.name + " " + k.name);
       ASSERT_TRUE(fn_bytes.count(k.name)) << "not compiled from " << k.source;
-      const int64_t measured = fn_bytes[k.name] + file_helpers[k.source];
+      int64_t measured = fn_bytes[k.name] + file_helpers[k.source];
+      for (const std::string& callee : calls[k.source]) {
+        ASSERT_TRUE(fn_bytes.count(callee)) << callee << " is called but was not compiled";
+        measured += fn_bytes[callee] + file_helpers[file_of[callee]];
+        if (file_of[callee] != k.source)  // another file's kernel: it must be listed, or the builds would not link
+          EXPECT_NE(std::find(k.links.begin(), k.links.end(), callee), k.links.end())
+              << k.name << " calls " << callee << ": runtime/registry.json must list it in \"links\"";
+      }
       const int64_t registered = k.code_bytes.at(p.name);
       EXPECT_GE(registered, measured) << "runtime/registry.json code_bytes is below the compiled kernel";
       EXPECT_LE(registered, measured + measured / 4 + 256) << "runtime/registry.json code_bytes is far above it";

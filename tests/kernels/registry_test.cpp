@@ -85,7 +85,9 @@ TEST(Registry, EveryPlatformsSourcesExistAndItsKernelsResolve) {
     const RuntimePlatform* p = reg.platform(name);
     ASSERT_NE(p, nullptr) << name;
     for (const std::string& s : p->sources) EXPECT_TRUE(fs::exists(rt / s)) << name << ": " << s;
-    if (!p->linker_script.empty()) EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
+    if (!p->linker_script.empty()) {
+      EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
+    }
     for (const RegistryKernel& k : reg.kernels) EXPECT_TRUE(p->runs(reg.on_platform(k, *p).isa)) << name << k.name;
   }
   for (const std::string& s : reg.scratch_sources) EXPECT_TRUE(fs::exists(rt / s)) << s;

@@ -192,10 +192,12 @@ TEST(TilerModel, TheTimelineIsTheModeledSchedule) {
     EXPECT_EQ(bytes, cost.dma_bytes);
     EXPECT_NEAR(last, cost.total_cycles, 1e-6 * cost.total_cycles);
     for (const TimelineEvent& e : ev) {
-      if (e.kind == TimelineEvent::Load)
+      if (e.kind == TimelineEvent::Load) {
         EXPECT_LE(e.end_cycles, compute_start[static_cast<size_t>(e.tile)] + 1e-9) << "iteration " << iter;
-      if (e.kind == TimelineEvent::Store)
+      }
+      if (e.kind == TimelineEvent::Store) {
         EXPECT_GE(e.start_cycles + 1e-9, compute_end[static_cast<size_t>(e.tile)]) << "iteration " << iter;
+      }
     }
     // The first tiles only.
     const std::vector<TimelineEvent> head = layer_timeline(t, g, s, b, 2);
