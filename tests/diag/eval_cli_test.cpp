@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../util/handcount_target.h"
 #include "../util/run_cli.h"
 
 namespace dory {
@@ -24,7 +25,9 @@ const std::string kModel = std::string(DORY_SOURCE_DIR) + "/models/cifar10/cifar
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 TEST(EvalCli, PrintsEveryModePerLayerAndTheNetworkAndExitsZero) {
-  const CliResult r = run_cli("eval " + kModel + " --target gap8");
+  // gap8 with the hand counts' kernel rates (handcount_target.h): the network's cycles are those eval_test and
+  // html_report_test check through the library
+  const CliResult r = run_cli("eval " + kModel + " --target " + test::handcount_gap8_file());
   EXPECT_EQ(r.status, 0) << r.output;
   for (const char* s : {"cifar10_cnn.onnx on gap8", "conv2_conv", "l1-resident", "l2-direct", "dory-model", "dory-dory",
                         "dory-fill", "MAC/cyc", "/core", "modeled", "bound: needs", "L2-direct", "DORY model",

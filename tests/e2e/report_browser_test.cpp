@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../util/handcount_target.h"
 #include "../util/run_cli.h"
 
 namespace dory {
@@ -113,7 +114,8 @@ TEST_F(ReportInBrowser, APageWithAScriptErrorIsDetected) {
 TEST_F(ReportInBrowser, TheCifar10ReportLoadsWithoutErrorsAndShowsEverySection) {
   const fs::path html = work_ / "cifar10_gap8.html";
   const std::string model = std::string(DORY_SOURCE_DIR) + "/models/cifar10/cifar10_cnn.onnx";
-  const testing::CliResult gen = testing::run_cli("eval " + model + " --target gap8 --report " + html.string());
+  const testing::CliResult gen = testing::run_cli("eval " + model + " --target " + test::handcount_gap8_file() +
+                                                       " --report " + html.string());  // hand-count rates
   ASSERT_EQ(gen.status, 0) << gen.output;
 
   const BrowserRun r = open_headless(chromium_, html, work_);

@@ -7,6 +7,7 @@
 
 #include "tiler/layer_model.h"
 #include "tiler_test_util.h"
+#include "../util/handcount_target.h"
 
 namespace dory {
 namespace {
@@ -65,7 +66,7 @@ TEST(TilerModel, TheFastModelEqualsTheTileByTileScheduleOnRandomLayers) {
 // below are about the schedule, and stay short with unblocked outputs.
 const Target& fc_target() {
   static const Target t = [] {
-    Target x = test::shipped_target("gap8");
+    Target x = test::handcount_gap8();
     test::for_each_kernel(x, KernelFamily::Fc, [](KernelImpl& k) { k.mac.channel_block = 1; });
     return x;
   }();
