@@ -421,6 +421,10 @@ int bench_mode(uint32_t mask) {
     rc |= bench_conv(&r, F_POINTWISE, "pointwise 16x16 64->64 (32 out/call)", 16, 16, 64, 32, 1, 1, 0, 0,
                      DORY_SPLIT_ROWS);
     rc |= bench_conv(&r, F_POINTWISE, "pointwise 8x8 128->128", 8, 8, 128, 128, 1, 1, 0, 0, DORY_SPLIT_ROWS);
+    g_wide = 1;
+    rc |= bench_conv(&r, F_POINTWISE, "pointwise 14x14 32->64 rq64", 14, 14, 32, 64, 1, 1, 0, 0, DORY_SPLIT_ROWS);
+    g_wide = 0;
+    rc |= bench_conv(&r, F_POINTWISE, "pointwise 14x14 32->64", 14, 14, 32, 64, 1, 1, 0, 0, DORY_SPLIT_ROWS);
     rc |= bench_conv(&r, F_POINTWISE, "pointwise 8x8 64->64 s2 (16x16 in)", 8, 8, 64, 64, 1, 2, 0, 0,
                      DORY_SPLIT_ROWS);
   }
@@ -430,10 +434,23 @@ int bench_mode(uint32_t mask) {
     rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 8x8x64 pad1", 8, 8, 64, 64, 3, 1, 1, 0, DORY_SPLIT_CHANNELS);
     rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 s2 16x16->8x8x64 pad1", 8, 8, 64, 64, 3, 2, 1, 0,
                      DORY_SPLIT_CHANNELS);
+    g_wide = 1;
+    rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 14x14x32 pad1 rq64", 14, 14, 32, 32, 3, 1, 1, 0,
+                     DORY_SPLIT_CHANNELS);
+    rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 s2 14x14->7x7x64 rq64", 7, 7, 64, 64, 3, 2, 1, 0,
+                     DORY_SPLIT_CHANNELS);
+    g_wide = 0;
+    rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 14x14x32 pad1", 14, 14, 32, 32, 3, 1, 1, 0,
+                     DORY_SPLIT_CHANNELS);
+    rc |= bench_conv(&r, F_DEPTHWISE, "depthwise 3x3 s2 14x14->7x7x64", 7, 7, 64, 64, 3, 2, 1, 0,
+                     DORY_SPLIT_CHANNELS);
   }
   if (mask & (1u << F_FC)) {
     rc |= bench_fc(&r, "fc 256->64", 256, 64);
     rc |= bench_fc(&r, "fc 1024->10", 1024, 10);
+    g_wide = 1;
+    rc |= bench_fc(&r, "fc 256->64 rq64", 256, 64);
+    g_wide = 0;
   }
   if (mask & (1u << F_MAXPOOL)) {
     rc |= bench_pool(&r, 0, "maxpool 2x2 s2 16x16x32", 16, 16, 32, 2, 2);

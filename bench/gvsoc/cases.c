@@ -6,7 +6,7 @@ const char *const family_names[F_COUNT] = {"conv", "pointwise", "depthwise", "fc
 const char *const feature_names[CF_COUNT_BITS] = {
     "zp!=0", "psum", "int32-raw", "out8", "out16", "wide", "per-channel", "non-pow2-div", "trunc",
     "ch%4!=0", "odd-width", "pad>=k", "stride>1", "split-ch", "8-cores", "1-core", "fast-rq",
-    "fast:max/min", "fast:clipu", "fast:clipu-no-zp"};
+    "fast:max/min", "fast:clipu", "fast:clipu-no-zp", "fast64"};
 
 static const char *const type_names[5] = {"u8", "s8", "u16", "s16", "i32"};
 
@@ -81,7 +81,7 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   const int pow2 = g_force_fast || rng_chance(r, 70), trunc = !g_force_fast && rng_chance(r, 15);
   int64_t mmax, m_abs, budget, D;
   int32_t c, k;
-  int s;
+  int s, s_exporter = -1;
   if (bound < 1) bound = 1;
   if (typ < 1) typ = 1;
   /* 32-bit path: |v*m + a*cnt| <= 2^30 */
@@ -94,6 +94,18 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   rq->mul_per_channel = (uint8_t)rng_chance(r, 50);
   rq->add_per_channel = (uint8_t)rng_chance(r, 50);
   m_abs = rng_range(r, 1, mmax);
+  if (wide && pow2 && !trunc && rng_chance(r, 60)) {
+    /* an exporter's m / 2^s with s >= 32 and m in int32 (the 64-bit fast path): m ~ 2^(s + out_bits - 2) / typ,
+     * per-channel multipliers within a factor 2 of it */
+    int64_t mm;
+    s_exporter = 32 + (int)rng_range(r, 0, 6);
+    mm = ((int64_t)1 << (s_exporter + out_bits - 2)) / typ;
+    if (mm > ((int64_t)1 << 31) - 1) mm = ((int64_t)1 << 31) - 1;
+    if (mm > ((int64_t)1 << 60) / (bound + 1) / 2) mm = ((int64_t)1 << 60) / (bound + 1) / 2;
+    if (mm < 1) mm = 1;
+    m_abs = rng_range(r, (mm + 1) / 2, mm);
+    mmax = mm;
+  }
   budget = (wide ? ((int64_t)1 << 60) : ((int64_t)1 << 30)) - mmax * bound;
   budget /= count_scale > 0 ? count_scale : 1;
   if (budget < 1) budget = 1;
@@ -103,6 +115,7 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   s = log2_floor((uint64_t)(m_abs * typ)) - (out_bits - 2) + (int)rng_range(r, -2, 2);
   if (s < 0) s = 0;
   if (s > (wide ? 61 : 29)) s = wide ? 61 : 29;
+  if (s_exporter >= 0) s = s_exporter;
   D = (int64_t)1 << s;
   if (!pow2) D = D + rng_range(r, 1, D > 1 ? D - 1 : 1) + (s < 2 ? rng_range(r, 0, 5) : 0);
   if (count_scale > 0) {
@@ -180,6 +193,7 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   if (out_type <= DORY_INT8) *feat |= CF_OUT8;
   if (out_type == DORY_UINT16 || out_type == DORY_INT16) *feat |= CF_OUT16;
   if (!wide && pow2 && !trunc && out_type <= DORY_INT8) *feat |= CF_FAST;
+  if (wide && pow2 && !trunc && s >= 32 && mmax < ((int64_t)1 << 31) && out_type <= DORY_INT8) *feat |= CF_FAST64;
   snprintf(d, dn, "rq{%s m=%lld%s a=%lld%s D=%lld %s zp=%ld [%ld,%ld] -> %s}", wide ? "64" : "32", (long long)rq->mul,
            rq->mul_per_channel ? "/ch" : "", (long long)rq->add, rq->add_per_channel ? "/ch" : "", (long long)D,
            trunc ? "trunc" : "floor", (long)rq->zero_point, (long)rq->lo, (long)rq->hi, type_names[out_type]);

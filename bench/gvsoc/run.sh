@@ -40,6 +40,7 @@ CC=${RV32_CC:-riscv64-unknown-elf-gcc}
 build=${BUILD_DIR:-$(mktemp -d)}
 mkdir -p "$build"
 cflags=(${OPT:--O2} -g -std=c99 -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN
+        -ffunction-sections -fdata-sections
         -Wall -Wextra -Wconversion -Wno-sign-conversion -I"$root/runtime/include"
         -DBENCH_MODE=$mode_num -DBENCH_SEED=$seed -DBENCH_CASES=$cases -DBENCH_FAMILIES=$families
         -DBENCH_TWIN=$twin)
@@ -58,7 +59,7 @@ done
 while wait -n; do :; done || true
 for o in "${objs[@]}"; do [[ -f $o ]] || { echo "run.sh: compiling failed" >&2; exit 1; }; done
 "$CC" -march=rv32imc_zicsr -mabi=ilp32 -c "$root/runtime/hal/pulp-open/crt0.S" -o "$build/crt0.o"
-"$CC" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -nostartfiles -Wl,--no-warn-rwx-segments \
+"$CC" -march=rv32imc -mabi=ilp32 --specs=picolibc.specs -nostartfiles -Wl,--no-warn-rwx-segments -Wl,--gc-sections \
       -T "$root/runtime/hal/pulp-open/link.ld" -o "$build/kbench.elf" "${objs[@]}" "$build/crt0.o"
 if [[ $mode == build* ]]; then echo "$build/kbench.elf"; exit 0; fi
 : "${GVSOC_INSTALL:?set GVSOC_INSTALL to a GVSoC install with the pulp-open target}"

@@ -17,7 +17,8 @@
  *
  * Paths: the asm for 3x3 windows with stride_w 1 or 2 (any stride_h, padding, zero point): the fast
  * requantization (xp_common.h) in the loop, or raw sums finished in C (64-bit / other divisors / 16-bit / int32
- * outputs). The last width % 4 outputs of a row are computed in C from the plane. Other windows and strides: the
+ * outputs). The last width % 4 outputs of a row: one more block ending at the row's end (fast path, width >= 4),
+ * else in C from the plane. Other windows and strides: the
  * portable twin dory_depthwise_u8s8_1x4__c; also when the scratch passed cannot hold a band of one output row,
  * and for a tile made of padding only (in.h or in.w 0).
  *
@@ -38,8 +39,8 @@ typedef struct {
   uint8_t *out;            /* 20: first output (mode != 0) */
   int32_t ostride;         /* 24: C */
   int32_t outjump;         /* 28: output bytes from a row's end to the next row */
-  int32_t m, ad;           /* 32, 36 */
-  int32_t shift, zp, lo, hi; /* 40, 44, 48, 52 */
+  int32_t m, ad;           /* 32, 36: 64-bit fast path: m, lo32(a') */
+  int32_t shift, zp, lo, hi; /* 40, 44, 48, 52: 64-bit fast path: s - 32, hi32(a') (the zero point is in a') */
   uint32_t w[6];           /* 56..76: [row][2] shifted weight words (stride 2: [row][0] only) */
   int32_t *raw;            /* 80: mode 0 */
   uint32_t saved_sp;       /* 84 */
@@ -57,7 +58,8 @@ typedef char xp_dw_ctx_layout_check[(offsetof(xp_dw_ctx, rowjump) == 16 && offse
 #define XP_DW_SEL 0x01000706u /* pv.shuffle2.b selector: bytes 2, 3 of rs1, then bytes 0, 1 of rd */
 
 #ifdef DORY_XP_HOST_MODEL
-/* The C model of the asm below (mode 0 raw, 1 max/min, 2 clipu, 3 clipu without zero point). */
+/* The C model of the asm below (mode 0 raw, 1 max/min, 2 clipu, 3 clipu without zero point; 64-bit fast path:
+ * 4 max/min, 5 clipu). */
 static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
   int32_t r, b, ky, i;
   const uint8_t *pr = x->pr;
@@ -89,6 +91,10 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
       for (i = 0; i < 4; ++i) {
         if (mode == 0) {
           *x->raw++ = acc[i];
+        } else if (mode >= 4) {
+          const int32_t mah[3] = {x->m, x->ad, x->zp};
+          *out = (uint8_t)xp_rq64(acc[i], mah, x->shift, mode == 4 ? x->lo : 0, x->hi);
+          out += x->ostride;
         } else {
           int32_t t = xp_mac(x->ad, acc[i], x->m);
           t = (t >> x->shift) + (mode == 3 ? 0 : x->zp);
@@ -124,6 +130,15 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
 #define XP_DW_FIN(ZP, CLAMP, LAST)                                                                               \
   XP_DW_OUT("s0", ZP, CLAMP) XP_DW_OUT("s1", ZP, CLAMP) XP_DW_OUT("s2", ZP, CLAMP)                               \
   "mv t5, a5\n" XP_MAC("t5", "s3", "a4") "sra t5, t5, a6\n" ZP CLAMP LAST XP_SB_RRPI("t5", "t4", "t3")
+/* 64-bit fast path: m a4, lo32(a') a5, hi32(a') a7, s - 32 a6; the sum's register takes the high word */
+#define XP_DW_OUT64_(ACC, CLAMP)                                                                                  \
+  "mul t5, " ACC ", a4\n mulh " ACC ", " ACC ", a4\n add t5, t5, a5\n sltu t5, t5, a5\n add " ACC ", " ACC     \
+  ", t5\n add " ACC ", " ACC ", a7\n sra " ACC ", " ACC ", a6\n" CLAMP(ACC)
+#define XP_DW_MAXMIN64(R) XP_MAX(R, R, "s10") XP_MIN(R, R, "s11")
+#define XP_DW_CLIPU64(R) XP_CLIPU(R, R, "s11")
+#define XP_DW_FIN64(CLAMP, LAST)                                                                                  \
+  XP_DW_OUT64_("s0", CLAMP) XP_SB_RRPI("s0", "t4", "t3") XP_DW_OUT64_("s1", CLAMP) XP_SB_RRPI("s1", "t4", "t3")  \
+  XP_DW_OUT64_("s2", CLAMP) XP_SB_RRPI("s2", "t4", "t3") XP_DW_OUT64_("s3", CLAMP) LAST XP_SB_RRPI("s3", "t4", "t3")
 #define XP_DW_RAW(LAST) XP_SW_PI("s0", 4, "t5") XP_SW_PI("s1", 4, "t5") XP_SW_PI("s2", 4, "t5") LAST XP_SW_PI("s3", 4, "t5")
 
 /* One function per (stride, finishing): N = inner body length, M = N + 8 (the outer body). */
@@ -167,10 +182,16 @@ XP_DW_FN(xp_dw2_raw, XP_DW_BODY2, XP_DW_RAW("85: "), 31, 39)
 XP_DW_FN(xp_dw2_rq1, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 55, 63)
 XP_DW_FN(xp_dw2_rq2, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 51, 59)
 XP_DW_FN(xp_dw2_rq3, XP_DW_BODY2, XP_DW_FIN("", XP_DW_CLIPU, "85: "), 47, 55)
+/* 64-bit fast path: 10 (max/min) or 9 (clipu) per output */
+XP_DW_FN(xp_dw1_rq4, XP_DW_BODY1, XP_DW_FIN64(XP_DW_MAXMIN64, "85: "), 61, 69)
+XP_DW_FN(xp_dw1_rq5, XP_DW_BODY1, XP_DW_FIN64(XP_DW_CLIPU64, "85: "), 57, 65)
+XP_DW_FN(xp_dw2_rq4, XP_DW_BODY2, XP_DW_FIN64(XP_DW_MAXMIN64, "85: "), 67, 75)
+XP_DW_FN(xp_dw2_rq5, XP_DW_BODY2, XP_DW_FIN64(XP_DW_CLIPU64, "85: "), 63, 71)
 
 static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
-  static void (*const fns[2][4])(xp_dw_ctx *) = {{xp_dw1_raw, xp_dw1_rq1, xp_dw1_rq2, xp_dw1_rq3},
-                                                  {xp_dw2_raw, xp_dw2_rq1, xp_dw2_rq2, xp_dw2_rq3}};
+  static void (*const fns[2][6])(xp_dw_ctx *) = {
+      {xp_dw1_raw, xp_dw1_rq1, xp_dw1_rq2, xp_dw1_rq3, xp_dw1_rq4, xp_dw1_rq5},
+      {xp_dw2_raw, xp_dw2_rq1, xp_dw2_rq2, xp_dw2_rq3, xp_dw2_rq4, xp_dw2_rq5}};
   fns[sw - 1][mode](x);
 }
 #endif
@@ -278,7 +299,10 @@ __attribute__((noinline, cold)) static void xp_dw_rest(const dory_conv_args *a, 
       int32_t s = 0;
       for (ky = 0; ky < 3; ++ky)
         for (kx = 0; kx < 3; ++kx) s += (int32_t)p[ky * P + kx] * w[3 * ky + kx];
-      if (fast) {
+      if (fast == 2) {
+        const int32_t mah[3] = {x->m, x->ad, x->zp};
+        dory_store(a->out.data, a->out.type, idx, xp_rq64(s, mah, x->shift, x->lo, x->hi));
+      } else if (fast) {
         int32_t t = xp_mac(x->ad, s, x->m);
         t = (t >> x->shift) + x->zp;
         t = t < x->lo ? x->lo : (t > x->hi ? x->hi : t);
@@ -306,7 +330,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   int32_t band, c, mode;
   const int32_t zp = a->input_zero_point;
   dory_work wk;
-  int fast;
+  int fast, cfast;
   uint8_t *plane;
   DORY_KCHECK(a->in.type == DORY_UINT8, "dory_depthwise_u8s8_1x4__xpulpv2: needs a uint8 input");
   DORY_KCHECK(dory_window_valid(&a->in, &a->out, &a->pad, a->kh, a->kw, a->stride_h, a->stride_w),
@@ -324,8 +348,10 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   wk = dory_core_work(a->split, a->out.h, a->out.c);
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   plane = (uint8_t *)a->scratch + (size_t)dory_core_id() * slice;
-  fast = xp_fast_requant(a->has_requant, &a->rq, a->out.type);
-  mode = !fast ? 0 : a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
+  fast = xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
+         : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, 9) ? 2
+                                                                       : 0;
+  mode = !fast ? 0 : fast == 2 ? (a->rq.lo != 0 ? 4 : 5) : a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
   {
     const int32_t pl = a->pad.left, nrec = a->rq.mul_per_channel + a->rq.add_per_channel;
     xp_dw_ctx x;
@@ -336,7 +362,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       const int32_t iy0 = r0 * sh - a->pad.top;
       const int32_t iya = iy0 < 0 ? 0 : iy0, iyb = iy0 + rows < a->in.h ? iy0 + rows : a->in.h;
       xp_dw_pad(a, iy0, rows, ncols, x0, x1, P, plane);
-      x.shift = a->rq.div.d32.shift;
+      x.shift = fast == 2 ? a->rq.div.d64.shift - 32 : a->rq.div.d32.shift;
       x.zp = a->rq.zero_point;
       x.lo = a->rq.lo;
       x.hi = a->rq.hi;
@@ -366,14 +392,24 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           for (i = 0; i < 9; ++i) s9 += w[i];
           corr = (int32_t)(0u - (uint32_t)zp * (uint32_t)s9);
         }
-        if (fast) {
+        cfast = fast;
+        if (fast == 2) { /* {m, lo32(a'), hi32(a')} into m, ad, zp; a channel that cannot: the general path */
+          int32_t mah[3];
+          if (xp_fold64(&a->rq, c, a->bias[c], corr, mah)) {
+            x.m = mah[0];
+            x.ad = mah[1];
+            x.zp = mah[2];
+          } else {
+            cfast = 0;
+          }
+        } else if (fast) {
           const int32_t *rec = (const int32_t *)a->rq.channel_params + (size_t)c * (size_t)nrec;
           m = a->rq.mul_per_channel ? rec[0] : (int32_t)a->rq.mul;
           ad = a->rq.add_per_channel ? rec[a->rq.mul_per_channel] : (int32_t)a->rq.add;
           x.m = m;
           x.ad = xp_mac(ad, (int32_t)((uint32_t)a->bias[c] + (uint32_t)corr), m); /* xp_fold_add */
         }
-        if (nblk > 0 && fast) {
+        if (nblk > 0 && cfast) {
           x.pr = plane;
           x.nblk = nblk;
           x.nrows = r1 - r0;
@@ -382,7 +418,21 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
         } else if (nblk > 0) {
           xp_dw_raw_rows(a, &x, plane, r0, r1, c, corr);
         }
-        if (W & 3) xp_dw_rest(a, &x, w, plane, r0, r1, c, corr, fast);
+        if ((W & 3) && W >= 4 && cfast) {
+          /* the last W % 4 outputs of each row: one more block per row ending at the row's end (it recomputes
+           * up to 3 outputs of the previous block, same values, same core; misaligned plane loads) */
+          x.pr = plane + (size_t)((W - 4) * sw);
+          x.nblk = 1;
+          x.nrows = r1 - r0;
+          x.rowjump = sh * P - 4 * sw;
+          x.out = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W + (size_t)(W - 4)) * (size_t)C + (size_t)c;
+          x.outjump = (W - 4) * C;
+          xp_dw_run(&x, sw, mode);
+          x.rowjump = sh * P - nblk * 4 * sw;
+          x.outjump = (W - 4 * nblk) * C;
+        } else if (W & 3) {
+          xp_dw_rest(a, &x, w, plane, r0, r1, c, corr, cfast);
+        }
       }
     }
   }

@@ -16,8 +16,9 @@
  * Zero point: sum (x - zp) w = sum x w - zp * sum w; sum w per output costs an extra pass over its row (only
  * when zp != 0).
  *
- * Finish: the fast requantization (xp_common.h: 32-bit, divisor 2^s, floor, 8-bit out) in C with p.mac; everything
- * else (partial sums, int32 / 16-bit outputs, 64-bit requantization, other divisors) through dory/requant.h.
+ * Finish: the fast requantizations (xp_common.h: 32-bit, divisor 2^s, floor, 8-bit out, with p.mac; or 64-bit with
+ * 2^s, s >= 32, m in int32) in C; everything else (partial sums, int32 / 16-bit outputs, other 64-bit
+ * requantizations, other divisors) through dory/requant.h.
  *
  * Preconditions: the contract of dory/kernels.h (dory_fc_args) for in.type == DORY_UINT8 (checked). No scratch.
  */
@@ -149,7 +150,10 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
               "dory_fc_u8s8_8x1__xpulpv2: inconsistent accumulation arguments");
   wk = dory_core_work(a->split, 1, a->out.c);
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
-  fast = a->first && a->last && xp_fast_requant(a->has_requant, &a->rq, a->out.type);
+  fast = !(a->first && a->last)                                        ? 0
+         : xp_fast_requant(a->has_requant, &a->rq, a->out.type)         ? 1
+         : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, K) ? 2
+                                                                        : 0;
   for (c = wk.c0; c < wk.c1;) {
     const int32_t left = wk.c1 - c;
     const int32_t n = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -175,8 +179,17 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
         acc[j] = s;
       }
     }
-    if (fast) {
+    if (fast == 1) {
       xp_fc_finish_fast(a, c, n, acc);
+    } else if (fast == 2) { /* acc already holds sum (x - zp) w: exact in int32 (K < 2^16) */
+      const int32_t sh = a->rq.div.d64.shift - 32;
+      for (j = 0; j < n; ++j) {
+        int32_t mah[3];
+        if (xp_fold64(&a->rq, c + j, a->bias[c + j], 0, mah))
+          ((uint8_t *)a->out.data)[c + j] = (uint8_t)xp_rq64(acc[j], mah, sh, a->rq.lo, a->rq.hi);
+        else
+          xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, 1, 1, 1, c + j, c + j, acc[j]);
+      }
     } else {
       for (j = 0; j < n; ++j)
         xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, a->first, a->last, a->has_requant,

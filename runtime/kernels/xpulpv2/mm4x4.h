@@ -4,7 +4,9 @@
  *   sum[ch][px] = sum over the window of x[px][k] * w[ch][k]   (raw u8 input bytes, s8 weights)
  * and either stores the 16 raw sums of each group as int32 [channel slot][pixel slot] to acc (mode 0) or
  * requantizes them on the fast path (xp_common.h) into the 8-bit output: mode 1 clamps with p.max/p.min, mode 2
- * (lo == 0) with p.clipu, mode 3 (lo == 0, zero point 0) also skips the zero point.
+ * (lo == 0) with p.clipu, mode 3 (lo == 0, zero point 0) also skips the zero point; modes 4 (p.max/p.min) and 5
+ * (p.clipu) are the 64-bit fast path (ma: {m, lo32(a'), hi32(a')} per channel, shift = s - 32, the zero point
+ * inside a').
  *
  * Geometry (bytes):
  *   pixels:  slots 0/1 at px0 and px0 + rd, slots 2/3 at px2 and px2 + rd; each window is nrows rows of nwords
@@ -100,12 +102,17 @@ static void xp_mm4x4(xp_mm_ctx *x) {
     }
     for (ch = 0; ch < 4; ++ch) {
       for (p = 0; p < 4; ++p) {
-        int32_t t = xp_mac(x->ma[1], acc[ch * 4 + p], x->ma[0]);
-        t = (t >> x->shift) + (x->mode == 3 ? 0 : x->zp);
-        t = x->mode == 1 ? xp_min(xp_max(t, x->lo), x->hi) : xp_clipu(t, x->hi);
+        int32_t t;
+        if (x->mode >= 4) {
+          t = xp_rq64(acc[ch * 4 + p], x->ma, x->shift, x->mode == 4 ? x->lo : 0, x->hi);
+        } else {
+          t = xp_mac(x->ma[1], acc[ch * 4 + p], x->ma[0]);
+          t = (t >> x->shift) + (x->mode == 3 ? 0 : x->zp);
+          t = x->mode == 1 ? xp_min(xp_max(t, x->lo), x->hi) : xp_clipu(t, x->hi);
+        }
         ((p < 2) ? x->out0 : x->out2)[(p & 1) ? x->ostride : 0] = (uint8_t)t;
       }
-      x->ma += 2;
+      x->ma += x->mode >= 4 ? 3 : 2;
       x->out0++;
       x->out2++;
     }
@@ -115,6 +122,8 @@ static void xp_mm4x4(xp_mm_ctx *x) {
 static void xp_mm4x4_rq1(xp_mm_ctx *x) { xp_mm4x4(x); }
 static void xp_mm4x4_rq2(xp_mm_ctx *x) { xp_mm4x4(x); }
 static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_mm4x4_rq4(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
 #else
 
 /* One word of the window for the 16 sums (LAST: a label for the last instruction). */
@@ -147,6 +156,28 @@ static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
   XP_MMF_CH("s0", "s1", "s2", "s3", ZP, CLAMP) XP_MMF_CH("s4", "s5", "s6", "s7", ZP, CLAMP)                      \
   "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
   XP_LP_CHECK("86", "87", N) ".option rvc\n"
+/* The 64-bit fast path (modes 4, 5): a0 = lo32(a'), a2 = hi32(a'), a7 = m, a1 = s - 32; the sum's own register
+ * takes the product's high word (the sum is dead after its output). */
+#define XP_MMF_OUT64(ACC, PTR, CLAMP)                                                                             \
+  "mul ra, " ACC ", a7\n mulh " ACC ", " ACC ", a7\n add ra, ra, a0\n sltu ra, ra, a0\n add " ACC ", " ACC     \
+  ", ra\n add " ACC ", " ACC ", a2\n sra " ACC ", " ACC ", a1\n" CLAMP(ACC) XP_SB_PI(ACC, 1, PTR)
+#define XP_MMF_CH64(A0, A1, A2, A3, CLAMP)                                                                        \
+  "lw a0, 4(t2)\n lw a2, 8(t2)\n" XP_LW_PI("a7", 12, "t2")                                                       \
+  XP_MMF_OUT64(A0, "t0", CLAMP) XP_MMF_OUT64(A1, "a5", CLAMP) XP_MMF_OUT64(A2, "t1", CLAMP)                      \
+  XP_MMF_OUT64(A3, "a6", CLAMP)
+#define XP_MMF_MAXMIN64(R) XP_MAX(R, R, "a3") XP_MIN(R, R, "a4")
+#define XP_MMF_CLIPU64(R) XP_CLIPU(R, R, "a4")
+#define XP_MMF_LOOP64(N, CLAMP)                                                                                   \
+  ".balign 4\n.option norvc\n"                                                                                   \
+  XP_LP_SETUP("0", "ra", N, "86")                                                                                \
+  XP_MMF_CH64("s0", "s1", "s2", "s3", CLAMP) XP_MMF_CH64("s4", "s5", "s6", "s7", CLAMP)                          \
+  "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
+  XP_LP_CHECK("86", "87", N) ".option rvc\n"
+#define XP_MMF_REQUANT64(N, CLAMP)                                                                                \
+  "lw a1, 68(sp)\n lw a3, 76(sp)\n lw a4, 80(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"               \
+  "lw t2, 52(sp)\n add a5, t0, ra\n add a6, t1, ra\n li ra, 2\n"                                                 \
+  XP_MMF_LOOP64(N, CLAMP)                                                                                        \
+  "sw t0, 56(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
 #define XP_MMF_ZP "add ra, ra, a2\n"
 #define XP_MMF_MAXMIN XP_MAX("ra", "ra", "a3") XP_MIN("ra", "ra", "a4")
 #define XP_MMF_CLIPU XP_CLIPU("ra", "ra", "a4")
@@ -206,13 +237,18 @@ XP_MM4X4_FN(xp_mm4x4_raw, XP_MMF_RAW)
 XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(68, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
 XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
 XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(52, "", "", XP_MMF_CLIPU))
+/* 64-bit: 2 x (3 + 4 x 10) + 8 = 94 (max/min), 2 x (3 + 4 x 9) + 8 = 86 (clipu) */
+XP_MM4X4_FN(xp_mm4x4_rq4, XP_MMF_REQUANT64(94, XP_MMF_MAXMIN64))
+XP_MM4X4_FN(xp_mm4x4_rq5, XP_MMF_REQUANT64(86, XP_MMF_CLIPU64))
 
 static void xp_mm4x4(xp_mm_ctx *x) {
   switch (x->mode) {
     case 0: xp_mm4x4_raw(x); break;
     case 1: xp_mm4x4_rq1(x); break;
     case 2: xp_mm4x4_rq2(x); break;
-    default: xp_mm4x4_rq3(x); break;
+    case 3: xp_mm4x4_rq3(x); break;
+    case 4: xp_mm4x4_rq4(x); break;
+    default: xp_mm4x4_rq5(x); break;
   }
 }
 #endif /* DORY_XP_HOST_MODEL */
@@ -316,7 +352,7 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 typedef struct {
   const dory_conv_args *a;
   int32_t C, K, K4, oc, W, zp;
-  int fast;         /* fast requantization (xp_common.h) */
+  int fast;         /* this chunk's fast requantization (xp_common.h): 0 none, 1 32-bit, 2 64-bit */
   int lean;         /* this chunk runs entirely on the fast path: one asm call per block, nothing in C */
   void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
   xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
@@ -347,6 +383,11 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
       const int32_t idx = b->pix[i] * k->oc + c;
       int32_t sum;
       if (!b->valid[i]) continue;
+      if (k->fast == 2) { /* the 64-bit asm's formula (xp_common.h) */
+        ((uint8_t *)a->out.data)[idx] = (uint8_t)xp_rq64(acc[j * 4 + i], ma_chunk + 3 * cc, k->x.shift,
+                                                         k->x.mode == 4 ? k->x.lo : 0, k->x.hi);
+        continue;
+      }
       if (k->fast) { /* the asm's formula (xp_common.h), from the context's copies of the constants */
         const int32_t t = xp_mac(ma_chunk[2 * cc + 1], acc[j * 4 + i], ma_chunk[2 * cc]);
         ((uint8_t *)a->out.data)[idx] = (uint8_t)xp_min(xp_max((t >> k->x.shift) + k->x.zp, k->x.lo), k->x.hi);
@@ -632,8 +673,9 @@ static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t
 DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint32_t slice_bytes) {
   xp_mm_call k;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
-  int32_t ma[2 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
+  int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
   int32_t cc, c;
+  int fast;
   k.a = a;
   k.C = a->in.c;
   k.K = a->kh * a->kw * a->in.c;
@@ -643,20 +685,29 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   k.zp = a->input_zero_point;
   k.pointwise = pointwise;
   k.im2col = (k.C & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
-  k.fast = a->first && a->last && xp_fast_requant(a->has_requant, &a->rq, a->out.type);
+  fast = !(a->first && a->last)                                          ? 0
+         : xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
+         : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, k.K) ? 2
+                                                                          : 0;
+  k.fast = fast;
   k.scr = (uint8_t *)a->scratch + (size_t)dory_core_id() * slice_bytes;
   k.lean = 0;
   k.fn = 0;
-  if (k.fast) {
-    k.x.mode = a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
-    k.fn = k.x.mode == 1 ? xp_mm4x4_rq1 : k.x.mode == 2 ? xp_mm4x4_rq2 : xp_mm4x4_rq3;
+  if (fast) {
+    if (fast == 2) {
+      k.x.mode = a->rq.lo != 0 ? 4 : 5;
+      k.fn = k.x.mode == 4 ? xp_mm4x4_rq4 : xp_mm4x4_rq5;
+    } else {
+      k.x.mode = a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
+      k.fn = k.x.mode == 1 ? xp_mm4x4_rq1 : k.x.mode == 2 ? xp_mm4x4_rq2 : xp_mm4x4_rq3;
+    }
     k.x.nrows = a->kh;
     k.x.nwords = (a->kw * k.C) >> 2;
     k.x.pwstep = 4 * k.K - 4 * k.x.nrows * k.x.nwords;
     k.x.ostride = k.W > 1 ? k.oc : 0;
     k.x.pw2off = 2 * k.K;
     k.x.rk = k.K;
-    k.x.shift = a->rq.div.d32.shift;
+    k.x.shift = fast == 2 ? a->rq.div.d64.shift - 32 : a->rq.div.d32.shift;
     k.x.zp = a->rq.zero_point;
     k.x.lo = a->rq.lo;
     k.x.hi = a->rq.hi;
@@ -664,12 +715,16 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   for (cc = wk.c0; cc < wk.c1; cc += XP_MM_CHUNK) {
     const int32_t ce = cc + XP_MM_CHUNK < wk.c1 ? cc + XP_MM_CHUNK : wk.c1;
-    /* the chunk's constants: corr = -zp * S[c]; fast: {m, a'} with the bias and corr folded */
-    if (k.zp || !k.fast)
-      for (c = cc; c < ce; ++c)
-        corr[c - cc] =
-            k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
-    if (k.fast) xp_fold_chunk(&a->rq, a->bias, cc, ce, k.zp ? corr : 0, ma);
+    /* the chunk's constants: corr = -zp * S[c]; fast: {m, a'} (64-bit: {m, a'lo, a'hi}) with the bias and corr
+     * folded; a chunk with a channel the 64-bit fast path cannot take runs the general path */
+    k.fast = fast;
+    for (c = cc; c < ce; ++c)
+      corr[c - cc] =
+          k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
+    if (fast == 1) xp_fold_chunk(&a->rq, a->bias, cc, ce, k.zp ? corr : 0, ma);
+    if (fast == 2)
+      for (c = cc; c < ce && k.fast; ++c)
+        if (!xp_fold64(&a->rq, c, a->bias[c], corr[c - cc], ma + 3 * (c - cc))) k.fast = 0;
     k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */

@@ -30,6 +30,55 @@ static inline int xp_fast_requant(uint8_t has_requant, const dory_requant_args *
          (out_type == DORY_UINT8 || out_type == DORY_INT8);
 }
 
+/* The 64-bit fast requantization
+ * ------------------------------
+ * Exporters often give m / 2^32 (or 2^s, s >= 32) with v*m beyond 32 bits (models/fmnist: m ~ 2^22, v ~ 2^22):
+ * dory_requant64 with DORY_DIV_SHIFT, floor. For s >= 32 and any int64 T, floor(T / 2^s) = hi32(T) >> (s - 32)
+ * (arithmetic shifts). With m[c] in int32, the raw sum (sum_k x_k w[c][k], exact in int32 for K < 2^16) and
+ *     a'[c] = a[c] + (bias[c] - zp * S[c]) * m[c] + zero_point * 2^s     (exact, in int64; |a'| < 2^62 checked)
+ * T = raw * m[c] + a'[c] is exactly v*m[c] + a[c] + zero_point * 2^s (|raw * m| < 2^62, so |T| < 2^63), and
+ *     y = clamp(hi32(T) >> (s - 32), lo, hi)
+ * is dory_requant64's result bit for bit (the zero point is added exactly inside the floor). Per output:
+ * mul + mulh (the 64-bit product), add / sltu / add / add (the 64-bit sum's high word), sra, clamp: 9-10
+ * instructions where the general path (dory_rq_apply) takes ~240 cycles. The constants are 3 words per channel:
+ * {m, lo32(a'), hi32(a')}; a channel whose m does not fit int32 or whose a' is too large keeps the general path
+ * (xp_fold64 says so). */
+static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args *rq, uint8_t out_type, int32_t K) {
+  return has_requant && rq->wide && rq->div.d64.method == DORY_DIV_SHIFT &&
+         rq->div.d64.rounding == DORY_ROUND_FLOOR && rq->div.d64.shift >= 32 && rq->div.d64.shift <= 62 &&
+         K < 65536 && (out_type == DORY_UINT8 || out_type == DORY_INT8);
+}
+
+/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr (corr = -zp * S[c],
+ * exact: K < 2^16). Returns 0 when the channel cannot take the 64-bit fast path. */
+static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+  const int64_t lim = (int64_t)1 << 62;
+  int64_t m, a, ap;
+  dory_rq_params(rq, c, &m, &a);
+  if (m < INT32_MIN || m > INT32_MAX || a <= -lim || a >= lim) return 0;
+  ap = ((int64_t)base + (int64_t)corr) * m; /* |.| < 2^32 * 2^31 */
+  if (ap <= -lim || ap >= lim) return 0;
+  ap += a; /* |.| < 2^63 */
+  {
+    const int64_t z = (int64_t)rq->zero_point * ((int64_t)1 << (rq->div.d64.shift - 32)); /* |z| < 2^(31+30) */
+    if (z <= -(lim >> 32) || z >= (lim >> 32)) return 0;
+    if (ap <= -lim || ap >= lim) return 0;
+    ap += (int64_t)((uint64_t)z << 32); /* |.| < 2^62 + 2^61 */
+    if (ap <= -lim || ap >= lim) return 0;
+  }
+  mah[0] = (int32_t)m;
+  mah[1] = (int32_t)(uint32_t)(uint64_t)ap;
+  mah[2] = (int32_t)(uint32_t)((uint64_t)ap >> 32);
+  return 1;
+}
+
+/* The 64-bit fast path's output for one raw sum (the asm's formula in C; sh = s - 32). */
+static inline int32_t xp_rq64(int32_t raw, const int32_t *mah, int32_t sh, int32_t lo, int32_t hi) {
+  const int64_t t = (int64_t)raw * mah[0] + (int64_t)(((uint64_t)(uint32_t)mah[2] << 32) | (uint32_t)mah[1]);
+  const int32_t y = (int32_t)(uint32_t)((uint64_t)t >> 32) >> sh;
+  return xp_min(xp_max(y, lo), hi);
+}
+
 /* m[c] and a[c] of the 32-bit path (they fit int32: dory_requant32's precondition). */
 static inline void xp_rq_params32(const dory_requant_args *rq, int32_t c, int32_t *m, int32_t *a) {
   int64_t m64, a64;
