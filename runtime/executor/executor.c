@@ -207,9 +207,14 @@ static void layer_task(void *arg) {
   dory_layer_schedule(r->L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
 }
 
+/* The running layer's descriptor, copied next to the cores before they start it: the schedule and the kernels'
+ * arguments read its fields at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). */
+static dory_layer g_running DORY_CLUSTER_DATA;
+
 void dory_layer_run(const dory_layer *L) {
   run_args r;
-  r.L = L;
+  g_running = *L;
+  r.L = &g_running;
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;
   dory_cluster_run(layer_task, &r);
@@ -234,7 +239,8 @@ void dory_layer_run_l2_direct(const dory_layer *L) {
   const char *why = NULL;
   int k;
   if (!dory_layer_l2_direct_supported(L, dory_l1_size(), &why)) dory_panic(why);
-  a.L = L;
+  g_running = *L;
+  a.L = &g_running;
   dory_layer_whole_extent(L, &a.e);
   /* The kernels address their input as a dense box of in.h x in.w pixels. The whole layer's clipped box can stop
    * short of the map (a stride that never reaches the last rows or columns), but in L2 the rows are the map's:

@@ -347,7 +347,8 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 
 /* ---- the driver shared by conv and pointwise ---------------------------------------------------------------- */
 
-#define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time */
+#define XP_MM_CHUNK 24 /* output channels whose constants sit on the stack at a time (a multiple of 4; the
+                       * stack: 3 x 24 x 4 B of constants, 16 x 7 x 4 B of sums in xp_mm_block_run) */
 
 typedef struct {
   const dory_conv_args *a;
@@ -707,7 +708,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     k.x.ostride = k.W > 1 ? k.oc : 0;
     k.x.pw2off = 2 * k.K;
     k.x.rk = k.K;
-    k.x.shift = fast == 2 ? a->rq.div.d64.shift - 32 : a->rq.div.d32.shift;
+    k.x.shift = fast == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
     k.x.zp = a->rq.zero_point;
     k.x.lo = a->rq.lo;
     k.x.hi = a->rq.hi;
