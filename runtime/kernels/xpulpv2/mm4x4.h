@@ -355,6 +355,8 @@ typedef struct {
   int32_t C, K, K4, oc, W, zp;
   int fast;         /* this chunk's fast requantization (xp_common.h): 0 none, 1 32-bit, 2 64-bit */
   int lean;         /* this chunk runs entirely on the fast path: one asm call per block, nothing in C */
+  int fin;          /* the last input-channel tile of partial sums: the raw sums plus psum requantized in C with
+                     * the fast path's formula (1 32-bit, 2 64-bit; ma without the bias), not dory_rq_apply */
   void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
   xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
   int im2col;       /* pixel windows copied as K4-byte vectors into the scratch (channels not a multiple of 4) */
@@ -395,6 +397,18 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
         continue;
       }
       sum = (int32_t)((uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc]);
+      if (k->fin) { /* last && !first: v = psum + sum, exact (it fits int32) */
+        const int32_t v = (int32_t)((uint32_t)a->psum[idx] + (uint32_t)sum);
+        int32_t y;
+        if (k->fin == 2) {
+          y = xp_rq64(v, ma_chunk + 3 * cc, k->x.shift, a->rq.lo, a->rq.hi);
+        } else {
+          y = (xp_mac(ma_chunk[2 * cc + 1], v, ma_chunk[2 * cc]) >> k->x.shift) + a->rq.zero_point;
+          y = xp_min(xp_max(y, a->rq.lo), a->rq.hi);
+        }
+        ((uint8_t *)a->out.data)[idx] = (uint8_t)y;
+        continue;
+      }
       xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, a->first, a->last, a->has_requant, idx, c,
                         sum);
     }
@@ -676,7 +690,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
   int32_t cc, c;
-  int fast;
+  int fast, eligible, fin;
   k.a = a;
   k.C = a->in.c;
   k.K = a->kh * a->kw * a->in.c;
@@ -686,11 +700,13 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   k.zp = a->input_zero_point;
   k.pointwise = pointwise;
   k.im2col = (k.C & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
-  fast = !(a->first && a->last)                                          ? 0
-         : xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
-         : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, k.K) ? 2
-                                                                          : 0;
+  eligible = xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
+             : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, k.K) ? 2
+                                                                              : 0;
+  fast = a->first && a->last ? eligible : 0;
+  fin = !a->first && a->last ? eligible : 0;
   k.fast = fast;
+  k.fin = 0;
   k.scr = (uint8_t *)a->scratch + (size_t)dory_core_id() * slice_bytes;
   k.lean = 0;
   k.fn = 0;
@@ -713,6 +729,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     k.x.lo = a->rq.lo;
     k.x.hi = a->rq.hi;
   }
+  if (fin) k.x.shift = fin == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   for (cc = wk.c0; cc < wk.c1; cc += XP_MM_CHUNK) {
     const int32_t ce = cc + XP_MM_CHUNK < wk.c1 ? cc + XP_MM_CHUNK : wk.c1;
@@ -726,6 +743,12 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     if (fast == 2)
       for (c = cc; c < ce && k.fast; ++c)
         if (!xp_fold64(&a->rq, c, a->bias[c], corr[c - cc], ma + 3 * (c - cc))) k.fast = 0;
+    k.fin = fin;
+    if (fin == 1)
+      for (c = cc; c < ce; ++c) xp_rq_params32(&a->rq, c, &ma[2 * (c - cc)], &ma[2 * (c - cc) + 1]);
+    if (fin == 2)
+      for (c = cc; c < ce && k.fin; ++c)
+        if (!xp_fold64(&a->rq, c, 0, 0, ma + 3 * (c - cc))) k.fin = 0;
     k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */
