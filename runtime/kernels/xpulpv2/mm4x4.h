@@ -561,8 +561,9 @@ __attribute__((noinline)) static void xp_mm_patch(const xp_mm_call *k, int32_t o
   }
 }
 
-/* The K input bytes of output pixel (oh, ow) (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4 (byte
- * loops: the runs are short, a memcpy / memset call would cost more than they do). */
+/* The K input bytes of output pixel (oh, ow) (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4:
+ * the map's bytes of each window row by words, padding and tails by bytes (no memcpy / memset calls: the runs are
+ * short, a call would cost more than they do). */
 XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, int32_t oh, int32_t ow,
                                                                          uint8_t *dst) {
   const dory_conv_args *a = k->a;
@@ -582,6 +583,9 @@ XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp
       const int32_t b0 = kx0 * C, b1 = kx1 * C;
       const uint8_t *src = in + ((size_t)iy * a->in.w + (size_t)ix0) * C;
       for (i = 0; i < b0; ++i) dst[i] = zp;
+      /* the window row's bytes inside the map: words (misaligned loads and stores: RI5CY and GVSoC split them),
+       * then the last 0-3 bytes */
+      for (; i + 4 <= b1; i += 4) xp_sw(dst + i, xp_lw(src + i));
       for (; i < b1; ++i) dst[i] = src[i];
       for (; i < row; ++i) dst[i] = zp;
     }
