@@ -347,8 +347,8 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 
 /* ---- the driver shared by conv and pointwise ---------------------------------------------------------------- */
 
-#define XP_MM_CHUNK 24 /* output channels whose constants sit on the stack at a time (a multiple of 4; the
-                       * stack: 3 x 24 x 4 B of constants, 16 x 7 x 4 B of sums in xp_mm_block_run) */
+#define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time (a multiple of 4) */
+#define XP_MM_BATCH 3  /* groups whose raw sums xp_mm_block_run keeps on the stack at a time */
 
 typedef struct {
   const dory_conv_args *a;
@@ -483,8 +483,9 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
   const int tail_last = k->im2col && (K & 3) && c_hi == k->oc;
   const int32_t words = k->im2col ? k->K4 / 4 : b->nwords;
   const int32_t ngw = ng - (tail_last && rc == 0 ? 1 : 0); /* full groups that read whole words */
-  int32_t acc[16 * (XP_MM_CHUNK / 4 + 1)];
-  int32_t g, g0 = 0, j, i;
+  int32_t acc[16 * XP_MM_BATCH]; /* raw sums of up to XP_MM_BATCH groups at a time (the stack is small) */
+  int32_t g, g0 = 0, j, i, nb;
+  const int32_t total = ng + (rc ? 1 : 0);
   if (k->fast && ngw > 0 && words > 0) {
     xp_mm_ctx *x = &k->x; /* the lean path sets every block field it reads again (a struct copy is a memcpy) */
     x->px0 = b->px0;
@@ -503,31 +504,39 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
     x->ostride = b->ostride;
     xp_mm4x4(x);
     g0 = ngw;
-  } else if (ngw > 0) {
-    xp_mm_sums(k, b, c_lo, ngw, 2 * K, K, words, acc);
   }
-  if (ngw < ng) xp_mm_sums(k, b, c_lo + 4 * ngw, 1, 2 * K, K, K >> 2, acc + 16 * ngw);
-  if (rc) /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
-    xp_mm_sums(k, b, c_lo + 4 * ng, 1, rc == 3 ? K : 0, rc == 1 ? 0 : K, tail_last ? K >> 2 : words, acc + 16 * ng);
-  for (g = g0; g < ng + (rc ? 1 : 0); ++g) {
-    int32_t ch[4];
-    uint8_t chv[4];
-    if (g < ng) {
-      for (j = 0; j < 4; ++j) {
-        ch[j] = c_lo + 4 * g + j;
-        chv[j] = 1;
-      }
-    } else {
-      const int32_t c = c_lo + 4 * ng;
-      const int32_t map3[4] = {0, 1, 1, 2}, map2[4] = {0, 1, 0, 1};
-      for (j = 0; j < 4; ++j) {
-        ch[j] = c + (rc == 3 ? map3[j] : rc == 2 ? map2[j] : 0);
-        chv[j] = 1;
-        for (i = 0; i < j; ++i)
-          if (ch[i] == ch[j]) chv[j] = 0;
-      }
+  for (g = g0; g < total;) {
+    if (g < ngw) { /* full groups reading whole words */
+      nb = ngw - g < XP_MM_BATCH ? ngw - g : XP_MM_BATCH;
+      xp_mm_sums(k, b, c_lo + 4 * g, nb, 2 * K, K, words, acc);
+    } else if (g < ng) { /* the tile's last full group, one word short (im2col, K % 4 != 0) */
+      nb = 1;
+      xp_mm_sums(k, b, c_lo + 4 * g, 1, 2 * K, K, K >> 2, acc);
+    } else { /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
+      nb = 1;
+      xp_mm_sums(k, b, c_lo + 4 * ng, 1, rc == 3 ? K : 0, rc == 1 ? 0 : K, tail_last ? K >> 2 : words, acc);
     }
-    xp_mm_finish_raw(k, b, acc + 16 * g, ch, chv, corr, ma, c_lo);
+    for (i = 0; i < nb; ++i, ++g) {
+      int32_t ch[4];
+      uint8_t chv[4];
+      if (g < ng) {
+        for (j = 0; j < 4; ++j) {
+          ch[j] = c_lo + 4 * g + j;
+          chv[j] = 1;
+        }
+      } else {
+        const int32_t c = c_lo + 4 * ng;
+        const int32_t map3[4] = {0, 1, 1, 2}, map2[4] = {0, 1, 0, 1};
+        int32_t q;
+        for (j = 0; j < 4; ++j) {
+          ch[j] = c + (rc == 3 ? map3[j] : rc == 2 ? map2[j] : 0);
+          chv[j] = 1;
+          for (q = 0; q < j; ++q)
+            if (ch[q] == ch[j]) chv[j] = 0;
+        }
+      }
+      xp_mm_finish_raw(k, b, acc + 16 * i, ch, chv, corr, ma, c_lo);
+    }
   }
 }
 
