@@ -198,7 +198,7 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     const std::string path = fmt::format("kernels[{}]", i);
     if (!e.is_object()) return r.error(path, "an object is required");
     static const std::set<std::string> keys = {"name",    "op",     "isa",  "input_types", "channel_block", "pixel_block",
-                                               "scratch", "source", "twin", "code_bytes",  "links"};
+                                               "scratch", "source", "twin", "code_bytes",  "links", "c_in_grain"};
     for (const auto& [key, unused] : e.items())
       if (!keys.count(key)) return r.error(path + "." + key, "unknown field");
     RegistryKernel k;
@@ -222,10 +222,12 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       if (types.empty()) return r.error(path + ".input_types", "takes no type at all");
       k.input_types = types;
     }
-    for (const char* key : {"channel_block", "pixel_block"}) {
+    for (const char* key : {"channel_block", "pixel_block", "c_in_grain"}) {
       if (!e.contains(key)) continue;
       if (!e[key].is_number_integer() || e[key].get<int64_t>() < 1) return r.error(path + "." + key, "an integer >= 1");
-      (std::string(key) == "channel_block" ? k.channel_block : k.pixel_block) = e[key].get<int64_t>();
+      const std::string kk = key;
+      (kk == "channel_block" ? k.channel_block : kk == "pixel_block" ? k.pixel_block : k.c_in_grain) =
+          e[key].get<int64_t>();
     }
     if (e.contains("scratch")) {
       DORY_TRY(k.scratch, r.string(e, "scratch", path));

@@ -44,6 +44,10 @@ struct RegistryKernel {
   std::optional<std::vector<DType>> input_types;  // the activation types of every input it takes; nullopt: all
   int64_t channel_block = 1;   // output channels computed together
   int64_t pixel_block = 1;     // output pixels computed together
+  // Input-channel tiles the kernel runs on its fast path: a multiple of c_in_grain (the xpulpv2 conv/pointwise read
+  // windows in place only when c_in % 4 == 0). The tiler tiles c_in in multiples of it (or below it, when nothing
+  // larger fits); the whole c_in is always allowed.
+  int64_t c_in_grain = 1;
   std::string scratch;         // the runtime function giving its L1 scratch bytes, or empty (none)
   ScratchFn scratch_fn = nullptr;
   std::string source;          // relative to runtime/
