@@ -33,6 +33,9 @@ struct DeployOptions {
   int64_t l1_budget_bytes = 0;  // 0: the target's usable L1
   int64_t l2_budget_bytes = 0;  // 0: the target's usable L2
   Objective objective = Objective::Model;
+  // Non-empty: these plans (one per layer that needs one, in order, each within the L1 budget; e.g. the
+  // L1-resident plans of eval/execute.h) instead of planning with `objective`.
+  std::vector<TilePlan> plans;
 };
 
 struct DeployedLayer {

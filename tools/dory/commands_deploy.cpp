@@ -120,7 +120,7 @@ int run_deploy(const DeployArgs& a) {
 }
 
 int run_run(const DeployArgs& a) {
-  if (app_mode_bits(a.mode) == 0)
+  if (app_mode_bits(a.mode) == 0 || a.mode == "l1-resident")  // (l1-resident: dory eval --platform gvsoc)
     return report(make_error("cli-bad-mode", "--mode", fmt::format("unknown execution mode '{}'", a.mode),
                              "use tiled (DORY's tiles, the default), l2-direct (operands in L2, no DMA) or both"));
   if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen) {
