@@ -195,13 +195,18 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
   ExecutedEval x;
   x.measure = ExecutedMeasure::Cycles;
   x.platform = "PULP-open on the GVSoC virtual platform, 8 cluster cores";
-  x.cycle_split = options.cycle_split;
   x.layers.resize(e.layers.size());
   for (size_t i = 0; i < e.layers.size(); ++i) x.layers[i].layer_index = e.layers[i].layer_index;
 
+  auto wanted = [&](EvalMode m) { return options.modes[mode_index(m)]; };
   // The runtime is the same in every run: compiled once (with and without the executor's split).
-  step(options, "compiling the PULP-open runtime");
-  DORY_TRY(PulpOpenRuntime runtime, build_pulp_open_runtime(run_dir("runtime")));
+  PulpOpenRuntime runtime;
+  if (options.runtime) {
+    runtime = *options.runtime;
+  } else {
+    step(options, "compiling the PULP-open runtime");
+    DORY_TRY(runtime, build_pulp_open_runtime(run_dir("runtime")));
+  }
   AppRunOptions ro;
   ro.platform = AppPlatform::PulpOpen;
   ro.timeout_s = options.timeout_s;
@@ -211,29 +216,36 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
 
   // dory-model: the tiled and L2-direct passes of one application; then, built with the split, its tiled pass.
   const std::vector<TilePlan>& model_plans = e.plans_of(Objective::Model);
-  step(options, "dory-model and l2-direct: deploying, building the PULP-open ELF, running on GVSoC");
-  DORY_TRY(GeneratedApp model_app, deploy_as_evaluated(g, target, e, Objective::Model, model_plans, false,
-                                                       AppPlatform::PulpOpen, run_dir("dory-model"), options.seed));
-  ro.mode = "both";
-  DORY_TRY(HostRunResult model_run, run_checked(model_app, ro, "on GVSoC (dory-model, tiled and L2-direct passes)",
-                                                keep));
-  for (size_t i = 0; i < e.layers.size(); ++i) {
-    ExecutedLayer& xl = x.layers[i];
-    const LayerEval& le = e.layers[i];
-    xl.kernel = kernel_label(model_app.deployment.layers[i], target);
-    xl.runs[mode_index(EvalMode::Model)] = run_of(model_run.layers[i], model_plans[i].cost.total_cycles);
-    const HostLayerResult& d = model_run.l2_direct_layers[i];
-    ExecutedRun l2 = run_of(d, d.fallback ? model_plans[i].cost.total_cycles : le.mode(EvalMode::L2Direct).cycles);
-    l2.fallback = d.fallback;
-    xl.runs[mode_index(EvalMode::L2Direct)] = l2;
+  const bool model = wanted(EvalMode::Model), direct = wanted(EvalMode::L2Direct);
+  std::optional<GeneratedApp> model_app;
+  if (model || direct) {
+    step(options, fmt::format("{}: deploying, building the PULP-open ELF, running on GVSoC",
+                              model && direct ? "dory-model and l2-direct" : model ? "dory-model" : "l2-direct"));
+    DORY_TRY(model_app, deploy_as_evaluated(g, target, e, Objective::Model, model_plans, false, AppPlatform::PulpOpen,
+                                            run_dir("dory-model"), options.seed));
+    ro.mode = model && direct ? "both" : model ? "tiled" : "l2-direct";
+    DORY_TRY(HostRunResult r, run_checked(*model_app, ro, "on GVSoC (the dory-model application, " + ro.mode + ")",
+                                          keep));
+    for (size_t i = 0; i < e.layers.size(); ++i) {
+      ExecutedLayer& xl = x.layers[i];
+      xl.kernel = kernel_label(model_app->deployment.layers[i], target);
+      if (model) xl.runs[mode_index(EvalMode::Model)] = run_of(r.layers[i], model_plans[i].cost.total_cycles);
+      if (!direct) continue;
+      const HostLayerResult& d = r.l2_direct_layers[i];
+      ExecutedRun l2 =
+          run_of(d, d.fallback ? model_plans[i].cost.total_cycles : e.layers[i].mode(EvalMode::L2Direct).cycles);
+      l2.fallback = d.fallback;
+      xl.runs[mode_index(EvalMode::L2Direct)] = l2;
+    }
   }
-  if (options.cycle_split) {
+  x.cycle_split = model && options.cycle_split;
+  if (x.cycle_split) {
     step(options, "dory-model with the executor's cycle split: building, running on GVSoC");
     AppRunOptions split = ro;
     split.mode = "tiled";
     split.qemu_build.cycle_split = true;
     split.qemu_build.prebuilt_runtime_lib = runtime.split_lib;
-    DORY_TRY(HostRunResult r, run_checked(model_app, split, "on GVSoC (dory-model with the cycle split)", keep));
+    DORY_TRY(HostRunResult r, run_checked(*model_app, split, "on GVSoC (dory-model with the cycle split)", keep));
     for (size_t i = 0; i < e.layers.size(); ++i) {
       DORY_CHECK(!r.layers[i].split.per_core.empty(), "execute_on_gvsoc: the split build printed no split");
       x.layers[i].split = split_of(r.layers[i], model_plans[i]);
@@ -244,7 +256,8 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
   for (Objective o : {Objective::Dory, Objective::Fill}) {
     const EvalMode m = o == Objective::Dory ? EvalMode::Dory : EvalMode::Fill;
     const std::vector<TilePlan>& plans = e.plans_of(o);
-    if (same_tilings(plans, model_plans)) {
+    if (!wanted(m)) continue;
+    if (model && same_tilings(plans, model_plans)) {
       for (ExecutedLayer& xl : x.layers) {
         xl.runs[mode_index(m)] = xl.run(EvalMode::Model);
         xl.runs[mode_index(m)].reused = true;
@@ -259,7 +272,10 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
     DORY_TRY(HostRunResult r, run_checked(app, ro, "on GVSoC (" + name + ", tiled pass)", keep));
     for (size_t i = 0; i < e.layers.size(); ++i)
       x.layers[i].runs[mode_index(m)] = run_of(r.layers[i], plans[i].cost.total_cycles);
+    if (!x.layers.empty() && x.layers.front().kernel.empty())
+      for (size_t i = 0; i < e.layers.size(); ++i) x.layers[i].kernel = kernel_label(app.deployment.layers[i], target);
   }
+  if (!wanted(EvalMode::L1Resident)) return x;
 
   // l1-resident: every layer that fits whole as one single-buffered tile, the others on their dory-model tiles.
   const std::vector<TilePlan> resident = l1_resident_plans(e, target);

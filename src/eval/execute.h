@@ -28,9 +28,11 @@
 // Each run is one ELF and one GVSoC invocation (about 0.5 s of start-up plus 2-4 M simulated cycles per second).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 
+#include "codegen/host_run.h"
 #include "eval/eval.h"
 #include "ir/graph.h"
 #include "target/target.h"
@@ -43,7 +45,13 @@ struct ExecuteOptions {
                          // temporary directory, removed
   uint64_t seed = 1;     // the random inputs the goldens are computed on
   int timeout_s = 1800;  // the emulator is killed after this (per run)
-  bool cycle_split = true;  // gvsoc: build the tiled runs with the executor's cycle split (DORY_CYCLE_SPLIT)
+  bool cycle_split = true;  // gvsoc: also run dory-model with the executor's cycle split (DORY_CYCLE_SPLIT)
+  // gvsoc: the modes to run, indexed by mode_index (default: all); a mode not run is absent from the result
+  // (ExecutedRun::ran false). L2-direct runs as a second pass of the dory-model application.
+  std::array<bool, kNumEvalModes> modes{true, true, true, true, true};
+  // gvsoc: the runtime to link (build_pulp_open_runtime), e.g. shared by several evaluations; null: compiled in
+  // the work directory
+  const PulpOpenRuntime* runtime = nullptr;
   std::function<void(const std::string& step)> progress;  // "deploying", "building", "running", ...
 };
 
