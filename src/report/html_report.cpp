@@ -221,9 +221,9 @@ std::string executed_mac_chart(const NetworkEval& e) {
   s.height = top + plot_h + 92;
   const double bottom = top + plot_h;
   auto y_of = [&](double v) { return bottom - v / top_value * plot_h; };
-  s.text(left, 18,
-         fmt::format("MAC/cycle per layer and mode on {}, executed (bars) and modeled (black ticks)", x.platform),
-         "start", 13, "font-weight=\"bold\"");
+  s.text(left, 18, "MAC/cycle per layer and mode: executed (bars) and modeled (black ticks)", "start", 13,
+         "font-weight=\"bold\"");
+  s.text(left, 34, x.platform, "start", 11, "fill=\"#444\"");
   for (double t : ticks) {
     s.line(left, y_of(t), s.width - 12, y_of(t), "#e3e3e3");
     s.text(left - 6, y_of(t) + 4, format_tick(t, ticks.size() > 1 ? ticks[1] - ticks[0] : 1), "end");
