@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 
+#include "codegen/l2_image.h"
 #include "memplan/constant_layout.h"
 #include "tiler/geometry.h"
 #include "tiler/l2_direct.h"
@@ -35,6 +37,22 @@ int32_t unpack_value(const uint8_t* p, DType t, size_t i) {
     }
   }
   return 0;
+}
+
+const char* app_platform_name(AppPlatform p) {
+  switch (p) {
+    case AppPlatform::Qemu: return "qemu";
+    case AppPlatform::PulpOpen: return "pulp-open";
+    default: return "host";
+  }
+}
+
+const char* check_mode_name(CheckMode m) {
+  switch (m) {
+    case CheckMode::Full: return "full";
+    case CheckMode::None: return "none";
+    default: return "crc";
+  }
 }
 
 namespace {
@@ -302,6 +320,13 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
     DORY_CHECK(k == plans.size(), "deploy: more plans given than layers that need one");
   }
 
+  // A target whose L2 holds the program image: the program's bytes are not the network's (codegen/l2_image.h).
+  std::optional<L2Image> image;
+  int64_t check_savings = 0;  // what --check none would free
+  if (!target.l2.program_image.empty()) {
+    image = program_image(dep.graph, plans, target, options.check);
+    check_savings = image->checks - program_image(dep.graph, plans, target, CheckMode::None).checks;
+  }
   const ConstantLayout constants = layout_constants(plans);
   dep.constants.assign(static_cast<size_t>(constants.bytes), 0);
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -335,9 +360,51 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
 
   MemoryPlanOptions mo;
   mo.l2_capacity_bytes = options.l2_budget_bytes > 0 ? options.l2_budget_bytes : target.usable_bytes(MemLevel::L2);
+  // The program image shares the chip's L2 unless an explicit budget is given for a platform that does not build
+  // the chip's image (the host's simulated L2 takes any budget; tests use that to fuzz tiling alone).
+  if (image && (options.l2_budget_bytes <= 0 || options.platform == AppPlatform::PulpOpen)) {
+    mo.l2_capacity_bytes = std::min(mo.l2_capacity_bytes, target.usable_bytes(MemLevel::L2) - image->program());
+    if (mo.l2_capacity_bytes < mo.reserved_bytes) {  // not even the constants fit beside the program
+      L2Image full = *image;
+      full.constants = mo.reserved_bytes;
+      Diagnostic d = make_error(
+          "l2-overflow", "graph",
+          fmt::format("on {}, L2 holds the program image too: {} B of program and {} B of constants leave no room "
+                      "for the activations in its {} B\n{}",
+                      target.name, format_bytes_grouped(image->reserved + image->program()),
+                      format_bytes_grouped(mo.reserved_bytes), format_bytes_grouped(target.l2.size_bytes),
+                      render_l2_image(full)),
+          fmt::format("a target with a larger L2, a smaller network{}, or a network that streams its weights from "
+                      "L3 once dory has L3",
+                      check_savings > 0 ? fmt::format(", --check crc or none ({} B fewer of goldens)",
+                                                      format_bytes_grouped(check_savings))
+                                        : std::string()));
+      d.severity = Severity::Infeasible;
+      return d;
+    }
+  }
   mo.reserved_bytes = static_cast<int64_t>(dep.constants.size());
   mo.alignment = std::max<int64_t>(8, target.l2.alignment_bytes);
-  DORY_TRY(MemoryPlan mem, plan_memory(dep.graph, mo));
+  Expected<MemoryPlan> planned = plan_memory(dep.graph, mo);
+  if (!planned.ok() && image && planned.error().code == "l2-overflow") {
+    // Say where L2 went: the program image is part of it on this chip.
+    Diagnostic d = planned.error();
+    L2Image full = *image;
+    full.constants = mo.reserved_bytes;
+    d.message += fmt::format(
+        " (on {}, L2 also holds the program: {} B of the {} B; the network gets {} B)\n{}", target.name,
+        format_bytes_grouped(image->reserved + image->program()), format_bytes_grouped(target.l2.size_bytes),
+        format_bytes_grouped(mo.l2_capacity_bytes), render_l2_image(full));
+    d.hint += fmt::format("{}; or a network that streams its weights from L3 once dory has L3",
+                          check_savings > 0 ? fmt::format("; or --check none (no goldens in the image: {} B fewer{})",
+                                                          format_bytes_grouped(check_savings),
+                                                          options.check == CheckMode::Full
+                                                              ? "; --check crc keeps a CRC per layer for less"
+                                                              : "")
+                                            : std::string());
+    return d;
+  }
+  DORY_TRY(MemoryPlan mem, std::move(planned));
   dep.memory = std::move(mem);
   for (DeployedLayer& dl : dep.layers) fill_descriptor(dep, dl);
   return dep;

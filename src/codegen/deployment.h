@@ -29,10 +29,25 @@
 
 namespace dory {
 
+// Where the generated application is meant to run: the Makefile's default goal, `make run`, and (pulp-open) the
+// program image the L2 budget accounts for (codegen/l2_image.h).
+enum class AppPlatform { Host, Qemu, PulpOpen };
+const char* app_platform_name(AppPlatform p);  // "host", "qemu", "pulp-open"
+
+// How the generated application checks each layer against the reference executor (its goldens):
+//   Crc   a CRC-32 of each layer's output (dory/crc32.h): 4 bytes per layer; a mismatch names the layer;
+//   Full  every layer's whole expected output: the first mismatching element (layer, tile, index), for debugging;
+//   None  no check (production): the application runs the network on its input and reports no verdict.
+enum class CheckMode { Crc, Full, None };
+const char* check_mode_name(CheckMode m);  // "crc", "full", "none"
+
 struct DeployOptions {
   int64_t l1_budget_bytes = 0;  // 0: the target's usable L1
-  int64_t l2_budget_bytes = 0;  // 0: the target's usable L2
+  int64_t l2_budget_bytes = 0;  // 0: the target's usable L2, less the program image where it is in L2 (with the
+                                // pulp-open platform, never more than that); > 0 on another platform: as given
   Objective objective = Objective::Model;
+  CheckMode check = CheckMode::Crc;
+  AppPlatform platform = AppPlatform::Host;
   // Non-empty: these plans (one per layer that needs one, in order, each within the L1 budget; e.g. the
   // L1-resident plans of eval/execute.h) instead of planning with `objective`.
   std::vector<TilePlan> plans;

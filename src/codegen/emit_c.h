@@ -29,9 +29,6 @@
 
 namespace dory {
 
-// Where the application is meant to run: the Makefile's default goal and `make run`.
-enum class AppPlatform { Host, Qemu, PulpOpen };
-const char* app_platform_name(AppPlatform p);  // "host", "qemu", "pulp-open"
 
 // The PULP-open cluster as the pulp-open platform (runtime/hal/pulp-open) drives it: 8 cores sharing 64 kB of
 // TCDM, of which the runtime keeps at most kPulpOpenRuntimeTcdmBytes after the L1 arena (link.ld: 8 stacks of
@@ -48,7 +45,6 @@ Status check_platform(const Target& target, int64_t l1_bytes, AppPlatform platfo
 struct EmitOptions {
   std::string network_name = "network";   // for comments and the banner
   bool copy_runtime = true;                // false: the build links a prebuilt runtime (tests)
-  AppPlatform platform = AppPlatform::Host;
 };
 
 // Writes the application into `dir` (created if needed; existing files of the same names are replaced), after

@@ -69,7 +69,7 @@ bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
   std::string kw, status, extra;
   tail >> kw >> L.tiles >> kw >> L.modeled_cycles;
   // the platform's measures as "key value" pairs, up to the status
-  while (tail >> status && status != "ok" && status != "MISMATCH") {
+  while (tail >> status && status != "ok" && status != "MISMATCH" && status != "unchecked") {
     if (status == "instructions")
       tail >> L.instructions;
     else if (status == "dma_instructions")

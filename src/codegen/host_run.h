@@ -78,6 +78,7 @@ struct HostRunResult {
   std::vector<HostLayerResult> l2_direct_layers;  // the l2-direct pass (app --mode l2-direct|both)
   std::vector<HostLayerResult> l1_resident_layers;  // the l1-resident pass (app --mode l1-resident)
   bool result_ok = false;              // the RESULT line says ok
+  int64_t l2_image_bytes = -1;         // pulp-open: the bytes of L2 the linked image reaches (-1: not measured)
   std::string first_mismatch;          // the first MISMATCH line, if any
   std::string command;                 // what was run
   bool passed() const { return exit_code == 0 && result_ok; }

@@ -63,9 +63,9 @@ Expected<GeneratedApp> deploy_as_evaluated(const Graph& g, const Target& target,
   DeployOptions d;
   d.l1_budget_bytes = e.l1_budget_bytes;
   d.objective = objective;
+  d.platform = platform;
   if (given) d.plans = plans;
   EmitOptions emit;
-  emit.platform = platform;
   emit.network_name = e.model;
   DORY_TRY(GeneratedApp app, generate_application(g, target, d, {}, dir, emit, seed));
   const Deployment& dep = app.deployment;

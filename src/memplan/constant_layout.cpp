@@ -1,5 +1,7 @@
 #include "memplan/constant_layout.h"
 
+#include <algorithm>
+
 namespace dory {
 
 namespace {
@@ -28,7 +30,7 @@ ConstantLayout layout_constants(const std::vector<TilePlan>& plans) {
     c.requant = place(g.requant_bytes_per_cout * g.c_out);
     r.layers.push_back(c);
   }
-  r.bytes = align8(end);
+  r.bytes = std::max<int64_t>(8, align8(end));
   return r;
 }
 

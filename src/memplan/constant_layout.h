@@ -8,7 +8,9 @@
 //   requant  requant_bytes_per_cout x c_out             per-channel records [C_out][k] (the layout the tiler's
 //                                                       transfers slice, tiler/transfers.h)
 // each starting at the next multiple of 8 bytes (zero padding between parts); `bytes` is rounded up to 8, so the
-// activations that follow (memplan.h) start aligned. A part without bytes has offset -1.
+// activations that follow (memplan.h) start aligned, and is at least 8 (a network without constants gets 8 zero
+// bytes: the generated code holds the constants in one C object, which cannot be empty). A part without bytes has
+// offset -1.
 #pragma once
 
 #include <cstdint>

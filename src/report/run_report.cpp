@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "codegen/l2_image.h"
 #include "report/text_table.h"
 #include "tiler/plan.h"
 
@@ -35,9 +36,17 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                    format_bytes_grouped(m.reserved_bytes), format_bytes_grouped(m.activation_bytes),
                    format_bytes_grouped(m.lower_bound_bytes),
                    m.activation_bytes == m.lower_bound_bytes ? ", optimal" : "");
-  s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n\n",
+  s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n",
                    check.layers, format_bytes_grouped(check.transfers), format_bytes_grouped(check.bytes),
                    format_bytes_grouped(check.computes));
+  if (!dep.target.l2.program_image.empty()) {
+    const L2Image m = l2_image(dep);
+    s += render_l2_image(m);
+    if (run && run->l2_image_bytes >= 0)
+      s += fmt::format("  as linked: the image reaches {} B of L2 ({} B under the prediction)\n",
+                       format_bytes_grouped(run->l2_image_bytes), format_bytes_grouped(m.used() - run->l2_image_bytes));
+  }
+  s += "\n";
   TextTable t;
   t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
               "modeled cycles", "MAC/cycle", "vs L1"};

@@ -168,6 +168,16 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     if (p.contains("linker_script")) {
       DORY_TRY(plat.linker_script, r.string(p, "linker_script", path));
     }
+    if (p.contains("image")) {
+      const json& im = p["image"];
+      ImageCosts c;
+      for (const char* key : {"base_bytes", "layer_bytes"}) {
+        if (!im.is_object() || !im.contains(key) || !im[key].is_number_integer() || im[key].get<int64_t>() < 0)
+          return r.error(path + ".image." + key, "a non-negative integer is required");
+        (std::string(key) == "base_bytes" ? c.base_bytes : c.layer_bytes) = im[key].get<int64_t>();
+      }
+      plat.image = c;
+    }
     if (!plat.runs("c")) return r.error(path + ".isa", "every platform runs portable C kernels (isa \"c\")");
     for (const std::string& s : plat.sources)
       if (!relative_path(s)) return r.error(path + ".sources", fmt::format("\"{}\" is not a path inside runtime/", s));
@@ -180,8 +190,8 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     const json& e = j["kernels"][i];
     const std::string path = fmt::format("kernels[{}]", i);
     if (!e.is_object()) return r.error(path, "an object is required");
-    static const std::set<std::string> keys = {"name",         "op",          "isa",     "input_types", "channel_block",
-                                               "pixel_block",  "scratch",     "source",  "twin"};
+    static const std::set<std::string> keys = {"name",    "op",      "isa",  "input_types", "channel_block", "pixel_block",
+                                               "scratch", "source",  "twin", "code_bytes"};
     for (const auto& [key, unused] : e.items())
       if (!keys.count(key)) return r.error(path + "." + key, "unknown field");
     RegistryKernel k;
@@ -223,6 +233,14 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     if (e.contains("twin")) {
       DORY_TRY(k.twin, r.string(e, "twin", path));
     }
+    if (e.contains("code_bytes")) {
+      if (!e["code_bytes"].is_object()) return r.error(path + ".code_bytes", "an object: platform -> bytes");
+      for (const auto& [plat, v] : e["code_bytes"].items()) {
+        if (!v.is_number_integer() || v.get<int64_t>() <= 0)
+          return r.error(path + ".code_bytes." + plat, "a positive integer is required");
+        k.code_bytes[plat] = v.get<int64_t>();
+      }
+    }
     if ((k.isa == "c") != k.twin.empty())
       return r.error(path + ".twin", k.isa == "c" ? "a portable kernel has no twin"
                                                   : "a kernel of a special ISA names its portable twin");
@@ -239,6 +257,18 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       return r.error(path, fmt::format("\"{}\" must be a portable kernel with the same op, input types, blocking "
                                        "and scratch as \"{}\"",
                                        k.twin, k.name));
+  }
+  // Every kernel that runs on an image platform has its code size there.
+  for (const RuntimePlatform& p : reg.platforms) {
+    if (!p.image) continue;
+    for (size_t i = 0; i < reg.kernels.size(); ++i) {
+      const RegistryKernel& k = reg.on_platform(reg.kernels[i], p);
+      if (!k.code_bytes.count(p.name))
+        return r.error(fmt::format("kernels[{}].code_bytes", &k - reg.kernels.data()),
+                       fmt::format("\"{}\" runs on platform \"{}\", whose program image dory accounts for: its "
+                                   "code_bytes there is required",
+                                   k.name, p.name));
+    }
   }
   return reg;
 }

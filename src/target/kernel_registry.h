@@ -48,11 +48,20 @@ struct RegistryKernel {
   ScratchFn scratch_fn = nullptr;
   std::string source;          // relative to runtime/
   std::string twin;            // ISA != "c": the portable kernel computing the same bits
+  std::map<std::string, int64_t> code_bytes;  // per image platform: its code with its file's helpers (an upper bound)
 
   bool takes(DType input) const;
   bool takes_any() const { return !input_types.has_value(); }
   // Bytes of L1 scratch for calls up to `shape` (0 when the kernel needs none).
   int64_t scratch_bytes(const dory_kernel_shape& shape) const;
+};
+
+// What a platform's program image costs in its memory beyond the kernels, the constants and the activations (for
+// targets whose L2 holds it: memories.L2.program_image; codegen/l2_image.h). Measured on builds of this runtime;
+// tests/e2e/l2_image_test.cpp checks that predictions never fall below what the linker places.
+struct ImageCosts {
+  int64_t base_bytes = 0;   // the runtime, libc, main and the network's glue code; data, heap, the main stack
+  int64_t layer_bytes = 0;  // per layer: its descriptor, name, tables and check records (excluding goldens)
 };
 
 struct RuntimePlatform {
@@ -61,6 +70,7 @@ struct RuntimePlatform {
   std::vector<std::string> sources;  // the runtime's own sources (executor, HAL, start-up), relative to runtime/
   std::string compile_flags, link_flags;
   std::string linker_script;         // relative to runtime/; empty for the host
+  std::optional<ImageCosts> image;   // the platform can hold a target's L2 image (every kernel has code_bytes here)
 
   bool runs(const std::string& kernel_isa) const;
 };

@@ -311,9 +311,10 @@ bool is_power_of_two(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
 
 // ---- sections --------------------------------------------------------------------------------------------------
 
-Expected<MemorySpec> parse_memory(const Obj& o) {
-  DORY_TRY_STATUS(o.check_keys({"size_bytes", "reserved_bytes", "access_cycles", "alignment_bytes"},
-                               "a memory level"));
+Expected<MemorySpec> parse_memory(const Obj& o, bool l2 = false) {
+  std::vector<std::string> keys = {"size_bytes", "reserved_bytes", "access_cycles", "alignment_bytes"};
+  if (l2) keys.push_back("program_image");
+  DORY_TRY_STATUS(o.check_keys(keys, l2 ? "L2" : "a memory level"));
   MemorySpec m;
   DORY_TRY(m.size_bytes, o.integer("size_bytes", 1, "a positive number of bytes"));
   DORY_TRY(m.reserved_bytes, o.integer("reserved_bytes", 0, "a non-negative number of bytes"));
@@ -328,6 +329,16 @@ Expected<MemorySpec> parse_memory(const Obj& o) {
         fmt::format("reserved_bytes is {} but size_bytes is {}: nothing would be left for dory's buffers "
                     "(rule: reserved_bytes < size_bytes)",
                     m.reserved_bytes, m.size_bytes));
+  if (l2 && o.has("program_image")) {
+    DORY_TRY(m.program_image, o.string("program_image"));
+    const RuntimePlatform* p = runtime_registry().platform(m.program_image);
+    if (!p || !p->image)
+      return o.ctx().error("target-value", o.path("program_image"),
+                           fmt::format("got \"{}\"; must be a runtime platform whose program image dory can account "
+                                       "for (runtime/registry.json: {})",
+                                       m.program_image, "\"pulp-open\""),
+                           "remove the field to have reserved_bytes cover the program");
+  }
   return m;
 }
 
@@ -695,7 +706,7 @@ Expected<Target> parse_root(const Ctx& ctx, const json& root) {
     DORY_TRY(Obj l1, mo.object("L1", "every target has an L1 (the cores' scratchpad)"));
     DORY_TRY(t.l1, parse_memory(l1));
     DORY_TRY(Obj l2, mo.object("L2", "every target has an L2 (where the network lives)"));
-    DORY_TRY(t.l2, parse_memory(l2));
+    DORY_TRY(t.l2, parse_memory(l2, true));
     if (mo.has("L3")) {
       DORY_TRY(Obj l3, mo.object("L3"));
       DORY_TRY(t.l3, parse_memory(l3));
@@ -850,10 +861,12 @@ Expected<Target> find_target(const std::string& name_or_path) {
 std::string target_to_json(const Target& t) {
   using ojson = nlohmann::ordered_json;
   auto memory = [](const MemorySpec& m) {
-    return ojson{{"size_bytes", m.size_bytes},
-                 {"reserved_bytes", m.reserved_bytes},
-                 {"access_cycles", m.access_cycles},
-                 {"alignment_bytes", m.alignment_bytes}};
+    ojson j{{"size_bytes", m.size_bytes},
+            {"reserved_bytes", m.reserved_bytes},
+            {"access_cycles", m.access_cycles},
+            {"alignment_bytes", m.alignment_bytes}};
+    if (!m.program_image.empty()) j["program_image"] = m.program_image;
+    return j;
   };
   auto family = [](KernelFamily f, const std::vector<KernelImpl>& impls) {
     ojson list = ojson::array();

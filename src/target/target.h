@@ -36,6 +36,11 @@ struct MemorySpec {
   int64_t reserved_bytes = 0;   // not available to dory's buffers: code, stacks, runtime data (0 <= r < size)
   int64_t access_cycles = 1;    // latency of one core load from this level (>= 1)
   int64_t alignment_bytes = 4;  // every buffer dory places here starts at a multiple of this (a power of two)
+  // L2 only, optional: the runtime platform (runtime/registry.json) whose program image this memory holds. Then
+  // reserved_bytes is only what lies outside the image (a boot area), and dory accounts for the image itself byte by
+  // byte (codegen/l2_image.h): code, data, stacks, checks, constants, activations. Empty: reserved_bytes covers the
+  // program.
+  std::string program_image;
 
   int64_t usable_bytes() const { return size_bytes - reserved_bytes; }
   bool operator==(const MemorySpec&) const = default;

@@ -33,6 +33,13 @@ using testing::TempDir;
 
 Graph load_network(const std::string& name) { return testing::load_test_network(name); }
 
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 HostBuildOptions prebuilt() {
   HostBuildOptions b;
   b.cflags = "-O1";
@@ -338,6 +345,44 @@ TEST(DeployBuilds, TheGeneratedCMakeListsAndMakefileBuildTheApplication) {
     EXPECT_NE(host.find(used), std::string::npos) << used << "\n" << host;
   for (const char* unused : {"kernels/add.c", "kernels/maxpool.c", "kernels/requantize.c"})
     EXPECT_EQ(host.find(unused), std::string::npos) << unused << "\n" << host;
+}
+
+// The three check modes on the same corrupted layer: crc names the layer (and how to see the element), full
+// reports the first differing element with its tile, none checks nothing and says so.
+TEST(DeployChecks, CrcNamesTheLayerFullTheElementNoneNothing) {
+  const Graph g = load_network("fmnist");
+  for (CheckMode mode : {CheckMode::Crc, CheckMode::Full, CheckMode::None}) {
+    SCOPED_TRACE(check_mode_name(mode));
+    TempDir dir(std::string("checks-") + check_mode_name(mode));
+    DeployOptions o;
+    o.l1_budget_bytes = 16 * 1024;
+    o.check = mode;
+    EmitOptions e;
+    e.copy_runtime = false;
+    Expected<GeneratedApp> app = generate_application(g, find_target("gap8").value(), o, {}, dir.path.string(), e, 3);
+    ASSERT_TRUE(app.ok()) << app.error().str();
+    const std::string goldens = read_text(dir.path / "goldens.c");
+    EXPECT_EQ(goldens.find("dory_golden_crc32") != std::string::npos, mode == CheckMode::Crc);
+    EXPECT_EQ(goldens.find("dory_golden_outputs") != std::string::npos, mode == CheckMode::Full);
+    const HostRunResult clean = run(*app, 8);
+    if (mode == CheckMode::None) {
+      EXPECT_FALSE(clean.passed()) << "nothing checked is no pass";
+      EXPECT_NE(clean.output.find("RESULT unchecked"), std::string::npos) << clean.output;
+      continue;
+    }
+    EXPECT_TRUE(clean.passed()) << clean.output;
+    const size_t L = tiled_layer(*app);
+    const dory_layer good = app->deployment.layers[L].descriptor();
+    corrupt_network_c(dir.path, L, R"(\.out = \{\.l2_offset = (\d+)u)",
+                      ".out = {.l2_offset = " + std::to_string(good.out.l2_offset + 64) + "u");
+    const HostRunResult r = run(*app, 8);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("MISMATCH layer " + std::to_string(L)), std::string::npos) << r.output;
+    if (mode == CheckMode::Crc)
+      EXPECT_NE(r.output.find("deploy with --check full"), std::string::npos) << r.output;
+    else
+      EXPECT_NE(r.output.find("element (h "), std::string::npos) << r.output;
+  }
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // application's own Makefile builds the PULP-open ELF (Debian's riscv64-unknown-elf-gcc + picolibc, the
 // platform's crt0.S and link.ld, the registry's Xpulpv2 kernels) -> GVSoC runs it on the 8 cluster cores with
 // MCHAN DMA -> every element of every layer compared with the reference executor by the application itself, in
-// the tiled pass and in the L2-direct pass. Networks: the bundled Fashion-MNIST example and ResNet-8
-// (tests/util/test_networks.h).
+// the tiled pass and in the L2-direct pass. Networks: the bundled Fashion-MNIST example, MobileNetV1-0.25 at 64x64,
+// ResNet-8 and the CIFAR-10 CNN of the DORY paper's size (tests/util/test_networks.h), on the stock 512 kB L2.
 //
 // Also: the executed cycle counts are > 0 and repeat exactly (GVSoC is deterministic), and a broken layer is
 // reported as a mismatch of that layer; and `dory eval --platform gvsoc` runs every mode of the example (each
@@ -55,8 +55,8 @@ bool in_ci() {
 GeneratedApp generate(const Graph& g, const std::string& dir, int64_t l1 = 0) {
   DeployOptions o;
   o.l1_budget_bytes = l1;
+  o.platform = AppPlatform::PulpOpen;
   EmitOptions e;
-  e.platform = AppPlatform::PulpOpen;
   Expected<GeneratedApp> app = generate_application(g, find_target("pulp-open").value(), o, {}, dir, e, 5);
   EXPECT_TRUE(app.ok()) << (app.ok() ? "" : app.error().str());
   return app.ok() ? std::move(*app) : GeneratedApp{};
@@ -99,7 +99,7 @@ TEST_P(GvsocNetwork, EveryLayerIsBitExactTiledAndFromL2) {
   expect_every_layer(app, r.l2_direct_layers, false);
 }
 
-INSTANTIATE_TEST_SUITE_P(Networks, GvsocNetwork, ::testing::Values("fmnist", "resnet8"),
+INSTANTIATE_TEST_SUITE_P(Networks, GvsocNetwork, ::testing::Values("fmnist", "mobilenet_v1", "resnet8", "cifar10"),
                          [](const auto& info) { return info.param; });
 
 TEST(Gvsoc, CyclesRepeatExactlyAndABrokenLayerIsReportedAsItsMismatch) {

@@ -166,7 +166,7 @@ void check_LoadableSegmentsAreInsideTheUsableL2AndNoneTouchesTheTcdm(const Built
     EXPECT_LE(s.vaddr + s.memsz, kL2Hi);
     EXPECT_LE(s.filesz, s.memsz);
   }
-  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(loads, 2) << "the program, and the application's L2 area (constants loaded, activations not)";
 }
 
 void check_EverySectionFitsL2OrTheTcdmAndCodeAndDataAreInL2(const Built& b) {
@@ -222,10 +222,20 @@ void check_TheL1ArenaStartsTheTcdmAndTheRuntimeFitsAfterIt(const Built& b) {
     EXPECT_GE(syms.at(s).addr, l1_end) << s;
     EXPECT_LT(syms.at(s).addr, syms.at("__dory_cluster_stacks_start").addr) << s;
   }
-  // The L2 arena is in L2.
-  ASSERT_TRUE(syms.count("l2_arena"));
-  EXPECT_GE(syms.at("l2_arena").addr, kL2Lo);
-  EXPECT_LE(syms.at("l2_arena").addr + syms.at("l2_arena").size, kL2Hi);
+  // The application's L2 area is in L2: the constants where the loader puts them, the activations right after.
+  ASSERT_TRUE(syms.count("dory_network_constants"));
+  ASSERT_TRUE(syms.count("l2_activations"));
+  const Symbol& c = syms.at("dory_network_constants");
+  const Symbol& act = syms.at("l2_activations");
+  EXPECT_GE(c.addr, kL2Lo);
+  EXPECT_EQ(c.addr + c.size, act.addr) << "the activations must follow the constants (main.c checks it too)";
+  EXPECT_LE(act.addr + act.size, kL2Hi);
+  // ... and the constants are in the image once: the program's other data sections together are smaller than
+  // them, so they cannot hold a second copy (a copied-in arena in .bss or the bytes again in .rodata).
+  uint64_t other = 0;
+  for (const Section& s : sections(b.run("readelf -SW")))
+    if (s.name == ".rodata" || s.name == ".data" || s.name == ".bss") other += s.size;
+  EXPECT_LT(other, c.size) << ".rodata + .data + .bss";
 }
 
 void check_TheClusterEntryAndTheDriversAreLinked(const Built& b) {

@@ -103,7 +103,7 @@ GeneratedApp generate(const Graph& g, int64_t l1, const std::string& dir) {
   o.l1_budget_bytes = l1;
   EmitOptions e;
   e.copy_runtime = false;
-  e.platform = AppPlatform::Qemu;
+  o.platform = AppPlatform::Qemu;
   Expected<GeneratedApp> app = generate_application(g, find_target("gap8").value(), o, {}, dir, e, 3);
   EXPECT_TRUE(app.ok()) << (app.ok() ? "" : app.error().str());
   return app.ok() ? std::move(*app) : GeneratedApp{};

@@ -19,6 +19,9 @@
 //       get it. --platform also sets the default goal of the Makefile `dory deploy` writes.
 //       --mode l2-direct|both: the app (also) runs every layer as one kernel call on its operands in L2 without
 //       DMA (the paper's "L2 fetching" baseline), each layer checked too; the table gets L2-direct columns.
+//   --check crc|full|none (both): how the application checks each layer against the reference executor: a CRC-32
+//       of its output (the default: 4 bytes per layer), every element (the first that differs is reported; for
+//       debugging), or not at all (dory deploy only, for production).
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -52,8 +55,18 @@ struct DeployArgs {
   bool markdown = false;
   std::string timeline;
   std::string platform = "host";
+  std::string check = "crc";
   std::string mode = "tiled";  // dory run
 };
+
+Expected<CheckMode> parse_check(const std::string& c) {
+  if (c == "crc") return CheckMode::Crc;
+  if (c == "full") return CheckMode::Full;
+  if (c == "none") return CheckMode::None;
+  return make_error("cli-bad-check", "--check", fmt::format("unknown check mode '{}'", c),
+                    "use crc (a CRC-32 of every layer's output, the default), full (every element: the first that "
+                    "differs is reported) or none (no check, for production)");
+}
 
 Expected<AppPlatform> parse_platform(const std::string& p) {
   if (p == "host") return AppPlatform::Host;
@@ -87,6 +100,7 @@ Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
     return make_error("cli-bad-objective", "--objective", fmt::format("unknown objective '{}'", a.objective),
                       "use model (minimize modeled latency), dory (DORY's heuristic) or fill (largest tiles)");
   o.objective = *obj;
+  DORY_TRY(o.check, parse_check(a.check));
   std::vector<std::vector<int32_t>> inputs;
   if (!a.inputs.empty()) {
     if (a.inputs.size() != graph.inputs.size())
@@ -101,7 +115,7 @@ Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
   }
   EmitOptions e;
   e.network_name = std::filesystem::path(a.model.model).stem().string();
-  DORY_TRY(e.platform, parse_platform(a.platform));
+  DORY_TRY(o.platform, parse_platform(a.platform));
   return generate_application(graph, target, o, std::move(inputs), dir, e, a.seed);
 }
 
@@ -120,6 +134,11 @@ int run_deploy(const DeployArgs& a) {
 }
 
 int run_run(const DeployArgs& a) {
+  if (a.check == "none")
+    return report(make_error("cli-bad-check", "--check none",
+                             "dory run checks every layer against the reference executor; an application without "
+                             "goldens has nothing to check",
+                             "use --check crc (the default) or full here; --check none is for dory deploy"));
   if (app_mode_bits(a.mode) == 0 || a.mode == "l1-resident")  // (l1-resident: dory eval --platform gvsoc)
     return report(make_error("cli-bad-mode", "--mode", fmt::format("unknown execution mode '{}'", a.mode),
                              "use tiled (DORY's tiles, the default), l2-direct (operands in L2, no DMA) or both"));
@@ -223,6 +242,10 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
   cmd->add_option("--input", a.inputs, "input .npy or .bin per model input (default: seeded random inputs)");
   cmd->add_option("--seed", a.seed, "seed of the random inputs")->capture_default_str();
   cmd->add_flag("--markdown", a.markdown, "print the table as markdown");
+  cmd->add_option("--check", a.check,
+                  "how the application checks each layer: crc (a CRC-32 of its output), full (every element; reports "
+                  "the first that differs) or none (dory deploy only: no goldens)")
+      ->capture_default_str();
   cmd->add_option("--timeline", a.timeline, "write the modeled DMA/compute timeline of every tile as CSV to FILE");
   cmd->add_option("--platform", a.platform,
                   "host (this machine), qemu (rv32imc under QEMU: needs scripts/install-deps.sh --riscv) or gvsoc "

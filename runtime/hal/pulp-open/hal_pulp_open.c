@@ -371,7 +371,7 @@ dory_pulp_counters dory_pulp_take_counters(void) {
 
 /* ---- platform control -------------------------------------------------------------------------------------- */
 
-void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
+void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, uint32_t l2_loaded) {
   const uintptr_t a1 = (uintptr_t)l1, a2 = (uintptr_t)l2;
   if (g.initialized) pulp_fail("dory_pulp_init called twice");
   if (on_cluster()) pulp_fail("dory_pulp_init called on a cluster core");
@@ -387,7 +387,9 @@ void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
   g.l1_size = l1_bytes;
   g.l2_size = l2_bytes;
   memset(g.l1, 0xA5, l1_bytes);
-  memset(g.l2, 0xA5, l2_bytes);
+  if (l2_loaded > l2_bytes) pulp_fail("dory_pulp_init: %lu loaded bytes in an L2 arena of %lu", (unsigned long)l2_loaded,
+                                      (unsigned long)l2_bytes);
+  memset((uint8_t *)g.l2 + l2_loaded, 0xA5, l2_bytes - l2_loaded);
   cluster_start();
   g.initialized = 1;
 }

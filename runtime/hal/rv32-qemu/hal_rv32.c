@@ -166,7 +166,7 @@ uint64_t dory_rv32_dma_instructions(void) { return g.dma_instructions; }
 
 /* ---- platform control -------------------------------------------------------------------------------------- */
 
-void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
+void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, uint32_t l2_loaded) {
   if (g.initialized) rv32_fail("dory_rv32_init called twice");
   if (!l1 || !l2 || l1_bytes == 0 || l2_bytes == 0)
     rv32_fail("dory_rv32_init: arenas must be >= 1 B (L1 %lu, L2 %lu)", (unsigned long)l1_bytes,
@@ -177,7 +177,9 @@ void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes) {
   g.l1_size = l1_bytes;
   g.l2_size = l2_bytes;
   memset(g.l1, 0xA5, l1_bytes);
-  memset(g.l2, 0xA5, l2_bytes);
+  if (l2_loaded > l2_bytes) rv32_fail("dory_rv32_init: %lu loaded bytes in an L2 arena of %lu", (unsigned long)l2_loaded,
+                                      (unsigned long)l2_bytes);
+  memset((uint8_t *)g.l2 + l2_loaded, 0xA5, l2_bytes - l2_loaded);
   g.next_id = 1;
   g.initialized = 1;
 }

@@ -131,6 +131,19 @@ static inline dory_dma_desc dory_dma_3d(void *dst, uint32_t dst_row_stride, uint
 
 /* ---- memory, time, errors ---------------------------------------------------------------------------------- */
 
+/* Where the network's constants and activations go in the application (the generated network.c and main.c).
+ * On platforms whose program image is in L2 (pulp-open, rv32) the constants stay where the loader put them:
+ * link.ld places the section .dory_l2_constants and right after it the activations' arena .dory_l2_arena, and
+ * the application's L2 area begins with the constants. On the host the constants are ordinary read-only data,
+ * copied into the simulated L2. */
+#if defined(DORY_PLATFORM_PULP_OPEN) || defined(DORY_PLATFORM_RV32)
+#define DORY_L2_CONSTANTS __attribute__((section(".dory_l2_constants"), aligned(8)))
+#define DORY_L2_ARENA __attribute__((section(".dory_l2_arena"), aligned(8)))
+#else
+#define DORY_L2_CONSTANTS
+#define DORY_L2_ARENA __attribute__((aligned(8)))
+#endif
+
 void *dory_l1_base(void);
 uint32_t dory_l1_size(void);
 void *dory_l2_base(void);

@@ -50,8 +50,9 @@ extern "C" {
 #define DORY_PULP_L1_SECTION __attribute__((section(".dory_l1"), aligned(16)))
 
 /* Gives the platform its arenas (l1 inside TCDM, l2 inside L2, each >= 1 byte), fills them with 0xA5 (not zero:
- * neither is the chip's memory), and starts the cluster. Call once, first, on the FC. */
-void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes);
+ * neither is the chip's memory) except the first l2_loaded bytes of l2 (data the loader put there: the network's
+ * constants), and starts the cluster. Call once, first, on the FC. */
+void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, uint32_t l2_loaded);
 
 /* Verifies that every DMA job was waited for (stops the program otherwise). */
 void dory_pulp_shutdown(void);

@@ -40,8 +40,9 @@ extern "C" {
 #error "define exactly one of DORY_RV32_SYSTEM (qemu-system, semihosting) and DORY_RV32_USER (qemu-riscv32)"
 #endif
 
-/* Gives the platform its arenas (each >= 1 byte, 8-byte aligned) and fills them with 0xA5. Call once, first. */
-void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes);
+/* Gives the platform its arenas (each >= 1 byte, 8-byte aligned) and fills them with 0xA5, except the first
+ * l2_loaded bytes of l2 (data the loader put there: the network's constants). Call once, first. */
+void dory_rv32_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, uint32_t l2_loaded);
 
 /* Verifies that every DMA job was waited for (stops the program otherwise). */
 void dory_rv32_shutdown(void);

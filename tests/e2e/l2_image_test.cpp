@@ -1,0 +1,183 @@
+// What lives in L2 is what the budget counts (codegen/l2_image.h): on pulp-open, whose L2 holds the program image,
+// dory deploy's prediction of the image is never below what the linker places, nor far above it; a network at the
+// edge of the budget links, one byte less of L2 is refused before any build (l2-overflow, exit 2); and the
+// registry's code sizes are upper bounds of the kernels as compiled for the platform.
+//
+// Needs the RISC-V cross toolchain (skips without it, fails under CI=true, which installs it).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "codegen/app.h"
+#include "codegen/l2_image.h"
+#include "target/kernel_registry.h"
+#include "target/target.h"
+#include "../util/run_cli.h"
+#include "../util/temp_dir.h"
+#include "../util/test_networks.h"
+
+namespace dory {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+#define SKIP_WITHOUT_RISCV()                                                                       \
+  do {                                                                                             \
+    if (Status tc = riscv_toolchain_available(); !tc.ok()) {                                       \
+      if (in_ci()) FAIL() << "CI=true and the RISC-V toolchain is missing: " << tc.error().str();   \
+      GTEST_SKIP() << "no RISC-V cross toolchain: " << tc.error().str();                           \
+    }                                                                                              \
+  } while (0)
+
+std::pair<int, std::string> sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = p ? pclose(p) : -1;
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+Target pulp_open_with_l2(int64_t l2_bytes) {
+  Target t = find_target("pulp-open").value();
+  t.l2.size_bytes = l2_bytes;
+  return t;
+}
+
+Expected<GeneratedApp> generate(const Graph& g, const Target& t, CheckMode check, const std::string& dir) {
+  DeployOptions o;
+  o.platform = AppPlatform::PulpOpen;
+  o.check = check;
+  return generate_application(g, t, o, {}, dir, EmitOptions{}, 5);
+}
+
+TEST(L2Image, ThePredictionHoldsWhatTheLinkerPlacesAndIsNotFarAbove) {
+  SKIP_WITHOUT_RISCV();
+  const Target t = find_target("pulp-open").value();
+  // Every check mode on the example; the default (crc) on two larger networks (each build takes seconds).
+  const std::vector<std::pair<const char*, CheckMode>> cases = {
+      {"fmnist", CheckMode::Crc}, {"fmnist", CheckMode::Full}, {"fmnist", CheckMode::None},
+      {"cifar10", CheckMode::Crc}, {"mobilenet_v1", CheckMode::Crc}};
+  for (const auto& [net, check] : cases) {
+    const Graph g = testing::load_test_network(net);
+    {
+      SCOPED_TRACE(std::string(net) + " check " + check_mode_name(check));
+      TempDir dir(std::string("l2-image-") + net);
+      Expected<GeneratedApp> app = generate(g, t, check, (dir.path / "app").string());
+      if (!app.ok()) {  // only full goldens may make a network too large
+        EXPECT_EQ(check, CheckMode::Full) << app.error().str();
+        EXPECT_EQ(app.error().code, "l2-overflow") << app.error().str();
+        continue;
+      }
+      ASSERT_TRUE(build_pulp_open_app(app->dir).ok());
+      const L2Image m = l2_image(app->deployment);
+      Expected<L2Placement> placed =
+          read_l2_placement(app->dir + "/app-pulp-open.elf", kPulpOpenL2Base, t.l2.size_bytes);
+      ASSERT_TRUE(placed.ok()) << placed.error().str();
+      EXPECT_GE(m.used(), placed->end) << render_l2_image(m);
+      EXPECT_LE(m.used() - placed->end, 8 * 1024) << "the estimate is loose\n" << render_l2_image(m);
+      // The exact parts are exact: the constants' and the activations' sections.
+      std::map<std::string, int64_t> bytes;
+      for (const L2Section& s : placed->sections) bytes[s.name] = s.bytes;
+      EXPECT_EQ(bytes[".dory_l2_constants"], m.constants);
+      EXPECT_EQ(bytes[".dory_l2_arena"], m.activations);
+    }
+  }
+}
+
+TEST(L2Image, ANetworkAtTheEdgeLinksAndOneByteLessIsRefusedBeforeAnyBuild) {
+  SKIP_WITHOUT_RISCV();
+  const Graph g = testing::load_test_network("cifar10");
+  // The smallest L2 the prediction allows: the stock one minus its free bytes.
+  TempDir probe("l2-edge-probe");
+  Expected<GeneratedApp> stock = generate(g, find_target("pulp-open").value(), CheckMode::Crc, probe.path.string());
+  ASSERT_TRUE(stock.ok()) << stock.error().str();
+  const int64_t edge = l2_image(stock->deployment).used();
+  ASSERT_GT(edge, 0);
+
+  TempDir at("l2-edge");
+  Expected<GeneratedApp> fits = generate(g, pulp_open_with_l2(edge), CheckMode::Crc, (at.path / "app").string());
+  ASSERT_TRUE(fits.ok()) << fits.error().str();
+  EXPECT_EQ(l2_image(fits->deployment).free(), 0);
+  const Status built = build_pulp_open_app(fits->dir);
+  EXPECT_TRUE(built.ok()) << (built.ok() ? "" : built.error().str());
+
+  TempDir below("l2-edge-below");
+  Expected<GeneratedApp> over = generate(g, pulp_open_with_l2(edge - 8), CheckMode::Crc, below.path.string());
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, "l2-overflow");
+  EXPECT_EQ(over.error().exit_code(), 2);
+  for (const char* s : {"L2 also holds the program", "L2 map", "kernels", "constants", "activations"})
+    EXPECT_NE(over.error().message.find(s), std::string::npos) << s << "\n" << over.error().str();
+  EXPECT_NE(over.error().hint.find("--check none"), std::string::npos) << over.error().str();
+  EXPECT_FALSE(fs::exists(below.path / "network.c")) << "refused before writing anything";
+}
+
+TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMap) {
+  TempDir dir("l2-cli");
+  const std::string model = dir.path.string() + "/mbn.onnx";
+  ASSERT_EQ(testing::run_cli("netgen mobilenet_v1_0.25_128 -o " + model).status, 0);
+  const testing::CliResult r =
+      testing::run_cli("deploy " + model + " --target pulp-open --platform pulp-open -o " + dir.path.string() + "/app");
+  EXPECT_EQ(r.status, 2) << r.output;
+  for (const char* s : {"l2-overflow", "L2 map", "program image is in L2", "free"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+}
+
+TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
+  SKIP_WITHOUT_RISCV();
+  const RuntimeRegistry& reg = runtime_registry();
+  const fs::path rt = runtime_source_dir();
+  TempDir dir("l2-code");
+  for (const RuntimePlatform& p : reg.platforms) {
+    if (!p.image) continue;
+    // Each source once, compiled as the platform's builds compile it; then every function's size.
+    std::map<std::string, int64_t> fn_bytes, file_helpers;
+    std::map<std::string, std::string> file_of;
+    for (const RegistryKernel& k0 : reg.kernels) {
+      const RegistryKernel& k = reg.on_platform(k0, p);
+      if (file_helpers.count(k.source)) continue;
+      const fs::path obj = dir.path / (fs::path(k.source).stem().string() + ".o");
+      auto [rc, out] = sh("riscv64-unknown-elf-gcc -O2 -std=c99 -ffunction-sections -fdata-sections " + p.compile_flags +
+                          " -I" + (rt / "include").string() + " -c " + (rt / k.source).string() + " -o " + obj.string());
+      ASSERT_EQ(rc, 0) << out;
+      std::tie(rc, out) = sh("riscv64-unknown-elf-nm -S " + obj.string());
+      ASSERT_EQ(rc, 0) << out;
+      std::istringstream in(out);
+      std::string line;
+      file_helpers[k.source] = 0;
+      while (std::getline(in, line)) {
+        std::smatch m;
+        if (!std::regex_match(line, m, std::regex(R"([0-9a-f]+ ([0-9a-f]+) ([Tt]) (\S+))"))) continue;
+        const int64_t size = std::stoll(m[1].str(), nullptr, 16);
+        if (m[2] == "T") fn_bytes[m[3]] = size, file_of[m[3]] = k.source;
+        else file_helpers[k.source] += size;
+      }
+    }
+    for (const RegistryKernel& k0 : reg.kernels) {
+      const RegistryKernel& k = reg.on_platform(k0, p);
+      SCOPED_TRACE(p.name + " " + k.name);
+      ASSERT_TRUE(fn_bytes.count(k.name)) << "not compiled from " << k.source;
+      const int64_t measured = fn_bytes[k.name] + file_helpers[k.source];
+      const int64_t registered = k.code_bytes.at(p.name);
+      EXPECT_GE(registered, measured) << "runtime/registry.json code_bytes is below the compiled kernel";
+      EXPECT_LE(registered, measured + measured / 4 + 256) << "runtime/registry.json code_bytes is far above it";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dory
