@@ -10,8 +10,8 @@
 //
 //   gvsoc_eval [--network fmnist|resnet8|cifar10|FILE.onnx]... [--l1 B,B,...] [--no-sweep] [--svg-dir DIR]
 //              [--target T]
-// Defaults: the example network and ResNet-8, pulp-open, L1 sweep 8k,12k,16k,24k,35000. Needs GVSOC_INSTALL and
-// the RISC-V toolchain (scripts/install-deps.sh --riscv --gvsoc).
+// Defaults: the example network, ResNet-8 and the CIFAR-10 CNN, pulp-open, L1 sweep 8k,12k,16k,24k,35000. Needs
+// GVSOC_INSTALL and the RISC-V toolchain (scripts/install-deps.sh --riscv --gvsoc).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -161,7 +161,7 @@ int run(int argc, char** argv) {
       return 1;
     }
   }
-  if (names.empty()) names = {"fmnist", "resnet8"};
+  if (names.empty()) names = {"fmnist", "resnet8", "cifar10"};
   auto target = find_target(target_name);
   if (!target) {
     std::fprintf(stderr, "%s\n", target.error().str().c_str());
@@ -207,8 +207,9 @@ int run(int argc, char** argv) {
       continue;
     }
     e->executed = std::move(*x);
-    std::printf("Table 1 analog (executed; L1 budget %s B; \"c-o\": layers whose L1-resident time is compute-only):\n\n",
-                format_bytes_grouped(e->l1_budget_bytes).c_str());
+    std::printf(
+        "Table 1 analog (executed; L1 budget %s B; \"c-o\": layers whose L1-resident time is compute-only):\n\n",
+        format_bytes_grouped(e->l1_budget_bytes).c_str());
     std::printf("%s\n", render_markdown(table1(*e)).c_str());
     std::printf("Per layer, executed (Figure 3 analog at this budget):\n\n%s\n",
                 render_markdown(eval_executed_side_by_side_table(*e)).c_str());

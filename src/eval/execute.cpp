@@ -84,7 +84,8 @@ Expected<HostRunResult> run_checked(const GeneratedApp& app, const AppRunOptions
   DORY_TRY(HostRunResult r, run_application(app, ro));
   const size_t n = app.deployment.layers.size();
   const int bits = app_mode_bits(ro.mode);
-  const bool complete = ((bits & 1) == 0 || r.layers.size() == n) && ((bits & 2) == 0 || r.l2_direct_layers.size() == n) &&
+  const bool complete = ((bits & 1) == 0 || r.layers.size() == n) &&
+                        ((bits & 2) == 0 || r.l2_direct_layers.size() == n) &&
                         ((bits & 4) == 0 || r.l1_resident_layers.size() == n);
   if (!r.passed() || !complete)
     return make_error("eval-execution-mismatch", app.dir,

@@ -306,7 +306,8 @@ TextTable eval_executed_side_by_side_table(const NetworkEval& e) {
     if (mt.fallback || mt.compute_only)
       note += fmt::format("{}{}: {}", note.empty() ? "" : "; ", short_mode(m), total_note(mt));
   }
-  for (EvalMode m : kAllEvalModes) r.push_back(rate_text(e.total_macs, static_cast<double>(totals[mode_index(m)].cycles)));
+  for (EvalMode m : kAllEvalModes)
+    r.push_back(rate_text(e.total_macs, static_cast<double>(totals[mode_index(m)].cycles)));
   r.push_back(kExecuted);
   r.push_back(note);
   t.add(std::move(r));
@@ -360,7 +361,8 @@ TextTable eval_executed_network_table(const NetworkEval& e) {
     const double rate = macs_per_cycle(e.total_macs, c);
     t.add({eval_mode_title(m), count_text(mt.cycles), fmt::format("{:.3f}", latency_ms(e, c)),
            fmt::format("{:.2f}", rate), fmt::format("{:.3f}", rate / cores_of(e)),
-           m == EvalMode::L1Resident || l1.cycles <= 0 ? "" : percent_text(overhead_vs(c, static_cast<double>(l1.cycles))),
+           m == EvalMode::L1Resident || l1.cycles <= 0 ? ""
+                                                       : percent_text(overhead_vs(c, static_cast<double>(l1.cycles))),
            m == EvalMode::L2Direct || l2.cycles <= 0 ? "" : ratio_text(speedup_vs(c, static_cast<double>(l2.cycles))),
            cycles_text(mt.modeled), percent_text(mt.error()), total_note(mt)});
   }
@@ -410,7 +412,8 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
     const int64_t total = sp.core_total(0);
     const int64_t dma = sp.part(0, SplitPart::DmaWait) + sp.part(0, SplitPart::DmaIssue);
     row.push_back(format_bytes_grouped(total));
-    row.push_back(total > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(total)) : "-");
+    row.push_back(total > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(total))
+                            : "-");
     row.push_back(fmt::format("{}-{}", format_bytes_grouped(cmin), format_bytes_grouped(cmax)));
     row.push_back(cycles_text(sp.modeled_compute));
     row.push_back(cycles_text(sp.modeled_issue));
@@ -427,8 +430,9 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
   for (size_t k = 0; k < kNumSplitParts; ++k) row.push_back(format_bytes_grouped(sum[k]));
   row.push_back(format_bytes_grouped(split_sum));
   const int64_t dma = sum[static_cast<size_t>(SplitPart::DmaWait)] + sum[static_cast<size_t>(SplitPart::DmaIssue)];
-  row.push_back(split_sum > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(split_sum))
-                              : "-");
+  row.push_back(split_sum > 0
+                    ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(split_sum))
+                    : "-");
   row.push_back("");
   row.push_back(cycles_text(mc));
   row.push_back(cycles_text(mi));
@@ -597,7 +601,8 @@ nlohmann::json executed_cycles_json(const NetworkEval& e) {
       nlohmann::json cores = nlohmann::json::array();
       for (size_t c = 0; c < sp.per_core.size(); ++c) {
         nlohmann::json core = nlohmann::json::object();
-        for (size_t k = 0; k < kNumSplitParts; ++k) core[split_part_name(static_cast<SplitPart>(k))] = sp.per_core[c][k];
+        for (size_t k = 0; k < kNumSplitParts; ++k)
+          core[split_part_name(static_cast<SplitPart>(k))] = sp.per_core[c][k];
         core["total"] = sp.core_total(c);
         cores.push_back(core);
       }
