@@ -40,6 +40,15 @@ int run_capture(const std::string& cmd, std::string& out) {
   return -1;
 }
 
+// Runs an application's command and parses what it printed.
+HostRunResult run_and_parse(const std::string& cmd) {
+  HostRunResult r;
+  r.command = cmd;
+  r.exit_code = run_capture(cmd, r.output);
+  parse_app_output(r);
+  return r;
+}
+
 }  // namespace
 
 const char* cycle_split_category_name(size_t k) {
@@ -181,11 +190,7 @@ Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vect
   for (const std::string& e : env) cmd += quote(e) + " ";
   cmd += fmt::format("timeout -s KILL {} {}", timeout_s, quote(app.string()));
   for (const std::string& a : args) cmd += " " + quote(a);
-  HostRunResult r;
-  r.command = cmd;
-  r.exit_code = run_capture(cmd, r.output);
-  parse_app_output(r);
-  return r;
+  return run_and_parse(cmd);
 }
 
 // ---- RISC-V under QEMU ----------------------------------------------------------------------------------------
@@ -426,11 +431,7 @@ Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, 
                       kInstallHint);
   std::string cmd = fmt::format("timeout -s KILL {} {} ", timeout_s, qemu_run_command(mode));
   cmd += mode == QemuMode::System ? "-kernel " + quote(elf.string()) + " </dev/null" : quote(elf.string());
-  HostRunResult r;
-  r.command = cmd;
-  r.exit_code = run_capture(cmd, r.output);
-  parse_app_output(r);
-  return r;
+  return run_and_parse(cmd);
 }
 
 // ---- PULP-open on GVSoC ----------------------------------------------------------------------------------------

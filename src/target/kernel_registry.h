@@ -48,7 +48,9 @@ struct RegistryKernel {
   ScratchFn scratch_fn = nullptr;
   std::string source;          // relative to runtime/
   std::string twin;            // ISA != "c": the portable kernel computing the same bits
-  std::map<std::string, int64_t> code_bytes;  // per image platform: its code with its file's helpers (an upper bound)
+  std::map<std::string, int64_t> code_bytes;  // per image platform: its code with its file's helpers and what it
+                                              // links (an upper bound)
+  std::vector<std::string> links;  // registry kernels it calls (its fallbacks): built and linked with it
 
   bool takes(DType input) const;
   bool takes_any() const { return !input_types.has_value(); }
@@ -84,7 +86,7 @@ struct RuntimeRegistry {
   const RuntimePlatform* platform(const std::string& name) const;
   // The kernel that runs `k` on `p`: k itself when p's cores execute k's ISA, else its portable twin.
   const RegistryKernel& on_platform(const RegistryKernel& k, const RuntimePlatform& p) const;
-  // The sources of the kernels `names` as built for `p` (each once, in registry order).
+  // The sources of the kernels `names` as built for `p` and of the kernels they link (each once, in registry order).
   std::vector<std::string> kernel_sources(const std::vector<std::string>& names, const RuntimePlatform& p) const;
 };
 

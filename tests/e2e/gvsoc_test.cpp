@@ -25,6 +25,7 @@
 
 #include "codegen/app.h"
 #include "target/target.h"
+#include "../util/platforms.h"
 #include "../util/run_cli.h"
 #include "../util/temp_dir.h"
 #include "../util/test_networks.h"
@@ -34,23 +35,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::TempDir;
-
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-#define SKIP_WITHOUT_GVSOC()                                                                          \
-  do {                                                                                                \
-    if (Expected<std::string> g = gvsoc_install(); !g.ok()) {                                         \
-      if (in_ci()) FAIL() << "CI=true and GVSoC is not usable: " << g.error().str();                  \
-      GTEST_SKIP() << "no GVSoC (set GVSOC_INSTALL): " << g.error().str();                            \
-    }                                                                                                 \
-    if (Status tc = riscv_toolchain_available(); !tc.ok()) {                                          \
-      if (in_ci()) FAIL() << "CI=true and the RISC-V toolchain is missing: " << tc.error().str();      \
-      GTEST_SKIP() << "no RISC-V cross toolchain: " << tc.error().str();                              \
-    }                                                                                                 \
-  } while (0)
 
 GeneratedApp generate(const Graph& g, const std::string& dir, int64_t l1 = 0) {
   DeployOptions o;
@@ -81,16 +65,17 @@ void expect_every_layer(const GeneratedApp& app, const std::vector<HostLayerResu
     EXPECT_TRUE(layers[i].ok);
     EXPECT_GT(layers[i].cycles, 0);
     EXPECT_GT(layers[i].instructions, 0);
-    if (tiled)
+    if (tiled) {
       EXPECT_EQ(layers[i].modeled_cycles,
                 static_cast<uint64_t>(app.deployment.layers[i].plan.cost.total_cycles + 0.5));
+    }
   }
 }
 
 class GvsocNetwork : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GvsocNetwork, EveryLayerIsBitExactTiledAndFromL2) {
-  SKIP_WITHOUT_GVSOC();
+  DORY_SKIP_WITHOUT_GVSOC();
   TempDir dir("gvsoc-" + GetParam());
   const GeneratedApp app = generate(testing::load_test_network(GetParam()), (dir.path / "app").string());
   const HostRunResult r = build_and_run(app, "both");
@@ -103,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Networks, GvsocNetwork, ::testing::Values("fmnist", "mo
                          [](const auto& info) { return info.param; });
 
 TEST(Gvsoc, CyclesRepeatExactlyAndABrokenLayerIsReportedAsItsMismatch) {
-  SKIP_WITHOUT_GVSOC();
+  DORY_SKIP_WITHOUT_GVSOC();
   TempDir dir("gvsoc-repeat");
   const GeneratedApp app = generate(testing::load_test_network("fmnist"), (dir.path / "app").string(), 16 * 1024);
   const HostRunResult a = build_and_run(app);
@@ -142,7 +127,7 @@ TEST(Gvsoc, CyclesRepeatExactlyAndABrokenLayerIsReportedAsItsMismatch) {
 constexpr int64_t kSplitHeadAndTailBound = 1000;
 
 TEST(GvsocEval, TheExampleRunsEveryModeBesideTheModelAndTheSplitAddsUpToTheMeasuredCycles) {
-  SKIP_WITHOUT_GVSOC();
+  DORY_SKIP_WITHOUT_GVSOC();
   TempDir dir("gvsoc-eval");
   const std::string html = (dir.path / "report.html").string();
   // --max-layer-error 0: no model is exact to the cycle on every layer, so the bound must fail the command, after
