@@ -95,10 +95,10 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   rq->add_per_channel = (uint8_t)rng_chance(r, 50);
   m_abs = rng_range(r, 1, mmax);
   if (wide && pow2 && !trunc && rng_chance(r, 60)) {
-    /* an exporter's m / 2^s with s >= 32 and m in int32 (the 64-bit fast path): m ~ 2^(s + out_bits - 2) / typ,
+    /* an exporter's m / 2^s, s around 32, m in int32 (the 64-bit fast path): m ~ 2^(s + out_bits - 2) / typ,
      * per-channel multipliers within a factor 2 of it */
     int64_t mm;
-    s_exporter = 32 + (int)rng_range(r, 0, 6);
+    s_exporter = 28 + (int)rng_range(r, 0, 10); /* s < 32 too: the kernels scale m by 2^(32-s) when it fits */
     mm = ((int64_t)1 << (s_exporter + out_bits - 2)) / typ;
     if (mm > ((int64_t)1 << 31) - 1) mm = ((int64_t)1 << 31) - 1;
     if (mm > ((int64_t)1 << 60) / (bound + 1) / 2) mm = ((int64_t)1 << 60) / (bound + 1) / 2;
@@ -193,7 +193,9 @@ static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, i
   if (out_type <= DORY_INT8) *feat |= CF_OUT8;
   if (out_type == DORY_UINT16 || out_type == DORY_INT16) *feat |= CF_OUT16;
   if (!wide && pow2 && !trunc && out_type <= DORY_INT8) *feat |= CF_FAST;
-  if (wide && pow2 && !trunc && s >= 32 && mmax < ((int64_t)1 << 31) && out_type <= DORY_INT8) *feat |= CF_FAST64;
+  if (wide && pow2 && !trunc && (s >= 32 ? mmax < ((int64_t)1 << 31) : s >= 2 && mmax < ((int64_t)1 << (s - 1))) &&
+      out_type <= DORY_INT8)
+    *feat |= CF_FAST64;
   snprintf(d, dn, "rq{%s m=%lld%s a=%lld%s D=%lld %s zp=%ld [%ld,%ld] -> %s}", wide ? "64" : "32", (long long)rq->mul,
            rq->mul_per_channel ? "/ch" : "", (long long)rq->add, rq->add_per_channel ? "/ch" : "", (long long)D,
            trunc ? "trunc" : "floor", (long)rq->zero_point, (long)rq->lo, (long)rq->hi, type_names[out_type]);

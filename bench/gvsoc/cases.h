@@ -53,7 +53,7 @@ enum {
   CF_FAST_MAXMIN = 1u << 17, /* ... with first && last: the asm clamps with p.max/p.min (lo != 0) */
   CF_FAST_CLIPU = 1u << 18,  /* ... lo == 0, zero point != 0 */
   CF_FAST_NOZP = 1u << 19,   /* ... lo == 0, zero point 0 */
-  CF_FAST64 = 1u << 20,      /* the 64-bit fast requantization's conditions (2^s with s >= 32, floor, m in int32) */
+  CF_FAST64 = 1u << 20,      /* the 64-bit fast requantization's conditions (2^s, floor, m 2^max(0, 32-s) in int32) */
   CF_COUNT_BITS = 21
 };
 extern const char *const feature_names[CF_COUNT_BITS];

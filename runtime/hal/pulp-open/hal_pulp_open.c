@@ -162,9 +162,37 @@ void dory_pulp_cluster_main(uint32_t core) {
   }
 }
 
+/* Stack guards: the lowest DORY_STACK_GUARD_WORDS words of each cluster core's stack slot hold a pattern the FC
+ * writes before the cores start and checks after every task. A core that reached them used (nearly) all of its
+ * __dory_cluster_stack_bytes: the next bytes down are the neighbouring core's stack (or, for core 0, the runtime's
+ * TCDM data), so the run stops with a message instead of failing later at a corrupted return address. */
+#define DORY_STACK_GUARD_WORDS 16u
+#define DORY_STACK_GUARD 0x57AC6A4Du
+extern char __dory_cluster_stack_bytes[];
+
+static volatile uint32_t *stack_guard(int core) {
+  return (volatile uint32_t *)(__dory_cluster_stacks_start + (uintptr_t)core * (uintptr_t)__dory_cluster_stack_bytes);
+}
+
+static void check_stack_guards(void) {
+  int i;
+  uint32_t w;
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    for (w = 0; w < DORY_STACK_GUARD_WORDS; ++w)
+      if (stack_guard(i)[w] != DORY_STACK_GUARD)
+        pulp_fail("cluster core %d used more than %lu of its %lu B stack (link.ld __dory_cluster_stack_bytes): it "
+                  "may have overwritten its neighbour's; raise the stack size and lower the L1 budget (--l1) to keep "
+                  "the TCDM within 64 kB",
+                  i, (unsigned long)((uintptr_t)__dory_cluster_stack_bytes - 4u * DORY_STACK_GUARD_WORDS),
+                  (unsigned long)(uintptr_t)__dory_cluster_stack_bytes);
+}
+
 /* The FC starts the cores once: icache first (facts: before the cores start), then boot addresses, fetch enable. */
 static void cluster_start(void) {
   int i;
+  uint32_t w;
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    for (w = 0; w < DORY_STACK_GUARD_WORDS; ++w) stack_guard(i)[w] = DORY_STACK_GUARD;
   memset((void *)&g_ctrl, 0, sizeof g_ctrl);
   g_ctrl.cores = DORY_PULP_CORES;
   memset(&g_dma, 0, sizeof g_dma);
@@ -202,6 +230,7 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   g.acc.cycles += longest;
   g.acc.instructions += instructions;
   g.acc.tasks++;
+  check_stack_guards();
   if (g_dma.n_jobs > 0)
     pulp_fail("a cluster task returned with %lu DMA job(s) never waited for (the first is job %lu)",
               (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);

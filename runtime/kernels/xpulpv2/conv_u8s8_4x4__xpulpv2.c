@@ -35,8 +35,7 @@
 #include "mm4x4.h"
 
 void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *args) {
-  const dory_conv_args A = *args; /* a local copy: the args may sit in L2 (16-cycle loads) */
-  const dory_conv_args *a = &A;
+  const dory_conv_args *a = args; /* in TCDM: the executor builds them on the core's stack */
   dory_kernel_shape s;
   uint32_t slice;
   int im2col;

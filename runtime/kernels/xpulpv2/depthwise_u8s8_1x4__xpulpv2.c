@@ -321,8 +321,7 @@ static int32_t xp_dw_band(uint32_t slice, int32_t P, int32_t sh) {
 }
 
 void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
-  const dory_conv_args A = *args; /* a local copy: the args may sit in L2 */
-  const dory_conv_args *a = &A;
+  const dory_conv_args *a = args; /* in TCDM: the executor builds them on the core's stack */
   const int32_t C = a->in.c, W = a->out.w, sh = a->stride_h, sw = a->stride_w;
   const int32_t P = (sw * W + 4 + 3) & ~3, ncols = (W - 1) * sw + 3;
   const int32_t nblk = W >> 2;
@@ -362,7 +361,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       const int32_t iy0 = r0 * sh - a->pad.top;
       const int32_t iya = iy0 < 0 ? 0 : iy0, iyb = iy0 + rows < a->in.h ? iy0 + rows : a->in.h;
       xp_dw_pad(a, iy0, rows, ncols, x0, x1, P, plane);
-      x.shift = fast == 2 ? a->rq.div.d64.shift - 32 : a->rq.div.d32.shift;
+      x.shift = fast == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
       x.zp = a->rq.zero_point;
       x.lo = a->rq.lo;
       x.hi = a->rq.hi;

@@ -182,7 +182,7 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
     if (fast == 1) {
       xp_fc_finish_fast(a, c, n, acc);
     } else if (fast == 2) { /* acc already holds sum (x - zp) w: exact in int32 (K < 2^16) */
-      const int32_t sh = a->rq.div.d64.shift - 32;
+      const int32_t sh = (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0);
       for (j = 0; j < n; ++j) {
         int32_t mah[3];
         if (xp_fold64(&a->rq, c + j, a->bias[c + j], 0, mah))

@@ -347,13 +347,16 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 
 /* ---- the driver shared by conv and pointwise ---------------------------------------------------------------- */
 
-#define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time */
+#define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time (a multiple of 4) */
+#define XP_MM_BATCH 3  /* groups whose raw sums xp_mm_block_run keeps on the stack at a time */
 
 typedef struct {
   const dory_conv_args *a;
   int32_t C, K, K4, oc, W, zp;
   int fast;         /* this chunk's fast requantization (xp_common.h): 0 none, 1 32-bit, 2 64-bit */
   int lean;         /* this chunk runs entirely on the fast path: one asm call per block, nothing in C */
+  int fin;          /* the last input-channel tile of partial sums: the raw sums plus psum requantized in C with
+                     * the fast path's formula (1 32-bit, 2 64-bit; ma without the bias), not dory_rq_apply */
   void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
   xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
   int im2col;       /* pixel windows copied as K4-byte vectors into the scratch (channels not a multiple of 4) */
@@ -394,6 +397,18 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
         continue;
       }
       sum = (int32_t)((uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc]);
+      if (k->fin) { /* last && !first: v = psum + sum, exact (it fits int32) */
+        const int32_t v = (int32_t)((uint32_t)a->psum[idx] + (uint32_t)sum);
+        int32_t y;
+        if (k->fin == 2) {
+          y = xp_rq64(v, ma_chunk + 3 * cc, k->x.shift, a->rq.lo, a->rq.hi);
+        } else {
+          y = (xp_mac(ma_chunk[2 * cc + 1], v, ma_chunk[2 * cc]) >> k->x.shift) + a->rq.zero_point;
+          y = xp_min(xp_max(y, a->rq.lo), a->rq.hi);
+        }
+        ((uint8_t *)a->out.data)[idx] = (uint8_t)y;
+        continue;
+      }
       xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, a->first, a->last, a->has_requant, idx, c,
                         sum);
     }
@@ -468,8 +483,9 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
   const int tail_last = k->im2col && (K & 3) && c_hi == k->oc;
   const int32_t words = k->im2col ? k->K4 / 4 : b->nwords;
   const int32_t ngw = ng - (tail_last && rc == 0 ? 1 : 0); /* full groups that read whole words */
-  int32_t acc[16 * (XP_MM_CHUNK / 4 + 1)];
-  int32_t g, g0 = 0, j, i;
+  int32_t acc[16 * XP_MM_BATCH]; /* raw sums of up to XP_MM_BATCH groups at a time (the stack is small) */
+  int32_t g, g0 = 0, j, i, nb;
+  const int32_t total = ng + (rc ? 1 : 0);
   if (k->fast && ngw > 0 && words > 0) {
     xp_mm_ctx *x = &k->x; /* the lean path sets every block field it reads again (a struct copy is a memcpy) */
     x->px0 = b->px0;
@@ -488,31 +504,39 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
     x->ostride = b->ostride;
     xp_mm4x4(x);
     g0 = ngw;
-  } else if (ngw > 0) {
-    xp_mm_sums(k, b, c_lo, ngw, 2 * K, K, words, acc);
   }
-  if (ngw < ng) xp_mm_sums(k, b, c_lo + 4 * ngw, 1, 2 * K, K, K >> 2, acc + 16 * ngw);
-  if (rc) /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
-    xp_mm_sums(k, b, c_lo + 4 * ng, 1, rc == 3 ? K : 0, rc == 1 ? 0 : K, tail_last ? K >> 2 : words, acc + 16 * ng);
-  for (g = g0; g < ng + (rc ? 1 : 0); ++g) {
-    int32_t ch[4];
-    uint8_t chv[4];
-    if (g < ng) {
-      for (j = 0; j < 4; ++j) {
-        ch[j] = c_lo + 4 * g + j;
-        chv[j] = 1;
-      }
-    } else {
-      const int32_t c = c_lo + 4 * ng;
-      const int32_t map3[4] = {0, 1, 1, 2}, map2[4] = {0, 1, 0, 1};
-      for (j = 0; j < 4; ++j) {
-        ch[j] = c + (rc == 3 ? map3[j] : rc == 2 ? map2[j] : 0);
-        chv[j] = 1;
-        for (i = 0; i < j; ++i)
-          if (ch[i] == ch[j]) chv[j] = 0;
-      }
+  for (g = g0; g < total;) {
+    if (g < ngw) { /* full groups reading whole words */
+      nb = ngw - g < XP_MM_BATCH ? ngw - g : XP_MM_BATCH;
+      xp_mm_sums(k, b, c_lo + 4 * g, nb, 2 * K, K, words, acc);
+    } else if (g < ng) { /* the tile's last full group, one word short (im2col, K % 4 != 0) */
+      nb = 1;
+      xp_mm_sums(k, b, c_lo + 4 * g, 1, 2 * K, K, K >> 2, acc);
+    } else { /* slots: 3 channels c, c+1, c+1, c+2; 2: c, c+1, c, c+1; 1: c four times */
+      nb = 1;
+      xp_mm_sums(k, b, c_lo + 4 * ng, 1, rc == 3 ? K : 0, rc == 1 ? 0 : K, tail_last ? K >> 2 : words, acc);
     }
-    xp_mm_finish_raw(k, b, acc + 16 * g, ch, chv, corr, ma, c_lo);
+    for (i = 0; i < nb; ++i, ++g) {
+      int32_t ch[4];
+      uint8_t chv[4];
+      if (g < ng) {
+        for (j = 0; j < 4; ++j) {
+          ch[j] = c_lo + 4 * g + j;
+          chv[j] = 1;
+        }
+      } else {
+        const int32_t c = c_lo + 4 * ng;
+        const int32_t map3[4] = {0, 1, 1, 2}, map2[4] = {0, 1, 0, 1};
+        int32_t q;
+        for (j = 0; j < 4; ++j) {
+          ch[j] = c + (rc == 3 ? map3[j] : rc == 2 ? map2[j] : 0);
+          chv[j] = 1;
+          for (q = 0; q < j; ++q)
+            if (ch[q] == ch[j]) chv[j] = 0;
+        }
+      }
+      xp_mm_finish_raw(k, b, acc + 16 * i, ch, chv, corr, ma, c_lo);
+    }
   }
 }
 
@@ -546,8 +570,9 @@ __attribute__((noinline)) static void xp_mm_patch(const xp_mm_call *k, int32_t o
   }
 }
 
-/* The K input bytes of output pixel (oh, ow) (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4 (byte
- * loops: the runs are short, a memcpy / memset call would cost more than they do). */
+/* The K input bytes of output pixel (oh, ow) (im2col order [ky][kx][c], padding = zp) into dst, then zeros to K4:
+ * the map's bytes of each window row by words, padding and tails by bytes (no memcpy / memset calls: the runs are
+ * short, a call would cost more than they do). */
 XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp_mm_call *k, int32_t oh, int32_t ow,
                                                                          uint8_t *dst) {
   const dory_conv_args *a = k->a;
@@ -567,6 +592,9 @@ XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp
       const int32_t b0 = kx0 * C, b1 = kx1 * C;
       const uint8_t *src = in + ((size_t)iy * a->in.w + (size_t)ix0) * C;
       for (i = 0; i < b0; ++i) dst[i] = zp;
+      /* the window row's bytes inside the map: words (misaligned loads and stores: RI5CY and GVSoC split them),
+       * then the last 0-3 bytes */
+      for (; i + 4 <= b1; i += 4) xp_sw(dst + i, xp_lw(src + i));
       for (; i < b1; ++i) dst[i] = src[i];
       for (; i < row; ++i) dst[i] = zp;
     }
@@ -675,7 +703,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
   int32_t cc, c;
-  int fast;
+  int fast, eligible, fin;
   k.a = a;
   k.C = a->in.c;
   k.K = a->kh * a->kw * a->in.c;
@@ -685,11 +713,13 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   k.zp = a->input_zero_point;
   k.pointwise = pointwise;
   k.im2col = (k.C & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
-  fast = !(a->first && a->last)                                          ? 0
-         : xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
-         : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, k.K) ? 2
-                                                                          : 0;
+  eligible = xp_fast_requant(a->has_requant, &a->rq, a->out.type)           ? 1
+             : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, k.K) ? 2
+                                                                              : 0;
+  fast = a->first && a->last ? eligible : 0;
+  fin = !a->first && a->last ? eligible : 0;
   k.fast = fast;
+  k.fin = 0;
   k.scr = (uint8_t *)a->scratch + (size_t)dory_core_id() * slice_bytes;
   k.lean = 0;
   k.fn = 0;
@@ -707,11 +737,12 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     k.x.ostride = k.W > 1 ? k.oc : 0;
     k.x.pw2off = 2 * k.K;
     k.x.rk = k.K;
-    k.x.shift = fast == 2 ? a->rq.div.d64.shift - 32 : a->rq.div.d32.shift;
+    k.x.shift = fast == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
     k.x.zp = a->rq.zero_point;
     k.x.lo = a->rq.lo;
     k.x.hi = a->rq.hi;
   }
+  if (fin) k.x.shift = fin == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
   if (wk.r0 >= wk.r1 || wk.c0 >= wk.c1) return;
   for (cc = wk.c0; cc < wk.c1; cc += XP_MM_CHUNK) {
     const int32_t ce = cc + XP_MM_CHUNK < wk.c1 ? cc + XP_MM_CHUNK : wk.c1;
@@ -725,6 +756,12 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     if (fast == 2)
       for (c = cc; c < ce && k.fast; ++c)
         if (!xp_fold64(&a->rq, c, a->bias[c], corr[c - cc], ma + 3 * (c - cc))) k.fast = 0;
+    k.fin = fin;
+    if (fin == 1)
+      for (c = cc; c < ce; ++c) xp_rq_params32(&a->rq, c, &ma[2 * (c - cc)], &ma[2 * (c - cc) + 1]);
+    if (fin == 2)
+      for (c = cc; c < ce && k.fin; ++c)
+        if (!xp_fold64(&a->rq, c, 0, 0, ma + 3 * (c - cc))) k.fin = 0;
     k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */

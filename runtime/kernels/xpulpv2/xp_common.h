@@ -42,10 +42,11 @@ static inline int xp_fast_requant(uint8_t has_requant, const dory_requant_args *
  * mul + mulh (the 64-bit product), add / sltu / add / add (the 64-bit sum's high word), sra, clamp: 9-10
  * instructions where the general path (dory_rq_apply) takes ~240 cycles. The constants are 3 words per channel:
  * {m, lo32(a'), hi32(a')}; a channel whose m does not fit int32 or whose a' is too large keeps the general path
- * (xp_fold64 says so). */
+ * (xp_fold64 says so). A shift s < 32 becomes 32 exactly: floor(T / 2^s) = floor(T 2^(32-s) / 2^32), m and a'
+ * scaled by 2^(32-s) (when m 2^(32-s) still fits int32: exporters' s = 30, 31 with m ~ 2^20 do). */
 static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args *rq, uint8_t out_type, int32_t K) {
   return has_requant && rq->wide && rq->div.d64.method == DORY_DIV_SHIFT &&
-         rq->div.d64.rounding == DORY_ROUND_FLOOR && rq->div.d64.shift >= 32 && rq->div.d64.shift <= 62 &&
+         rq->div.d64.rounding == DORY_ROUND_FLOOR && rq->div.d64.shift <= 62 &&
          K < 65536 && (out_type == DORY_UINT8 || out_type == DORY_INT8);
 }
 
@@ -53,14 +54,19 @@ static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args
  * exact: K < 2^16). Returns 0 when the channel cannot take the 64-bit fast path. */
 static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
   const int64_t lim = (int64_t)1 << 62;
+  const int up = rq->div.d64.shift < 32 ? 32 - rq->div.d64.shift : 0; /* s < 32: scale m and a by 2^up */
   int64_t m, a, ap;
+  if (up > 30) return 0;
   dory_rq_params(rq, c, &m, &a);
-  if (m < INT32_MIN || m > INT32_MAX || a <= -lim || a >= lim) return 0;
+  if (m < -((int64_t)1 << (31 - up)) || m >= ((int64_t)1 << (31 - up)) || a <= -(lim >> up) || a >= (lim >> up))
+    return 0;
+  m = (int64_t)((uint64_t)m << up);
+  a = (int64_t)((uint64_t)a << up);
   ap = ((int64_t)base + (int64_t)corr) * m; /* |.| < 2^32 * 2^31 */
   if (ap <= -lim || ap >= lim) return 0;
   ap += a; /* |.| < 2^63 */
   {
-    const int64_t z = (int64_t)rq->zero_point * ((int64_t)1 << (rq->div.d64.shift - 32)); /* |z| < 2^(31+30) */
+    const int64_t z = (int64_t)rq->zero_point * ((int64_t)1 << (rq->div.d64.shift + up - 32)); /* |z| < 2^61 */
     if (z <= -(lim >> 32) || z >= (lim >> 32)) return 0;
     if (ap <= -lim || ap >= lim) return 0;
     ap += (int64_t)((uint64_t)z << 32); /* |.| < 2^62 + 2^61 */
