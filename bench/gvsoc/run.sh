@@ -37,7 +37,21 @@ case $mode in
   *) echo "run.sh: mode is diff, bench, model or build" >&2; exit 2 ;;
 esac
 CC=${RV32_CC:-riscv64-unknown-elf-gcc}
-build=${BUILD_DIR:-$(mktemp -d)}
+# Without GVSoC or the cross compiler a run that needs them exits 77 (CTest's skip), or fails under CI=true.
+need_tools() {
+  local missing=""
+  command -v "${RV32_CC:-riscv64-unknown-elf-gcc}" >/dev/null 2>&1 || missing="riscv64-unknown-elf-gcc"
+  if [[ $mode != build* && ( -z "${GVSOC_INSTALL:-}" || ! -x "${GVSOC_INSTALL:-}/bin/gvsoc" ) ]]; then
+    missing="${missing:+$missing, }GVSoC (GVSOC_INSTALL)"
+  fi
+  if [[ -n $missing ]]; then
+    echo "run.sh: needs $missing (scripts/install-deps.sh --riscv --gvsoc; GVSOC_INSTALL: ../shared/tools/gvsoc/install)" >&2
+    [[ ${CI:-} == true ]] && exit 1
+    exit 77
+  fi
+}
+[[ $mode == model ]] || need_tools
+if [[ -n ${BUILD_DIR:-} ]]; then build=$BUILD_DIR; else build=$(mktemp -d); trap 'rm -rf "$build"' EXIT; fi
 mkdir -p "$build"
 cflags=(${OPT:--O2} -g -std=c99 -march=rv32imc_zicsr -mabi=ilp32 --specs=picolibc.specs -DDORY_PLATFORM_PULP_OPEN
         -ffunction-sections -fdata-sections
@@ -64,6 +78,6 @@ for o in "${objs[@]}"; do [[ -f $o ]] || { echo "run.sh: compiling failed" >&2; 
 if [[ $mode == build* ]]; then echo "$build/kbench.elf"; exit 0; fi
 : "${GVSOC_INSTALL:?set GVSOC_INSTALL to a GVSoC install with the pulp-open target}"
 wd=$(mktemp -d)
-trap 'rm -rf "$wd"' EXIT
+if [[ -n ${BUILD_DIR:-} ]]; then trap 'rm -rf "$wd"' EXIT; else trap 'rm -rf "$wd" "$build"' EXIT; fi
 PATH="$GVSOC_INSTALL/bin:/usr/bin:/bin" gvsoc --target=pulp-open --work-dir="$wd" --binary "$build/kbench.elf" \
   image flash run
