@@ -304,7 +304,21 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
                       "set alignment_bytes of L1 to 4 or more in the target file (every PULP L1 is word-addressed)");
   // Concatenation inputs are produced into their slice of the output: refuse what the code could not honor.
   DORY_TRY_STATUS(check_concat_storage(dep.graph));
-  DORY_TRY(std::vector<TilePlan> plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
+  std::vector<TilePlan> plans = options.plans;
+  if (plans.empty()) {
+    DORY_TRY(plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
+  } else {  // the caller's plans (eval's L1-resident deployment): one per layer that needs one, within the budget
+    size_t k = 0;
+    for (size_t i = 0; i < dep.graph.layers.size(); ++i) {
+      if (!needs_l1_plan(dep.graph.layers[i])) continue;
+      DORY_CHECK(k < plans.size() && plans[k].layer_index == static_cast<int>(i) &&
+                     plans[k].layout.total_bytes <= dep.l1_bytes,
+                 fmt::format("deploy: the given plans do not match layer '{}' or exceed the L1 budget",
+                             dep.graph.layers[i].name));
+      ++k;
+    }
+    DORY_CHECK(k == plans.size(), "deploy: more plans given than layers that need one");
+  }
 
   // A target whose L2 holds the program image: the program's bytes are not the network's (codegen/l2_image.h).
   std::optional<L2Image> image;

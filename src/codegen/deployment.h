@@ -48,6 +48,9 @@ struct DeployOptions {
   Objective objective = Objective::Model;
   CheckMode check = CheckMode::Crc;
   AppPlatform platform = AppPlatform::Host;
+  // Non-empty: these plans (one per layer that needs one, in order, each within the L1 budget; e.g. the
+  // L1-resident plans of eval/execute.h) instead of planning with `objective`.
+  std::vector<TilePlan> plans;
 };
 
 struct DeployedLayer {

@@ -705,14 +705,15 @@ std::string makefile(const Deployment& dep, AppPlatform platform) {
 # (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two; GVSoC's launcher needs
 # scripts/install-deps.sh --gvsoc). The QEMU runs are killed after QEMU_TIMEOUT seconds.
 # MODE: the passes main.c runs, each checked layer by layer: tiled (DORY, the default), l2-direct (every layer one
-# kernel call on its operands in L2, no DMA: the paper's baseline) or both. The host app also takes --mode; after
-# changing MODE for an ELF, `make clean`.
+# kernel call on its operands in L2, no DMA: the paper's baseline), both, or l1-resident (each tile's computation
+# timed alone, its operands loaded before). The host app also takes --mode; after changing MODE for an ELF,
+# `make clean`.
 # Every source list below comes from runtime/registry.json: each platform's runtime, and the kernels this network
 # uses ({kernels}), an Xpulpv2 kernel replaced by its portable twin where the cores have no Xpulpv2.
 # RUNTIME_DIR: where the runtime is (default: the copy in runtime/); RUNTIME_LIB: link this prebuilt archive of the
 # platform's runtime instead of compiling it (dory's tests); EXTRA_CFLAGS: added to every compilation.
 MODE ?= tiled
-MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,1))
+MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,$(if $(filter l1-resident,$(MODE)),4,1)))
 RUNTIME_DIR ?= runtime
 RUNTIME_LIB ?=
 CFLAGS ?= -O2

@@ -54,7 +54,10 @@ class Search {
       c.l1_bytes = whole_bytes;
       c.tiles = 1;
       c.value = value_of(whole, Buffering::none(), whole_bytes);
-      return c;
+      // dory, fill: a layer that fits whole is that one tile (DORY's rule). model: the one tile competes with
+      // the pipelined tilings on modeled cycles, so the optimum is monotone in the budget.
+      if (obj_ != Objective::Model) return c;
+      offer(c);
     }
     if (obj_ == Objective::Model) {
       if (opts_.seed) seed_model();
@@ -739,7 +742,8 @@ std::vector<Candidate> enumerate_tilings(const LayerGeometry& g, const Target& t
     return 0.0;
   };
   const TileShape whole = whole_layer_shape(g);
-  if (const int64_t l1 = l1_layout_bytes(g, whole, Buffering::none(), target); l1 <= l1_budget_bytes) {
+  if (const int64_t l1 = l1_layout_bytes(g, whole, Buffering::none(), target);
+      l1 <= l1_budget_bytes && objective != Objective::Model) {
     out.push_back({whole, Buffering::none(), value(whole, Buffering::none(), l1), l1, 1});
     return out;
   }

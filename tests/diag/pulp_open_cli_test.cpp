@@ -1,8 +1,7 @@
 // `dory deploy --platform pulp-open` and `dory run --platform pulp-open`: a target the PULP-open cluster cannot
 // hold (not 8 cores, an L1 larger than its 64 kB TCDM, or a budget that leaves the runtime's stacks no room) is
 // refused with deploy-platform-mismatch naming the field, the values and the rule, before anything is written
-// (exit 1); `dory run` refuses to execute pulp-open (platform-not-runnable: GVSoC is not available) and says
-// how to build the ELF instead.
+// (exit 1); `dory run` without a GVSoC install stops with gvsoc-missing and says how to get one.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
