@@ -168,7 +168,9 @@ TEST(GvsocEval, TheExampleRunsEveryModeBesideTheModelAndTheSplitAddsUpToTheMeasu
       EXPECT_EQ(l["modes"][mode]["tiles"].get<int64_t>(), modeled["modes"][mode]["tiles"].get<int64_t>()) << mode;
     const bool fits = modeled["fits_l1"].get<bool>();
     EXPECT_EQ(l["modes"]["l1-resident"]["compute_only"].get<bool>(), !fits);
-    if (fits) EXPECT_EQ(l["modes"]["l1-resident"]["tiles"].get<int64_t>(), 1);
+    if (fits) {
+      EXPECT_EQ(l["modes"]["l1-resident"]["tiles"].get<int64_t>(), 1);
+    }
     // The split: 8 cores, each within the layer's measured cycles; core 0 (the last to finish: it stores the last
     // tile) covers all of them but the head and tail of its task.
     const nlohmann::json& sp = l["split"];

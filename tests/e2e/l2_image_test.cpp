@@ -163,9 +163,10 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
       for (const std::string& callee : calls[k.source]) {
         ASSERT_TRUE(fn_bytes.count(callee)) << callee << " is called but was not compiled";
         measured += fn_bytes[callee] + file_helpers[file_of[callee]];
-        if (file_of[callee] != k.source)  // another file's kernel: it must be listed, or the builds would not link
+        if (file_of[callee] != k.source) {  // another file's kernel: it must be listed, or the builds would not link
           EXPECT_NE(std::find(k.links.begin(), k.links.end(), callee), k.links.end())
               << k.name << " calls " << callee << ": runtime/registry.json must list it in \"links\"";
+        }
       }
       const int64_t registered = k.code_bytes.at(p.name);
       EXPECT_GE(registered, measured) << "runtime/registry.json code_bytes is below the compiled kernel";

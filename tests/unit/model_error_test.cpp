@@ -93,7 +93,9 @@ TEST(ModelError, IsModeledOverExecutedMinusOneAndItsSummaryAveragesTheAbsoluteVa
   run(x.eval, 1, EvalMode::L2Direct).fallback = true;
   run(x.eval, 2, EvalMode::L2Direct).ran = false;
   for (const ModeErrorSummary& s : model_error_summary(x.eval))
-    if (s.mode == EvalMode::L2Direct) EXPECT_EQ(s.layers, static_cast<int>(n) - 2);
+    if (s.mode == EvalMode::L2Direct) {
+      EXPECT_EQ(s.layers, static_cast<int>(n) - 2);
+    }
 }
 
 TEST(ModelError, TheBoundFailsNamingTheModeAndTheWorstLayerAndPassesWithinIt) {
