@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "codegen/emit_c.h"
@@ -284,6 +285,23 @@ Status riscv_toolchain_available(const QemuBuildOptions& o) {
   return ok_status();
 }
 
+namespace {
+
+// Archives every object of `obj` into `lib` with the cross toolchain's archiver.
+Status archive_rv32(const std::string& cc, const fs::path& obj, const fs::path& lib) {
+  std::error_code ec;
+  fs::remove(lib, ec);
+  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
+  for (const auto& e : fs::directory_iterator(obj))
+    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
+  std::string out;
+  if (run_capture(cmd, out) != 0)
+    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  return ok_status();
+}
+
+}  // namespace
+
 Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode, const QemuBuildOptions& o,
                                          const std::string& runtime_dir) {
   DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
@@ -295,14 +313,41 @@ Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mo
   DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, {(rt / "include").string()},
                                rv32_runtime_sources(rt, platform), obj, rt.string()));
   const fs::path lib = fs::path(out_dir) / ("libdory-rv32-" + tag + ".a");
+  DORY_TRY_STATUS(archive_rv32(cc, obj, lib));
+  return lib.string();
+}
+
+Expected<std::string> build_pulp_open_runtime(const std::string& out_dir, const QemuBuildOptions& o,
+                                              const std::string& runtime_dir) {
+  DORY_TRY_STATUS(riscv_toolchain_available(o));
+  const fs::path rt = fs::absolute(runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(runtime_dir));
+  const RuntimePlatform& platform = *runtime_registry().platform("pulp-open");
+  std::vector<std::string> files = platform.sources;
+  for (const RegistryKernel& k : runtime_registry().kernels)
+    if (platform.runs(k.isa) && std::find(files.begin(), files.end(), k.source) == files.end())
+      files.push_back(k.source);
+  std::vector<fs::path> srcs;
+  for (const std::string& f : files) srcs.push_back(rt / f);
+  const fs::path obj = fs::absolute(fs::path(out_dir) / "runtime-pulp-open");
+  const std::string cc = rv32_cc(o);
   std::error_code ec;
-  fs::remove(lib, ec);
-  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
-  for (const auto& e : fs::directory_iterator(obj))
-    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
-  std::string out;
-  if (run_capture(cmd, out) != 0)
-    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  fs::remove_all(obj, ec);
+  fs::create_directories(obj, ec);
+  // One compiler call per directory of sources, each into a directory of its own (kernels/scratch.c and
+  // kernels/xpulpv2/scratch.c share a file name), then the objects gathered under distinct names.
+  std::map<fs::path, std::vector<fs::path>> by_dir;
+  for (const fs::path& s : srcs) by_dir[s.parent_path()].push_back(s);
+  int n = 0;
+  for (const auto& [dir, list] : by_dir) {
+    const fs::path sub = obj / fmt::format("d{}", n++);
+    DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, {(rt / "include").string()}, list, sub, rt.string()));
+    for (const auto& e : fs::directory_iterator(sub))
+      if (e.path().extension() == ".o")
+        fs::rename(e.path(), obj / (sub.filename().string() + "_" + e.path().filename().string()), ec);
+    fs::remove_all(sub, ec);
+  }
+  const fs::path lib = fs::path(out_dir) / "libdory-pulp-open.a";
+  DORY_TRY_STATUS(archive_rv32(cc, obj, lib));
   return lib.string();
 }
 

@@ -131,6 +131,14 @@ Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, 
 // prebuilt runtime); "app-build-failed" quotes the output.
 Status build_pulp_open_app(const std::string& app_dir, const QemuBuildOptions& options = {});
 
+// Compiles the pulp-open runtime (executor, HAL, start-up) and every kernel of the registry its cores run (portable
+// and Xpulpv2) of `runtime_dir` (empty: dory's) with the flags an application's Makefile uses into
+// OUT_DIR/libdory-pulp-open.a; returns its path. For many builds of one runtime (QemuBuildOptions
+// prebuilt_runtime_lib: the linker takes only the kernels a network uses); a missing compiler is
+// "qemu-toolchain-missing".
+Expected<std::string> build_pulp_open_runtime(const std::string& out_dir, const QemuBuildOptions& options = {},
+                                              const std::string& runtime_dir = "");
+
 // GVSoC, the PULP virtual platform, is not part of dory: $GVSOC_INSTALL names an install with the pulp-open
 // target. Returns its absolute path, or "gvsoc-missing" saying what is missing (the variable, bin/gvsoc, or the
 // Python modules of its launcher) and how to get it.
