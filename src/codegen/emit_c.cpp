@@ -803,7 +803,7 @@ pulp-open: app-pulp-open.elf
 gvsoc: app-pulp-open.elf
 	$(if $(GVSOC_INSTALL),,$(error set GVSOC_INSTALL to a GVSoC install with the pulp-open target (docs/deploy.md "PULP-open")))
 	@mkdir -p $(GVSOC_WORK)
-	PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(GVSOC_WORK) --binary app-pulp-open.elf image flash run
+	PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(abspath $(GVSOC_WORK)) --binary $(abspath app-pulp-open.elf) image flash run
 
 run: {run_goal}
 

@@ -318,6 +318,23 @@ Status riscv_toolchain_available(const QemuBuildOptions& o) {
   return ok_status();
 }
 
+namespace {
+
+// Archives every object of `obj` into `lib` with the cross toolchain's archiver.
+Status archive_rv32(const std::string& cc, const fs::path& obj, const fs::path& lib) {
+  std::error_code ec;
+  fs::remove(lib, ec);
+  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
+  for (const auto& e : fs::directory_iterator(obj))
+    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
+  std::string out;
+  if (run_capture(cmd, out) != 0)
+    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  return ok_status();
+}
+
+}  // namespace
+
 Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode, const QemuBuildOptions& o,
                                          const std::string& runtime_dir) {
   DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
@@ -329,14 +346,7 @@ Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mo
   DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, {(rt / "include").string()},
                                rv32_runtime_sources(rt, platform), obj, rt.string()));
   const fs::path lib = fs::path(out_dir) / ("libdory-rv32-" + tag + ".a");
-  std::error_code ec;
-  fs::remove(lib, ec);
-  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
-  for (const auto& e : fs::directory_iterator(obj))
-    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
-  std::string out;
-  if (run_capture(cmd, out) != 0)
-    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  DORY_TRY_STATUS(archive_rv32(cc, obj, lib));
   return lib.string();
 }
 
@@ -368,15 +378,39 @@ Expected<PulpOpenRuntime> build_pulp_open_runtime(const std::string& out_dir, co
   const RuntimePlatform& platform = *runtime_registry().platform("pulp-open");
   const std::string cc = rv32_cc(o);
   const std::vector<std::string> includes = {(rt / "include").string()};
+  // One compiler call per source directory, each into a directory of its own, the objects then named after their
+  // source's path (kernels/scratch.c and kernels/xpulpv2/scratch.c share a file name: kernels_scratch.o and
+  // kernels_xpulpv2_scratch.o).
+  auto object_name = [&](const fs::path& src) {
+    std::string n = fs::relative(src, rt).replace_extension(".o").generic_string();
+    std::replace(n.begin(), n.end(), '/', '_');
+    return n;
+  };
+  auto compile_into = [&](const std::string& cflags, const std::vector<fs::path>& srcs, const fs::path& obj) -> Status {
+    std::map<fs::path, std::vector<fs::path>> by_dir;
+    for (const fs::path& src : srcs) by_dir[src.parent_path()].push_back(src);
+    std::error_code ec;
+    fs::remove_all(obj, ec);
+    fs::create_directories(obj, ec);
+    int n = 0;
+    for (const auto& [dir, list] : by_dir) {
+      const fs::path sub = obj / fmt::format("d{}", n++);
+      DORY_TRY_STATUS(compile_rv32(cc, cflags, platform, includes, list, sub, rt.string()));
+      for (const fs::path& src : list)
+        fs::rename(sub / src.filename().replace_extension(".o"), obj / object_name(src), ec);
+      fs::remove_all(sub, ec);
+    }
+    return ok_status();
+  };
   const fs::path obj = fs::absolute(fs::path(out_dir) / "runtime-pulp-open");
-  DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, includes, rv32_runtime_sources(rt, platform), obj, rt.string()));
+  DORY_TRY_STATUS(compile_into(o.cflags, rv32_runtime_sources(rt, platform), obj));
   PulpOpenRuntime r;
   r.lib = (fs::absolute(fs::path(out_dir)) / "libdory-pulp-open.a").string();
   DORY_TRY_STATUS(archive_objects(cc, r.lib, {obj}));
-  // The same runtime with the executor's cycle split: only executor.c reads DORY_CYCLE_SPLIT.
+  // The same runtime with the executor's cycle split: only executor.c reads DORY_CYCLE_SPLIT; its object replaces
+  // the plain one (same name).
   const fs::path split_obj = fs::absolute(fs::path(out_dir) / "runtime-pulp-open-split");
-  DORY_TRY_STATUS(compile_rv32(cc, o.cflags + " -DDORY_CYCLE_SPLIT", platform, includes,
-                               {rt / "executor" / "executor.c"}, split_obj, rt.string()));
+  DORY_TRY_STATUS(compile_into(o.cflags + " -DDORY_CYCLE_SPLIT", {rt / "executor" / "executor.c"}, split_obj));
   r.split_lib = (fs::absolute(fs::path(out_dir)) / "libdory-pulp-open-split.a").string();
   DORY_TRY_STATUS(archive_objects(cc, r.split_lib, {obj, split_obj}));
   r.runtime_dir = rt.string();

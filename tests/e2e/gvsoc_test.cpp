@@ -199,5 +199,26 @@ TEST(GvsocEval, TheExampleRunsEveryModeBesideTheModelAndTheSplitAddsUpToTheMeasu
     EXPECT_NE(page.str().find(s), std::string::npos) << s;
 }
 
+// The generated Makefile's `make gvsoc` (what `make run` does for an application emitted for pulp-open) runs the
+// ELF: GVSoC opens a relative --binary in its work directory, so the Makefile passes absolute paths.
+TEST(Gvsoc, TheMakefilesGvsocTargetRunsTheElf) {
+  DORY_SKIP_WITHOUT_GVSOC();
+  TempDir dir("gvsoc-make");
+  const GeneratedApp app = generate(testing::load_test_network("fmnist"), (dir.path / "app").string());
+  QemuBuildOptions qb;
+  ASSERT_TRUE(build_pulp_open_app(app.dir, qb).ok());
+  const std::string install = gvsoc_install().value();
+  const auto [rc, out] = testing::shell("make -s -C '" + app.dir + "' gvsoc GVSOC_INSTALL='" + install + "'");
+  EXPECT_EQ(rc, 0) << out;
+  HostRunResult r;
+  r.exit_code = rc;
+  r.output = out;
+  parse_app_output(r);
+  EXPECT_TRUE(r.result_ok) << out;
+  EXPECT_EQ(r.layers.size(), app.deployment.layers.size()) << out;
+  std::error_code ec;
+  fs::remove_all(fs::path(app.dir) / "gvsoc-work", ec);
+}
+
 }  // namespace
 }  // namespace dory

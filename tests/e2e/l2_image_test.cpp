@@ -1,7 +1,8 @@
 // What lives in L2 is what the budget counts (codegen/l2_image.h): on pulp-open, whose L2 holds the program image,
 // dory deploy's prediction of the image is never below what the linker places, nor far above it; a network at the
 // edge of the budget links, one byte less of L2 is refused before any build (l2-overflow, exit 2); and the
-// registry's code sizes are upper bounds of the kernels as compiled for the platform.
+// registry's code sizes are upper bounds of the kernels as compiled for the platform (their code and their files'
+// read-only data).
 //
 // Needs the RISC-V cross toolchain (skips without it, fails under CI=true, which installs it).
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "codegen/app.h"
@@ -68,7 +70,9 @@ TEST(L2Image, ThePredictionHoldsWhatTheLinkerPlacesAndIsNotFarAbove) {
           read_l2_placement(app->dir + "/app-pulp-open.elf", kPulpOpenL2Base, t.l2.size_bytes);
       ASSERT_TRUE(placed.ok()) << placed.error().str();
       EXPECT_GE(m.used(), placed->end) << render_l2_image(m);
-      EXPECT_LE(m.used() - placed->end, 8 * 1024) << "the estimate is loose\n" << render_l2_image(m);
+      // Not far above: 10 kB (the kernels' bounds count their files' read-only data, and a twin two kernels link,
+      // e.g. the 1x1 conv of the conv and pointwise Xpulpv2 kernels, once per kernel: fmnist is ~8.5 kB above).
+      EXPECT_LE(m.used() - placed->end, 10 * 1024) << "the estimate is loose\n" << render_l2_image(m);
       // The exact parts are exact: the constants' and the activations' sections.
       std::map<std::string, int64_t> bytes;
       for (const L2Section& s : placed->sections) bytes[s.name] = s.bytes;
@@ -124,9 +128,10 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
   TempDir dir("l2-code");
   for (const RuntimePlatform& p : reg.platforms) {
     if (!p.image) continue;
-    // Each source once, compiled as the platform's builds compile it; then every function's size, and which
-    // registry kernels each source calls (a kernel that falls back to another links it too).
-    std::map<std::string, int64_t> fn_bytes, file_helpers;
+    // Each source once, compiled as the platform's builds compile it; then every function's size, its read-only
+    // data (jump tables, strings, constant tables: L2 too, beside the code), and which registry kernels each source
+    // calls (a kernel that falls back to another links it too).
+    std::map<std::string, int64_t> fn_bytes, file_helpers, file_rodata;
     std::map<std::string, std::string> file_of;
     std::map<std::string, std::vector<std::string>> calls;  // source -> the registry kernels it references
     for (const RegistryKernel& k0 : reg.kernels) {
@@ -148,6 +153,15 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
         if (m[2] == "T") fn_bytes[m[3]] = size, file_of[m[3]] = k.source;
         else file_helpers[k.source] += size;
       }
+      std::tie(rc, out) = shell("riscv64-unknown-elf-size -A " + obj.string());
+      ASSERT_EQ(rc, 0) << out;
+      std::istringstream sections(out);
+      file_rodata[k.source] = 0;
+      while (std::getline(sections, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, std::regex(R"((\.s?rodata\S*)\s+(\d+)\s+\d+\s*)")))
+          file_rodata[k.source] += std::stoll(m[2].str());
+      }
       std::tie(rc, out) = shell("riscv64-unknown-elf-nm -u " + obj.string());
       std::istringstream undef(out);
       while (std::getline(undef, line)) {
@@ -159,10 +173,12 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
       const RegistryKernel& k = reg.on_platform(k0, p);
       SCOPED_TRACE(p.name + " " + k.name);
       ASSERT_TRUE(fn_bytes.count(k.name)) << "not compiled from " << k.source;
-      int64_t measured = fn_bytes[k.name] + file_helpers[k.source];
+      int64_t measured = fn_bytes[k.name] + file_helpers[k.source] + file_rodata[k.source];
+      std::set<std::string> files = {k.source};
       for (const std::string& callee : calls[k.source]) {
         ASSERT_TRUE(fn_bytes.count(callee)) << callee << " is called but was not compiled";
         measured += fn_bytes[callee] + file_helpers[file_of[callee]];
+        if (files.insert(file_of[callee]).second) measured += file_rodata[file_of[callee]];
         if (file_of[callee] != k.source) {  // another file's kernel: it must be listed, or the builds would not link
           EXPECT_NE(std::find(k.links.begin(), k.links.end(), callee), k.links.end())
               << k.name << " calls " << callee << ": runtime/registry.json must list it in \"links\"";
