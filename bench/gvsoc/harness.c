@@ -31,7 +31,7 @@ void h_arena_reset(h_arena *A, uint8_t canary) {
 }
 
 void *h_alloc(h_arena *A, uint32_t n, int writable) {
-  const uint32_t start = (A->used + H_GAP + 3u) & ~3u;
+  const uint32_t start = (A->used + H_GAP + 7u) & ~7u; /* 8: some buffers hold structs with 64-bit members */
   if (A->n >= H_MAX_BUFS || start + n + H_GAP > H_L1_BYTES) {
     A->overflow = 1;
     return 0;

@@ -60,6 +60,7 @@ TEST(L1ResidentPass, IsBitExactOnEveryLayerAndTimesOnlyAPartOfIt) {
   ro.cores = 4;
   ro.build.prebuilt_runtime_lib = DORY_RUNTIME_LIB;
   ro.build.runtime_include_dir = std::string(DORY_SOURCE_DIR) + "/runtime/include";
+  if (const std::string san = DORY_APP_SANITIZE_FLAGS; !san.empty()) ro.build.extra_flags = {san};  // ASan build
   Expected<HostRunResult> r = run_application(app, ro);
   ASSERT_TRUE(r.ok()) << r.error().str();
   ASSERT_TRUE(r->passed()) << r->output;
