@@ -117,6 +117,23 @@ std::string html_table(const TextTable& t, std::string_view id) {
 
 // ---- MAC/cycle per layer and mode (grouped bars) ----
 
+// The axes of a per-mode bar chart and its legend (one swatch per mode) on the bottom line; returns where the
+// legend ends (a chart adds its own entries there).
+double mode_chart_axes_and_legend(Svg& s, double left, double top, double bottom,
+                                  const std::vector<std::string>& pal) {
+  s.line(left, bottom, s.width - 12, bottom, "#333");
+  s.line(left, top, left, bottom, "#333");
+  double lx = left;
+  const double ly = s.height - 16;
+  for (EvalMode m : kAllEvalModes) {
+    const size_t k = mode_index(m);
+    s.rect(lx, ly - 9, 10, 10, pal[k % pal.size()]);
+    s.text(lx + 14, ly, eval_mode_title(m));
+    lx += 24 + static_cast<double>(std::string_view(eval_mode_title(m)).size()) * kCharWidth;
+  }
+  return lx;
+}
+
 std::string mac_chart(const NetworkEval& e) {
   struct Group {
     std::string label, tooltip;
@@ -171,17 +188,7 @@ std::string mac_chart(const NetworkEval& e) {
     s.text(cx, bottom + 14, gr.label, "end", 10,
            fmt::format("transform=\"rotate(-30 {} {})\"", px(cx), px(bottom + 14)));
   }
-  s.line(left, bottom, s.width - 12, bottom, "#333");
-  s.line(left, top, left, bottom, "#333");
-  // Legend.
-  double lx = left;
-  const double ly = s.height - 16;
-  for (EvalMode m : kAllEvalModes) {
-    const size_t k = mode_index(m);
-    s.rect(lx, ly - 9, 10, 10, pal[k % pal.size()]);
-    s.text(lx + 14, ly, eval_mode_title(m));
-    lx += 24 + static_cast<double>(std::string_view(eval_mode_title(m)).size()) * kCharWidth;
-  }
+  mode_chart_axes_and_legend(s, left, top, bottom, pal);
   return s.str("mac-chart-svg", "MAC/cycle per layer and mode");
 }
 
@@ -251,16 +258,8 @@ std::string executed_mac_chart(const NetworkEval& e) {
     s.text(cx, bottom + 14, gr.label, "end", 10,
            fmt::format("transform=\"rotate(-30 {} {})\"", px(cx), px(bottom + 14)));
   }
-  s.line(left, bottom, s.width - 12, bottom, "#333");
-  s.line(left, top, left, bottom, "#333");
-  double lx = left;
+  const double lx = mode_chart_axes_and_legend(s, left, top, bottom, pal);
   const double ly = s.height - 16;
-  for (EvalMode m : kAllEvalModes) {
-    const size_t k = mode_index(m);
-    s.rect(lx, ly - 9, 10, 10, pal[k % pal.size()]);
-    s.text(lx + 14, ly, eval_mode_title(m));
-    lx += 24 + static_cast<double>(std::string_view(eval_mode_title(m)).size()) * kCharWidth;
-  }
   s.line(lx, ly - 4, lx + 12, ly - 4, "#000", 2);
   s.text(lx + 16, ly, "modeled");
   return s.str("executed-mac-chart", "MAC/cycle per layer and mode, executed and modeled");
