@@ -7,7 +7,9 @@
 #     SANITIZE  none (default), address (ASan+UBSan) or thread (TSan): the runtime and every application
 #     BUILD_DIR default build (built with scripts/build.sh if needed)
 #     PLATFORM  host (default) or qemu: every case cross-compiled for rv32imc and run under qemu-riscv32 instead
-#               (needs scripts/install-deps.sh --riscv; SANITIZE must be none)
+#               (needs scripts/install-deps.sh --riscv; SANITIZE must be none); or gvsoc: every case deployed for
+#               pulp-open, many cases per PULP-open ELF, run on GVSoC (needs GVSOC_INSTALL too; exit 77 without it).
+#               Runs one job per core (on gvsoc, each job its own GVSoC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cases=${1:-2000}

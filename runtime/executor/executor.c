@@ -169,25 +169,95 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
 
 /* ---- the HAL-driven schedule ------------------------------------------------------------------------------- */
 
-static dory_dma_job hal_start(void *ctx, const dory_dma_desc *desc, const dory_scheduled_transfer *x) {
+/* Each core's clock of its task (on its own stack: TCDM on PULP-open), the ops' context. With DORY_CYCLE_SPLIT,
+ * lap() charges the cycles since the previous lap to a category (dory/layer.h); without it, it compiles away. */
+typedef struct {
+#if defined(DORY_CYCLE_SPLIT)
+  uint64_t last;
+  uint32_t acc[DORY_SPLIT_CATEGORIES];
+#endif
+  int unused;
+} core_clock;
+
+#if defined(DORY_CYCLE_SPLIT)
+static dory_cycle_split g_split;
+#endif
+
+static void clock_start(core_clock *c) {
+#if defined(DORY_CYCLE_SPLIT)
+  int k;
+  for (k = 0; k < DORY_SPLIT_CATEGORIES; ++k) c->acc[k] = 0;
+  c->last = dory_cycles();
+#endif
+  c->unused = 0;
+}
+
+#if defined(DORY_CYCLE_SPLIT) && defined(__GNUC__)
+__attribute__((noinline)) /* one copy: less code in L2 and in the instruction cache */
+#endif
+static void lap(void *ctx, int category) {
+#if defined(DORY_CYCLE_SPLIT)
+  core_clock *c = (core_clock *)ctx;
+  const uint64_t now = dory_cycles();
+  c->acc[category] += (uint32_t)(now - c->last);
+  c->last = now;
+#else
   (void)ctx;
+  (void)category;
+#endif
+}
+
+/* The end of a core's task: the last lap, and the core's row of the split. */
+static void clock_stop(core_clock *c, int core) {
+  lap(c, DORY_SPLIT_OTHER);
+#if defined(DORY_CYCLE_SPLIT)
+  if (core >= 0 && core < DORY_SPLIT_MAX_CORES) {
+    int k;
+    for (k = 0; k < DORY_SPLIT_CATEGORIES; ++k) g_split.cycles[core][k] = c->acc[k];
+  }
+#else
+  (void)core;
+#endif
+}
+
+int dory_layer_last_split(dory_cycle_split *out) {
+#if defined(DORY_CYCLE_SPLIT)
+  *out = g_split;
+  return 1;
+#else
+  uint32_t *p = &out->cycles[0][0];
+  uint32_t k;
+  out->cores = 0;
+  for (k = 0; k < DORY_SPLIT_MAX_CORES * DORY_SPLIT_CATEGORIES; ++k) p[k] = 0;
+  return 0;
+#endif
+}
+
+static dory_dma_job hal_start(void *ctx, const dory_dma_desc *desc, const dory_scheduled_transfer *x) {
+  dory_dma_job job;
   (void)x;
-  return dory_dma_start(desc);
+  lap(ctx, DORY_SPLIT_OTHER);
+  job = dory_dma_start(desc);
+  lap(ctx, DORY_SPLIT_DMA_ISSUE);
+  return job;
 }
 
 static void hal_wait(void *ctx, dory_dma_job job) {
-  (void)ctx;
+  lap(ctx, DORY_SPLIT_OTHER);
   dory_dma_wait(job);
+  lap(ctx, DORY_SPLIT_DMA_WAIT);
 }
 
 static void hal_compute(void *ctx, const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c) {
-  (void)ctx;
+  lap(ctx, DORY_SPLIT_OTHER);
   dory_layer_compute(L, e, c, (uint8_t *)dory_l1_base());
+  lap(ctx, DORY_SPLIT_COMPUTE);
 }
 
 static void hal_barrier(void *ctx) {
-  (void)ctx;
+  lap(ctx, DORY_SPLIT_OTHER);
   dory_barrier();
+  lap(ctx, DORY_SPLIT_BARRIER);
 }
 
 typedef struct {
@@ -197,23 +267,100 @@ typedef struct {
 
 static void layer_task(void *arg) {
   const run_args *r = (const run_args *)arg;
+  const int core = dory_core_id();
+  core_clock clock;
   dory_schedule_ops ops;
-  ops.ctx = NULL;
+  clock_start(&clock);
+  ops.ctx = &clock;
   ops.dma_start = hal_start;
   ops.dma_wait = hal_wait;
   ops.compute = hal_compute;
   ops.barrier = hal_barrier;
   ops.skip_wait = r->skip_wait;
-  dory_layer_schedule(r->L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+  dory_layer_schedule(r->L, core, (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+  clock_stop(&clock, core);
 }
+
+/* The running layer's descriptor, copied next to the cores before they start it: the schedule and the kernels'
+ * arguments read its fields at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). */
+static dory_layer g_running DORY_CLUSTER_DATA;
 
 void dory_layer_run(const dory_layer *L) {
   run_args r;
   if (L->l3) dory_panic("executor: a layer that streams from L3 runs with dory_l3_layer_run (network.c does)");
-  r.L = L;
+  g_running = *L;
+  r.L = &g_running;
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;
+#if defined(DORY_CYCLE_SPLIT)
+  {
+    const int n = dory_core_count();
+    uint32_t *p = &g_split.cycles[0][0];
+    uint32_t k;
+    for (k = 0; k < DORY_SPLIT_MAX_CORES * DORY_SPLIT_CATEGORIES; ++k) p[k] = 0;
+    g_split.cores = (uint32_t)(n < DORY_SPLIT_MAX_CORES ? n : DORY_SPLIT_MAX_CORES);
+  }
+#endif
   dory_cluster_run(layer_task, &r);
+}
+
+/* ---- L1-resident execution ---------------------------------------------------------------------------------- */
+
+typedef struct {
+  const dory_layer *L;
+  uint64_t compute_cycles; /* core 0's sum of the timed computation phases */
+} l1_resident_args;
+
+/* Core 0: the transfer is complete when the schedule's next step runs (the job id is never waited for again). */
+static dory_dma_job sync_start(void *ctx, const dory_dma_desc *desc, const dory_scheduled_transfer *x) {
+  (void)ctx;
+  (void)x;
+  dory_dma_wait(dory_dma_start(desc));
+  return 0;
+}
+
+static void sync_wait(void *ctx, dory_dma_job job) {
+  (void)ctx;
+  (void)job;
+}
+
+/* Every core: nothing in flight (core 0 waited for every transfer before reaching the barrier), then the timed
+ * kernel call of every core, closed by a barrier. */
+static void timed_compute(void *ctx, const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c) {
+  l1_resident_args *a = (l1_resident_args *)ctx;
+  const int core0 = dory_core_id() == 0;
+  uint64_t t0 = 0;
+  dory_barrier();
+  if (core0) t0 = dory_cycles();
+  dory_layer_compute(L, e, c, (uint8_t *)dory_l1_base());
+  dory_barrier();
+  if (core0) a->compute_cycles += dory_cycles() - t0;
+}
+
+static void plain_barrier(void *ctx) {
+  (void)ctx;
+  dory_barrier();
+}
+
+static void l1_resident_task(void *arg) {
+  l1_resident_args *a = (l1_resident_args *)arg;
+  dory_schedule_ops ops;
+  ops.ctx = a;
+  ops.dma_start = sync_start;
+  ops.dma_wait = sync_wait;
+  ops.compute = timed_compute;
+  ops.barrier = plain_barrier;
+  ops.skip_wait = -1;
+  dory_layer_schedule(a->L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+}
+
+uint64_t dory_layer_run_l1_resident(const dory_layer *L) {
+  l1_resident_args a;
+  g_running = *L; /* as the tiled and L2-direct runs: the descriptor in TCDM, so the three time the same reads */
+  a.L = &g_running;
+  a.compute_cycles = 0;
+  dory_cluster_run(l1_resident_task, &a);
+  return a.compute_cycles;
 }
 
 /* ---- L2-direct execution ------------------------------------------------------------------------------------ */
@@ -235,7 +382,8 @@ void dory_layer_run_l2_direct(const dory_layer *L) {
   const char *why = NULL;
   int k;
   if (!dory_layer_l2_direct_supported(L, dory_l1_size(), &why)) dory_panic(why);
-  a.L = L;
+  g_running = *L;
+  a.L = &g_running;
   dory_layer_whole_extent(L, &a.e);
   /* The kernels address their input as a dense box of in.h x in.w pixels. The whole layer's clipped box can stop
    * short of the map (a stride that never reaches the last rows or columns), but in L2 the rows are the map's:

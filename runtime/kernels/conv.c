@@ -115,3 +115,21 @@ DORY_KERNEL_8BIT(dory_conv_s8s8_4x2__c, dory_conv_args, conv_im2col_check, conv_
                  CONV_ZP)
 DORY_KERNEL_ANY(dory_conv_any_4x2__c, dory_conv_args, conv_im2col_check, conv_body, CONV_IN_TYPE, CONV_ZP)
 DORY_KERNEL_ANY(dory_conv_any_1x1_direct__c, dory_conv_args, conv_check, conv_direct_body, CONV_IN_TYPE, CONV_ZP)
+
+/* The portable twin of dory_conv_u8s8_4x4__xpulpv2: the uint8 convolution above, in that kernel's scratch (its own
+ * formula, not the 4x2 im2col's): the im2col path when the scratch holds a 2-pixel slice per core, else the direct
+ * form. */
+DORY_ALWAYS_INLINE void conv_4x4_twin_body(const dory_conv_args *a, int IT, int32_t zp) {
+  dory_kernel_shape s;
+  s.cores = dory_core_count();
+  s.c_in = a->in.c;
+  s.kh = a->kh;
+  s.kw = a->kw;
+  s.in_type = a->in.type;
+  if (a->scratch && a->scratch_bytes >= dory_conv_4x2_im2col_scratch_bytes(&s))
+    conv_body(a, IT, zp);
+  else
+    conv_direct_body(a, IT, zp);
+}
+DORY_KERNEL_8BIT(dory_conv_u8s8_4x4__c, dory_conv_args, conv_check, conv_4x4_twin_body, DORY_UINT8, CONV_IN_TYPE,
+                 CONV_ZP)

@@ -48,3 +48,7 @@ DORY_KERNEL_8BIT(dory_depthwise_u8s8_1x1__c, dory_conv_args, depthwise_check, de
 DORY_KERNEL_8BIT(dory_depthwise_s8s8_1x1__c, dory_conv_args, depthwise_check, depthwise_body, DORY_INT8, DW_IN_TYPE,
                  DW_ZP)
 DORY_KERNEL_ANY(dory_depthwise_any_1x1__c, dory_conv_args, depthwise_check, depthwise_body, DW_IN_TYPE, DW_ZP)
+
+/* The portable twin of dory_depthwise_u8s8_1x4__xpulpv2 (its scratch unused). */
+DORY_KERNEL_8BIT(dory_depthwise_u8s8_1x4__c, dory_conv_args, depthwise_check, depthwise_body, DORY_UINT8, DW_IN_TYPE,
+                 DW_ZP)

@@ -27,3 +27,6 @@ static void fc_check(const dory_fc_args *a) {
 DORY_KERNEL_8BIT(dory_fc_u8s8_4x1__c, dory_fc_args, fc_check, fc_body, DORY_UINT8, FC_IN_TYPE, FC_ZP)
 DORY_KERNEL_8BIT(dory_fc_s8s8_4x1__c, dory_fc_args, fc_check, fc_body, DORY_INT8, FC_IN_TYPE, FC_ZP)
 DORY_KERNEL_ANY(dory_fc_any_4x1__c, dory_fc_args, fc_check, fc_body, FC_IN_TYPE, FC_ZP)
+
+/* The portable twin of dory_fc_u8s8_8x1__xpulpv2. */
+DORY_KERNEL_8BIT(dory_fc_u8s8_8x1__c, dory_fc_args, fc_check, fc_body, DORY_UINT8, FC_IN_TYPE, FC_ZP)

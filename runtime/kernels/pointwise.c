@@ -41,3 +41,7 @@ DORY_KERNEL_8BIT(dory_pointwise_u8s8_4x2__c, dory_conv_args, pointwise_check, po
 DORY_KERNEL_8BIT(dory_pointwise_s8s8_4x2__c, dory_conv_args, pointwise_check, pointwise_body, DORY_INT8, PW_IN_TYPE,
                  PW_ZP)
 DORY_KERNEL_ANY(dory_pointwise_any_4x2__c, dory_conv_args, pointwise_check, pointwise_body, PW_IN_TYPE, PW_ZP)
+
+/* The portable twin of dory_pointwise_u8s8_4x4__xpulpv2 (no scratch used). */
+DORY_KERNEL_8BIT(dory_pointwise_u8s8_4x4__c, dory_conv_args, pointwise_check, pointwise_body, DORY_UINT8, PW_IN_TYPE,
+                 PW_ZP)

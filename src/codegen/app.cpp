@@ -26,7 +26,8 @@ Expected<GeneratedApp> generate_application(const Graph& g, const Target& target
 
 Expected<HostRunResult> run_application(const GeneratedApp& app, const AppRunOptions& options) {
   if (app_mode_bits(options.mode) == 0)
-    return make_error("cli-bad-mode", options.mode, "unknown execution mode", "use tiled, l2-direct or both");
+    return make_error("cli-bad-mode", options.mode, "unknown execution mode",
+                      "use tiled, l2-direct, both or l1-resident");
   if (options.platform == AppPlatform::PulpOpen) {
     DORY_TRY(std::string install, gvsoc_install());  // before building: say at once what is missing
     (void)install;

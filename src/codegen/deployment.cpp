@@ -546,7 +546,48 @@ Expected<Deployment> deploy(const Graph& g, const Target& target, const DeployOp
                       "set alignment_bytes of L1 to 4 or more in the target file (every PULP L1 is word-addressed)");
   // Concatenation inputs are produced into their slice of the output: refuse what the code could not honor.
   DORY_TRY_STATUS(check_concat_storage(dep.graph));
-  DORY_TRY(std::vector<TilePlan> plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
+  std::vector<TilePlan> plans = options.plans;
+  if (plans.empty() && options.layer_options.empty()) {
+    DORY_TRY(plans, plan_network(dep.graph, target, dep.l1_bytes, options.objective));
+  } else if (!plans.empty()) {  // the caller's plans (eval's L1-resident deployment): one per layer that needs one, within the budget
+    size_t k = 0;
+    for (size_t i = 0; i < dep.graph.layers.size(); ++i) {
+      if (!needs_l1_plan(dep.graph.layers[i])) continue;
+      DORY_CHECK(k < plans.size() && plans[k].layer_index == static_cast<int>(i) &&
+                     plans[k].layout.total_bytes <= dep.l1_bytes,
+                 fmt::format("deploy: the given plans do not match layer '{}' or exceed the L1 budget",
+                             dep.graph.layers[i].name));
+      ++k;
+    }
+    DORY_CHECK(k == plans.size(), "deploy: more plans given than layers that need one");
+  } else if (!options.layer_options.empty()) {  // per-layer budgets and objectives (deploy_fuzz's packed ELFs)
+    plans.clear();
+    for (const auto& [name, lo] : options.layer_options) {
+      const auto it = std::find_if(dep.graph.layers.begin(), dep.graph.layers.end(),
+                                   [&](const Layer& l) { return l.name == name; });
+      if (it == dep.graph.layers.end() || !needs_l1_plan(*it))
+        return make_error("deploy-layer-options", fmt::format("layer '{}'", name),
+                          it == dep.graph.layers.end() ? "per-layer options name a layer the graph does not have"
+                                                       : "per-layer options name a layer that is not tiled in L1",
+                          "name a conv, fc, pool, add or requantize layer of the graph");
+      if (lo.l1_budget_bytes < 0 || lo.l1_budget_bytes > dep.l1_bytes)
+        return make_error("deploy-layer-options", fmt::format("layer '{}'", name),
+                          fmt::format("a layer's L1 budget of {} B; the deployment's is {} B",
+                                      format_bytes_grouped(lo.l1_budget_bytes), format_bytes_grouped(dep.l1_bytes)),
+                          "give a layer at most the deployment's L1 budget (0: the deployment's)");
+    }
+    for (const Layer& l : dep.graph.layers) {
+      if (!needs_l1_plan(l)) continue;
+      int64_t budget = dep.l1_bytes;
+      Objective objective = options.objective;
+      if (const auto it = options.layer_options.find(l.name); it != options.layer_options.end()) {
+        if (it->second.l1_budget_bytes > 0) budget = it->second.l1_budget_bytes;
+        if (it->second.objective) objective = *it->second.objective;
+      }
+      DORY_TRY(TilePlan p, plan_layer(dep.graph, l, target, budget, objective));
+      plans.push_back(std::move(p));
+    }
+  }
 
   // A target whose L2 holds the program image: the program's bytes are not the network's (codegen/l2_image.h).
   std::optional<L2Image> image;

@@ -19,6 +19,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,16 @@ const char* app_platform_name(AppPlatform p);  // "host", "qemu", "pulp-open"
 enum class CheckMode { Crc, Full, None };
 const char* check_mode_name(CheckMode m);  // "crc", "full", "none"
 
+// One layer's own tiling options: an L1 budget below the deployment's and another objective. The application's L1
+// stays the deployment's budget (every layer's layout fits in it, each from offset 0); only that layer's tiling
+// search is bounded by its own. For deployments of unrelated layers planned each its own way: dory's GVSoC
+// deployment fuzz puts many random layers, each with a random budget and objective, in one application
+// (tests/fuzz/deploy_fuzz.cpp --platform gvsoc).
+struct LayerPlanOptions {
+  int64_t l1_budget_bytes = 0;        // 0: the deployment's; else at most the deployment's
+  std::optional<Objective> objective;  // none: the deployment's
+};
+
 struct DeployOptions {
   int64_t l1_budget_bytes = 0;  // 0: the target's usable L1
   int64_t l2_budget_bytes = 0;  // 0: the target's usable L2, less the program image where it is in L2 (with the
@@ -60,6 +72,12 @@ struct DeployOptions {
   std::vector<std::string> force_weights_l3, force_tensors_l3;
   int64_t l3_staging_cap_bytes = 0;
   bool l3_prefetch = true;
+  // Non-empty: these plans (one per layer that needs one, in order, each within the L1 budget; e.g. the
+  // L1-resident plans of eval/execute.h) instead of planning with `objective`.
+  std::vector<TilePlan> plans;
+  // By layer name (a layer of the graph that is tiled in L1; "deploy-layer-options" otherwise, or for a budget
+  // above the deployment's).
+  std::map<std::string, LayerPlanOptions> layer_options;
 };
 
 struct DeployedLayer {

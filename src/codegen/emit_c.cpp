@@ -442,8 +442,8 @@ std::string io_table(const Deployment& dep, const std::vector<TensorId>& ids) {
   std::string s;
   for (TensorId t : ids) {
     const Tensor& x = dep.graph.tensor(t);
-    s += fmt::format("  {{{}, {}u, {}u, {}}},\n", c_string(x.name), dep.tensor_l2_offset(t),
-                     x.elements() * dtype_bytes(x.dtype), dtype_enum(runtime_dtype(x.dtype)));
+    s += fmt::format("  {{.name = {}, .l2_offset = {}u, .bytes = {}u, .type = {}}},\n", c_string(x.name),
+                     dep.tensor_l2_offset(t), x.elements() * dtype_bytes(x.dtype), dtype_enum(runtime_dtype(x.dtype)));
   }
   return s;
 }
@@ -916,14 +916,15 @@ std::string makefile(const Deployment& dep, AppPlatform platform) {
 # (dory: scripts/install-deps.sh --riscv; pulp-open needs only the first two; GVSoC's launcher needs
 # scripts/install-deps.sh --gvsoc). The QEMU runs are killed after QEMU_TIMEOUT seconds.
 # MODE: the passes main.c runs, each checked layer by layer: tiled (DORY, the default), l2-direct (every layer one
-# kernel call on its operands in L2, no DMA: the paper's baseline) or both. The host app also takes --mode; after
-# changing MODE for an ELF, `make clean`.
+# kernel call on its operands in L2, no DMA: the paper's baseline), both, or l1-resident (each tile's computation
+# timed alone, its operands loaded before). The host app also takes --mode; after changing MODE for an ELF,
+# `make clean`.
 # Every source list below comes from runtime/registry.json: each platform's runtime, and the kernels this network
 # uses ({kernels}), an Xpulpv2 kernel replaced by its portable twin where the cores have no Xpulpv2.
 # RUNTIME_DIR: where the runtime is (default: the copy in runtime/); RUNTIME_LIB: link this prebuilt archive of the
 # platform's runtime instead of compiling it (dory's tests); EXTRA_CFLAGS: added to every compilation.
 MODE ?= tiled
-MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,1))
+MODE_BITS = $(if $(filter both,$(MODE)),3,$(if $(filter l2-direct,$(MODE)),2,$(if $(filter l1-resident,$(MODE)),4,1)))
 RUNTIME_DIR ?= runtime
 RUNTIME_LIB ?=
 CFLAGS ?= -O2
@@ -1013,7 +1014,7 @@ pulp-open: app-pulp-open.elf
 gvsoc: app-pulp-open.elf
 	$(if $(GVSOC_INSTALL),,$(error set GVSOC_INSTALL to a GVSoC install with the pulp-open target (docs/deploy.md "PULP-open")))
 	@mkdir -p $(GVSOC_WORK)
-	{flash_json}PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(GVSOC_WORK) --binary $(CURDIR)/app-pulp-open.elf {flash_arg}image flash run
+	{flash_json}PATH="$(GVSOC_INSTALL)/bin:/usr/bin:/bin" {gvsoc} --work-dir=$(abspath $(GVSOC_WORK)) --binary $(abspath app-pulp-open.elf) {flash_arg}image flash run
 
 run: {run_goal}
 
@@ -1028,9 +1029,9 @@ clean:
                    fmt::arg("gvsoc", gvsoc_run_command()),
                    // the L3 constants go to the HyperFlash image: a readfs partition at flash offset 0
                    fmt::arg("flash_json", dep.uses_l3 ? "printf '%s' '" + gvsoc_flash_content("$(CURDIR)/l3_constants.bin") +
-                                                            "' > $(CURDIR)/$(GVSOC_WORK)/flash.json\n\t"
+                                                            "' > $(abspath $(GVSOC_WORK))/flash.json\n\t"
                                                       : std::string()),
-                   fmt::arg("flash_arg", dep.uses_l3 ? "--flash-content=$(CURDIR)/$(GVSOC_WORK)/flash.json@hyperflash " : ""),
+                   fmt::arg("flash_arg", dep.uses_l3 ? "--flash-content=$(abspath $(GVSOC_WORK))/flash.json@hyperflash " : ""),
                    fmt::arg("run_goal", qemu ? "qemu-system" : pulp ? "gvsoc" : "run-host"));
   return s;
 }

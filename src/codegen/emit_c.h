@@ -32,10 +32,11 @@ namespace dory {
 
 // The PULP-open cluster as the pulp-open platform (runtime/hal/pulp-open) drives it: 8 cores sharing 64 kB of
 // TCDM, of which the runtime keeps at most kPulpOpenRuntimeTcdmBytes after the L1 arena (link.ld: 8 stacks of
-// 3,584 B, the control words and the DMA state; tests/e2e/pulp_open_test.cpp checks the linked ELF against it).
+// 3,552 B, the control words, the DMA state and the running layer's descriptor; tests/e2e/pulp_open_test.cpp
+// checks the linked ELF against it): 65,536 - 35,000, the target's default L1 budget (DORY's PULP_gvsoc budget).
 inline constexpr int64_t kPulpOpenCores = 8;
 inline constexpr int64_t kPulpOpenTcdmBytes = 65536;
-inline constexpr int64_t kPulpOpenRuntimeTcdmBytes = 30000;
+inline constexpr int64_t kPulpOpenRuntimeTcdmBytes = 30536;
 
 // Whether a deployment for `target` with an L1 budget of `l1_bytes` can run on `platform`. pulp-open needs a
 // target of 8 cores whose L1 is at most the TCDM, and a budget that leaves the runtime its TCDM; otherwise

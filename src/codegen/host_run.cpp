@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "codegen/emit_c.h"
@@ -41,12 +42,27 @@ int run_capture(const std::string& cmd, std::string& out) {
   return -1;
 }
 
+// Runs an application's command and parses what it printed.
+HostRunResult run_and_parse(const std::string& cmd) {
+  HostRunResult r;
+  r.command = cmd;
+  r.exit_code = run_capture(cmd, r.output);
+  parse_app_output(r);
+  return r;
+}
+
 }  // namespace
+
+const char* cycle_split_category_name(size_t k) {
+  static const char* const names[kCycleSplitCategories] = {"compute", "dma_wait", "dma_issue", "barrier", "other"};
+  return k < kCycleSplitCategories ? names[k] : "?";
+}
 
 int app_mode_bits(const std::string& mode) {
   if (mode == "tiled") return 1;
   if (mode == "l2-direct") return 2;
   if (mode == "both") return 3;
+  if (mode == "l1-resident") return 4;
   return 0;
 }
 
@@ -73,6 +89,8 @@ bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
       tail >> L.cycles;
     else if (status == "host_us")
       tail >> L.host_us;
+    else if (status == "compute")
+      tail >> L.compute;
     else
       tail >> extra;  // a measure this parser does not know
   }
@@ -82,18 +100,42 @@ bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
   return true;
 }
 
+// "<i> cores <n> compute <n values> dma_wait <...> dma_issue <...> barrier <...> other <...>"
+bool parse_split_line(const std::string& rest, int& index, CycleSplitCounts& split) {
+  std::istringstream in(rest);
+  std::string kw;
+  size_t cores = 0;
+  if (!(in >> index >> kw >> cores) || kw != "cores" || cores == 0) return false;
+  split.per_core.assign(cores, {});
+  for (size_t k = 0; k < kCycleSplitCategories; ++k) {
+    if (!(in >> kw) || kw != cycle_split_category_name(k)) return false;
+    for (size_t c = 0; c < cores; ++c)
+      if (!(in >> split.per_core[c][k])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void parse_app_output(HostRunResult& r) {
   std::istringstream in(r.output);
   std::string line;
-  const std::string direct_prefix = "l2direct layer ";
+  const std::string direct_prefix = "l2direct layer ", resident_prefix = "l1res layer ", split_prefix = "split layer ";
   while (std::getline(in, line)) {
     HostLayerResult L;
     if (line.rfind("layer ", 0) == 0) {
       if (parse_layer_line(line.substr(6), L)) r.layers.push_back(L);
     } else if (line.rfind(direct_prefix, 0) == 0) {
       if (parse_layer_line(line.substr(direct_prefix.size()), L)) r.l2_direct_layers.push_back(L);
+    } else if (line.rfind(resident_prefix, 0) == 0) {
+      if (parse_layer_line(line.substr(resident_prefix.size()), L)) r.l1_resident_layers.push_back(L);
+    } else if (line.rfind(split_prefix, 0) == 0) {
+      int index = -1;
+      CycleSplitCounts split;
+      // the split follows its layer's line
+      if (parse_split_line(line.substr(split_prefix.size()), index, split) && !r.layers.empty() &&
+          r.layers.back().index == index)
+        r.layers.back().split = std::move(split);
     } else if (line.rfind("RESULT ", 0) == 0) {
       r.result_ok = line.rfind("RESULT ok", 0) == 0;
     } else if (line.rfind("MISMATCH ", 0) == 0 && r.first_mismatch.empty()) {
@@ -150,11 +192,7 @@ Expected<HostRunResult> run_host_app(const std::string& app_dir, const std::vect
   for (const std::string& e : env) cmd += quote(e) + " ";
   cmd += fmt::format("timeout -s KILL {} {}", timeout_s, quote(app.string()));
   for (const std::string& a : args) cmd += " " + quote(a);
-  HostRunResult r;
-  r.command = cmd;
-  r.exit_code = run_capture(cmd, r.output);
-  parse_app_output(r);
-  return r;
+  return run_and_parse(cmd);
 }
 
 // ---- RISC-V under QEMU ----------------------------------------------------------------------------------------
@@ -225,12 +263,13 @@ const RuntimePlatform& qemu_platform(QemuMode mode) {
   return *runtime_registry().platform(mode == QemuMode::System ? "qemu-system" : "qemu-user");
 }
 
-// The rv32 runtime of a runtime directory for a platform: its own sources and every portable kernel
-// (registry.json), each once.
+// The rv32 runtime of a runtime directory for a platform: its own sources and every kernel its cores run
+// (registry.json: the portable ones, and on pulp-open the Xpulpv2 ones too), each once.
 std::vector<fs::path> rv32_runtime_sources(const fs::path& rt, const RuntimePlatform& platform) {
   std::vector<std::string> files = platform.sources;
   for (const RegistryKernel& k : runtime_registry().kernels)
-    if (k.isa == "c" && std::find(files.begin(), files.end(), k.source) == files.end()) files.push_back(k.source);
+    if (platform.runs(k.isa) && std::find(files.begin(), files.end(), k.source) == files.end())
+      files.push_back(k.source);
   std::vector<fs::path> srcs;
   for (const std::string& f : files) srcs.push_back(rt / f);
   return srcs;
@@ -286,6 +325,23 @@ Status riscv_toolchain_available(const QemuBuildOptions& o) {
   return ok_status();
 }
 
+namespace {
+
+// Archives every object of `obj` into `lib` with the cross toolchain's archiver.
+Status archive_rv32(const std::string& cc, const fs::path& obj, const fs::path& lib) {
+  std::error_code ec;
+  fs::remove(lib, ec);
+  std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
+  for (const auto& e : fs::directory_iterator(obj))
+    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
+  std::string out;
+  if (run_capture(cmd, out) != 0)
+    return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
+  return ok_status();
+}
+
+}  // namespace
+
 Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode, const QemuBuildOptions& o,
                                          const std::string& runtime_dir) {
   DORY_TRY_STATUS(qemu_toolchain_available(mode, o));
@@ -297,15 +353,76 @@ Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mo
   DORY_TRY_STATUS(compile_rv32(cc, o.cflags, platform, {(rt / "include").string()},
                                rv32_runtime_sources(rt, platform), obj, rt.string()));
   const fs::path lib = fs::path(out_dir) / ("libdory-rv32-" + tag + ".a");
+  DORY_TRY_STATUS(archive_rv32(cc, obj, lib));
+  return lib.string();
+}
+
+namespace {
+
+// OUT (removed first) <- the objects of obj_dirs (a later directory's object replaces an earlier one's of the same
+// name), with the cross archiver of cc.
+Status archive_objects(const std::string& cc, const fs::path& lib, const std::vector<fs::path>& obj_dirs) {
+  std::map<std::string, fs::path> objects;
+  for (const fs::path& d : obj_dirs)
+    for (const auto& e : fs::directory_iterator(d))
+      if (e.path().extension() == ".o") objects[e.path().filename().string()] = e.path();
   std::error_code ec;
   fs::remove(lib, ec);
   std::string cmd = fmt::format("{} rcs {}", rv32_ar(cc), quote(lib.string()));
-  for (const auto& e : fs::directory_iterator(obj))
-    if (e.path().extension() == ".o") cmd += " " + quote(e.path().string());
+  for (const auto& [name, path] : objects) cmd += " " + quote(path.string());
   std::string out;
   if (run_capture(cmd, out) != 0)
     return make_error("app-build-failed", lib.string(), fmt::format("the archiver failed:\n{}\ncommand: {}", out, cmd));
-  return lib.string();
+  return ok_status();
+}
+
+}  // namespace
+
+Expected<PulpOpenRuntime> build_pulp_open_runtime(const std::string& out_dir, const QemuBuildOptions& o,
+                                                  const std::string& runtime_dir) {
+  DORY_TRY_STATUS(riscv_toolchain_available(o));
+  const fs::path rt = fs::absolute(runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(runtime_dir));
+  const RuntimePlatform& platform = *runtime_registry().platform("pulp-open");
+  const std::string cc = rv32_cc(o);
+  const std::vector<std::string> includes = {(rt / "include").string()};
+  // One compiler call per source directory, each into a directory of its own, the objects then named after their
+  // source's path (kernels/scratch.c and kernels/xpulpv2/scratch.c share a file name: kernels_scratch.o and
+  // kernels_xpulpv2_scratch.o).
+  auto object_name = [&](const fs::path& src) {
+    std::string n = fs::relative(src, rt).replace_extension(".o").generic_string();
+    std::replace(n.begin(), n.end(), '/', '_');
+    return n;
+  };
+  auto compile_into = [&](const std::string& cflags, const std::vector<fs::path>& srcs, const fs::path& obj) -> Status {
+    std::map<fs::path, std::vector<fs::path>> by_dir;
+    for (const fs::path& src : srcs) by_dir[src.parent_path()].push_back(src);
+    std::error_code ec;
+    fs::remove_all(obj, ec);
+    fs::create_directories(obj, ec);
+    int n = 0;
+    for (const auto& [dir, list] : by_dir) {
+      const fs::path sub = obj / fmt::format("d{}", n++);
+      DORY_TRY_STATUS(compile_rv32(cc, cflags, platform, includes, list, sub, rt.string()));
+      for (const fs::path& src : list)
+        fs::rename(sub / src.filename().replace_extension(".o"), obj / object_name(src), ec);
+      fs::remove_all(sub, ec);
+    }
+    return ok_status();
+  };
+  const fs::path obj = fs::absolute(fs::path(out_dir) / "runtime-pulp-open");
+  DORY_TRY_STATUS(compile_into(o.cflags, rv32_runtime_sources(rt, platform), obj));
+  PulpOpenRuntime r;
+  r.lib = (fs::absolute(fs::path(out_dir)) / "libdory-pulp-open.a").string();
+  DORY_TRY_STATUS(archive_objects(cc, r.lib, {obj}));
+  // The same runtime with the executor's cycle split: only executor.c reads DORY_CYCLE_SPLIT; its object replaces
+  // the plain one (same name).
+  const fs::path split_obj = fs::absolute(fs::path(out_dir) / "runtime-pulp-open-split");
+  DORY_TRY_STATUS(compile_into(o.cflags + " -DDORY_CYCLE_SPLIT", {rt / "executor" / "executor.c"}, split_obj));
+  r.split_lib = (fs::absolute(fs::path(out_dir)) / "libdory-pulp-open-split.a").string();
+  DORY_TRY_STATUS(archive_objects(cc, r.split_lib, {obj, split_obj}));
+  r.runtime_dir = rt.string();
+  r.include_dir = (rt / "include").string();
+  return r;
 }
 
 namespace {
@@ -314,11 +431,13 @@ namespace {
 Expected<std::vector<std::string>> cross_vars(const QemuBuildOptions& o) {
   const int bits = app_mode_bits(o.app_mode);
   if (bits == 0)
-    return make_error("cli-bad-mode", o.app_mode, "unknown execution mode", "use tiled, l2-direct or both");
+    return make_error("cli-bad-mode", o.app_mode, "unknown execution mode",
+                      "use tiled, l2-direct, both or l1-resident");
   const std::string cc = rv32_cc(o);
   const std::string cc_path = find_program(cc);
   std::vector<std::string> vars = {"RV32_CC=" + (cc_path.empty() ? cc : cc_path), "RV32_CFLAGS=" + o.cflags,
                                    "MODE=" + o.app_mode};
+  if (o.cycle_split) vars.push_back("EXTRA_CFLAGS=-DDORY_CYCLE_SPLIT");
   if (!o.prebuilt_runtime_lib.empty()) {
     const fs::path rt = fs::absolute(o.runtime_dir.empty() ? fs::path(runtime_source_dir()) : fs::path(o.runtime_dir));
     vars.push_back("RUNTIME_LIB=" + fs::absolute(o.prebuilt_runtime_lib).string());
@@ -353,11 +472,7 @@ Expected<HostRunResult> run_qemu_app(const std::string& app_dir, QemuMode mode, 
                       kInstallHint);
   std::string cmd = fmt::format("timeout -s KILL {} {} ", timeout_s, qemu_run_command(mode));
   cmd += mode == QemuMode::System ? "-kernel " + quote(elf.string()) + " </dev/null" : quote(elf.string());
-  HostRunResult r;
-  r.command = cmd;
-  r.exit_code = run_capture(cmd, r.output);
-  parse_app_output(r);
-  return r;
+  return run_and_parse(cmd);
 }
 
 // ---- PULP-open on GVSoC ----------------------------------------------------------------------------------------

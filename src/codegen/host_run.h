@@ -19,6 +19,7 @@
 // reads too (HostLayerResult::cycles).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -38,6 +39,20 @@ struct HostBuildOptions {
 // Compiles APP/app. A compiler failure is an error "app-build-failed" quoting the compiler's output.
 Status build_host_app(const std::string& app_dir, const HostBuildOptions& options = {});
 
+// The executor's own cycle split of a tiled layer (runtime dory/layer.h, printed by main.c when built with
+// DORY_CYCLE_SPLIT): per core (core 0 first), the cycles in each category, in the order of
+// cycle_split_category_name: compute, dma_wait, dma_issue, barrier, other. Units: the platform's dory_cycles().
+inline constexpr size_t kCycleSplitCategories = 5;
+const char* cycle_split_category_name(size_t k);  // "compute", "dma_wait", "dma_issue", "barrier", "other"
+struct CycleSplitCounts {
+  std::vector<std::array<int64_t, kCycleSplitCategories>> per_core;
+  int64_t core_total(size_t core) const {
+    int64_t t = 0;
+    for (int64_t v : per_core.at(core)) t += v;
+    return t;
+  }
+};
+
 struct HostLayerResult {
   int index = -1;
   std::string name;
@@ -49,6 +64,8 @@ struct HostLayerResult {
   int64_t dma_instructions = -1;  // qemu-system: of `instructions`, those copying DMA jobs (the rv32 platform
                                   // emulates the engine with the core; a chip's DMA would not retire them)
   int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
+  int64_t compute = -1;        // l1-resident pass: the timed computation phases (dory_cycles() units)
+  CycleSplitCounts split;      // tiled pass of a DORY_CYCLE_SPLIT build: the executor's split (else empty)
   bool fallback = false;       // l2-direct pass: the layer could not run so and ran tiled
   bool ok = false;
   int64_t mismatches = 0;
@@ -59,6 +76,7 @@ struct HostRunResult {
   std::string output;                  // stdout and stderr, interleaved
   std::vector<HostLayerResult> layers; // parsed from the output: the tiled pass
   std::vector<HostLayerResult> l2_direct_layers;  // the l2-direct pass (app --mode l2-direct|both)
+  std::vector<HostLayerResult> l1_resident_layers;  // the l1-resident pass (app --mode l1-resident)
   bool result_ok = false;              // the RESULT line says ok
   int64_t l2_image_bytes = -1;         // pulp-open: the bytes of L2 the linked image reaches (-1: not measured)
   std::string first_mismatch;          // the first MISMATCH line, if any
@@ -71,10 +89,14 @@ struct HostRunResult {
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> [dma_instructions <n>] <ok|MISMATCH> <count> (rv32)
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
 //   l2direct layer ... (the same, for the l2-direct pass; " fallback" at the end of a layer that ran tiled)
+//   l1res layer ... compute <n> <ok|MISMATCH> <count>   (the l1-resident pass)
+//   split layer <i> cores <n> compute <n values> dma_wait <...> dma_issue <...> barrier <...> other <...>
+//                                                       (after a tiled layer's line, DORY_CYCLE_SPLIT builds)
 //   RESULT <ok|MISMATCH> ...   and the first line starting "MISMATCH ".
 void parse_app_output(HostRunResult& r);
 
-// main.c's DORY_APP_MODE for a mode name: "tiled" 1, "l2-direct" 2, "both" 3; 0 for anything else.
+// main.c's DORY_APP_MODE for a mode name: "tiled" 1, "l2-direct" 2, "both" 3, "l1-resident" 4; 0 for anything
+// else.
 int app_mode_bits(const std::string& mode);
 
 // Runs APP/app with `args` (and optional environment assignments "NAME=value"), with a timeout in seconds.
@@ -107,7 +129,10 @@ struct QemuBuildOptions {
   std::string prebuilt_runtime_lib;    // non-empty: link this archive (build_qemu_runtime, same mode)
   std::string runtime_include_dir;     // with prebuilt_runtime_lib: the runtime's include directory
   std::string runtime_dir;             // with prebuilt_runtime_lib: the runtime (for link.ld); empty: dory's
-  std::string app_mode = "tiled";      // the passes main.c runs (no arguments on rv32): tiled, l2-direct, both
+  std::string app_mode = "tiled";      // the passes main.c runs (no arguments on rv32): tiled, l2-direct, both,
+                                       // l1-resident
+  bool cycle_split = false;            // compile with DORY_CYCLE_SPLIT (EXTRA_CFLAGS): the tiled pass prints the
+                                       // executor's cycle split of every layer
 };
 
 // Whether the cross compiler, picolibc and the emulator of `mode` are installed; the error
@@ -120,6 +145,17 @@ Status riscv_toolchain_available(const QemuBuildOptions& options = {});
 // dory's, runtime_source_dir()) for `mode` into OUT_DIR/libdory-rv32-{user,system}.a; returns its path.
 Expected<std::string> build_qemu_runtime(const std::string& out_dir, QemuMode mode,
                                          const QemuBuildOptions& options = {}, const std::string& runtime_dir = "");
+
+// The PULP-open runtime compiled once, to link into several applications (QemuBuildOptions::prebuilt_runtime_lib,
+// runtime_include_dir, runtime_dir): the platform's sources and every kernel its cores run (registry.json), as
+// OUT_DIR/libdory-pulp-open.a, and the same with the executor built with DORY_CYCLE_SPLIT as
+// OUT_DIR/libdory-pulp-open-split.a (an application linking it must be built with cycle_split too).
+struct PulpOpenRuntime {
+  std::string lib, split_lib;
+  std::string runtime_dir, include_dir;
+};
+Expected<PulpOpenRuntime> build_pulp_open_runtime(const std::string& out_dir, const QemuBuildOptions& options = {},
+                                                  const std::string& runtime_dir = "");
 
 // Compiles APP/ for `mode` into APP/qemu_elf_name(mode) (objects in APP/obj-rv32[-user]/). A compiler or linker
 // failure is "app-build-failed" quoting the output; a missing tool is "qemu-toolchain-missing".

@@ -75,6 +75,28 @@ Objective eval_mode_objective(EvalMode m) {
   return Objective::Model;
 }
 
+const char* split_part_name(SplitPart p) {
+  switch (p) {
+    case SplitPart::Compute:
+      return "compute";
+    case SplitPart::DmaWait:
+      return "dma_wait";
+    case SplitPart::DmaIssue:
+      return "dma_issue";
+    case SplitPart::Barrier:
+      return "barrier";
+    case SplitPart::Other:
+      return "other";
+  }
+  return "?";
+}
+
+int64_t ExecutedSplit::core_total(size_t core) const {
+  int64_t t = 0;
+  for (int64_t v : per_core.at(core)) t += v;
+  return t;
+}
+
 const char* provenance_name(Provenance p) { return p == Provenance::Modeled ? "modeled" : "executed"; }
 
 Energy energy_of(const Target& target, const EnergyInputs& in) {

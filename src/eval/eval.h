@@ -15,8 +15,10 @@
 //   dory-dory     the same with DORY's own heuristic (objective `dory`);
 //   dory-fill     the same with the largest tiles (objective `fill`).
 // Every number of the modes is MODELED (the target's cost model, docs/cost-model.md); ModeCost::source says so
-// per number. Executed numbers come separately (NetworkEval::executed, eval/execute.h): the L2-direct and DORY
-// (model) passes run on rv32imc under QEMU, each layer checked bit for bit, with their retired instructions.
+// per number. Executed numbers come separately (NetworkEval::executed, eval/execute.h), each layer checked bit for
+// bit: on rv32imc under QEMU the L2-direct and DORY (model) passes with their retired instructions; on PULP-open
+// under GVSoC every mode with its cluster cycles, next to the model's prediction of exactly what ran
+// (eval/model_error.h compares them).
 //
 // Energy (energy_of, the formula of docs/targets.md "Energy", used for every mode):
 //   E = T * cluster_idle_pj_per_cycle + (sum over cores of the cycles each executes kernel code at L1 speed)
@@ -106,28 +108,75 @@ struct LayerEval {
   const ModeCost& mode(EvalMode m) const { return modes[mode_index(m)]; }
 };
 
-// ---- executed counts (eval/execute.h fills them; absent unless the network was run on an instruction-counting
-// platform) ----
+// ---- executed numbers (eval/execute.h fills them; absent unless the network was run on a counting platform) ----
 
-// One layer of the network run both ways on one rv32imc core under qemu-system -icount (exact, repeatable
-// retired-instruction counts): DORY's tiles with the `model` objective at the eval's L1 budget (the very plans of
-// the dory-model mode), and L2-direct (the kernels on the operands in L2). Instructions, not cycles: QEMU models
-// no memory latency, so the L2 stalls of the L2-direct mode are the model's alone.
+// What the platform counts. QEMU (`dory eval --platform qemu`): retired instructions of one rv32imc core, for the
+// L2-direct and DORY (model) passes (ExecutedLayer's instruction fields). GVSoC (`--platform gvsoc`): cluster
+// cycles of PULP-open for every mode (ExecutedLayer::runs and ::splits).
+enum class ExecutedMeasure { Instructions, Cycles };
+
+// One mode of one layer as it ran, next to the model's number for exactly what ran.
+struct ExecutedRun {
+  bool ran = false;
+  int64_t cycles = -1;        // cluster cycles: L2-direct and DORY modes the slowest core over the layer's task;
+                              // L1-resident core 0 over the timed computation phases (dory_layer_run_l1_resident)
+  int64_t instructions = -1;  // summed over the cores over the layer's task (-1: not counted)
+  int64_t tiles = 0;          // kernel calls of the layer in this run
+  bool fallback = false;      // L2-direct: the layer cannot run from L2 (dory_layer_l2_direct_supported) and
+                              // ran tiled (dory-model plan) in that pass: excluded from the model's error
+  bool compute_only = false;  // L1-resident: the layer does not fit L1 whole; the compute-only time of its
+                              // dory-model tiles (each tile's operands loaded before its timed computation)
+  bool reused = false;        // DORY dory/fill: the objective's plans equal dory-model's on every layer, so the
+                              // dory-model run is reported for it (no second deployment)
+  double modeled_cycles = 0;  // what the model predicts for what ran: L1-resident the whole layer's kernel call
+                              // (LayerCost::l1_resident_cycles), or with compute_only the sum of the tiles' kernel
+                              // calls (LayerCost::compute_cycles); L2-direct its mode's cycles (fallback: the
+                              // dory-model plan's); DORY modes their plan's total cycles
+  // modeled / executed - 1 (0.1: the model predicts 10 % more cycles than ran); 0 when nothing ran.
+  double error() const { return ran && cycles > 0 ? modeled_cycles / static_cast<double>(cycles) - 1 : 0; }
+};
+
+// The executor's own split of one tiled layer's cycles (runtime dory/layer.h, DORY_CYCLE_SPLIT), per core, and
+// the model's split of the same plan. It is measured in a run of its own, built with the split: the reads cost
+// cycles (and move code), so the tiled cycles of ExecutedRun come from a build without it, and
+// instrumented_cycles - those cycles is what measuring costs.
+enum class SplitPart { Compute, DmaWait, DmaIssue, Barrier, Other };
+inline constexpr size_t kNumSplitParts = 5;
+const char* split_part_name(SplitPart p);  // "compute", "dma_wait", "dma_issue", "barrier", "other"
+struct ExecutedSplit {
+  std::vector<std::array<int64_t, kNumSplitParts>> per_core;  // core 0 first; empty when not measured
+  // The model of the plan: kernel cycles (LayerCost::compute_cycles), pushing DMA commands (issue_cycles) and
+  // waiting for the DMA (stall_cycles()); the model has no barrier or bookkeeping term.
+  double modeled_compute = 0, modeled_issue = 0, modeled_stall = 0;
+  int64_t instrumented_cycles = -1;  // the layer's cycles (slowest core) in the run that measured the split
+  int64_t part(size_t core, SplitPart p) const { return per_core.at(core)[static_cast<size_t>(p)]; }
+  int64_t core_total(size_t core) const;  // the sum of core's parts
+};
+
 struct ExecutedLayer {
   int layer_index = -1;                  // in Graph::layers (as LayerEval::layer_index)
+  // QEMU (ExecutedMeasure::Instructions): the DORY (model) and L2-direct passes on one rv32imc core.
   int64_t tiled_instructions = 0;        // the tiled layer, everything the one core retired
   int64_t tiled_dma_instructions = 0;    // of which copying DMA jobs (the platform emulates the engine with the
                                          // core; a chip's DMA engine would retire none of them)
   int64_t l2_direct_instructions = 0;    // the L2-direct call
   bool l2_direct_fallback = false;       // the layer could not run L2-direct (ran tiled in that pass too)
   int64_t tiled_core_instructions() const { return tiled_instructions - tiled_dma_instructions; }
+  // GVSoC (ExecutedMeasure::Cycles): every mode, indexed by mode_index, and the cycle split of the dory-model
+  // tiling (empty unless ExecutedEval::cycle_split).
+  std::array<ExecutedRun, kNumEvalModes> runs{};
+  ExecutedSplit split;
+  std::string kernel;                    // the registry kernel that ran the layer (name and ISA)
+  const ExecutedRun& run(EvalMode m) const { return runs[mode_index(m)]; }
 };
 
 struct ExecutedEval {
+  ExecutedMeasure measure = ExecutedMeasure::Instructions;
   std::string platform;                  // e.g. "rv32imc under qemu-system-riscv32 -icount shift=0, 1 core"
   std::vector<ExecutedLayer> layers;     // one per NetworkEval::layers entry, same order
-  int64_t tiled_instructions = 0, tiled_dma_instructions = 0, l2_direct_instructions = 0;  // sums
+  int64_t tiled_instructions = 0, tiled_dma_instructions = 0, l2_direct_instructions = 0;  // QEMU: sums
   int64_t tiled_core_instructions() const { return tiled_instructions - tiled_dma_instructions; }
+  bool cycle_split = false;              // GVSoC: the dory-model tiling also ran with DORY_CYCLE_SPLIT (splits)
 };
 
 struct NetworkEval {
@@ -148,8 +197,9 @@ struct NetworkEval {
   // The tiler's plans per DORY mode, indexed by Objective (model, dory, fill); one per entry of `layers`.
   std::array<std::vector<TilePlan>, 3> plans;
 
-  // Present when the network was also executed (dory eval --platform qemu): every layer checked bit for bit in
-  // both passes, with its retired instructions. Everything else above stays modeled.
+  // Present when the network was also executed (dory eval --platform qemu|gvsoc): every layer checked bit for
+  // bit in every pass, with its retired instructions (qemu) or cluster cycles (gvsoc). Everything else above
+  // stays modeled.
   std::optional<ExecutedEval> executed;
 
   const ModeCost& total(EvalMode m) const { return totals[mode_index(m)]; }

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 
+#include "eval/model_error.h"
 #include "report/text_table.h"
 
 namespace dory {
@@ -205,13 +207,304 @@ std::string executed_legend(const NetworkEval& e) {
           : 0.0);
 }
 
+namespace {
+
+const ExecutedEval& executed_cycles(const NetworkEval& e) {
+  DORY_CHECK(e.executed && e.executed->measure == ExecutedMeasure::Cycles, "an executed-cycles table without them");
+  return *e.executed;
+}
+
+std::string count_text(int64_t c) { return c >= 0 ? format_bytes_grouped(c) : "-"; }
+std::string rate_text(int64_t macs, double cycles) {
+  return macs > 0 && cycles > 0 ? fmt::format("{:.2f}", macs_per_cycle(macs, cycles)) : "-";
+}
+
+std::string run_note(const ExecutedRun& r) {
+  if (!r.ran) return "not run";
+  if (r.fallback) return "fallback: ran tiled";
+  if (r.compute_only) return "compute-only tiles";
+  if (r.reused) return "same plans as model";
+  return "";
+}
+
+// The network's executed totals of a mode: the sums over the layers that ran it.
+struct ModeTotal {
+  int64_t cycles = 0;
+  double modeled = 0;
+  int layers = 0, fallback = 0, compute_only = 0, reused = 0;
+  double error() const { return cycles > 0 ? modeled / static_cast<double>(cycles) - 1 : 0; }
+};
+ModeTotal mode_total(const ExecutedEval& x, EvalMode m) {
+  ModeTotal t;
+  for (const ExecutedLayer& l : x.layers) {
+    const ExecutedRun& r = l.run(m);
+    if (!r.ran || r.cycles < 0) continue;
+    t.cycles += r.cycles;
+    t.modeled += r.modeled_cycles;
+    ++t.layers;
+    t.fallback += r.fallback;
+    t.compute_only += r.compute_only;
+    t.reused += r.reused;
+  }
+  return t;
+}
+std::string total_note(const ModeTotal& t) {
+  std::string n;
+  if (t.fallback) n += fmt::format("{} fallback", t.fallback);
+  if (t.compute_only) n += fmt::format("{}{} compute-only", n.empty() ? "" : ", ", t.compute_only);
+  if (t.reused) n += fmt::format("{}same plans as model", n.empty() ? "" : ", ");
+  return n;
+}
+
+constexpr const char* kExecuted = "executed";
+constexpr const char* kModeled = "modeled";
+
+}  // namespace
+
+TextTable eval_executed_side_by_side_table(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  TextTable t;
+  t.header = {"#", "layer", "kind", "MACs"};
+  t.column_source = {"", "", "", ""};
+  for (EvalMode m : kAllEvalModes) {
+    t.header.push_back(fmt::format("{} cyc", short_mode(m)));
+    t.column_source.push_back(kExecuted);
+  }
+  for (EvalMode m : kAllEvalModes) {
+    t.header.push_back(fmt::format("{} MAC/c", short_mode(m)));
+    t.column_source.push_back(kExecuted);
+  }
+  t.header.push_back("source");
+  t.header.push_back("note");
+  t.right_aligned.assign(4 + 2 * kNumEvalModes, true);
+  t.right_aligned[1] = t.right_aligned[2] = false;
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const LayerEval& l = e.layers[i];
+    std::vector<std::string> r{std::to_string(l.layer_index), l.layer, l.kind, format_bytes_grouped(l.macs)};
+    std::string note;
+    for (EvalMode m : kAllEvalModes) {
+      const ExecutedRun& run = x.layers[i].run(m);
+      r.push_back(run.ran ? count_text(run.cycles) : "-");
+      const std::string n = run.ran ? run_note(run) : "";
+      if (!n.empty() && !run.reused) note += fmt::format("{}{}: {}", note.empty() ? "" : "; ", short_mode(m), n);
+    }
+    for (EvalMode m : kAllEvalModes) {
+      const ExecutedRun& run = x.layers[i].run(m);
+      r.push_back(run.ran ? rate_text(l.macs, static_cast<double>(run.cycles)) : "-");
+    }
+    r.push_back(kExecuted);
+    r.push_back(note);
+    t.add(std::move(r));
+  }
+  std::vector<std::string> r{"", "network", "", format_bytes_grouped(e.total_macs)};
+  std::array<ModeTotal, kNumEvalModes> totals;
+  std::string note;
+  for (EvalMode m : kAllEvalModes) {
+    totals[mode_index(m)] = mode_total(x, m);
+    r.push_back(count_text(totals[mode_index(m)].cycles));
+    const ModeTotal& mt = totals[mode_index(m)];
+    if (mt.fallback || mt.compute_only)
+      note += fmt::format("{}{}: {}", note.empty() ? "" : "; ", short_mode(m), total_note(mt));
+  }
+  for (EvalMode m : kAllEvalModes)
+    r.push_back(rate_text(e.total_macs, static_cast<double>(totals[mode_index(m)].cycles)));
+  r.push_back(kExecuted);
+  r.push_back(note);
+  t.add(std::move(r));
+  return t;
+}
+
+TextTable eval_model_vs_executed_table(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  TextTable t;
+  t.header = {"#", "layer", "mode", "executed cyc", "modeled cyc", "error", "executed MAC/c", "modeled MAC/c",
+              "tiles", "note"};
+  t.column_source = {"", "", "", kExecuted, kModeled, "", kExecuted, kModeled, "", ""};
+  t.right_aligned = {true, false, false, true, true, true, true, true, true, false};
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const LayerEval& l = e.layers[i];
+    bool first = true;
+    for (EvalMode m : kAllEvalModes) {
+      const ExecutedRun& r = x.layers[i].run(m);
+      if (!r.ran) continue;
+      t.add({first ? std::to_string(l.layer_index) : "", first ? l.layer : "", eval_mode_name(m), count_text(r.cycles),
+             cycles_text(r.modeled_cycles), r.fallback ? "-" : percent_text(r.error()),
+             rate_text(l.macs, static_cast<double>(r.cycles)), rate_text(l.macs, r.modeled_cycles),
+             std::to_string(r.tiles), run_note(r)});
+      first = false;
+    }
+  }
+  bool first = true;
+  for (EvalMode m : kAllEvalModes) {
+    const ModeTotal mt = mode_total(x, m);
+    if (mt.layers == 0) continue;
+    t.add({"", first ? "network" : "", eval_mode_name(m), count_text(mt.cycles), cycles_text(mt.modeled),
+           percent_text(mt.error()), rate_text(e.total_macs, static_cast<double>(mt.cycles)),
+           rate_text(e.total_macs, mt.modeled), "", total_note(mt)});
+    first = false;
+  }
+  return t;
+}
+
+TextTable eval_executed_network_table(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  TextTable t;
+  t.header = {"mode",           "executed cyc",      "ms",           "MAC/cycle", "MAC/cycle/core",
+              "vs L1-resident", "speedup vs L2-direct", "modeled cyc", "error",     "note"};
+  t.column_source = {"", kExecuted, kExecuted, kExecuted, kExecuted, kExecuted, kExecuted, kModeled, "", ""};
+  t.right_aligned = {false, true, true, true, true, true, true, true, true, false};
+  const ModeTotal l1 = mode_total(x, EvalMode::L1Resident), l2 = mode_total(x, EvalMode::L2Direct);
+  for (EvalMode m : kAllEvalModes) {
+    const ModeTotal mt = mode_total(x, m);
+    if (mt.layers == 0) continue;
+    const double c = static_cast<double>(mt.cycles);
+    const double rate = macs_per_cycle(e.total_macs, c);
+    t.add({eval_mode_title(m), count_text(mt.cycles), fmt::format("{:.3f}", latency_ms(e, c)),
+           fmt::format("{:.2f}", rate), fmt::format("{:.3f}", rate / cores_of(e)),
+           m == EvalMode::L1Resident || l1.cycles <= 0 ? ""
+                                                       : percent_text(overhead_vs(c, static_cast<double>(l1.cycles))),
+           m == EvalMode::L2Direct || l2.cycles <= 0 ? "" : ratio_text(speedup_vs(c, static_cast<double>(l2.cycles))),
+           cycles_text(mt.modeled), percent_text(mt.error()), total_note(mt)});
+  }
+  return t;
+}
+
+TextTable eval_model_error_table(const NetworkEval& e) {
+  TextTable t;
+  t.header = {"mode", "layers", "mean |error|", "mean error", "worst layer", "its error", "network error"};
+  t.right_aligned = {false, true, true, true, false, true, true};
+  for (const ModeErrorSummary& s : model_error_summary(e))
+    t.add({eval_mode_name(s.mode), std::to_string(s.layers), fmt::format("{:.1f}%", 100 * s.mean_abs),
+           percent_text(s.mean_signed), s.worst_layer, percent_text(s.worst_error), percent_text(s.network_error())});
+  return t;
+}
+
+TextTable eval_cycle_split_table(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  DORY_CHECK(x.cycle_split, "eval_cycle_split_table without a measured split");
+  TextTable t;
+  t.header = {"#",           "layer",        "tiles",       "cycles",          "with split",      "compute",
+              "DMA wait",    "DMA issue",    "barrier",     "other",           "split sum",       "DMA exposed",
+              "compute min-max", "modeled compute", "modeled issue", "modeled DMA stall"};
+  t.column_source = {"",        "",        "",        kExecuted, kExecuted, kExecuted, kExecuted, kExecuted,
+                     kExecuted, kExecuted, kExecuted, kExecuted, kExecuted, kModeled,  kModeled,  kModeled};
+  t.right_aligned.assign(t.header.size(), true);
+  t.right_aligned[1] = false;
+  std::array<int64_t, kNumSplitParts> sum{};
+  int64_t cycles = 0, instrumented = 0, split_sum = 0;
+  double mc = 0, mi = 0, ms = 0;
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const ExecutedRun& r = x.layers[i].run(EvalMode::Model);
+    const ExecutedSplit& sp = x.layers[i].split;
+    if (!r.ran || sp.per_core.empty()) continue;
+    int64_t cmin = -1, cmax = 0;
+    for (size_t c = 0; c < sp.per_core.size(); ++c) {
+      const int64_t v = sp.part(c, SplitPart::Compute);
+      cmin = cmin < 0 ? v : std::min(cmin, v);
+      cmax = std::max(cmax, v);
+    }
+    std::vector<std::string> row{std::to_string(e.layers[i].layer_index), e.layers[i].layer, std::to_string(r.tiles),
+                                 count_text(r.cycles), count_text(sp.instrumented_cycles)};
+    for (size_t k = 0; k < kNumSplitParts; ++k) {
+      row.push_back(format_bytes_grouped(sp.per_core[0][k]));
+      sum[k] += sp.per_core[0][k];
+    }
+    const int64_t total = sp.core_total(0);
+    const int64_t dma = sp.part(0, SplitPart::DmaWait) + sp.part(0, SplitPart::DmaIssue);
+    row.push_back(format_bytes_grouped(total));
+    row.push_back(total > 0 ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(total))
+                            : "-");
+    row.push_back(fmt::format("{}-{}", format_bytes_grouped(cmin), format_bytes_grouped(cmax)));
+    row.push_back(cycles_text(sp.modeled_compute));
+    row.push_back(cycles_text(sp.modeled_issue));
+    row.push_back(cycles_text(sp.modeled_stall));
+    t.add(std::move(row));
+    cycles += r.cycles;
+    instrumented += sp.instrumented_cycles;
+    split_sum += total;
+    mc += sp.modeled_compute;
+    mi += sp.modeled_issue;
+    ms += sp.modeled_stall;
+  }
+  std::vector<std::string> row{"", "network", "", count_text(cycles), count_text(instrumented)};
+  for (size_t k = 0; k < kNumSplitParts; ++k) row.push_back(format_bytes_grouped(sum[k]));
+  row.push_back(format_bytes_grouped(split_sum));
+  const int64_t dma = sum[static_cast<size_t>(SplitPart::DmaWait)] + sum[static_cast<size_t>(SplitPart::DmaIssue)];
+  row.push_back(split_sum > 0
+                    ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(dma) / static_cast<double>(split_sum))
+                    : "-");
+  row.push_back("");
+  row.push_back(cycles_text(mc));
+  row.push_back(cycles_text(mi));
+  row.push_back(cycles_text(ms));
+  t.add(std::move(row));
+  return t;
+}
+
+TextTable eval_objective_check_table(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  TextTable t;
+  t.header = {"#", "layer", "model cyc", "dory cyc", "fill cyc", "model vs best other tiling", "verdict"};
+  t.column_source = {"", "", kExecuted, kExecuted, kExecuted, kExecuted, ""};
+  t.right_aligned = {true, false, true, true, true, true, false};
+  const std::vector<ObjectiveLoss> losses = objective_losses(e);
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const ExecutedLayer& l = x.layers[i];
+    const ExecutedRun &m = l.run(EvalMode::Model), &d = l.run(EvalMode::Dory), &f = l.run(EvalMode::Fill);
+    const bool same_d = same_layer_tiling(e, i, Objective::Dory), same_f = same_layer_tiling(e, i, Objective::Fill);
+    int64_t best = 0;
+    if (!same_d && d.ran && d.cycles > 0) best = d.cycles;
+    if (!same_f && f.ran && f.cycles > 0 && (best == 0 || f.cycles < best)) best = f.cycles;
+    std::string verdict = same_d && same_f ? "same tiling for all three" : "ok";
+    for (const ObjectiveLoss& o : losses)
+      if (o.layer_index == e.layers[i].layer_index)
+        verdict = fmt::format("model loses {:.1f}% to {}", 100 * o.loss(), objective_name(eval_mode_objective(o.best)));
+    auto cell = [](const ExecutedRun& r, bool same) {
+      return !r.ran ? std::string("-") : count_text(r.cycles) + (same ? " (=)" : "");
+    };
+    t.add({std::to_string(e.layers[i].layer_index), e.layers[i].layer, m.ran ? count_text(m.cycles) : "-",
+           cell(d, same_d), cell(f, same_f),
+           best > 0 && m.cycles > 0 ? percent_text(static_cast<double>(m.cycles) / static_cast<double>(best) - 1) : "-",
+           verdict});
+  }
+  return t;
+}
+
+std::string executed_cycles_legend(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  std::vector<std::string> kernels;
+  for (const ExecutedLayer& l : x.layers)
+    if (!l.kernel.empty() && std::find(kernels.begin(), kernels.end(), l.kernel) == kernels.end())
+      kernels.push_back(l.kernel);
+  std::string s = fmt::format(
+      "Executed on {}: cluster cycles, every layer of every run checked bit for bit against the reference executor. "
+      "dory-model and l2-direct: one application (tiled pass, then L2-direct pass); dory-dory and dory-fill: one "
+      "deployment each (\"same plans as model\": the objective's plans are dory-model's, its run is reused); "
+      "l1-resident: a deployment with every layer that fits L1 whole as one single-buffered tile, each tile's "
+      "operands loaded before its computation, which alone is timed (\"compute-only tiles\": the layer does not "
+      "fit L1 whole, so this is the computation of its dory-model tiles, compared with the model's kernel cycles "
+      "of those tiles). Tiled and L2-direct cycles: the slowest core over the layer's task. Error: modeled / "
+      "executed - 1. Objective check: \"(=)\" marks an objective that tiles the layer as model does (not "
+      "compared: its cycles differ from model's only by where another build placed code and data). Kernels: {}.\n",
+      x.platform, fmt::join(kernels, ", "));
+  if (x.cycle_split)
+    s += "Cycle split: the executor's own reads of each core's cycle counter around every kernel call, DMA start, "
+         "DMA wait and barrier, in a second run of the dory-model application built with DORY_CYCLE_SPLIT (\"with "
+         "split\": its cycles; \"cycles\": the run without the reads, as in every other table; the difference is "
+         "what measuring costs). Core 0's shown (it issues and waits for the DMA); other = the schedule's "
+         "bookkeeping and the reads themselves; split sum = the core's cycles from its task's first read to its "
+         "last; DMA exposed = (DMA wait + DMA issue) / split sum; compute min-max: the kernel cycles of the least "
+         "and the most loaded core.\n";
+  return s;
+}
+
 std::string render_eval_text(const NetworkEval& e, bool markdown) {
   std::string out = fmt::format(
       "{} on {} ({} cores, {:g} MHz), L1 budget {} B (usable {} B): every number of the modes below is modeled "
       "(dory's cost model of {}){}\n\n",
       e.model, e.target, e.cores, static_cast<double>(e.clock_hz) / 1e6, format_bytes_grouped(e.l1_budget_bytes),
       format_bytes_grouped(e.l1_usable_bytes), e.target,
-      e.executed ? "; the executed counts are in their own table" : ", none is executed");
+      e.executed ? "; the executed numbers are in their own tables" : ", none is executed");
   out += "Per layer, modes side by side: cycles and MAC/cycle of the whole cluster (Figure 3 of the paper):\n\n";
   out += render(eval_side_by_side_table(e), markdown);
   out += "\nPer layer and mode, every metric:\n\n";
@@ -241,7 +534,31 @@ std::string render_eval_text(const NetworkEval& e, bool markdown) {
         e.layers_exceeding_l1);
   if (e.skipped_layers)
     out += fmt::format("{} layer(s) move no data and need no kernel (views, concats).\n", e.skipped_layers);
-  if (e.executed) {
+  if (e.executed && e.executed->measure == ExecutedMeasure::Cycles) {
+    out += fmt::format("\nExecuted on {} (cluster cycles), per layer, modes side by side (Figure 3 of the paper):\n\n",
+                       e.executed->platform);
+    out += render(eval_executed_side_by_side_table(e), markdown);
+    out += "\nNetwork, executed (Table 1 of the paper):\n\n";
+    out += render(eval_executed_network_table(e), markdown);
+    out += "\nModeled against executed, per layer and mode:\n\n";
+    out += render(eval_model_vs_executed_table(e), markdown);
+    out += "\nThe model's error per mode (modeled / executed - 1, over the layers that ran the mode):\n\n";
+    out += render(eval_model_error_table(e), markdown);
+    if (e.executed->cycle_split) {
+      out += "\nWhere the tiled run's cycles go (objective model; the executor's own split, core 0):\n\n";
+      out += render(eval_cycle_split_table(e), markdown);
+    }
+    out += "\nIs the objective right when executed (the model's tiling against dory's and fill's)?\n\n";
+    out += render(eval_objective_check_table(e), markdown);
+    const std::vector<ObjectiveLoss> losses = objective_losses(e);
+    out += losses.empty() ? fmt::format("\nOn every layer the model's tiling executes within {:.0f} % of the best of "
+                                        "the three objectives.\n",
+                                        100 * kObjectiveTolerance)
+                          : fmt::format("\nThe model's tiling executes more than {:.0f} % slower than another "
+                                        "objective's on {} layer(s): there the model is wrong.\n",
+                                        100 * kObjectiveTolerance, losses.size());
+    out += "\n" + executed_cycles_legend(e);
+  } else if (e.executed) {
     out += "\nExecuted (L2-direct and DORY model passes, retired instructions):\n\n";
     out += render(eval_executed_table(e), markdown);
     out += "\n" + executed_legend(e);
@@ -249,10 +566,104 @@ std::string render_eval_text(const NetworkEval& e, bool markdown) {
     out +=
         "The generated code's values are checked bit for bit against the reference on the host platform by "
         "`dory run` (executed); its timing there is not a target number. `dory eval --platform qemu` also runs both "
-        "passes on rv32imc and reports their instructions.\n";
+        "passes on rv32imc and reports their instructions; `--platform gvsoc` runs every mode on PULP-open under "
+        "GVSoC and reports cycles next to the model's.\n";
   }
   return out;
 }
+
+namespace {
+
+nlohmann::json run_json(const ExecutedRun& r, int64_t macs) {
+  return {{"ran", r.ran},
+          {"cycles", r.cycles},
+          {"instructions", r.instructions},
+          {"tiles", r.tiles},
+          {"modeled_cycles", r.modeled_cycles},
+          {"error", r.fallback ? nlohmann::json(nullptr) : nlohmann::json(r.error())},
+          {"macs_per_cycle", macs_per_cycle(macs, static_cast<double>(r.cycles))},
+          {"fallback", r.fallback},
+          {"compute_only", r.compute_only},
+          {"reused", r.reused},
+          {"source", "executed"}};
+}
+
+nlohmann::json executed_cycles_json(const NetworkEval& e) {
+  const ExecutedEval& x = executed_cycles(e);
+  nlohmann::json layers = nlohmann::json::array();
+  for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
+    const ExecutedLayer& l = x.layers[i];
+    nlohmann::json modes = nlohmann::json::object();
+    for (EvalMode m : kAllEvalModes)
+      if (l.run(m).ran) modes[eval_mode_name(m)] = run_json(l.run(m), e.layers[i].macs);
+    nlohmann::json split = nullptr;
+    if (const ExecutedSplit& sp = l.split; !sp.per_core.empty()) {
+      nlohmann::json cores = nlohmann::json::array();
+      for (size_t c = 0; c < sp.per_core.size(); ++c) {
+        nlohmann::json core = nlohmann::json::object();
+        for (size_t k = 0; k < kNumSplitParts; ++k)
+          core[split_part_name(static_cast<SplitPart>(k))] = sp.per_core[c][k];
+        core["total"] = sp.core_total(c);
+        cores.push_back(core);
+      }
+      split = {{"objective", "model"},
+               {"cores", cores},
+               {"instrumented_cycles", sp.instrumented_cycles},
+               {"modeled",
+                {{"compute", sp.modeled_compute}, {"issue", sp.modeled_issue}, {"stall", sp.modeled_stall}}},
+               {"source", "executed"}};
+    }
+    layers.push_back({{"index", l.layer_index},
+                      {"name", e.layers[i].layer},
+                      {"kernel", l.kernel},
+                      {"modes", modes},
+                      {"split", split}});
+  }
+  nlohmann::json net = nlohmann::json::object();
+  for (EvalMode m : kAllEvalModes) {
+    const ModeTotal mt = mode_total(x, m);
+    if (mt.layers == 0) continue;
+    const double rate = macs_per_cycle(e.total_macs, static_cast<double>(mt.cycles));
+    net[eval_mode_name(m)] = {{"cycles", mt.cycles},
+                              {"modeled_cycles", mt.modeled},
+                              {"error", mt.error()},
+                              {"macs_per_cycle", rate},
+                              {"macs_per_cycle_per_core", rate / cores_of(e)},
+                              {"layers", mt.layers},
+                              {"fallback_layers", mt.fallback},
+                              {"compute_only_layers", mt.compute_only},
+                              {"source", "executed"}};
+  }
+  nlohmann::json errors = nlohmann::json::array();
+  for (const ModeErrorSummary& s : model_error_summary(e))
+    errors.push_back({{"mode", eval_mode_name(s.mode)},
+                      {"layers", s.layers},
+                      {"mean_abs", s.mean_abs},
+                      {"mean_signed", s.mean_signed},
+                      {"worst_abs", s.worst_abs},
+                      {"worst_error", s.worst_error},
+                      {"worst_layer", s.worst_layer},
+                      {"network_error", s.network_error()}});
+  nlohmann::json losses = nlohmann::json::array();
+  for (const ObjectiveLoss& o : objective_losses(e))
+    losses.push_back({{"index", o.layer_index},
+                      {"name", o.layer},
+                      {"model_cycles", o.model_cycles},
+                      {"best_cycles", o.best_cycles},
+                      {"best", eval_mode_name(o.best)},
+                      {"loss", o.loss()}});
+  return {{"platform", x.platform},
+          {"source", "executed"},
+          {"measure", "cycles"},
+          {"cycle_split", x.cycle_split},
+          {"layers", layers},
+          {"network", {{"modes", net}}},
+          {"model_error", errors},
+          {"objective_tolerance", kObjectiveTolerance},
+          {"objective_losses", losses}};
+}
+
+}  // namespace
 
 nlohmann::json eval_to_json(const NetworkEval& e) {
   nlohmann::json modes = nlohmann::json::array();
@@ -282,7 +693,9 @@ nlohmann::json eval_to_json(const NetworkEval& e) {
            {{"macs", e.total_macs},
             {"layers_exceeding_l1", e.layers_exceeding_l1},
             {"modes", modes_json(e, e.total_macs, e.totals)}}}};
-  if (e.executed) {
+  if (e.executed && e.executed->measure == ExecutedMeasure::Cycles) {
+    j["executed"] = executed_cycles_json(e);
+  } else if (e.executed) {
     const ExecutedEval& x = *e.executed;
     nlohmann::json xl = nlohmann::json::array();
     for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
@@ -297,6 +710,7 @@ nlohmann::json eval_to_json(const NetworkEval& e) {
     }
     j["executed"] = {{"platform", x.platform},
                      {"source", "executed"},
+                     {"measure", "instructions"},
                      {"layers", xl},
                      {"network",
                       {{"l2_direct_instructions", x.l2_direct_instructions},

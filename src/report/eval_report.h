@@ -18,6 +18,8 @@
 // Network table (the paper's Table 1 analog): per mode latency (ms), energy (uJ), MAC/cycle, MAC/cycle/core, the
 // overhead vs L1-resident, the speedup and the energy ratio vs L2-direct.
 // Executed table (only after `dory eval --platform qemu`): eval_executed_table.
+// Executed cycles (only after `dory eval --platform gvsoc`): the eval_executed_*, eval_model_*, eval_cycle_split
+// and eval_objective_check tables below; every column says whether it is executed or modeled.
 #pragma once
 
 #include <string>
@@ -44,13 +46,47 @@ TextTable eval_executed_table(const NetworkEval& e);
 // The paragraph that says what the executed table measures (platform, passes, what is not measured).
 std::string executed_legend(const NetworkEval& e);
 
+// ---- executed cycles (e.executed with ExecutedMeasure::Cycles: dory eval --platform gvsoc) ----
+// Per layer (and the network) the executed cycles and MAC/cycle of every mode side by side (Figure 3 analog,
+// executed); notes: "compute-only" (L1-resident of a layer that does not fit L1 whole), "fallback" (L2-direct ran
+// tiled), "same plans" (an objective whose plans are dory-model's).
+TextTable eval_executed_side_by_side_table(const NetworkEval& e);
+// One row per (layer, mode) and the network's rows: executed cycles, the model's cycles for what ran, the error
+// (modeled / executed - 1), executed and modeled MAC/cycle, tiles, note.
+TextTable eval_model_vs_executed_table(const NetworkEval& e);
+// The network per mode (Table 1 analog, executed): executed cycles, ms, MAC/cycle, MAC/cycle/core, overhead vs
+// L1-resident and speedup vs L2-direct (both executed), the modeled cycles and the error.
+TextTable eval_executed_network_table(const NetworkEval& e);
+// Per mode: layers compared, mean absolute and mean signed per-layer error, the worst layer and its error, the
+// network's error (eval/model_error.h).
+TextTable eval_model_error_table(const NetworkEval& e);
+// The executor's cycle split of the dory-model tiling, per layer: the executed cycles (slowest core) without and
+// with the split's reads, core 0's compute, DMA wait, DMA issue, barrier and bookkeeping cycles and their sum, the
+// DMA's exposed share, the spread of compute over the cores, and the model's compute, issue and DMA stall.
+// Requires e.executed->cycle_split.
+TextTable eval_cycle_split_table(const NetworkEval& e);
+// Per layer: the executed cycles of the three objectives' tilings ("(=)": the same tiling as model's, not
+// compared), the model's tiling against the best other tiling, and whether it loses (beyond kObjectiveTolerance:
+// eval/model_error.h objective_losses).
+TextTable eval_objective_check_table(const NetworkEval& e);
+// What the executed-cycles tables measure: the platform, the runs, the kernels, what "compute-only" means.
+std::string executed_cycles_legend(const NetworkEval& e);
+
 // Stable keys: model, target, clock_hz, cores, l1_budget_bytes, l1_usable_bytes, l2_scratch, source, modes (names),
 // layers[] {index, name, kind, family, macs, fits_l1, whole_layer_l1_bytes, l2_port_bound, modes {<mode name>:
 // metrics}}, network {macs, layers_exceeding_l1, modes {<mode name>: metrics}}; metrics: cycles, macs_per_cycle,
 // macs_per_cycle_per_core, overhead_vs_l1_resident, speedup_vs_l2_direct, latency_ms, energy_uj, energy_pj
 // {idle, active, dma, core_l2}, active_core_cycles, dma_bytes, core_l2_bytes, stall_cycles, tiles, source;
-// with e.executed also executed {platform, source "executed", layers[] {index, name, l2_direct_instructions,
-// tiled_instructions, tiled_dma_instructions, tiled_core_instructions, l2_direct_fallback}, network {the sums}}.
+// with e.executed also executed {platform, source "executed", measure "instructions"|"cycles", ...}:
+//   instructions (qemu): layers[] {index, name, l2_direct_instructions, tiled_instructions,
+//     tiled_dma_instructions, tiled_core_instructions, l2_direct_fallback}, network {the sums};
+//   cycles (gvsoc): cycle_split, layers[] {index, name, kernel, modes {<mode name>: run}, split (null, or
+//     {objective "model", cores[] {compute, dma_wait, dma_issue, barrier, other, total}, instrumented_cycles,
+//     modeled {compute, issue, stall}})},
+//     network {modes {<mode name>: {cycles, modeled_cycles, error, macs_per_cycle, macs_per_cycle_per_core,
+//     layers}}}, model_error[] {mode, layers, mean_abs, mean_signed, worst_abs, worst_error, worst_layer,
+//     network_error}, objective_losses[] {index, name, model_cycles, best_cycles, best, loss}; run: ran, cycles,
+//     instructions, tiles, modeled_cycles, error, macs_per_cycle, fallback, compute_only, reused, source.
 nlohmann::json eval_to_json(const NetworkEval& e);
 
 }  // namespace dory

@@ -84,9 +84,12 @@ std::string html_table(const TextTable& t, std::string_view id) {
   for (size_t c = 0; c < t.header.size(); ++c)
     if (t.header[c] == "source") source_col = c;
   std::string out = fmt::format("<table id=\"{}\">\n<thead><tr>", esc(id));
-  for (size_t c = 0; c < t.header.size(); ++c)
-    out += fmt::format("<th{}>{}</th>", c < t.right_aligned.size() && t.right_aligned[c] ? " class=\"num\"" : "",
-                       esc(t.header[c]));
+  for (size_t c = 0; c < t.header.size(); ++c) {
+    std::string cls = c < t.right_aligned.size() && t.right_aligned[c] ? "num" : "";
+    if (c < t.column_source.size() && !t.column_source[c].empty())
+      cls += (cls.empty() ? "" : " ") + t.column_source[c];
+    out += fmt::format("<th{}>{}</th>", cls.empty() ? "" : fmt::format(" class=\"{}\"", esc(cls)), esc(t.header[c]));
+  }
   out += "</tr></thead>\n<tbody>\n";
   for (const auto& row : t.rows) {
     const bool group_start = !row.empty() && !row[0].empty();
@@ -95,11 +98,13 @@ std::string html_table(const TextTable& t, std::string_view id) {
     for (size_t c = 0; c < t.header.size(); ++c) {
       const std::string cell = c < row.size() ? row[c] : "";
       const bool num = c < t.right_aligned.size() && t.right_aligned[c];
+      const std::string src =
+          c < t.column_source.size() && !t.column_source[c].empty() ? t.column_source[c] : source;
       std::string cls = num ? "num" : "";
       std::string attrs;
-      if (num && !cell.empty() && !source.empty()) {
-        cls += " " + source;
-        attrs = fmt::format(" data-source=\"{}\"", esc(source));
+      if (num && !cell.empty() && !src.empty() && cell != "-") {
+        cls += " " + src;
+        attrs = fmt::format(" data-source=\"{}\"", esc(src));
       }
       out +=
           fmt::format("<td{}{}>{}</td>", cls.empty() ? "" : fmt::format(" class=\"{}\"", esc(cls)), attrs, esc(cell));
@@ -111,6 +116,23 @@ std::string html_table(const TextTable& t, std::string_view id) {
 }
 
 // ---- MAC/cycle per layer and mode (grouped bars) ----
+
+// The axes of a per-mode bar chart and its legend (one swatch per mode) on the bottom line; returns where the
+// legend ends (a chart adds its own entries there).
+double mode_chart_axes_and_legend(Svg& s, double left, double top, double bottom,
+                                  const std::vector<std::string>& pal) {
+  s.line(left, bottom, s.width - 12, bottom, "#333");
+  s.line(left, top, left, bottom, "#333");
+  double lx = left;
+  const double ly = s.height - 16;
+  for (EvalMode m : kAllEvalModes) {
+    const size_t k = mode_index(m);
+    s.rect(lx, ly - 9, 10, 10, pal[k % pal.size()]);
+    s.text(lx + 14, ly, eval_mode_title(m));
+    lx += 24 + static_cast<double>(std::string_view(eval_mode_title(m)).size()) * kCharWidth;
+  }
+  return lx;
+}
 
 std::string mac_chart(const NetworkEval& e) {
   struct Group {
@@ -166,18 +188,81 @@ std::string mac_chart(const NetworkEval& e) {
     s.text(cx, bottom + 14, gr.label, "end", 10,
            fmt::format("transform=\"rotate(-30 {} {})\"", px(cx), px(bottom + 14)));
   }
-  s.line(left, bottom, s.width - 12, bottom, "#333");
-  s.line(left, top, left, bottom, "#333");
-  // Legend.
-  double lx = left;
-  const double ly = s.height - 16;
-  for (EvalMode m : kAllEvalModes) {
-    const size_t k = mode_index(m);
-    s.rect(lx, ly - 9, 10, 10, pal[k % pal.size()]);
-    s.text(lx + 14, ly, eval_mode_title(m));
-    lx += 24 + static_cast<double>(std::string_view(eval_mode_title(m)).size()) * kCharWidth;
-  }
+  mode_chart_axes_and_legend(s, left, top, bottom, pal);
   return s.str("mac-chart-svg", "MAC/cycle per layer and mode");
+}
+
+// ---- executed MAC/cycle per layer and mode, with the model's prediction marked ----
+
+std::string executed_mac_chart(const NetworkEval& e) {
+  const ExecutedEval& x = *e.executed;
+  struct Group {
+    std::string label, tooltip;
+    std::array<double, kNumEvalModes> rate{}, modeled{};
+    std::array<bool, kNumEvalModes> ran{};
+  };
+  std::vector<Group> groups;
+  for (size_t i = 0; i < e.layers.size() && i < x.layers.size(); ++i) {
+    const LayerEval& l = e.layers[i];
+    if (l.macs == 0) continue;
+    Group gr{l.layer, fmt::format("{} ({}, {} MACs)", l.layer, l.kind, format_bytes_grouped(l.macs)), {}, {}, {}};
+    for (EvalMode m : kAllEvalModes) {
+      const ExecutedRun& r = x.layers[i].run(m);
+      gr.ran[mode_index(m)] = r.ran && r.cycles > 0;
+      gr.rate[mode_index(m)] = macs_per_cycle(l.macs, static_cast<double>(r.cycles));
+      gr.modeled[mode_index(m)] = macs_per_cycle(l.macs, r.modeled_cycles);
+    }
+    groups.push_back(std::move(gr));
+  }
+  double hi = 0;
+  for (const Group& gr : groups)
+    for (size_t k = 0; k < kNumEvalModes; ++k)
+      if (gr.ran[k]) hi = std::max({hi, gr.rate[k], gr.modeled[k]});
+  std::vector<double> ticks = nice_ticks(0, hi > 0 ? hi : 1);
+  const double top_value = ticks.back();
+  const double bar_w = 13, gap = 22;
+  const double group_w = kNumEvalModes * bar_w + gap;
+  const double left = 64, top = 44, plot_h = 280;
+  Svg s;
+  s.width = std::max(760.0, left + static_cast<double>(groups.size()) * group_w + 20);
+  s.height = top + plot_h + 92;
+  const double bottom = top + plot_h;
+  auto y_of = [&](double v) { return bottom - v / top_value * plot_h; };
+  s.text(left, 18, "MAC/cycle per layer and mode: executed (bars) and modeled (black ticks)", "start", 13,
+         "font-weight=\"bold\"");
+  s.text(left, 34, x.platform, "start", 11, "fill=\"#444\"");
+  for (double t : ticks) {
+    s.line(left, y_of(t), s.width - 12, y_of(t), "#e3e3e3");
+    s.text(left - 6, y_of(t) + 4, format_tick(t, ticks.size() > 1 ? ticks[1] - ticks[0] : 1), "end");
+  }
+  s.text(16, top + plot_h / 2, "MAC/cycle (all cores)", "middle", 11,
+         fmt::format("transform=\"rotate(-90 16 {})\"", px(top + plot_h / 2)));
+  const std::vector<std::string>& pal = plot_palette();
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const Group& gr = groups[gi];
+    const double x0 = left + gap / 2 + static_cast<double>(gi) * group_w;
+    for (EvalMode m : kAllEvalModes) {
+      const size_t k = mode_index(m);
+      if (!gr.ran[k]) continue;
+      const double v = gr.rate[k], bx = x0 + static_cast<double>(k) * bar_w;
+      s.rect(bx, y_of(v), bar_w - 1, bottom - y_of(v), pal[k % pal.size()],
+             fmt::format("{}: {} {:.2f} MAC/cycle executed, {:.2f} modeled", gr.tooltip, eval_mode_title(m), v,
+                         gr.modeled[k]),
+             fmt::format("class=\"bar executed\" data-source=\"executed\" data-mode=\"{}\" data-value=\"{:.3f}\"",
+                         eval_mode_name(m), v));
+      s.line(bx - 1, y_of(gr.modeled[k]), bx + bar_w, y_of(gr.modeled[k]), "#000", 2,
+             fmt::format("class=\"tick modeled\" data-source=\"modeled\" data-mode=\"{}\" data-value=\"{:.3f}\"",
+                         eval_mode_name(m), gr.modeled[k]));
+    }
+    const double cx = x0 + kNumEvalModes * bar_w / 2;
+    s.text(cx, bottom + 14, gr.label, "end", 10,
+           fmt::format("transform=\"rotate(-30 {} {})\"", px(cx), px(bottom + 14)));
+  }
+  const double lx = mode_chart_axes_and_legend(s, left, top, bottom, pal);
+  const double ly = s.height - 16;
+  s.line(lx, ly - 4, lx + 12, ly - 4, "#000", 2);
+  s.text(lx + 16, ly, "modeled");
+  return s.str("executed-mac-chart", "MAC/cycle per layer and mode, executed and modeled");
 }
 
 // ---- L1 maps ----
@@ -405,6 +490,7 @@ tr.group td{border-top:1px solid #999}
 .note{color:#555;font-size:12px}.legend{font-size:12px}
 .swatch{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border:1px solid #888}
 .l1map{margin:10px 0}
+th.executed{background:#e4f0e4}th.modeled{background:#eeeef8}
 svg text{fill:#222}
 )";
 
@@ -464,7 +550,10 @@ Expected<std::string> render_html_report(const Graph& g, const Target& target, c
       "docs/cost-model.md and docs/targets.md); {}</p>\n",
       e.cores, static_cast<double>(e.clock_hz) / 1e6, esc(bytes_text(e.l1_budget_bytes)),
       esc(bytes_text(e.l1_usable_bytes)), e.l1_access_cycles, e.l2_access_cycles,
-      e.executed ? "the only executed numbers are the retired instructions in the section \"Executed\" (" +
+      e.executed && e.executed->measure == ExecutedMeasure::Cycles
+          ? "the executed numbers are the cluster cycles in the section \"Executed\" (" + esc(e.executed->platform) +
+                "), next to the model's, with every layer of every run checked bit for bit."
+      : e.executed ? "the only executed numbers are the retired instructions in the section \"Executed\" (" +
                        esc(e.executed->platform) + "), with every layer of both passes checked bit for bit."
                  : std::string("none is executed on the target; the generated code's values are checked bit for bit "
                                "by <code>dory run</code>, and <code>dory eval --platform qemu</code> adds executed "
@@ -497,7 +586,28 @@ Expected<std::string> render_html_report(const Graph& g, const Target& target, c
   h += html_table(eval_layer_table(e), "eval-table");
   h += "</section>\n";
 
-  if (e.executed) {
+  if (e.executed && e.executed->measure == ExecutedMeasure::Cycles) {
+    h += fmt::format("<section id=\"executed\">\n<h2>Executed on {}: cluster cycles of every mode, next to the "
+                     "model</h2>\n",
+                     esc(e.executed->platform));
+    h += "<p class=\"note\">" + esc(executed_cycles_legend(e)) + "</p>\n";
+    h += "<h3>Network (Table 1 analog, executed)</h3>\n";
+    h += html_table(eval_executed_network_table(e), "executed-network-table");
+    h += "<h3>The model's error per mode</h3>\n";
+    h += html_table(eval_model_error_table(e), "model-error-table");
+    h += "<h3>Modes side by side, executed (Figure 3 analog)</h3>\n";
+    h += html_table(eval_executed_side_by_side_table(e), "executed-side-by-side-table");
+    h += executed_mac_chart(e);
+    h += "<h3>Modeled against executed, per layer and mode</h3>\n";
+    h += html_table(eval_model_vs_executed_table(e), "model-vs-executed-table");
+    if (e.executed->cycle_split) {
+      h += "<h3>Where the tiled run's cycles go (objective model, the executor's own split, core 0)</h3>\n";
+      h += html_table(eval_cycle_split_table(e), "cycle-split-table");
+    }
+    h += "<h3>Is the objective right when executed?</h3>\n";
+    h += html_table(eval_objective_check_table(e), "objective-check-table");
+    h += "</section>\n";
+  } else if (e.executed) {
     h += "<section id=\"executed\">\n<h2>Executed: retired instructions of the L2-direct and DORY passes</h2>\n";
     h += html_table(eval_executed_table(e), "executed-table");
     h += "<p class=\"note\">" + esc(executed_legend(e)) + "</p>\n</section>\n";

@@ -13,9 +13,14 @@
 //   #l2-occupancy     SVG #l2-map: the static L2 plan of the activations (memplan.h, planned as the code
 //                     generator does it: constants first) as a memory map, steps (layers) on x, addresses on y,
 //                     one rectangle per storage class over its live steps, and live_bytes_per_step as a line
+//   #executed         (after `dory eval --platform qemu`) table #executed-table of retired instructions; (after
+//                     `--platform gvsoc`) tables #executed-network-table, #model-error-table,
+//                     #executed-side-by-side-table, #model-vs-executed-table, #cycle-split-table,
+//                     #objective-check-table and the SVG #executed-mac-chart (executed bars, modeled ticks)
 //   #gantt            SVG #gantt-chart: the modeled DMA-in / compute / DMA-out events (layer_timeline) of the
 //                     first tiles of one layer under the `model` objective
-// Every number is labelled modeled (class "modeled", data-source="modeled"). All text is escaped. A tiny inline
+// Every number is labelled modeled or executed (class "modeled"/"executed", data-source=...; per column where a
+// table puts both side by side: TextTable::column_source). All text is escaped. A tiny inline
 // script records script errors of the page into the attribute data-errors of <html> and sets data-loaded="1"
 // once the page has been parsed, so a headless browser's DOM dump shows whether it loaded cleanly.
 #pragma once

@@ -11,6 +11,10 @@ struct TextTable {
   std::vector<std::string> header;
   std::vector<bool> right_aligned;             // per column; missing entries mean left-aligned
   std::vector<std::vector<std::string>> rows;  // each row has header.size() cells (shorter rows are padded)
+  // Per column, where its numbers come from ("modeled", "executed"), for tables that put both side by side; an
+  // empty or missing entry leaves it to the row's "source" cell. The text forms say it in the header; the HTML
+  // report marks the cells (class and data-source).
+  std::vector<std::string> column_source;
 
   void add(std::vector<std::string> row) { rows.push_back(std::move(row)); }
 };

@@ -81,10 +81,17 @@ const RegistryKernel& RuntimeRegistry::on_platform(const RegistryKernel& k, cons
 std::vector<std::string> RuntimeRegistry::kernel_sources(const std::vector<std::string>& names,
                                                          const RuntimePlatform& p) const {
   std::set<std::string> wanted;
-  for (const std::string& n : names) {
+  std::vector<std::string> todo = names;
+  std::set<std::string> seen;
+  while (!todo.empty()) {  // the kernels, as the platform runs them, and what they link
+    const std::string n = todo.back();
+    todo.pop_back();
     const RegistryKernel* k = find(n);
     DORY_CHECK(k != nullptr, fmt::format("unknown registry kernel '{}'", n));
-    wanted.insert(on_platform(*k, p).source);
+    const RegistryKernel& run = on_platform(*k, p);
+    if (!seen.insert(run.name).second) continue;
+    wanted.insert(run.source);
+    todo.insert(todo.end(), run.links.begin(), run.links.end());
   }
   std::vector<std::string> out;
   for (const RegistryKernel& k : kernels)
@@ -192,8 +199,8 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     const json& e = j["kernels"][i];
     const std::string path = fmt::format("kernels[{}]", i);
     if (!e.is_object()) return r.error(path, "an object is required");
-    static const std::set<std::string> keys = {"name",    "op",      "isa",  "input_types", "channel_block", "pixel_block",
-                                               "scratch", "source",  "twin", "code_bytes"};
+    static const std::set<std::string> keys = {"name",    "op",     "isa",  "input_types", "channel_block", "pixel_block",
+                                               "scratch", "source", "twin", "code_bytes",  "links", "c_in_grain"};
     for (const auto& [key, unused] : e.items())
       if (!keys.count(key)) return r.error(path + "." + key, "unknown field");
     RegistryKernel k;
@@ -217,10 +224,12 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       if (types.empty()) return r.error(path + ".input_types", "takes no type at all");
       k.input_types = types;
     }
-    for (const char* key : {"channel_block", "pixel_block"}) {
+    for (const char* key : {"channel_block", "pixel_block", "c_in_grain"}) {
       if (!e.contains(key)) continue;
       if (!e[key].is_number_integer() || e[key].get<int64_t>() < 1) return r.error(path + "." + key, "an integer >= 1");
-      (std::string(key) == "channel_block" ? k.channel_block : k.pixel_block) = e[key].get<int64_t>();
+      const std::string kk = key;
+      (kk == "channel_block" ? k.channel_block : kk == "pixel_block" ? k.pixel_block : k.c_in_grain) =
+          e[key].get<int64_t>();
     }
     if (e.contains("scratch")) {
       DORY_TRY(k.scratch, r.string(e, "scratch", path));
@@ -235,6 +244,9 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     if (e.contains("twin")) {
       DORY_TRY(k.twin, r.string(e, "twin", path));
     }
+    if (e.contains("links")) {
+      DORY_TRY(k.links, r.strings(e, "links", path));
+    }
     if (e.contains("code_bytes")) {
       if (!e["code_bytes"].is_object()) return r.error(path + ".code_bytes", "an object: platform -> bytes");
       for (const auto& [plat, v] : e["code_bytes"].items()) {
@@ -248,6 +260,9 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
                                                   : "a kernel of a special ISA names its portable twin");
     reg.kernels.push_back(std::move(k));
   }
+  for (size_t i = 0; i < reg.kernels.size(); ++i)
+    for (const std::string& l : reg.kernels[i].links)
+      if (!reg.find(l)) return r.error(fmt::format("kernels[{}].links", i), fmt::format("unknown kernel \"{}\"", l));
   for (size_t i = 0; i < reg.kernels.size(); ++i) {
     const RegistryKernel& k = reg.kernels[i];
     if (k.twin.empty()) continue;

@@ -44,11 +44,17 @@ struct RegistryKernel {
   std::optional<std::vector<DType>> input_types;  // the activation types of every input it takes; nullopt: all
   int64_t channel_block = 1;   // output channels computed together
   int64_t pixel_block = 1;     // output pixels computed together
+  // Input-channel tiles the kernel runs on its fast path: a multiple of c_in_grain (the xpulpv2 conv/pointwise read
+  // windows in place only when c_in % 4 == 0). The tiler tiles c_in in multiples of it (or below it, when nothing
+  // larger fits); the whole c_in is always allowed.
+  int64_t c_in_grain = 1;
   std::string scratch;         // the runtime function giving its L1 scratch bytes, or empty (none)
   ScratchFn scratch_fn = nullptr;
   std::string source;          // relative to runtime/
   std::string twin;            // ISA != "c": the portable kernel computing the same bits
-  std::map<std::string, int64_t> code_bytes;  // per image platform: its code with its file's helpers (an upper bound)
+  std::map<std::string, int64_t> code_bytes;  // per image platform: its code with its file's helpers and what it
+                                              // links (an upper bound)
+  std::vector<std::string> links;  // registry kernels it calls (its fallbacks): built and linked with it
 
   bool takes(DType input) const;
   bool takes_any() const { return !input_types.has_value(); }
@@ -87,7 +93,7 @@ struct RuntimeRegistry {
   const RuntimePlatform* platform(const std::string& name) const;
   // The kernel that runs `k` on `p`: k itself when p's cores execute k's ISA, else its portable twin.
   const RegistryKernel& on_platform(const RegistryKernel& k, const RuntimePlatform& p) const;
-  // The sources of the kernels `names` as built for `p` (each once, in registry order).
+  // The sources of the kernels `names` as built for `p` and of the kernels they link (each once, in registry order).
   std::vector<std::string> kernel_sources(const std::vector<std::string>& names, const RuntimePlatform& p) const;
 };
 

@@ -37,6 +37,11 @@ const KernelImpl& LayerGeometry::kernel(const Target& target) const {
   return target.kernel_for(kernel_query);
 }
 
+int64_t c_in_grain(const LayerGeometry& g, const Target& target) {
+  if (g.channels_tied || !g.cin_tileable) return 1;
+  return g.kernel(target).kernel->c_in_grain;
+}
+
 bool needs_l1_plan(const Layer& layer) { return !layer.as<View>() && !layer.as<Concat>(); }
 
 namespace {

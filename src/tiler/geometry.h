@@ -77,6 +77,9 @@ struct LayerGeometry {
   const KernelImpl& kernel(const Target& target) const;
 };
 
+// The c_in grain of the kernel `target` runs g with (RegistryKernel::c_in_grain; 1 when c_in is not tiled).
+int64_t c_in_grain(const LayerGeometry& g, const Target& target);
+
 // The tiling view of `layer` (which must need a plan: needs_l1_plan). Fails for layouts the tiler cannot tile.
 Expected<LayerGeometry> layer_geometry(const Graph& g, const Layer& layer);
 

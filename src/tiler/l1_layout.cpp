@@ -69,7 +69,20 @@ dory_kernel_shape kernel_shape(const LayerGeometry& g, const TileShape& s, const
 int64_t scratch_buffer_bytes(const LayerGeometry& g, const TileShape& s, const Target& target) {
   const RegistryKernel& k = *g.kernel(target).kernel;
   if (k.scratch.empty()) return 0;
-  return k.scratch_bytes(kernel_shape(g, s, target));
+  dory_kernel_shape ks = kernel_shape(g, s, target);
+  int64_t bytes = k.scratch_bytes(ks);
+  if (s.c_in < g.c_in) {
+    // Input channels tiled: the last tile has fewer, of any residue mod 4, and a kernel may need more scratch for
+    // a c_in that is not a multiple of 4 (an im2col instead of reading in place). The reservation is the maximum
+    // over c_in' <= c_in, which is over the four largest (each residue class's formula grows with c_in: registry
+    // invariant, tests/kernels/registry_test.cpp); it also keeps the layout monotone in c_in, as the search needs.
+    const int32_t c = ks.c_in;
+    for (int32_t d = 1; d <= 3 && c - d >= 1; ++d) {
+      ks.c_in = c - d;
+      bytes = std::max<int64_t>(bytes, k.scratch_bytes(ks));
+    }
+  }
+  return bytes;
 }
 
 L1Layout plan_l1_layout(const LayerGeometry& g, const TileShape& s, const Buffering& b, const Target& target) {

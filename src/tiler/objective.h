@@ -6,7 +6,9 @@
 //                    bonuses, with DORY's weights (docs/cost-model.md lists them per family). Always double
 //                    buffered, as DORY.
 //   fill             maximize L1 bytes used (the largest tiles that fit). Always double buffered.
-// Every objective: a layer whose whole single tile fits L1 (no double buffering) is one tile.
+// dory, fill: a layer whose whole single tile fits L1 (no double buffering) is one tile (DORY's rule). model: the
+// whole layer as one tile is one candidate among the pipelined tilings (the modeled optimum is then monotone in
+// the L1 budget: a larger budget only adds candidates).
 //
 // Canonical order (first difference decides; "better" first):
 //   model:      cycles ascending, L1 bytes ascending, then the tie-break below

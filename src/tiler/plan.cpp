@@ -42,6 +42,22 @@ std::string dominant_phrase(const LayerGeometry& g, const MinimalLayout& m) {
                      format_bytes_grouped(dom->bytes()), at);
 }
 
+// The shape, buffering and everything that follows from them (counts, last tiles, layout, cost).
+void set_tiling(TilePlan& plan, const TileShape& shape, const Buffering& buffering, const Target& target) {
+  const LayerGeometry& geom = plan.geometry;
+  plan.shape = shape;
+  plan.buffering = buffering;
+  plan.counts = tile_counts(geom, plan.shape);
+  plan.last = {geom.c_out - (plan.counts.c_out - 1) * plan.shape.c_out,
+               geom.h_out - (plan.counts.h - 1) * plan.shape.h_out,
+               geom.w_out - (plan.counts.w - 1) * plan.shape.w_out,
+               geom.channels_tied ? geom.c_out - (plan.counts.c_out - 1) * plan.shape.c_out
+                                  : geom.c_in - (plan.counts.c_in - 1) * plan.shape.c_in};
+  plan.layout = plan_l1_layout(geom, plan.shape, plan.buffering, target);
+  DORY_CHECK(plan.layout.total_bytes <= plan.l1_budget_bytes, "tiler: planned layout exceeds the L1 budget");
+  plan.cost = model_layer(target, geom, plan.shape, plan.buffering);
+}
+
 }  // namespace
 
 Expected<TilePlan> plan_geometry(const LayerGeometry& geom, const std::string& location, const Target& target,
@@ -64,17 +80,7 @@ Expected<TilePlan> plan_geometry(const LayerGeometry& geom, const std::string& l
     return d;
   }
   plan.geometry = geom;
-  plan.shape = best->shape;
-  plan.buffering = best->buffering;
-  plan.counts = tile_counts(geom, plan.shape);
-  plan.last = {geom.c_out - (plan.counts.c_out - 1) * plan.shape.c_out,
-               geom.h_out - (plan.counts.h - 1) * plan.shape.h_out,
-               geom.w_out - (plan.counts.w - 1) * plan.shape.w_out,
-               geom.channels_tied ? geom.c_out - (plan.counts.c_out - 1) * plan.shape.c_out
-                                  : geom.c_in - (plan.counts.c_in - 1) * plan.shape.c_in};
-  plan.layout = plan_l1_layout(geom, plan.shape, plan.buffering, target);
-  DORY_CHECK(plan.layout.total_bytes <= l1_budget_bytes, "tiler: planned layout exceeds the L1 budget");
-  plan.cost = model_layer(target, geom, plan.shape, plan.buffering);
+  set_tiling(plan, best->shape, best->buffering, target);
   plan.objective_value = best->value;
   return plan;
 }
@@ -87,6 +93,20 @@ Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& 
   for (size_t i = 0; i < g.layers.size(); ++i)
     if (&g.layers[i] == &layer) plan.layer_index = static_cast<int>(i);
   plan.layer = layer.name;
+  return plan;
+}
+
+TilePlan plan_with_shape(const TilePlan& like, const TileShape& shape, const Buffering& buffering,
+                         const Target& target) {
+  TilePlan plan;
+  plan.layer_index = like.layer_index;
+  plan.layer = like.layer;
+  plan.geometry = like.geometry;
+  plan.objective = like.objective;
+  plan.l1_budget_bytes = like.l1_budget_bytes;
+  DORY_CHECK(valid_shape(plan.geometry, shape), fmt::format("plan_with_shape: an invalid shape for '{}'", plan.layer));
+  set_tiling(plan, shape, buffering, target);
+  plan.objective_value = plan.cost.total_cycles;
   return plan;
 }
 

@@ -56,6 +56,12 @@ Expected<TilePlan> plan_geometry(const LayerGeometry& geom, const std::string& l
 Expected<TilePlan> plan_layer(const Graph& g, const Layer& layer, const Target& target, int64_t l1_budget_bytes,
                               Objective objective);
 
+// The plan `like` (same layer, budget and objective) with another tile shape and buffering: counts, layout and
+// cost recomputed, objective_value = the modeled cycles. The layout must fit like.l1_budget_bytes (internal check).
+// E.g. the whole layer as one single-buffered tile (eval/execute.h's L1-resident deployment).
+TilePlan plan_with_shape(const TilePlan& like, const TileShape& shape, const Buffering& buffering,
+                         const Target& target);
+
 // One plan per layer that needs one, in layer order. Stops at the first layer that fails.
 Expected<std::vector<TilePlan>> plan_network(const Graph& g, const Target& target, int64_t l1_budget_bytes,
                                              Objective objective);

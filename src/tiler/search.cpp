@@ -41,6 +41,7 @@ class Search {
       : g_(g), t_(t), budget_(budget), obj_(obj), stats_(stats), opts_(opts), eng_(l1_l2_engine(t)) {
     tied_ = g.channels_tied;
     C_ = g.c_out, H_ = g.h_out, W_ = g.w_out, Ci_ = g.c_in;
+    grain_ = c_in_grain(g, t);
     if (obj_ == Objective::Model) prepare_bounds();
   }
 
@@ -53,7 +54,10 @@ class Search {
       c.l1_bytes = whole_bytes;
       c.tiles = 1;
       c.value = value_of(whole, Buffering::none(), whole_bytes);
-      return c;
+      // dory, fill: a layer that fits whole is that one tile (DORY's rule). model: the one tile competes with
+      // the pipelined tilings on modeled cycles, so the optimum is monotone in the budget.
+      if (obj_ != Objective::Model) return c;
+      offer(c);
     }
     if (obj_ == Objective::Model) {
       if (opts_.seed) seed_model();
@@ -66,6 +70,7 @@ class Search {
 
  private:
   // ---- shared ----
+  bool allowed_ci(int64_t ci) const { return tied_ || c_in_tile_allowed(g_, ci, grain_); }
   int64_t bytes(int64_t co, int64_t h, int64_t w, int64_t ci, const Buffering& b) const {
     return l1_layout_bytes(g_, TileShape{co, h, w, tied_ ? co : ci}, b, t_);
   }
@@ -98,7 +103,7 @@ class Search {
       if (bytes(co, h, w, mid, b) <= budget_) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return lo >= grain_ ? lo - lo % grain_ : lo;  // the largest allowed one (c_in_tile_allowed)
   }
   double value_of(const TileShape& s, const Buffering& b, int64_t l1) const {
     switch (obj_) {
@@ -193,7 +198,7 @@ class Search {
         for (int64_t w = b.w_lo; w <= b.w_hi; ++w)
           for (int64_t ci = tied_ ? co : b.ci_lo; ci <= (tied_ ? co : b.ci_hi); ++ci) {
             const TileShape s{co, h, w, ci};
-            if (!valid_shape(g_, s)) continue;
+            if (!valid_shape(g_, s) || !allowed_ci(ci)) continue;
             for (int bits = 0; bits < 8; ++bits) {
               if (!(mask & (1 << bits))) continue;
               const Buffering buf = Buffering::from_bits(bits);
@@ -226,6 +231,7 @@ class Search {
   // Evaluates one shape with every buffering that fits (skipping double buffers that change nothing: a
   // buffer of 0 bytes, or one loaded or stored only once, whose second copy costs L1 and no cycle).
   void point_model(int64_t co, int64_t h, int64_t w, int64_t ci) {
+    if (!allowed_ci(ci)) return;
     const TileShape s{co, h, w, tied_ ? co : ci};
     if (!scratch_) scratch_.emplace(t_, g_, s);
     else scratch_->set_shape(s);
@@ -535,7 +541,7 @@ class Search {
       for (int64_t ci = lo; ci <= hi && ci <= cmax; ++ci) {
         node();
         if (pruned(point_bound(ci), Box{co, co, h, h, w, w, ci, hi})) break;  // grows with c_in in the group
-        visit(ci);
+        if (allowed_ci(ci)) visit(ci);
       }
     }
   }
@@ -705,6 +711,7 @@ class Search {
   SearchOptions opts_;
   const DmaEngine& eng_;
   bool tied_ = false;
+  int64_t grain_ = 1;  // the kernel's c_in grain (c_in_tile_allowed)
   int64_t C_ = 1, H_ = 1, W_ = 1, Ci_ = 1;
   std::optional<Candidate> best_;
   // bound data (model)
@@ -735,7 +742,8 @@ std::vector<Candidate> enumerate_tilings(const LayerGeometry& g, const Target& t
     return 0.0;
   };
   const TileShape whole = whole_layer_shape(g);
-  if (const int64_t l1 = l1_layout_bytes(g, whole, Buffering::none(), target); l1 <= l1_budget_bytes) {
+  if (const int64_t l1 = l1_layout_bytes(g, whole, Buffering::none(), target);
+      l1 <= l1_budget_bytes && objective != Objective::Model) {
     out.push_back({whole, Buffering::none(), value(whole, Buffering::none(), l1), l1, 1});
     return out;
   }
@@ -744,7 +752,7 @@ std::vector<Candidate> enumerate_tilings(const LayerGeometry& g, const Target& t
       for (int64_t w = 1; w <= g.w_out; ++w)
         for (int64_t ci = 1; ci <= g.c_in; ++ci) {
           const TileShape s{co, h, w, ci};
-          if (!valid_shape(g, s)) continue;
+          if (!valid_shape(g, s) || (!g.channels_tied && !c_in_tile_allowed(g, ci, c_in_grain(g, target)))) continue;
           for (int bits = 0; bits < 8; ++bits) {
             const Buffering b = Buffering::from_bits(bits);
             if (objective != Objective::Model && !(b == Buffering::all())) continue;

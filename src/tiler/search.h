@@ -2,8 +2,9 @@
 //   c_out in [1, C_out], h_out in [1, H_out], w_out in [1, W_out], c_in in [1, C_in] (or = c_out when tied),
 //   buffering in {0,1}^3 (model) or all double buffered (dory, fill),
 // subject to l1_layout_bytes(...) <= l1_budget_bytes; the first candidate in the canonical order of
-// objective.h. A layer whose whole single tile fits (no double buffering) is that one tile, for every
-// objective. Branch-and-bound with valid bounds, no time limit and no heuristic: docs/cost-model.md gives the
+// objective.h. For dory and fill, a layer whose whole single tile fits (no double buffering) is that one tile
+// (DORY's rule); for model that tile is one candidate among the others, so the optimum's cycles never grow with
+// the budget. Branch-and-bound with valid bounds, no time limit and no heuristic: docs/cost-model.md gives the
 // bounds and why each is valid; tests/unit/tiler_search_test.cpp checks the result against brute force.
 #pragma once
 
@@ -38,8 +39,8 @@ std::optional<Candidate> solve_tiling(const LayerGeometry& g, const Target& targ
                                       const SearchOptions& options = {});
 
 // Every feasible candidate, scored, in no particular order: the brute force the tests compare against (small
-// layers only). Uses the same feasibility and scoring as solve_tiling (the whole-layer rule included: when the
-// whole layer fits, the only candidate is the one tile).
+// layers only). Uses the same feasibility and scoring as solve_tiling (the whole-layer rule of dory and fill
+// included: when the whole layer fits, their only candidate is the one tile).
 std::vector<Candidate> enumerate_tilings(const LayerGeometry& g, const Target& target, int64_t l1_budget_bytes,
                                          Objective objective);
 

@@ -26,6 +26,10 @@ bool valid_shape(const LayerGeometry& g, const TileShape& s) {
   return true;
 }
 
+bool c_in_tile_allowed(const LayerGeometry& g, int64_t c_in, int64_t grain) {
+  return c_in == g.c_in || c_in < grain || c_in % grain == 0;
+}
+
 TileShape whole_layer_shape(const LayerGeometry& g) { return {g.c_out, g.h_out, g.w_out, g.c_in}; }
 
 TileIndex tile_index(const TileCounts& n, int64_t i) {

@@ -75,6 +75,11 @@ struct TileExtent {
 TileCounts tile_counts(const LayerGeometry& g, const TileShape& s);
 // Whether s respects the extents and the tying rules (see above).
 bool valid_shape(const LayerGeometry& g, const TileShape& s);
+
+// Whether c_in may be the input-channel tile of g (not channels_tied) whose kernel has the c_in grain `grain`
+// (RegistryKernel::c_in_grain): the whole c_in, a multiple of the grain, or a tile below the grain (when nothing
+// larger fits, the kernel still runs it, on a slower path). The search and the brute force both obey it.
+bool c_in_tile_allowed(const LayerGeometry& g, int64_t c_in, int64_t grain);
 // The whole layer as one tile.
 TileShape whole_layer_shape(const LayerGeometry& g);
 // Size of tile `index` (0-based) along a dimension of `extent` with body size `size`.

@@ -22,6 +22,7 @@
 #include "target/target.h"
 #include "testnets/testnets.h"
 #include "tiler/tile.h"
+#include "../util/platforms.h"
 #include "../util/temp_dir.h"
 #include "../util/test_networks.h"
 
@@ -316,15 +317,7 @@ TEST(DeployBuilds, TheGeneratedCMakeListsAndMakefileBuildTheApplication) {
   Expected<GeneratedApp> app =
       generate_application(g, find_target("gap8").value(), o, {}, (dir.path / "app").string(), EmitOptions{}, 3);
   ASSERT_TRUE(app.ok()) << app.error().str();
-  auto sh = [](const std::string& cmd) {
-    std::string out;
-    FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    const int st = p ? pclose(p) : -1;
-    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
-  };
+  auto sh = testing::shell;
   const fs::path a = dir.path / "app";
   auto [rc, out] = sh("cmake -S " + a.string() + " -B " + (a / "cmake-build").string() + " -G Ninja && cmake --build " +
                       (a / "cmake-build").string());

@@ -93,7 +93,9 @@ TEST_P(ExporterPatternDeploy, EveryLayerIsBitExactOnOneAndEightCoresAtSmallAndLa
         EXPECT_TRUE(r->passed()) << cores << " cores, DMA delay " << delay << "\n" << r->output;
       }
   }
-  if (m.big_padding) EXPECT_GT(padding_only_tiles, 0) << m.name << ": no tile of padding only at any budget";
+  if (m.big_padding) {
+    EXPECT_GT(padding_only_tiles, 0) << m.name << ": no tile of padding only at any budget";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ExporterPatternDeploy, ::testing::ValuesIn(models()),

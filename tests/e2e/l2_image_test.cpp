@@ -1,7 +1,8 @@
 // What lives in L2 is what the budget counts (codegen/l2_image.h): on pulp-open, whose L2 holds the program image,
 // dory deploy's prediction of the image is never below what the linker places, nor far above it; a network at the
 // edge of the budget links, one byte less of L2 is refused before any build (l2-overflow, exit 2); and the
-// registry's code sizes are upper bounds of the kernels as compiled for the platform.
+// registry's code sizes are upper bounds of the kernels as compiled for the platform (their code and their files'
+// read-only data).
 //
 // Needs the RISC-V cross toolchain (skips without it, fails under CI=true, which installs it).
 #include <gtest/gtest.h>
@@ -12,12 +13,14 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "codegen/app.h"
 #include "codegen/l2_image.h"
 #include "target/kernel_registry.h"
 #include "target/target.h"
+#include "../util/platforms.h"
 #include "../util/run_cli.h"
 #include "../util/temp_dir.h"
 #include "../util/test_networks.h"
@@ -28,28 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-bool in_ci() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-#define SKIP_WITHOUT_RISCV()                                                                       \
-  do {                                                                                             \
-    if (Status tc = riscv_toolchain_available(); !tc.ok()) {                                       \
-      if (in_ci()) FAIL() << "CI=true and the RISC-V toolchain is missing: " << tc.error().str();   \
-      GTEST_SKIP() << "no RISC-V cross toolchain: " << tc.error().str();                           \
-    }                                                                                              \
-  } while (0)
-
-std::pair<int, std::string> sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = p ? pclose(p) : -1;
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using testing::shell;
 
 Target pulp_open_with_l2(int64_t l2_bytes) {
   Target t = find_target("pulp-open").value();
@@ -65,7 +47,7 @@ Expected<GeneratedApp> generate(const Graph& g, const Target& t, CheckMode check
 }
 
 TEST(L2Image, ThePredictionHoldsWhatTheLinkerPlacesAndIsNotFarAbove) {
-  SKIP_WITHOUT_RISCV();
+  DORY_SKIP_WITHOUT_RISCV();
   const Target t = find_target("pulp-open").value();
   // Every check mode on the example; the default (crc) on two larger networks (each build takes seconds).
   const std::vector<std::pair<const char*, CheckMode>> cases = {
@@ -88,7 +70,9 @@ TEST(L2Image, ThePredictionHoldsWhatTheLinkerPlacesAndIsNotFarAbove) {
           read_l2_placement(app->dir + "/app-pulp-open.elf", kPulpOpenL2Base, t.l2.size_bytes);
       ASSERT_TRUE(placed.ok()) << placed.error().str();
       EXPECT_GE(m.used(), placed->end) << render_l2_image(m);
-      EXPECT_LE(m.used() - placed->end, 8 * 1024) << "the estimate is loose\n" << render_l2_image(m);
+      // Not far above: 10 kB (the kernels' bounds count their files' read-only data, and a twin two kernels link,
+      // e.g. the 1x1 conv of the conv and pointwise Xpulpv2 kernels, once per kernel: fmnist is ~8.5 kB above).
+      EXPECT_LE(m.used() - placed->end, 10 * 1024) << "the estimate is loose\n" << render_l2_image(m);
       // The exact parts are exact: the constants' and the activations' sections.
       std::map<std::string, int64_t> bytes;
       for (const L2Section& s : placed->sections) bytes[s.name] = s.bytes;
@@ -99,7 +83,7 @@ TEST(L2Image, ThePredictionHoldsWhatTheLinkerPlacesAndIsNotFarAbove) {
 }
 
 TEST(L2Image, ANetworkAtTheEdgeLinksAndOneByteLessIsRefusedBeforeAnyBuild) {
-  SKIP_WITHOUT_RISCV();
+  DORY_SKIP_WITHOUT_RISCV();
   const Graph g = testing::load_test_network("cifar10");
   // The smallest L2 the prediction allows: the stock one minus its free bytes.
   TempDir probe("l2-edge-probe");
@@ -138,23 +122,26 @@ TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMap) {
 }
 
 TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
-  SKIP_WITHOUT_RISCV();
+  DORY_SKIP_WITHOUT_RISCV();
   const RuntimeRegistry& reg = runtime_registry();
   const fs::path rt = runtime_source_dir();
   TempDir dir("l2-code");
   for (const RuntimePlatform& p : reg.platforms) {
     if (!p.image) continue;
-    // Each source once, compiled as the platform's builds compile it; then every function's size.
-    std::map<std::string, int64_t> fn_bytes, file_helpers;
+    // Each source once, compiled as the platform's builds compile it; then every function's size, its read-only
+    // data (jump tables, strings, constant tables: L2 too, beside the code), and which registry kernels each source
+    // calls (a kernel that falls back to another links it too).
+    std::map<std::string, int64_t> fn_bytes, file_helpers, file_rodata;
     std::map<std::string, std::string> file_of;
+    std::map<std::string, std::vector<std::string>> calls;  // source -> the registry kernels it references
     for (const RegistryKernel& k0 : reg.kernels) {
-      const RegistryKernel& k = reg.on_platform(k0, p);
+      const RegistryKernel& k = k0.isa == "c" || p.runs(k0.isa) ? k0 : reg.on_platform(k0, p);
       if (file_helpers.count(k.source)) continue;
       const fs::path obj = dir.path / (fs::path(k.source).stem().string() + ".o");
-      auto [rc, out] = sh("riscv64-unknown-elf-gcc -O2 -std=c99 -ffunction-sections -fdata-sections " + p.compile_flags +
+      auto [rc, out] = shell("riscv64-unknown-elf-gcc -O2 -std=c99 -ffunction-sections -fdata-sections " + p.compile_flags +
                           " -I" + (rt / "include").string() + " -c " + (rt / k.source).string() + " -o " + obj.string());
       ASSERT_EQ(rc, 0) << out;
-      std::tie(rc, out) = sh("riscv64-unknown-elf-nm -S " + obj.string());
+      std::tie(rc, out) = shell("riscv64-unknown-elf-nm -S " + obj.string());
       ASSERT_EQ(rc, 0) << out;
       std::istringstream in(out);
       std::string line;
@@ -166,12 +153,37 @@ TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {
         if (m[2] == "T") fn_bytes[m[3]] = size, file_of[m[3]] = k.source;
         else file_helpers[k.source] += size;
       }
+      std::tie(rc, out) = shell("riscv64-unknown-elf-size -A " + obj.string());
+      ASSERT_EQ(rc, 0) << out;
+      std::istringstream sections(out);
+      file_rodata[k.source] = 0;
+      while (std::getline(sections, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, std::regex(R"((\.s?rodata\S*)\s+(\d+)\s+\d+\s*)")))
+          file_rodata[k.source] += std::stoll(m[2].str());
+      }
+      std::tie(rc, out) = shell("riscv64-unknown-elf-nm -u " + obj.string());
+      std::istringstream undef(out);
+      while (std::getline(undef, line)) {
+        std::smatch m;
+        if (std::regex_match(line, m, std::regex(R"(\s*U (\S+))")) && reg.find(m[1])) calls[k.source].push_back(m[1]);
+      }
     }
     for (const RegistryKernel& k0 : reg.kernels) {
       const RegistryKernel& k = reg.on_platform(k0, p);
       SCOPED_TRACE(p.name + " " + k.name);
       ASSERT_TRUE(fn_bytes.count(k.name)) << "not compiled from " << k.source;
-      const int64_t measured = fn_bytes[k.name] + file_helpers[k.source];
+      int64_t measured = fn_bytes[k.name] + file_helpers[k.source] + file_rodata[k.source];
+      std::set<std::string> files = {k.source};
+      for (const std::string& callee : calls[k.source]) {
+        ASSERT_TRUE(fn_bytes.count(callee)) << callee << " is called but was not compiled";
+        measured += fn_bytes[callee] + file_helpers[file_of[callee]];
+        if (files.insert(file_of[callee]).second) measured += file_rodata[file_of[callee]];
+        if (file_of[callee] != k.source) {  // another file's kernel: it must be listed, or the builds would not link
+          EXPECT_NE(std::find(k.links.begin(), k.links.end(), callee), k.links.end())
+              << k.name << " calls " << callee << ": runtime/registry.json must list it in \"links\"";
+        }
+      }
       const int64_t registered = k.code_bytes.at(p.name);
       EXPECT_GE(registered, measured) << "runtime/registry.json code_bytes is below the compiled kernel";
       EXPECT_LE(registered, measured + measured / 4 + 256) << "runtime/registry.json code_bytes is far above it";

@@ -266,7 +266,8 @@ void check_TheMakefileDocumentsTheGvsocCommandAndMakesTheElfTheDefault(const Bui
   ss << f.rdbuf();
   for (const char* s :
        {"all: app-pulp-open.elf", "run: gvsoc",
-        "gvsoc --target=pulp-open --work-dir=$(GVSOC_WORK) --binary app-pulp-open.elf image flash run",
+        "gvsoc --target=pulp-open --work-dir=$(abspath $(GVSOC_WORK)) --binary $(abspath app-pulp-open.elf) image flash "
+        "run",
         "-DDORY_PLATFORM_PULP_OPEN -DDORY_ISA_XPULPV2", "$(RUNTIME_DIR)/hal/pulp-open/link.ld",
         "-march=rv32imc -mabi=ilp32"})
     EXPECT_TRUE(contains(ss.str(), s)) << s << "\n" << ss.str();

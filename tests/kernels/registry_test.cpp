@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -61,6 +62,43 @@ TEST(Registry, EveryKernelIsDeclaredWithItsOpsArgumentsAndDefinedInItsSource) {
   }
 }
 
+// The tiler's invariant on scratch functions (tiler/l1_layout.h): each grows with every field of the shape, except
+// that c_in's residue mod 4 may change the formula; within one residue class it grows with c_in too. Checked on
+// random shapes by growing one field at a time.
+TEST(Registry, EveryScratchFunctionGrowsWithTheShapeWithinAResidueClassOfCIn) {
+  std::mt19937 rng(7);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (const RegistryKernel& k : runtime_registry().kernels) {
+    if (k.scratch.empty()) continue;
+    SCOPED_TRACE(k.name);
+    for (int it = 0; it < 3000; ++it) {
+      dory_kernel_shape s{};
+      s.cores = pick(1, 8);
+      s.c_in = pick(1, 80);
+      s.c_out = pick(1, 80);
+      s.h_out = pick(1, 40);
+      s.w_out = pick(1, 40);
+      s.kh = pick(1, 5);
+      s.kw = pick(1, 5);
+      s.stride_h = pick(1, 3);
+      s.stride_w = pick(1, 3);
+      s.h_in = (s.h_out - 1) * s.stride_h + s.kh;
+      s.w_in = (s.w_out - 1) * s.stride_w + s.kw;
+      s.pad = {pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)};
+      s.in_type = DORY_UINT8;
+      const uint32_t base = k.scratch_bytes(s);
+      dory_kernel_shape t = s;
+      const int field = pick(0, 4);
+      int32_t* f = field == 0 ? &t.c_in : field == 1 ? &t.c_out : field == 2 ? &t.h_out : field == 3 ? &t.w_out : &t.cores;
+      *f += field == 0 ? 4 * pick(1, 4) : pick(1, 9);
+      t.h_in = (t.h_out - 1) * t.stride_h + t.kh;
+      t.w_in = (t.w_out - 1) * t.stride_w + t.kw;
+      EXPECT_GE(k.scratch_bytes(t), base) << "field " << field << " grown from c_in " << s.c_in << " c_out " << s.c_out
+                                          << " h " << s.h_out << " w " << s.w_out << " cores " << s.cores;
+    }
+  }
+}
+
 TEST(Registry, EveryPortableKernelIsInTheHostRuntimeAndEveryTwinIsPortable) {
   const RuntimeRegistry& reg = runtime_registry();
   for (const RegistryKernel& k : reg.kernels) {
@@ -85,7 +123,9 @@ TEST(Registry, EveryPlatformsSourcesExistAndItsKernelsResolve) {
     const RuntimePlatform* p = reg.platform(name);
     ASSERT_NE(p, nullptr) << name;
     for (const std::string& s : p->sources) EXPECT_TRUE(fs::exists(rt / s)) << name << ": " << s;
-    if (!p->linker_script.empty()) EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
+    if (!p->linker_script.empty()) {
+      EXPECT_TRUE(fs::exists(rt / p->linker_script)) << name;
+    }
     for (const RegistryKernel& k : reg.kernels) EXPECT_TRUE(p->runs(reg.on_platform(k, *p).isa)) << name << k.name;
   }
   for (const std::string& s : reg.scratch_sources) EXPECT_TRUE(fs::exists(rt / s)) << s;

@@ -259,7 +259,7 @@ TEST(Evaluate, Cifar10CnnLandsNearThePapersTableOne) {
   const double l2_rate = macs_per_cycle(e.total_macs, e.total(EvalMode::L2Direct).cycles) * per_core;
   const double dory_rate = macs_per_cycle(e.total_macs, e.total(EvalMode::Model).cycles) * per_core;
   EXPECT_NEAR(l2_rate, 0.394, 0.002);                                               // paper 0.42
-  EXPECT_NEAR(dory_rate, 1.698, 0.002);                                             // paper 1.37
+  EXPECT_NEAR(dory_rate, 1.703, 0.002);                                             // paper 1.37
   EXPECT_NEAR(e.total(EvalMode::L2Direct).energy.total_pj() * 1e-9, 1.003, 0.002);  // mJ; paper 0.97
   EXPECT_NEAR(e.total(EvalMode::Model).energy.total_pj() * 1e-9, 0.439, 0.002);     // paper 0.51
   EXPECT_LT(overhead_vs(e.total(EvalMode::Model).cycles, e.total(EvalMode::L1Resident).cycles), 0.04);

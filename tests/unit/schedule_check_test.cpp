@@ -236,6 +236,41 @@ TEST(ScheduleCheck, ChannelSliceOutputsOfAConcatenationAreStoredIntoTheirSlices)
   EXPECT_EQ(slices, 2);  // conv_a and conv_b
 }
 
+// DeployOptions::layer_options: a layer planned with its own (smaller) L1 budget and objective, the others with the
+// deployment's; the application's L1 stays the deployment's, and every schedule is proven. A name the graph does
+// not have, a layer that is not tiled (the concatenation) and a budget above the deployment's are refused.
+TEST(ScheduleCheck, ALayerWithItsOwnBudgetAndObjectiveIsPlannedSoAndProven) {
+  DeployOptions o;
+  o.l1_budget_bytes = 48 * 1024;
+  o.objective = Objective::Model;
+  o.layer_options["conv_a"] = {1024, Objective::Dory};
+  o.layer_options["conv_c"] = {0, Objective::Fill};  // the deployment's budget, another objective
+  Expected<Deployment> dep = deploy(network("concat"), gap8(), o);
+  ASSERT_TRUE(dep.ok()) << dep.error().str();
+  EXPECT_EQ(dep->l1_bytes, 48 * 1024);
+  std::map<std::string, const TilePlan*> plans;
+  for (const DeployedLayer& dl : dep->layers) plans[dl.plan.layer] = &dl.plan;
+  ASSERT_EQ(plans.size(), 3u);
+  EXPECT_EQ(plans["conv_a"]->l1_budget_bytes, 1024);
+  EXPECT_EQ(plans["conv_a"]->objective, Objective::Dory);
+  EXPECT_LE(plans["conv_a"]->layout.total_bytes, 1024);
+  EXPECT_GT(plans["conv_a"]->counts.total(), 1);  // the whole layer (8 x 8 x 8 -> 6, 3x3) needs more than 1 kB
+  EXPECT_EQ(plans["conv_b"]->l1_budget_bytes, 48 * 1024);
+  EXPECT_EQ(plans["conv_b"]->objective, Objective::Model);
+  EXPECT_EQ(plans["conv_c"]->l1_budget_bytes, 48 * 1024);
+  EXPECT_EQ(plans["conv_c"]->objective, Objective::Fill);
+  const Status proven = check_schedule(*dep);
+  EXPECT_TRUE(proven.ok()) << describe(proven);
+
+  DeployOptions bad = o;
+  bad.layer_options = {{"no_such_layer", {1024, std::nullopt}}};
+  EXPECT_TRUE(fails_with(deploy(network("concat"), gap8(), bad), "deploy-layer-options", {"no_such_layer"}));
+  bad.layer_options = {{"cat", {1024, std::nullopt}}};
+  EXPECT_TRUE(fails_with(deploy(network("concat"), gap8(), bad), "deploy-layer-options", {"not tiled"}));
+  bad.layer_options = {{"conv_b", {48 * 1024 + 4, std::nullopt}}};
+  EXPECT_TRUE(fails_with(deploy(network("concat"), gap8(), bad), "deploy-layer-options", {"49,156 B"}));
+}
+
 TEST(ScheduleCheck, ProvesEveryTileOfAFullSizeMobileNet) {
   // MobileNetV1 1.0-224 (4.2 M weights: an L2 budget beyond gap8's) at 32 kB of L1: thousands of tiles, every
   // one checked. How long that takes is a benchmark (bench/compile_bench.cpp), not a test.

@@ -4,11 +4,12 @@
 
 #include "target/cost_model.h"
 #include "tiler_test_util.h"
+#include "../util/handcount_target.h"
 
 namespace dory {
 namespace {
 
-const Target& gap8() { return test::shipped_target("gap8"); }
+const Target& gap8() { return test::handcount_gap8(); }  // the hand counts' rates (handcount_target.h)
 
 TEST(TilerCostModel, ConvKernelSplitsRowsAndRoundsBlocks) {
   // 8 ch x 4 rows x 10 cols, 8 input channels, 3x3: busiest core 1 row (of 4 over 8 cores), 10 pixels,

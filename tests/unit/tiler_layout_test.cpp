@@ -37,13 +37,34 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
   v.push_back({BufferRole::PartialSums, 0, 1,
                !g.channels_tied && s.c_in < g.c_in ? 4 * s.c_out * s.h_out * s.w_out : 0});
   // The kernels' scratch, counted from their documentation: the 4x2 portable convolutions build an im2col of 2
-  // pixels x kh x kw x c_in input elements per core (kernels.h); every other shipped kernel needs none.
+  // pixels x kh x kw x c_in input elements per core (kernels.h); the xpulpv2 conv a patch of kh x (3 stride_w + kw)
+  // x c_in bytes per core when c_in % 4 == 0, else 4 im2col vectors of roundup(kh kw c_in, 4) bytes; the xpulpv2
+  // pointwise the vectors only (runtime/kernels/xpulpv2/scratch.c); when c_in is tiled, the largest over the tile's
+  // c_in and the three below it (the last tile may have any: tiler/l1_layout.h). The xpulpv2 depthwise: a padded
+  // plane of one channel for a band of output rows (3x3, stride_w 1 or 2), pitch roundup(stride_w w_out + 4, 4),
+  // the whole tile's rows when they fit 512 B, else 512 B or 3 rows. Every other shipped kernel needs none.
   const std::string& kernel = g.kernel(t).name();
   int64_t scratch = 0;
-  if (kernel.rfind("dory_conv_", 0) == 0 && kernel.find("_4x2__c") != std::string::npos)
+  auto xp_mm = [&](int64_t c, bool pointwise) -> int64_t {
+    if (c % 4 == 0) return pointwise ? 0 : g.kh * (3 * g.stride_w + g.kw) * c;
+    return 4 * ((g.kh * g.kw * c + 3) / 4 * 4);
+  };
+  if (kernel.rfind("dory_conv_", 0) == 0 && kernel.find("_4x2__c") != std::string::npos) {
     scratch = t.cores * 2 * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
-  else
+  } else if (kernel == "dory_conv_u8s8_4x4__xpulpv2" || kernel == "dory_pointwise_u8s8_4x4__xpulpv2") {
+    const bool pw = kernel == "dory_pointwise_u8s8_4x4__xpulpv2";
+    int64_t per_core = xp_mm(s.c_in, pw);
+    if (s.c_in < g.c_in)
+      for (int64_t c = std::max<int64_t>(1, s.c_in - 3); c < s.c_in; ++c) per_core = std::max(per_core, xp_mm(c, pw));
+    scratch = t.cores * per_core;
+  } else if (kernel == "dory_depthwise_u8s8_1x4__xpulpv2") {
+    if (g.kh == 3 && g.kw == 3 && (g.stride_w == 1 || g.stride_w == 2)) {
+      const int64_t pitch = (g.stride_w * s.w_out + 4 + 3) / 4 * 4;
+      scratch = t.cores * std::min(((s.h_out - 1) * g.stride_h + 3) * pitch, std::max<int64_t>(512, 3 * pitch));
+    }
+  } else {
     EXPECT_TRUE(g.kernel(t).kernel->scratch.empty()) << kernel << ": count its scratch here";
+  }
   v.push_back({BufferRole::Scratch, 0, 1, scratch});
   v.erase(std::remove_if(v.begin(), v.end(), [](const Expected1& e) { return e.bytes == 0; }), v.end());
   return v;
@@ -91,7 +112,7 @@ TEST(TilerLayout, EveryBufferMatchesAnIndependentRecomputation) {
 }
 
 TEST(TilerLayout, AHandComputedConvolutionLayout) {
-  // 3x3 conv, 16 -> 32 channels, 10x10 output, gap8 (8 cores, pixel_block 2, im2col), per-channel 32-bit
+  // 3x3 conv, 16 -> 32 channels, 10x10 output, gap8 (8 cores, the xpulpv2 conv), per-channel 32-bit
   // requant (m and a), tile 8 x 4 x 10 with 8 input channels, input and weights double buffered.
   const Target& t = test::shipped_target("gap8");
   LayerGeometry g;
@@ -111,13 +132,15 @@ TEST(TilerLayout, AHandComputedConvolutionLayout) {
   EXPECT_EQ(l.buffers[1].offsets, (std::vector<int64_t>{1152, 1728}));
   EXPECT_EQ(l.buffers[2].offsets, (std::vector<int64_t>{2304, 2336}));
   EXPECT_EQ(l.buffers[3].offsets, (std::vector<int64_t>{2368, 2432}));
-  // output 8 x 4 x 10 = 320 (x1), partial sums 1280, im2col 8 cores x 2 px x 9 x 8 = 1152
+  // output 8 x 4 x 10 = 320 (x1), partial sums 1280; scratch of the xpulpv2 conv (gap8's first): c_in is tiled,
+  // so the largest of c_in 5..8: c_in 7's 4 im2col vectors of roundup(9 x 7, 4) = 64 B, x 8 cores = 2048
+  // (c_in 8 alone would need its patch, 3 x (3 + 3) x 8 = 144 B per core)
   EXPECT_EQ(l.buffers[4].offsets, (std::vector<int64_t>{2496}));
   EXPECT_EQ(l.buffers[5].role, BufferRole::PartialSums);
   EXPECT_EQ(l.buffers[5].bytes_per_copy, 1280);
   EXPECT_EQ(l.buffers[6].role, BufferRole::Scratch);
-  EXPECT_EQ(l.buffers[6].bytes_per_copy, 1152);
-  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 1152);
+  EXPECT_EQ(l.buffers[6].bytes_per_copy, 2048);
+  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 2048);
 }
 
 TEST(TilerLayout, PlannedLayoutsNeverExceedTheBudget) {

@@ -7,6 +7,7 @@
 
 #include "tiler/layer_model.h"
 #include "tiler_test_util.h"
+#include "../util/handcount_target.h"
 
 namespace dory {
 namespace {
@@ -65,7 +66,7 @@ TEST(TilerModel, TheFastModelEqualsTheTileByTileScheduleOnRandomLayers) {
 // below are about the schedule, and stay short with unblocked outputs.
 const Target& fc_target() {
   static const Target t = [] {
-    Target x = test::shipped_target("gap8");
+    Target x = test::handcount_gap8();
     test::for_each_kernel(x, KernelFamily::Fc, [](KernelImpl& k) { k.mac.channel_block = 1; });
     return x;
   }();
@@ -192,10 +193,12 @@ TEST(TilerModel, TheTimelineIsTheModeledSchedule) {
     EXPECT_EQ(bytes, cost.dma_bytes);
     EXPECT_NEAR(last, cost.total_cycles, 1e-6 * cost.total_cycles);
     for (const TimelineEvent& e : ev) {
-      if (e.kind == TimelineEvent::Load)
+      if (e.kind == TimelineEvent::Load) {
         EXPECT_LE(e.end_cycles, compute_start[static_cast<size_t>(e.tile)] + 1e-9) << "iteration " << iter;
-      if (e.kind == TimelineEvent::Store)
+      }
+      if (e.kind == TimelineEvent::Store) {
         EXPECT_GE(e.start_cycles + 1e-9, compute_end[static_cast<size_t>(e.tile)]) << "iteration " << iter;
+      }
     }
     // The first tiles only.
     const std::vector<TimelineEvent> head = layer_timeline(t, g, s, b, 2);

@@ -1,12 +1,15 @@
 // The exact search: its answer is the first candidate of the canonical order among ALL feasible tilings (brute
 // force over the whole variable space), for every objective, on hundreds of random layers of every family;
-// plus the whole-layer rule, determinism and the exact smallest feasible budget.
+// plus the whole-layer rule, the model's monotonicity in the budget, determinism and the exact smallest feasible
+// budget.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
+#include "tiler/layer_model.h"
 #include "tiler/search.h"
 #include "tiler_test_util.h"
 
@@ -213,19 +216,51 @@ TEST(TilerSearch, TheSmallestFeasibleBudgetIsExact) {
   }
 }
 
-TEST(TilerSearch, ALayerThatFitsWholeIsOneTileForEveryObjective) {
+// dory and fill keep DORY's rule (a layer that fits whole is that one tile); for model the one tile is a
+// candidate like any other: the optimum is never slower than it, and is it when nothing pipelined is faster.
+TEST(TilerSearch, ALayerThatFitsWholeIsOneTileForDoryAndFillAndACandidateForModel) {
   const Target& t = test::shipped_target("gap8");
   std::mt19937_64 rng(test::test_seed(45));
+  int model_whole = 0, model_pipelined = 0;
   for (int iter = 0; iter < 60; ++iter) {
     const LayerGeometry g = test::random_geometry(rng, kAllKernelFamilies[iter % 6], 6);
     const int64_t whole = l1_layout_bytes(g, whole_layer_shape(g), Buffering::none(), t);
+    const double whole_cycles = model_layer(t, g, whole_layer_shape(g), Buffering::none()).total_cycles;
     for (Objective o : {Objective::Model, Objective::Dory, Objective::Fill}) {
       for (int64_t budget : {whole, whole + 1000}) {
         const auto c = solve_tiling(g, t, budget, o);
         ASSERT_TRUE(c.has_value());
+        if (o == Objective::Model) {
+          EXPECT_LE(c->value, whole_cycles);
+          (c->shape == whole_layer_shape(g) ? model_whole : model_pipelined)++;
+          continue;
+        }
         EXPECT_EQ(c->shape, whole_layer_shape(g));
         EXPECT_EQ(c->buffering, Buffering::none());
         EXPECT_EQ(c->tiles, 1);
+      }
+    }
+  }
+  EXPECT_GT(model_whole, 0);
+}
+
+// The model's optimum is monotone in the L1 budget: a larger budget only adds candidates (the whole layer as one
+// tile included), so the modeled cycles never grow, on random layers of every family over budgets from the
+// smallest feasible one to past the whole layer, on every shipped target.
+TEST(TilerSearch, TheModelsOptimumNeverGrowsWithTheBudget) {
+  std::mt19937_64 rng(test::test_seed(46));
+  for (const char* target : {"gap8", "pulp-open", "gap9"}) {
+    const Target& t = test::shipped_target(target);
+    for (int iter = 0; iter < 36; ++iter) {
+      const LayerGeometry g = test::random_geometry(rng, kAllKernelFamilies[iter % 6], 10);
+      const int64_t lo = minimal_l1_layout(g, t, Objective::Model).l1_bytes;
+      const int64_t hi = l1_layout_bytes(g, whole_layer_shape(g), Buffering::none(), t) * 2 + 64;
+      double previous = std::numeric_limits<double>::infinity();
+      for (int64_t budget = lo; budget <= hi; budget = budget + std::max<int64_t>(1, (hi - lo) / 23)) {
+        const auto c = solve_tiling(g, t, budget, Objective::Model);
+        ASSERT_TRUE(c.has_value()) << target << " budget " << budget;
+        EXPECT_LE(c->value, previous * (1 + 1e-12)) << target << " " << g.layer << " budget " << budget;
+        previous = c->value;
       }
     }
   }

@@ -139,7 +139,7 @@ int run_run(const DeployArgs& a) {
                              "dory run checks every layer against the reference executor; an application without "
                              "goldens has nothing to check",
                              "use --check crc (the default) or full here; --check none is for dory deploy"));
-  if (app_mode_bits(a.mode) == 0)
+  if (app_mode_bits(a.mode) == 0 || a.mode == "l1-resident")  // (l1-resident: dory eval --platform gvsoc)
     return report(make_error("cli-bad-mode", "--mode", fmt::format("unknown execution mode '{}'", a.mode),
                              "use tiled (DORY's tiles, the default), l2-direct (operands in L2, no DMA) or both"));
   if (auto p = parse_platform(a.platform); p && *p == AppPlatform::PulpOpen) {

@@ -2,13 +2,20 @@
 // in total (eval/eval.h): L1-resident, L2-direct, and DORY's tiling under the objectives model, dory and fill.
 //
 //   dory eval MODEL.onnx --target T [--l1 BYTES] [--markdown] [--json] [--report FILE.html]
-//             [--gantt-layer NAME] [--gantt-tiles N] [--l2-scratch l1|l2] [--platform host|qemu]
+//             [--gantt-layer NAME] [--gantt-tiles N] [--l2-scratch l1|l2] [--platform host|qemu|gvsoc|pulp-open]
+//             [--max-model-error PCT] [--max-layer-error PCT] [--app-dir DIR] [--no-cycle-split]
 // --platform qemu also executes the L2-direct and DORY (model) modes: the network deployed as planned, run on
-// rv32imc under qemu-system with -icount in both passes, every layer checked, retired instructions reported
-// (eval/execute.h). The default, host, executes nothing (everything is modeled); pulp-open cannot run here.
+// rv32imc under qemu-system with -icount in both passes, every layer checked, retired instructions reported.
+// --platform gvsoc (= pulp-open) executes every mode on PULP-open under GVSoC ($GVSOC_INSTALL): cluster cycles
+// per layer and mode next to the model's, the model's error, the executor's cycle split of the tiled runs, and
+// whether the `model` tilings are the fastest (eval/execute.h, eval/model_error.h). The default, host, executes
+// nothing (everything is modeled).
+// --max-model-error PCT / --max-layer-error PCT (with gvsoc): after the report, exit 1 (eval-model-error) when the
+// mean absolute per-layer error of some executed mode exceeds PCT percent, or its worst layer does (CI's bound).
 // Sizes: 36700, 36k, 64KiB, 1M (k = 1024 B). Exit codes: 0 ok; 1 bad flags, model or target, an unknown
-// --gantt-layer, a report that cannot be written; 2 a layer has no tiling at the budget under some objective;
-// 3 internal error. Progress goes to stderr when it is a terminal.
+// --gantt-layer, a report that cannot be written, a missing platform, the model's error above the bound; 2 a
+// layer has no tiling at the budget under some objective; 3 internal error. Progress goes to stderr when it is a
+// terminal.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -18,9 +25,11 @@
 #include <memory>
 #include <unistd.h>
 
+#include "codegen/host_run.h"
 #include "commands.h"
 #include "eval/eval.h"
 #include "eval/execute.h"
+#include "eval/model_error.h"
 #include "report/eval_report.h"
 #include "report/html_report.h"
 #include "util/byte_size.h"
@@ -39,6 +48,10 @@ struct EvalArgs {
   bool json = false;
   bool markdown = false;
   std::string platform = "host";
+  double max_model_error_pct = -1;
+  double max_layer_error_pct = -1;
+  std::string app_dir;
+  bool no_cycle_split = false;
 };
 
 int run_eval(const EvalArgs& args) {
@@ -64,19 +77,24 @@ int run_eval(const EvalArgs& args) {
       std::fflush(stderr);
     };
   const std::string label = std::filesystem::path(args.model.model).filename().string();
-  if (args.platform == "pulp-open")
-    return report(make_error("platform-not-runnable", "--platform pulp-open",
-                             "dory cannot execute the pulp-open platform on this machine (it needs the GVSoC virtual "
-                             "platform, which dory does not ship)",
-                             "use --platform qemu for executed instruction counts, or deploy with dory deploy "
-                             "--platform pulp-open and run the ELF under GVSoC with app --mode both"));
+  const bool gvsoc = args.platform == "gvsoc" || args.platform == "pulp-open";
+  if ((args.max_model_error_pct >= 0 || args.max_layer_error_pct >= 0) && !gvsoc)
+    return report(make_error("eval-not-executed", "--max-model-error",
+                             "the model's error needs executed cycles, and --platform " + args.platform +
+                                 " executes none",
+                             "add --platform gvsoc (PULP-open on the GVSoC virtual platform)"));
+  if (gvsoc) {  // before planning: say at once what is missing
+    if (auto g = gvsoc_install(); !g) return report(g.error());
+  }
   auto e = evaluate_network(*graph, *target, opts, label);
   if (!e) return report(e.error());
-  if (args.platform == "qemu") {
+  if (args.platform == "qemu" || gvsoc) {
     ExecuteOptions xo;
+    xo.work_dir = args.app_dir;
+    xo.cycle_split = !args.no_cycle_split;
     if (isatty(fileno(stderr)) != 0)
       xo.progress = [](const std::string& step) { std::fprintf(stderr, "eval: %s ...\n", step.c_str()); };
-    auto x = execute_on_qemu(*graph, *target, *e, xo);
+    auto x = gvsoc ? execute_on_gvsoc(*graph, *target, *e, xo) : execute_on_qemu(*graph, *target, *e, xo);
     if (!x) return report(x.error());
     e->executed = std::move(*x);
   }
@@ -97,6 +115,12 @@ int run_eval(const EvalArgs& args) {
   const std::string out = args.json ? eval_to_json(*e).dump(2) + "\n" : render_eval_text(*e, args.markdown);
   std::fputs(out.c_str(), stdout);
   if (!args.report.empty() && !args.json) std::fprintf(stdout, "wrote %s\n", args.report.c_str());
+  std::fflush(stdout);
+  if (args.max_model_error_pct >= 0 || args.max_layer_error_pct >= 0) {
+    const Status bound = check_model_error(*e, args.max_model_error_pct / 100.0,
+                                           args.max_layer_error_pct >= 0 ? args.max_layer_error_pct / 100.0 : -1.0);
+    if (!bound) return report(bound.error());
+  }
   return 0;
 }
 
@@ -126,9 +150,23 @@ std::function<int()> add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--platform", args->platform,
                   "host: everything modeled; qemu: also run the L2-direct and DORY passes on rv32imc under "
-                  "qemu-system (every layer checked, retired instructions; needs scripts/install-deps.sh --riscv)")
-      ->check(CLI::IsMember({"host", "qemu", "pulp-open"}))
+                  "qemu-system (every layer checked, retired instructions; needs scripts/install-deps.sh --riscv); "
+                  "gvsoc (= pulp-open): run every mode on PULP-open under GVSoC from $GVSOC_INSTALL (every layer "
+                  "checked, cluster cycles next to the model's, the executor's cycle split)")
+      ->check(CLI::IsMember({"host", "qemu", "gvsoc", "pulp-open"}))
       ->capture_default_str();
+  cmd->add_option("--max-model-error", args->max_model_error_pct,
+                  "with --platform gvsoc: exit 1 (eval-model-error) when the mean absolute per-layer error of the "
+                  "model against the executed cycles exceeds PCT percent in some mode (CI's bound)")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--max-layer-error", args->max_layer_error_pct,
+                  "with --platform gvsoc: exit 1 (eval-model-error) when some layer's error exceeds PCT percent in "
+                  "some mode")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--app-dir", args->app_dir,
+                  "with --platform qemu or gvsoc: keep the generated applications in DIR (one subdirectory per run)");
+  cmd->add_flag("--no-cycle-split", args->no_cycle_split,
+                "with --platform gvsoc: build the tiled runs without the executor's cycle split (no lap reads)");
   return [args]() { return run_eval(*args); };
 }
 

@@ -58,6 +58,7 @@ void dory_panic(const char *msg) {
 /* Shared by the FC and the cluster, in TCDM (link.ld .dory_tcdm; zeroed by the FC before the cores start). */
 typedef struct {
   volatile uint32_t gen;                        /* the generation of the task the FC published last */
+  volatile uint32_t cores;                      /* cores that run tasks (dory_pulp_set_cores), 1..8 */
   dory_task_fn volatile fn;
   void *volatile arg;
   volatile uint32_t done[DORY_PULP_CORES];      /* per core: the last generation it finished (the join) */
@@ -145,9 +146,14 @@ void dory_pulp_cluster_main(uint32_t core) {
     fence();
     fn = g_ctrl.fn;
     arg = g_ctrl.arg;
-    counters_start();
-    fn(arg);
-    counters_stop(&cycles, &instructions);
+    if (core < g_ctrl.cores) {
+      counters_start();
+      fn(arg);
+      counters_stop(&cycles, &instructions);
+    } else { /* not one of the task's cores (dory_pulp_set_cores): only report done */
+      cycles = 0;
+      instructions = 0;
+    }
     g_ctrl.cycles[core] = cycles;
     g_ctrl.instructions[core] = instructions;
     fence(); /* everything the task wrote, then done */
@@ -156,10 +162,39 @@ void dory_pulp_cluster_main(uint32_t core) {
   }
 }
 
+/* Stack guards: the lowest DORY_STACK_GUARD_WORDS words of each cluster core's stack slot hold a pattern the FC
+ * writes before the cores start and checks after every task. A core that reached them used (nearly) all of its
+ * __dory_cluster_stack_bytes: the next bytes down are the neighbouring core's stack (or, for core 0, the runtime's
+ * TCDM data), so the run stops with a message instead of failing later at a corrupted return address. */
+#define DORY_STACK_GUARD_WORDS 16u
+#define DORY_STACK_GUARD 0x57AC6A4Du
+extern char __dory_cluster_stack_bytes[];
+
+static volatile uint32_t *stack_guard(int core) {
+  return (volatile uint32_t *)(__dory_cluster_stacks_start + (uintptr_t)core * (uintptr_t)__dory_cluster_stack_bytes);
+}
+
+static void check_stack_guards(void) {
+  int i;
+  uint32_t w;
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    for (w = 0; w < DORY_STACK_GUARD_WORDS; ++w)
+      if (stack_guard(i)[w] != DORY_STACK_GUARD)
+        pulp_fail("cluster core %d used more than %lu of its %lu B stack (link.ld __dory_cluster_stack_bytes): it "
+                  "may have overwritten its neighbour's; raise the stack size and lower the L1 budget (--l1) to keep "
+                  "the TCDM within 64 kB",
+                  i, (unsigned long)((uintptr_t)__dory_cluster_stack_bytes - 4u * DORY_STACK_GUARD_WORDS),
+                  (unsigned long)(uintptr_t)__dory_cluster_stack_bytes);
+}
+
 /* The FC starts the cores once: icache first (facts: before the cores start), then boot addresses, fetch enable. */
 static void cluster_start(void) {
   int i;
+  uint32_t w;
+  for (i = 0; i < DORY_PULP_CORES; ++i)
+    for (w = 0; w < DORY_STACK_GUARD_WORDS; ++w) stack_guard(i)[w] = DORY_STACK_GUARD;
   memset((void *)&g_ctrl, 0, sizeof g_ctrl);
+  g_ctrl.cores = DORY_PULP_CORES;
   memset(&g_dma, 0, sizeof g_dma);
   g_dma.next_id = 1;
   fence();
@@ -195,13 +230,26 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   g.acc.cycles += longest;
   g.acc.instructions += instructions;
   g.acc.tasks++;
+  check_stack_guards();
   if (g_dma.n_jobs > 0)
     pulp_fail("a cluster task returned with %lu DMA job(s) never waited for (the first is job %lu)",
               (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
 }
 
 int dory_core_id(void) { return on_cluster() ? (int)(hart_id() & 0x1fu) : 0; }
-int dory_core_count(void) { return DORY_PULP_CORES; }
+int dory_core_count(void) { return (int)g_ctrl.cores; }
+
+void dory_pulp_set_cores(int n) {
+  int i;
+  require_init("dory_pulp_set_cores");
+  if (on_cluster()) pulp_fail("dory_pulp_set_cores called from inside a cluster task");
+  if (n < 1 || n > DORY_PULP_CORES) pulp_fail("dory_pulp_set_cores(%d): the cluster has 1 to %d cores", n, DORY_PULP_CORES);
+  g_ctrl.cores = (uint32_t)n;
+  /* No task runs, so no core is inside dory_barrier: restart every core's epoch together (a core that sat out
+   * tasks with barriers would otherwise lag behind the others forever). */
+  for (i = 0; i < DORY_PULP_CORES; ++i) g_ctrl.epoch[i] = 0;
+  fence();
+}
 
 /* Core c announces barrier number e by writing e to its own epoch word, then waits until every core's word is
  * >= e (modulo 2^32). A core cannot be two barriers ahead: passing e + 1 needs every word >= e + 1. */
@@ -212,7 +260,7 @@ void dory_barrier(void) {
   fence(); /* this core's writes before the announcement */
   e = g_ctrl.epoch[me] + 1u;
   g_ctrl.epoch[me] = e;
-  for (j = 0; j < DORY_PULP_CORES; ++j)
+  for (j = 0; j < g_ctrl.cores; ++j)
     while ((int32_t)(g_ctrl.epoch[j] - e) < 0) {
     }
   fence();

@@ -175,6 +175,14 @@ uint32_t dory_l3_size(void);
 #define DORY_L2_ARENA __attribute__((aligned(8)))
 #endif
 
+/* Data the cluster's cores read all the time (the running layer's descriptor): in TCDM on pulp-open (1-cycle
+ * loads instead of L2's 16; link.ld .dory_tcdm, inside the runtime's TCDM share), ordinary data elsewhere. */
+#if defined(DORY_PLATFORM_PULP_OPEN)
+#define DORY_CLUSTER_DATA __attribute__((section(".dory_tcdm")))
+#else
+#define DORY_CLUSTER_DATA
+#endif
+
 void *dory_l1_base(void);
 uint32_t dory_l1_size(void);
 void *dory_l2_base(void);

@@ -10,7 +10,8 @@
  *     (boot address registers, fetch enable), and keeps them in a dispatch loop. dory_cluster_run publishes the
  *     task in TCDM; every core runs it on its own TCDM stack, then writes its done flag, which the FC polls (the
  *     join). dory_barrier is a software barrier over one epoch word per core in TCDM (no atomics).
- *     dory_core_id() = mhartid & 0x1f on a cluster core, 0 on the FC; dory_core_count() = 8.
+ *     dory_core_id() = mhartid & 0x1f on a cluster core, 0 on the FC; dory_core_count() = 8 (or fewer after
+ *     dory_pulp_set_cores).
  *   - DMA is MCHAN, issued by cluster core 0 through its per-core channel (by the FC through the FC channel when
  *     called outside a task). A job is split into 1-D/2-D commands (mchan_split.h) under one dory job id; at most
  *     2 commands are in the engine at a time (the per-core command queue is 2 deep); the rest are pushed when core
@@ -69,6 +70,12 @@ void dory_pulp_shutdown_l3(void);
  * buffer inside the L2 arena, 4-byte aligned, >= 64 B). Returns 0, -1 when the flash holds no readfs partition,
  * -2 when the file is not in it, -3 when its size is not `bytes`. */
 int dory_pulp_l3_load_file(const char *name, uint32_t l3, uint32_t bytes, uint8_t *bounce, uint32_t bounce_bytes);
+
+/* Runs the following tasks on cluster cores 0 .. n-1 only (1 <= n <= 8; 8 after dory_pulp_init): dory_core_count()
+ * returns n, dory_cluster_run calls the task on those cores (the others only report done and count 0 cycles),
+ * dory_barrier synchronizes them (the barrier epochs restart at every call). For measurements on fewer cores
+ * (bench/gvsoc). Call it on the FC, between tasks (from a cluster core it fails). */
+void dory_pulp_set_cores(int n);
 
 /* The cluster's performance counters over the tasks run since the previous call (then reset): `cycles` sums, over
  * the tasks, the largest cycle count of any core in the task; `instructions` sums every core's instructions.

@@ -268,6 +268,35 @@ typedef struct {
 /* dory_conv_*_4x2__c: an im2col slice of 2 pixels x kh x kw x c_in input elements per core. */
 uint32_t dory_conv_4x2_im2col_scratch_bytes(const dory_kernel_shape *s);
 
+/* ---- Xpulpv2 kernels (PULP cluster cores; runtime/kernels/xpulpv2/, built only where the cores have Xpulpv2) --- *
+ *
+ * uint8 activations x int8 weights (pools, add, requantize: uint8), the whole contract of this header: any zero
+ * point, output type, requantization, partial sums, geometry, split and core count; each file's header says what
+ * runs on the fast paths (32-bit requantization by a power of two into 8 bits, channels in multiples of 4) and what
+ * falls back to general code or to the portable twin. Each has a portable twin computing the same bits
+ * (dory_<op>_<types>_<blocking>__c, same arguments and scratch): registry "twin". Their scratch (kernels that need
+ * one: conv, pointwise, depthwise) is sliced per core, core k at k * (scratch_bytes / cores); the formulas are in
+ * runtime/kernels/xpulpv2/scratch.c (portable, linked into the compiler). */
+void dory_conv_u8s8_4x4__xpulpv2(const dory_conv_args *a);
+void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *a);
+void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *a);
+void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a);
+void dory_maxpool_u8__xpulpv2(const dory_maxpool_args *a);
+void dory_avgpool_u8__xpulpv2(const dory_avgpool_args *a);
+void dory_add_u8__xpulpv2(const dory_add_args *a);
+void dory_requantize_u8__xpulpv2(const dory_requantize_args *a);
+
+/* Their twins that are not the typed portable kernels above (whose scratch differs from theirs or which block
+ * differently): the same code as dory_<op>_u8s8_<...>__c, run in the Xpulpv2 kernel's scratch. */
+void dory_conv_u8s8_4x4__c(const dory_conv_args *a);
+void dory_pointwise_u8s8_4x4__c(const dory_conv_args *a);
+void dory_depthwise_u8s8_1x4__c(const dory_conv_args *a);
+void dory_fc_u8s8_8x1__c(const dory_fc_args *a);
+
+uint32_t dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+uint32_t dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
+
 /* A kernel of a special ISA in generated code: DORY_KERNEL_XPULPV2(kernel, twin) is the kernel where the build
  * targets Xpulpv2 (the pulp-open platform defines DORY_ISA_XPULPV2: registry.json "compile_flags") and its
  * portable twin elsewhere (host, QEMU). */

@@ -228,6 +228,52 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
 /* Fault injection (tests only): the next dory_layer_run skips the wait with this index (-1: none). */
 void dory_layer_inject_skip_wait(int32_t wait_index);
 
+/* ---- the executor's own cycle split (compiled in with -DDORY_CYCLE_SPLIT) ------------------------------------
+ *
+ * Every core splits its time in a dory_layer_run by what it was doing, reading dory_cycles() (PULP-open: the
+ * core's cluster cycle counter) at every boundary of the schedule's operations: each read (a "lap") charges the
+ * cycles since the previous read to the operation that just ended, so every cycle from the core's first read (at
+ * the start of its task) to its last (at the end) is charged exactly once:
+ *   compute    inside the kernel call of a tile (dory_layer_compute)
+ *   dma_wait   core 0: inside dory_dma_wait (the engine not done yet; pushing the job's remaining commands)
+ *   dma_issue  core 0: inside dory_dma_start (validating the descriptor, pushing its first commands)
+ *   barrier    inside dory_barrier: waiting for the other cores (load imbalance; the other cores wait here while
+ *              core 0 waits for the DMA)
+ *   other      the rest: the schedule's bookkeeping (tile extents, transfers, buffer copies) and the laps' reads
+ * The sum over the categories is the core's task time minus the few instructions before the first and after the
+ * last read. A lap costs one dory_cycles() call and a few instructions (measured: docs/results.md); without
+ * DORY_CYCLE_SPLIT there is none and dory_layer_last_split returns 0. */
+enum {
+  DORY_SPLIT_COMPUTE = 0,
+  DORY_SPLIT_DMA_WAIT = 1,
+  DORY_SPLIT_DMA_ISSUE = 2,
+  DORY_SPLIT_BARRIER = 3,
+  DORY_SPLIT_OTHER = 4,
+  DORY_SPLIT_CATEGORIES = 5
+};
+#define DORY_SPLIT_MAX_CORES 16 /* cores beyond it are not recorded */
+
+typedef struct {
+  uint32_t cores; /* cores recorded: min(dory_core_count(), DORY_SPLIT_MAX_CORES) */
+  uint32_t cycles[DORY_SPLIT_MAX_CORES][DORY_SPLIT_CATEGORIES]; /* dory_cycles() units, per core and category */
+} dory_cycle_split;
+
+/* The split of the last dory_layer_run into *out: returns 1, or 0 when the runtime was compiled without
+ * DORY_CYCLE_SPLIT (then *out is zeroed). */
+int dory_layer_last_split(dory_cycle_split *out);
+
+/* ---- L1-resident execution (the other baseline of the DORY paper's evaluation: "L1 fetching") ----------------
+ *
+ * Runs L's schedule on the cluster with every transfer synchronous (core 0 starts and waits for each one when the
+ * schedule issues it) and each tile's computation timed apart from everything else: a barrier, core 0 reads
+ * dory_cycles(), every core computes, a barrier, core 0 reads again. No transfer is in flight while a tile
+ * computes, and the returned number is the sum of those computation phases (dory_cycles() units): the kernels on
+ * operands already in L1, without DMA. When L is one tile (a layer that fits L1 whole, deployed as one
+ * single-buffered tile), that is the whole layer's L1-resident time; otherwise it is the compute-only time of its
+ * tiles. Each phase includes one barrier's exit latency. Bit-exact with dory_layer_run (the same kernels on the
+ * same values; the outputs are stored to L2 as usual). */
+uint64_t dory_layer_run_l1_resident(const dory_layer *L);
+
 /* ---- L2-direct execution (the baseline of the DORY paper's evaluation: "L2 fetching") ------------------------- */
 
 /* Whether L can run with its operands in L2: every map it reads and writes is dense (pixel_stride == channels; a
