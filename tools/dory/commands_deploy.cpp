@@ -1,7 +1,7 @@
 // `dory deploy` and `dory run`: generate the C application of a network, and build, run and check it.
 //
 //   dory deploy MODEL.onnx --target T -o APP [--l1 BYTES] [--l2 BYTES] [--objective model|dory|fill]
-//               [--input FILE ...] [--seed N] [--platform host|qemu|pulp-open|gvsoc]
+//               [--input FILE ...] [--seed N] [--platform host|qemu|pulp-open|gvsoc] [--l3 auto|off]
 //       writes APP/ (network.c/h, goldens, main.c, Makefile, CMakeLists.txt, runtime/) after proving the
 //       schedule of every layer; prints the per-layer table. Build and run with `make -C APP run`.
 //       --platform pulp-open (or gvsoc, the same): the Makefile builds APP/app-pulp-open.elf for PULP-open (8
@@ -22,6 +22,8 @@
 //   --check crc|full|none (both): how the application checks each layer against the reference executor: a CRC-32
 //       of its output (the default: 4 bytes per layer), every element (the first that differs is reported; for
 //       debugging), or not at all (dory deploy only, for production).
+//   --l3 auto|off (both): auto (the default) streams from the target's L3 (memplan/l3_memplan.h) the weights and
+//       feature maps that do not fit L2; off refuses such a network (l2-overflow).
 // Exit codes: 0 ok; 1 bad flags, model or target, or a mismatch; 2 infeasible (L1 or L2 too small); 3 internal.
 #include <fmt/format.h>
 #include <unistd.h>
@@ -57,6 +59,7 @@ struct DeployArgs {
   std::string platform = "host";
   std::string check = "crc";
   std::string mode = "tiled";  // dory run
+  std::string l3 = "auto";
 };
 
 Expected<CheckMode> parse_check(const std::string& c) {
@@ -101,6 +104,14 @@ Expected<GeneratedApp> generate(const DeployArgs& a, const std::string& dir) {
                       "use model (minimize modeled latency), dory (DORY's heuristic) or fill (largest tiles)");
   o.objective = *obj;
   DORY_TRY(o.check, parse_check(a.check));
+  if (a.l3 == "auto")
+    o.l3 = L3Mode::Auto;
+  else if (a.l3 == "off")
+    o.l3 = L3Mode::Off;
+  else
+    return make_error("cli-bad-l3", "--l3", fmt::format("unknown L3 mode '{}'", a.l3),
+                      "use auto (stream from the target's L3 what does not fit L2, the default) or off (L2 only: a "
+                      "network that does not fit is refused)");
   std::vector<std::vector<int32_t>> inputs;
   if (!a.inputs.empty()) {
     if (a.inputs.size() != graph.inputs.size())
@@ -238,6 +249,10 @@ void add_common(CLI::App* cmd, DeployArgs& a) {
       ->capture_default_str();
   cmd->add_option("--l1", a.l1, "L1 budget in bytes: 36700, 36k, 64KiB (default: the target's usable L1)");
   cmd->add_option("--l2", a.l2, "L2 budget in bytes (default: the target's usable L2)");
+  cmd->add_option("--l3", a.l3,
+                  "auto: weights and feature maps that do not fit L2 stream from the target's L3 (two-level tiling); "
+                  "off: L2 only")
+      ->capture_default_str();
   cmd->add_option("--objective", a.objective, "tiling objective: model, dory or fill")->capture_default_str();
   cmd->add_option("--input", a.inputs, "input .npy or .bin per model input (default: seeded random inputs)");
   cmd->add_option("--seed", a.seed, "seed of the random inputs")->capture_default_str();
