@@ -30,7 +30,7 @@ std::string app_main_c() {
  * Host usage: ./app [--cores N] [--quiet] [--mode tiled|l2-direct|both]
  *   --cores N            cluster cores (threads); default: the target's
  * Fault injection (dory's own tests): --l1-bytes N gives the platform an L1 of N bytes; --skip-wait LAYER:K skips
- * the K-th DMA wait of layer LAYER.
+ * the K-th DMA wait of layer LAYER (of a layer that streams from L3: its K-th L3 wait, dory_l3_inject_skip_wait).
  * Checks (goldens.h DORY_GOLDEN_CHECK, dory deploy --check): crc compares the CRC-32 of every layer's output with
  * the reference executor's (dory/crc32.h), full compares every element and reports the first that differs, with
  * its tile; none checks nothing (status "unchecked").
@@ -294,7 +294,12 @@ static void run_pass(int mode, int quiet, int fault_layer, int fault_wait, pass_
 #if defined(DORY_RV32_SYSTEM)
     const uint64_t dma0 = dory_rv32_dma_instructions();
 #endif
-    if (mode == DORY_MODE_TILED && i == fault_layer) dory_layer_inject_skip_wait(fault_wait);
+    if (mode == DORY_MODE_TILED && i == fault_layer) {
+      if (L->l3)
+        dory_l3_inject_skip_wait(fault_wait);
+      else
+        dory_layer_inject_skip_wait(fault_wait);
+    }
 #if defined(DORY_PLATFORM_PULP_OPEN)
     (void)dory_pulp_take_counters();
 #endif

@@ -1196,7 +1196,11 @@ class L3Checker {
       ops.l3_start = [](void* c, const dory_l3_desc* d, const dory_l3_transfer* t) {
         return static_cast<L3Checker*>(c)->on_start(d, t);
       };
-      ops.l3_wait = [](void* c, dory_dma_job j) { static_cast<L3Checker*>(c)->on_wait(j); };
+      ops.l3_wait = [](void* c, dory_dma_job j) {
+        L3Checker* k = static_cast<L3Checker*>(c);
+        if (k->l3_waits_++ == k->opt_.skip_l3_wait) return;  // fault injection (ScheduleCheckOptions)
+        k->on_wait(j);
+      };
       ops.run_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub) {
         static_cast<L3Checker*>(c)->on_run(t, *sub, stats_of(c));
       };
@@ -1234,6 +1238,7 @@ class L3Checker {
   };
 
   static ScheduleCheckStats* stats_of(void* c) { return static_cast<L3Checker*>(c)->stats_; }
+  int32_t l3_waits_ = 0;  // L3 waits seen (for opt_.skip_l3_wait)
 
   bool fail(int64_t tile, std::string msg) {
     if (err_) return false;

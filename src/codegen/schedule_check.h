@@ -65,6 +65,7 @@ namespace dory {
 
 struct ScheduleCheckOptions {
   int32_t skip_wait = -1;  // fault injection: passed to dory_schedule_ops.skip_wait for the checked layer(s)
+  int32_t skip_l3_wait = -1;  // fault injection: the two-level schedule's wait to drop (as dory_l3_inject_skip_wait)
   int64_t l1_bytes = 0;    // L1 available; 0 = dep.l1_bytes
 };
 

@@ -287,6 +287,27 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
   }
 
   // 4. L3: its constants, then its activations
+  if (out.uses_l3 && out.l3_constants.bytes > target.usable_bytes(MemLevel::L3)) {
+    // the constants alone: name the layers whose constants are largest
+    std::vector<size_t> in3;
+    for (size_t i = 0; i < np; ++i)
+      if (st.weights_l3[i]) in3.push_back(i);
+    std::stable_sort(in3.begin(), in3.end(), [&](size_t a, size_t b) {
+      return constant_bytes(plans[a].geometry) > constant_bytes(plans[b].geometry);
+    });
+    std::string largest;
+    for (size_t k = 0; k < in3.size() && k < 3; ++k)
+      largest += fmt::format("{}'{}' {} B", k ? ", " : "", plans[in3[k]].layer,
+                             grouped(constant_bytes(plans[in3[k]].geometry)));
+    Diagnostic d = make_error(
+        "l3-overflow", fmt::format("layer '{}'", plans[in3.front()].layer),
+        fmt::format("even L3 does not hold the network: the constants of the {} layer(s) streamed from L3 need {} "
+                    "B, more than the {} B of L3 (largest: {})",
+                    in3.size(), grouped(out.l3_constants.bytes), grouped(target.usable_bytes(MemLevel::L3)), largest),
+        fmt::format("a target with at least {} B of L3, or a smaller network", grouped(out.l3_constants.bytes)));
+    d.severity = Severity::Infeasible;
+    return d;
+  }
   if (out.uses_l3) {
     MemoryPlanOptions o;
     o.l2_capacity_bytes = target.usable_bytes(MemLevel::L3);
@@ -298,7 +319,10 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
       Diagnostic d = l3.error();
       if (d.code != "l2-overflow") return d;
       d.code = "l3-overflow";
-      d.message = "in L3: " + d.message;
+      d.message = fmt::format("even L3 does not hold the network: after its {} B of constants, the feature maps "
+                              "spilled to L3 overflow it: {}",
+                              grouped(out.l3_constants.bytes), d.message);
+      d.severity = Severity::Infeasible;
       d.hint = fmt::format("a target with a larger L3 (it has {} B usable)",
                            grouped(target.usable_bytes(MemLevel::L3)));
       return d;

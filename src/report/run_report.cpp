@@ -36,6 +36,18 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                    format_bytes_grouped(m.reserved_bytes), format_bytes_grouped(m.activation_bytes),
                    format_bytes_grouped(m.lower_bound_bytes),
                    m.activation_bytes == m.lower_bound_bytes ? ", optimal" : "");
+  if (dep.uses_l3) {
+    int64_t traffic = 0, streaming = 0;
+    for (const DeployedLayer& dl : dep.layers)
+      if (dl.l3) traffic += dl.l3->plan.cost.l3_bytes, ++streaming;
+    s += fmt::format("L3 {} B of {} B: constants {} B, activations {} B; {} layer(s) stream from L3 (two-level "
+                     "tiling), {} B moved between L3 and L2 per inference\n",
+                     format_bytes_grouped(dep.l3_bytes()), format_bytes_grouped(dep.target.usable_bytes(MemLevel::L3)),
+                     format_bytes_grouped(static_cast<int64_t>(dep.l3_constants.size())),
+                     format_bytes_grouped(dep.l3_bytes() - static_cast<int64_t>(dep.l3_constants.size())), streaming,
+                     format_bytes_grouped(traffic));
+    for (const std::string& note : dep.two_level.notes) s += "  " + note + "\n";
+  }
   s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n",
                    check.layers, format_bytes_grouped(check.transfers), format_bytes_grouped(check.bytes),
                    format_bytes_grouped(check.computes));
@@ -51,6 +63,12 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
   t.header = {"#", "layer", "kind", "tile co x h x w x ci", "tiles", "DB", "L1 B", "L2 in B", "L2 out B",
               "modeled cycles", "MAC/cycle", "vs L1"};
   t.right_aligned = {true, false, false, false, true, false, true, true, true, true, true, true};
+  // A deployment with L3: the L3 level of every layer (what streams, the L3 tiles) and the modeled cycles of the
+  // two-level schedule (the prefetched part hidden under the previous layer taken off).
+  if (dep.uses_l3) {
+    t.header.insert(t.header.begin() + 4, "L3 (tiles: bands x blocks)");
+    t.right_aligned.insert(t.right_aligned.begin() + 4, false);
+  }
   bool counted = false;  // a run that counted instructions (qemu-system, GVSoC): an "instructions" column
   bool cycled = false;   // a run that counted the target's cycles (GVSoC): "executed cycles" and the model's error
   const bool direct = run && !run->l2_direct_layers.empty();  // the app ran the l2-direct pass
@@ -111,7 +129,8 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     const Layer& l = dep.graph.layers[static_cast<size_t>(dl.layer_index)];
     int64_t in_bytes = 0;
     for (int k = 0; k < p.geometry.num_inputs(); ++k) in_bytes += p.geometry.input_bytes(k);
-    total += p.cost.total_cycles;
+    const double modeled = dl.l3 ? dl.l3->plan.cost.total_cycles - dl.l3->hidden_cycles : p.cost.total_cycles;
+    total += modeled;
     resident += p.cost.l1_resident_cycles;
     macs += p.macs();
     std::vector<std::string> row = {
@@ -124,9 +143,24 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
         format_bytes_grouped(p.layout.total_bytes),
         format_bytes_grouped(in_bytes),
         format_bytes_grouped(p.geometry.output_bytes()),
-        format_bytes_grouped(static_cast<int64_t>(p.cost.total_cycles + 0.5)),
-        p.macs() ? fmt::format("{:.2f}", p.macs_per_cycle()) : "-",
-        fmt::format("{:+.1f}%", 100 * p.overhead_vs_l1())};
+        format_bytes_grouped(static_cast<int64_t>(modeled + 0.5)),
+        p.macs() && modeled > 0 ? fmt::format("{:.2f}", static_cast<double>(p.macs()) / modeled) : "-",
+        p.cost.l1_resident_cycles > 0 ? fmt::format("{:+.1f}%", 100 * (modeled / p.cost.l1_resident_cycles - 1))
+                                      : "-"};
+    if (dep.uses_l3) {
+      std::string cell = "-";
+      if (dl.l3) {
+        const L3Plan& lp = dl.l3->plan;
+        std::string what;
+        if (lp.residency.weights_in_l3) what = "w";
+        for (bool in : lp.residency.input_in_l3)
+          if (in) what += what.empty() ? "in" : "+in";
+        if (lp.residency.output_in_l3) what += what.empty() ? "out" : "+out";
+        cell = fmt::format("{}: {} x {} ({} rows x {} ch){}", what, lp.counts.bands, lp.counts.blocks, lp.shape.h_out,
+                           lp.shape.c_out, lp.prefetch_weights ? " pf" : "");
+      }
+      row.insert(row.begin() + 4, cell);
+    }
     if (run) {
       const HostLayerResult* r = find(run->layers, i);
       if (cycled)
@@ -191,6 +225,7 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     sum.insert(sum.end(), {counted ? format_bytes_grouped(instructions(run->l2_direct_layers)) : "",
                            run->passed() ? "ok" : "FAILED"});
   }
+  if (dep.uses_l3) sum.insert(sum.begin() + 4, "");
   t.add(std::move(sum));
   s += markdown ? render_markdown(t) : render_text(t);
   s += fmt::format("\nDB: double-buffered input/weights/output. Modeled cycles: dory's cost model for {} ({:.2f} ms "
@@ -205,6 +240,11 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                                "engine with the core)"
                    : run     ? "; host us: measured on this machine's host platform (threads)"
                              : "");
+  if (dep.uses_l3)
+    s += "L3: what the layer streams from L3 (w: its constants, in/out: its input/output feature map) and its L3 tiles "
+         "(row bands x output-channel blocks), each tiled L2 -> L1 as in the tile column's plan of the whole layer; "
+         "pf: its first weight block streams while the previous layer runs. Its modeled cycles are the two-level "
+         "schedule's (tiler/l3_plan.h), less what the prefetch hides.\n";
   if (direct)
     s += "L2-direct: every layer one kernel call on its operands in L2, no DMA (the paper's \"L2 fetching\"); its "
          "modeled cycles are dory eval's L2-direct model (L2 load latency); \"ran tiled\": the layer cannot run so "

@@ -43,6 +43,7 @@ Expected<GeneratedApp> generate(const Graph& g, const Target& t, CheckMode check
   DeployOptions o;
   o.platform = AppPlatform::PulpOpen;
   o.check = check;
+  o.l3 = L3Mode::Off;  // these tests are about what L2 holds: a network that does not fit is refused, not streamed
   return generate_application(g, t, o, {}, dir, EmitOptions{}, 5);
 }
 
@@ -110,15 +111,22 @@ TEST(L2Image, ANetworkAtTheEdgeLinksAndOneByteLessIsRefusedBeforeAnyBuild) {
   EXPECT_FALSE(fs::exists(below.path / "network.c")) << "refused before writing anything";
 }
 
-TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMap) {
+TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMapWithoutL3AndStreamsItWithL3) {
   TempDir dir("l2-cli");
   const std::string model = dir.path.string() + "/mbn.onnx";
   ASSERT_EQ(testing::run_cli("netgen mobilenet_v1_0.25_128 -o " + model).status, 0);
-  const testing::CliResult r =
-      testing::run_cli("deploy " + model + " --target pulp-open --platform pulp-open -o " + dir.path.string() + "/app");
+  const testing::CliResult r = testing::run_cli("deploy " + model + " --target pulp-open --platform pulp-open --l3 off -o " +
+                                                dir.path.string() + "/app");
   EXPECT_EQ(r.status, 2) << r.output;
   for (const char* s : {"l2-overflow", "L2 map", "program image is in L2", "free"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  // the default (--l3 auto): its largest constants stream from the HyperRAM, and the report says so
+  const testing::CliResult l3 =
+      testing::run_cli("deploy " + model + " --target pulp-open --platform pulp-open -o " + dir.path.string() + "/app3");
+  EXPECT_EQ(l3.status, 0) << l3.output;
+  for (const char* s : {"layer(s) stream from L3", "moved between L3 and L2", "L3 (tiles: bands x blocks)", "w: 1 x"})
+    EXPECT_NE(l3.output.find(s), std::string::npos) << s << "\n" << l3.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.path / "app3" / "l3_constants.bin"));
 }
 
 TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {

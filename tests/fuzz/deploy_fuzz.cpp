@@ -8,8 +8,10 @@
 // deploy (plans, memory plan, descriptors, static schedule check) -> emit the C application -> compile it with
 // the system C compiler -> run it on the host platform with 1 and with 8 cores (random DMA completion delays,
 // including the adversarial "complete only when waited for") -> every element of every layer compared with the
-// reference executor by the application itself. Each run makes two passes from a poisoned L2: the tiled one, then
-// the L2-direct one (app --mode both: every layer one kernel call on its operands in L2, no DMA), both checked.
+// reference executor by the application itself. On the pulp-open target (it has an L3), half the cases stream
+// every layer's constants from L3 in output-channel blocks (about 1..16 blocks; the host's L3 engine with a random
+// completion delay). Each run makes two passes from a poisoned L2: the tiled one, then the L2-direct one (app
+// --mode both: every layer one kernel call on its operands in L2, no DMA), both checked.
 // --platform qemu instead cross-compiles every case for rv32imc (the rv32 runtime built once into an archive) and
 // runs it once under qemu-riscv32 (Linux user mode: fast; one core, DMA completing when waited for).
 //
@@ -37,6 +39,7 @@
 // application with AddressSanitizer+UndefinedBehaviorSanitizer or ThreadSanitizer. --check full (gvsoc): full
 // goldens instead of CRCs (more L2 per case). Exit status 0 when every case passed, 1 otherwise.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -57,6 +60,7 @@
 #include "codegen/l2_image.h"
 #include "kernels/kernel_harness.h"
 #include "target/target.h"
+#include "tiler/l3_plan.h"
 #include "tiler/search.h"
 
 namespace fs = std::filesystem;
@@ -143,6 +147,7 @@ struct CaseResult {
   int64_t l2_direct = 0, l2_direct_fallback = 0;  // layers the L2-direct pass runs from L2 / runs tiled
   int64_t big_pad_layers = 0;     // layers whose padding reaches the kernel on some side
   int64_t padding_only_tiles = 0;  // tiles whose windows all lie in the padding (nothing loaded)
+  int64_t l3_layers = 0, l3_tiles = 0;  // layers streaming their constants from L3, and their L3 tiles (blocks)
 };
 
 struct Shared {
@@ -154,6 +159,10 @@ struct Shared {
 
 // What one deployed layer covers (the coverage summary).
 void account_layer(const DeployedLayer& dl, int64_t app_l1_bytes, CaseResult& res) {
+  if (dl.l3) {
+    ++res.l3_layers;
+    res.l3_tiles += dl.l3->plan.counts.total();
+  }
   res.tiles += dl.plan.counts.total();
   res.multi_tile |= dl.plan.counts.total() > 1;
   const dory_layer d = dl.descriptor();
@@ -217,6 +226,34 @@ CaseResult run_case(const Shared& sh, int k) {
   dopt.l1_budget_bytes = budget;
   dopt.objective = obj;
   dopt.l2_budget_bytes = int64_t{1} << 26;  // the fuzz tests tiling, not L2 capacity (the host arena takes any)
+  // L3 (host platform, a target with an L3: pulp-open): on half of those cases every layer with constants streams
+  // them from L3 in output-channel blocks, its L2 staging capped so that there are about 1..16 blocks (drawn from
+  // a stream of its own: the other cases are the ones they were before L3). The host's L3 engine then gets a
+  // random completion delay too.
+  Rng r3(splitmix64(case_seed ^ 0x4C33u));
+  std::string l3_delay;
+  if (sh.opt.platform == "host" && target.l3 && r3.uniform(0, 1) == 0) {
+    int64_t cap = 0;
+    for (const Layer& l : c.g.layers) {
+      if (!needs_l1_plan(l)) continue;
+      auto geo = layer_geometry(c.g, l);
+      if (!geo.ok() || geo->weight_bytes() + geo->c_out * geo->bias_bytes_per_cout == 0) continue;
+      dopt.force_weights_l3.push_back(l.name);
+      L3Residency res3;
+      res3.input_in_l3.assign(static_cast<size_t>(geo->num_inputs()), false);
+      res3.weights_in_l3 = true;
+      const int64_t blocks = r3.uniform(1, 16);
+      const int64_t c_blk = std::max<int64_t>(1, (geo->c_out + blocks - 1) / blocks);
+      cap = std::max(cap, plan_l2_staging(*geo, res3, {c_blk, geo->h_out}, target.l2.alignment_bytes).total_bytes() +
+                              16);
+    }
+    if (!dopt.force_weights_l3.empty()) {
+      dopt.l3_staging_cap_bytes = cap;
+      l3_delay = r3.pick(std::vector<std::string>{"wait", "0", "20"});
+      what += fmt::format(" | L3: constants of {} streamed, staging cap {} B, L3 delay {}",
+                          fmt::join(dopt.force_weights_l3, ", "), cap, l3_delay);
+    }
+  }
   EmitOptions eo;
   eo.copy_runtime = false;
   eo.network_name = fmt::format("fuzz case {}", k);
@@ -255,8 +292,9 @@ CaseResult run_case(const Shared& sh, int k) {
   const std::vector<std::string> delays = {"wait", "0", "20"};
   for (int cores : {1, 8}) {
     const std::string delay = r.pick(delays);
-    auto run = run_host_app(dir.string(), {"--cores", std::to_string(cores), "--quiet", "--mode", "both"},
-                            {"DORY_HOST_DMA_DELAY_US=" + delay}, 300);
+    std::vector<std::string> env = {"DORY_HOST_DMA_DELAY_US=" + delay};
+    if (!l3_delay.empty()) env.push_back("DORY_HOST_L3_DELAY_US=" + l3_delay);
+    auto run = run_host_app(dir.string(), {"--cores", std::to_string(cores), "--quiet", "--mode", "both"}, env, 300);
     if (!run) return fail(run.error().str());
     if (!run->passed())
       return fail(fmt::format("{} cores, DMA delay {}: exit {}\n{}", cores, delay, run->exit_code, run->output));
@@ -368,6 +406,7 @@ GvCase draw_gvsoc_case(const Shared& sh, int k) {
     budget = std::clamp(budget, lo, hi);
     const int64_t budget0 = budget;
     DeployOptions dopt;
+    dopt.l3 = L3Mode::Off;  // GVSoC cases stay in L2 (a case too large for it is drawn again)
     dopt.objective = obj;
     dopt.platform = AppPlatform::PulpOpen;
     dopt.check = sh.opt.check == "full" ? CheckMode::Full : CheckMode::Crc;
@@ -523,6 +562,7 @@ GvElfResult run_gvsoc_elf(const Shared& sh, const std::vector<const GvCase*>& cs
   DeployOptions dopt;
   dopt.platform = AppPlatform::PulpOpen;
   dopt.check = check;
+  dopt.l3 = L3Mode::Off;  // an ELF too large for L2 is split (L3 on GVSoC is not part of this fuzz)
   for (const GvCase* gc : cs) {
     dopt.l1_budget_bytes = std::max(dopt.l1_budget_bytes, gc->budget);
     for (const Layer& l : gc->c.g.layers)
@@ -920,7 +960,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0}, done{0};
-  std::atomic<int64_t> tiles{0}, multi{0}, direct{0}, fallback{0}, big_pad{0}, pad_only{0};
+  std::atomic<int64_t> tiles{0}, multi{0}, direct{0}, fallback{0}, big_pad{0}, pad_only{0}, l3_layers{0}, l3_tiles{0};
   std::mutex io;
   const bool tty = isatty(fileno(stderr)) != 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -934,6 +974,8 @@ int main(int argc, char** argv) {
       fallback += r.l2_direct_fallback;
       big_pad += r.big_pad_layers;
       pad_only += r.padding_only_tiles;
+      l3_layers += r.l3_layers;
+      l3_tiles += r.l3_tiles;
       const int d = ++done;
       if (!r.ok) {
         ++failures;
@@ -950,10 +992,11 @@ int main(int argc, char** argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("deploy_fuzz: %d cases, %d failed; %lld tiles, %lld cases with several tiles; %lld layers with padding "
               "as large as the kernel, %lld tiles of padding only; L2-direct pass: %lld layers from L2, %lld run "
-              "tiled (im2col scratch > L1); %.0f s\n",
+              "tiled (im2col scratch > L1); L3: %lld layers streaming their constants, %lld L3 tiles; %.0f s\n",
               done.load(), failures.load(), static_cast<long long>(tiles.load()), static_cast<long long>(multi.load()),
               static_cast<long long>(big_pad.load()), static_cast<long long>(pad_only.load()),
-              static_cast<long long>(direct.load()), static_cast<long long>(fallback.load()), secs);
+              static_cast<long long>(direct.load()), static_cast<long long>(fallback.load()),
+              static_cast<long long>(l3_layers.load()), static_cast<long long>(l3_tiles.load()), secs);
   if (temp_work) fs::remove_all(sh.work);
   return failures ? 1 : 0;
 }

@@ -171,6 +171,10 @@ void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *op
 
 /* Runs L with the HAL: L3 transfers by dory_l3_start/wait, every sub-layer by dory_layer_run. */
 void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf);
+/* Fault injection (dory's tests): the next dory_l3_layer_run skips its wait_index-th L3 wait (0-based, in the
+ * order the schedule waits; the prefetch handed to it counts among them); -1: none. The platform must notice: stale
+ * staging data, or a job still in flight at shutdown. */
+void dory_l3_inject_skip_wait(int32_t wait_index);
 /* Starts the prefetch of L's first weight block with the HAL. */
 void dory_l3_layer_prefetch(const dory_l3_layer *L, dory_l3_prefetch *pf);
 

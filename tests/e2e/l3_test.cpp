@@ -1,0 +1,221 @@
+// Networks larger than L2 through L3 (issue 15), end to end on the host platform: deployed for the stock pulp-open
+// target (512 kB L2 beside the program image, its HyperRAM as L3), compiled, and run with the host's L3 arena
+// behind its own engine (slow on purpose: a latency per job and a limited bandwidth; or completing only when
+// waited for), every layer checked against the reference executor by the application. The three networks of the
+// issue (dory netgen's MobileNetV1-1.0-128, MobileNetV1-0.25-128, MobileNetV2-0.35-96), a small network with its
+// constants and feature maps forced into L3 with small staging (bands and blocks), and the faults the schedule
+// checker and the platform must catch: a skipped L3 wait, a corrupted two-level descriptor.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "codegen/app.h"
+#include "codegen/schedule_check.h"
+#include "onnx/frontend.h"
+#include "target/target.h"
+#include "testnets/testnets.h"
+#include "../util/temp_dir.h"
+#include "../util/test_networks.h"
+
+namespace dory {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+HostBuildOptions prebuilt() {
+  HostBuildOptions b;
+  b.cflags = "-O1";
+  b.prebuilt_runtime_lib = DORY_RUNTIME_LIB;
+  b.runtime_include_dir = std::string(DORY_SOURCE_DIR) + "/runtime/include";
+  const std::string san = DORY_APP_SANITIZE_FLAGS;
+  if (!san.empty()) b.extra_flags = {san};
+  return b;
+}
+
+Graph netgen(const std::string& name) {
+  Expected<std::string> bytes = make_test_network(name);
+  EXPECT_TRUE(bytes.ok()) << (bytes.ok() ? "" : bytes.error().str());
+  if (!bytes.ok()) return {};
+  Expected<Graph> g = import_onnx_bytes(*bytes, name);
+  EXPECT_TRUE(g.ok()) << (g.ok() ? "" : g.error().str());
+  return g.ok() ? std::move(*g) : Graph{};
+}
+
+Expected<GeneratedApp> generate(const Graph& g, const DeployOptions& o, const std::string& dir) {
+  EmitOptions e;
+  e.copy_runtime = false;
+  return generate_application(g, find_target("pulp-open").value(), o, {}, dir, e, 5);
+}
+
+HostRunResult run(const GeneratedApp& app, int cores, std::vector<std::string> extra = {},
+                  std::vector<std::string> env = {}) {
+  AppRunOptions ro;
+  ro.cores = cores;
+  ro.build = prebuilt();
+  ro.extra_args = std::move(extra);
+  ro.env = std::move(env);
+  Expected<HostRunResult> r = run_application(app, ro);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().str());
+  return r.ok() ? *r : HostRunResult{};
+}
+
+// The "l3 layer <i> <name> elapsed <ns> l3_bytes <n> l3_tiles <n>" lines of a run: bytes by layer index.
+std::map<int, int64_t> l3_lines(const std::string& output) {
+  std::map<int, int64_t> out;
+  const std::regex re(R"(^l3 layer (\d+) \S+ elapsed \d+ l3_bytes (\d+) l3_tiles \d+)");
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) out[std::stoi(m[1])] = std::stoll(m[2]);
+  }
+  return out;
+}
+
+class L3Network : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(L3Network, DeploysWithTheStockL2AndRunsBitExactOnTheHostBehindTheSlowL3Engine) {
+  const Graph g = netgen(GetParam());
+  ASSERT_FALSE(g.layers.empty());
+  TempDir dir(GetParam());
+  // refused without L3 (it does not fit the 512 kB L2 beside its program) ...
+  DeployOptions off;
+  off.l3 = L3Mode::Off;
+  const Expected<GeneratedApp> refused = generate(g, off, (dir.path / "off").string());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "l2-overflow");
+  // ... deployed with it: the L2 plan within the target's L2 less the image, the rest in L3
+  const Expected<GeneratedApp> app = generate(g, {}, dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  const Deployment& dep = app->deployment;
+  ASSERT_TRUE(dep.uses_l3);
+  EXPECT_GT(dep.l3_bytes(), 0);
+  EXPECT_LE(dep.l3_bytes(), dep.target.usable_bytes(MemLevel::L3));
+  EXPECT_LE(dep.memory.total_bytes, dep.target.usable_bytes(MemLevel::L2));
+  std::map<int, int64_t> expected_l3;
+  for (size_t i = 0; i < dep.layers.size(); ++i)
+    if (dep.layers[i].l3) expected_l3[static_cast<int>(i)] = dep.layers[i].l3->plan.cost.l3_bytes;
+  ASSERT_FALSE(expected_l3.empty());
+  // the default L3 engine (a latency per job, 2 ns per byte), 8 cores
+  const HostRunResult r = run(*app, 8);
+  EXPECT_TRUE(r.passed()) << r.first_mismatch << "\n" << r.output.substr(0, 4000);
+  EXPECT_EQ(r.layers.size(), dep.layers.size());
+  EXPECT_EQ(l3_lines(r.output), expected_l3) << "every streaming layer ran its two-level schedule, moving the "
+                                                "bytes the plan says";
+  // both engines completing only when waited for, one core
+  const HostRunResult w = run(*app, 1, {"--quiet"}, {"DORY_HOST_DMA_DELAY_US=wait", "DORY_HOST_L3_DELAY_US=wait"});
+  EXPECT_TRUE(w.passed()) << w.first_mismatch << "\n" << w.output.substr(0, 4000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Issue15, L3Network,
+                         ::testing::Values("mobilenet_v1_0.25_128", "mobilenet_v2_0.35_96", "mobilenet_v1_1.0_128"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '.', '_');
+                           return n;
+                         });
+
+// The small MobileNetV1 (0.25, 64x64) with the constants of its pointwise layers and the outputs of two layers in L3,
+// staging capped so that the L3 tiles are row bands and channel blocks.
+DeployOptions forced(const Graph& g) {
+  DeployOptions o;
+  for (const Layer& l : g.layers)
+    if (l.name.rfind("pw", 0) == 0) o.force_weights_l3.push_back(l.name);
+  for (const char* layer : {"dw2_conv", "pw3_conv"})
+    for (const Layer& l : g.layers)
+      if (l.name == layer) o.force_tensors_l3.push_back(g.tensor(l.output).name);
+  o.l3_staging_cap_bytes = 6 * 1024;
+  return o;
+}
+
+TEST(L3Forced, ForcedConstantsAndFeatureMapsRunBitExactInBandsAndBlocks) {
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-forced");
+  DeployOptions o = forced(g);
+  ASSERT_EQ(o.force_tensors_l3.size(), 2u);
+  const Expected<GeneratedApp> app = generate(g, o, dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  const Deployment& dep = app->deployment;
+  bool bands = false, blocks = false, maps_in = false, maps_out = false, prefetch = false;
+  for (const DeployedLayer& dl : dep.layers) {
+    if (!dl.l3) continue;
+    bands |= dl.l3->plan.counts.bands > 1;
+    blocks |= dl.l3->plan.counts.blocks > 1;
+    prefetch |= dl.l3->plan.prefetch_weights;
+    for (bool in : dl.l3->plan.residency.input_in_l3) maps_in |= in;
+    maps_out |= dl.l3->plan.residency.output_in_l3;
+  }
+  EXPECT_TRUE(bands && blocks && maps_in && maps_out) << "the case covers bands, blocks, maps loaded and stored";
+  EXPECT_TRUE(prefetch) << "and a weight block prefetched across layers";
+  for (int cores : {1, 8})
+    for (const char* delay : {"wait", "0", "50"}) {
+      SCOPED_TRACE(::testing::Message() << cores << " cores, L3 delay " << delay);
+      const HostRunResult r = run(*app, cores, {"--quiet"}, {std::string("DORY_HOST_L3_DELAY_US=") + delay});
+      EXPECT_TRUE(r.passed()) << r.first_mismatch << "\n" << r.output.substr(0, 4000);
+    }
+}
+
+TEST(L3Faults, ASkippedL3WaitIsCaughtByTheCheckerAndByTheHostPlatform) {
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-skip");
+  const Expected<GeneratedApp> app = generate(g, forced(g), dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  const Deployment& dep = app->deployment;
+  // a layer that loads a map band from L3 and streams its constants
+  size_t L = dep.layers.size();
+  for (size_t i = 0; i < dep.layers.size() && L == dep.layers.size(); ++i)
+    if (dep.layers[i].l3 && dep.layers[i].l3->plan.residency.input_in_l3[0]) L = i;
+  ASSERT_LT(L, dep.layers.size());
+  std::vector<dory_layer> subs;
+  const dory_l3_layer x = dep.layers[L].l3_descriptor(subs);
+  EXPECT_TRUE(check_l3_layer_schedule(dep, L, x).ok());
+  for (int k : {0, 1, 2}) {
+    ScheduleCheckOptions so;
+    so.skip_l3_wait = k;
+    EXPECT_FALSE(check_l3_layer_schedule(dep, L, x, so).ok()) << "the checker misses skipped L3 wait " << k;
+    // the L3 engine completes a job only when it is waited for: the skipped job's data is not there when the
+    // sub-layer reads it (a mismatch), or the job is still in flight at shutdown (the platform aborts)
+    const HostRunResult r = run(*app, 8, {"--skip-wait", std::to_string(L) + ":" + std::to_string(k)},
+                                {"DORY_HOST_L3_DELAY_US=wait"});
+    EXPECT_FALSE(r.passed()) << "skipping L3 wait " << k << " of layer " << L << " went unnoticed:\n" << r.output;
+    EXPECT_TRUE(r.output.find("MISMATCH") != std::string::npos || r.output.find("dory host HAL") != std::string::npos)
+        << r.output;
+  }
+  EXPECT_TRUE(run(*app, 8, {"--quiet"}, {"DORY_HOST_L3_DELAY_US=wait"}).passed());
+}
+
+TEST(L3Faults, ACorruptedTwoLevelDescriptorIsRejectedByTheChecker) {
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-corrupt");
+  const Expected<GeneratedApp> app = generate(g, forced(g), dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  const Deployment& dep = app->deployment;
+  size_t checked = 0;
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    if (!dep.layers[i].l3) continue;
+    std::vector<dory_layer> subs;
+    const dory_l3_layer good = dep.layers[i].l3_descriptor(subs);
+    ASSERT_TRUE(check_l3_layer_schedule(dep, i, good).ok());
+    dory_l3_layer bad = good;
+    if (bad.weights_where == DORY_IN_L3) {
+      bad.weights += 4;  // the weights read from 4 bytes further in L3
+      EXPECT_FALSE(check_l3_layer_schedule(dep, i, bad).ok()) << dep.layers[i].plan.layer;
+      bad = good;
+      bad.stage_weights.offset[0] += 8;  // a staging copy moved onto its neighbour
+      EXPECT_FALSE(check_l3_layer_schedule(dep, i, bad).ok()) << dep.layers[i].plan.layer;
+    }
+    bad = good;
+    bad.tile_h += 1;  // bands that are not the plan's
+    EXPECT_FALSE(check_l3_layer_schedule(dep, i, bad).ok()) << dep.layers[i].plan.layer;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+}
+
+}  // namespace
+}  // namespace dory
