@@ -10,7 +10,8 @@
 // including the adversarial "complete only when waited for") -> every element of every layer compared with the
 // reference executor by the application itself. On the pulp-open target (it has an L3), half the cases stream
 // every layer's constants from L3 in output-channel blocks (about 1..16 blocks; the host's L3 engine with a random
-// completion delay). Each run makes two passes from a poisoned L2: the tiled one, then the L2-direct one (app
+// completion delay); --l3 makes every case such a case (pulp-open, a conv, pointwise, depthwise or fc layer).
+// Each run makes two passes from a poisoned L2: the tiled one, then the L2-direct one (app
 // --mode both: every layer one kernel call on its operands in L2, no DMA), both checked.
 // --platform qemu instead cross-compiles every case for rv32imc (the rv32 runtime built once into an archive) and
 // runs it once under qemu-riscv32 (Linux user mode: fast; one core, DMA completing when waited for).
@@ -31,7 +32,7 @@
 // ctest's SKIP_RETURN_CODE), or 1 under CI=true.
 //
 //   deploy_fuzz [--cases N] [--seed S] [--case K] [--jobs J] [--sanitize none|address|thread] [--work DIR]
-//               [--platform host|qemu|gvsoc] [--batch F-L] [--check crc|full]
+//               [--platform host|qemu|gvsoc] [--batch F-L] [--check crc|full] [--l3]
 //
 // Case K of seed S is fully determined by (S, K): a failure prints the line that replays it alone
 // (`deploy_fuzz --seed S --case K --work DIR` keeps its application in DIR for debugging); on gvsoc also the line
@@ -80,6 +81,7 @@ struct Options {
   int batch_first = -1, batch_last = -1;  // gvsoc: exactly these cases in one ELF
   std::string check = "crc";              // gvsoc: the application's checks
   bool verbose = false;                   // gvsoc: every layer's line (tiles, modeled and executed cycles)
+  bool l3 = false;                        // host: every case on pulp-open, a MAC layer, its constants in L3
 };
 
 std::string sanitize_flags(const std::string& s) {
@@ -182,7 +184,7 @@ CaseResult run_case(const Shared& sh, int k) {
   CaseResult res;
   const uint64_t case_seed = splitmix64(sh.opt.seed * 0x100000001B3ull + static_cast<uint64_t>(k));
   Rng r(case_seed);
-  const Family fam = kFamilies[k % 8];
+  const Family fam = kFamilies[sh.opt.l3 ? k % 4 : k % 8];  // --l3: the families with constants
   LayerCase c = random_case(fam, r);
   const Target& target = sh.targets[static_cast<size_t>(r.uniform(0, static_cast<int64_t>(sh.targets.size()) - 1))];
   const Objective obj = r.pick(std::vector<Objective>{Objective::Model, Objective::Dory, Objective::Fill});
@@ -232,7 +234,7 @@ CaseResult run_case(const Shared& sh, int k) {
   // random completion delay too.
   Rng r3(splitmix64(case_seed ^ 0x4C33u));
   std::string l3_delay;
-  if (sh.opt.platform == "host" && target.l3 && r3.uniform(0, 1) == 0) {
+  if (sh.opt.platform == "host" && target.l3 && (r3.uniform(0, 1) == 0 || sh.opt.l3)) {
     int64_t cap = 0;
     for (const Layer& l : c.g.layers) {
       if (!needs_l1_plan(l)) continue;
@@ -837,7 +839,7 @@ int run_gvsoc(const Shared& sh, const std::vector<int>& cases) {
 int usage() {
   std::fprintf(stderr,
                "usage: deploy_fuzz [--cases N] [--seed S] [--case K] [--jobs J] [--sanitize none|address|thread] "
-               "[--work DIR] [--platform host|qemu|gvsoc] [--batch F-L] [--check crc|full]\n");
+               "[--work DIR] [--platform host|qemu|gvsoc] [--batch F-L] [--check crc|full] [--l3]\n");
   return 2;
 }
 
@@ -857,6 +859,7 @@ int main(int argc, char** argv) {
     else if (a == "--platform") opt.platform = next();
     else if (a == "--check") opt.check = next();
     else if (a == "--verbose") opt.verbose = true;
+    else if (a == "--l3") opt.l3 = true;
     else if (a == "--batch") {
       const std::string b = next();
       if (std::sscanf(b.c_str(), "%d-%d", &opt.batch_first, &opt.batch_last) != 2 || opt.batch_first < 0 ||
@@ -896,8 +899,12 @@ int main(int argc, char** argv) {
   }
   Shared sh;
   sh.opt = opt;
-  for (const char* t : opt.platform == "gvsoc" ? std::vector<const char*>{"pulp-open"}
-                                               : std::vector<const char*>{"gap8", "pulp-open", "gap9"}) {
+  if (opt.l3 && opt.platform != "host") {
+    std::fprintf(stderr, "deploy_fuzz: --l3 applies to the host platform only\n");
+    return usage();
+  }
+  for (const char* t : opt.platform == "gvsoc" || opt.l3 ? std::vector<const char*>{"pulp-open"}
+                                                         : std::vector<const char*>{"gap8", "pulp-open", "gap9"}) {
     auto target = find_target(t);
     if (!target) {
       std::fprintf(stderr, "%s\n", target.error().str().c_str());
