@@ -104,6 +104,29 @@ TEST(DeployCli, AnL2TooSmallExitsTwoNamingTheLayerWhereItOverflows) {
   EXPECT_TRUE(contains(r.output, "layer '")) << r.output;
 }
 
+TEST(DeployCli, ANetworkThatDoesNotFitEvenL3ExitsTwoNamingTheLayerAndTheSizes) {
+  TempDir d("deploy-cli-l3");
+  const std::string model = (d.path / "mbn.onnx").string();
+  ASSERT_EQ(run_cli("netgen mobilenet_v1_1.0_128 -o " + model).status, 0);
+  // pulp-open with 1 MiB of HyperRAM: the network's 4.2 MB of weights cannot stream from it
+  std::ifstream in(std::string(DORY_SOURCE_DIR) + "/targets/pulp-open.json");
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string l3 = "\"L3\": {\"size_bytes\": 8388608";
+  ASSERT_NE(json.find(l3), std::string::npos);
+  json.replace(json.find(l3), l3.size(), "\"L3\": {\"size_bytes\": 1048576");
+  const std::string target = (d.path / "small-l3.json").string();
+  std::ofstream(target) << json;
+  const CliResult r = run_cli("deploy " + model + " --target " + target + " -o " + (d.path / "a").string());
+  EXPECT_EQ(r.status, 2) << r.output;
+  for (const char* s : {"l3-overflow", "layer '", "1,048,576 B", "fc_gemm"})
+    EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
+  EXPECT_FALSE(fs::exists(d.path / "a" / "network.c"));
+  // a bad --l3 mode is a usage error
+  const CliResult bad = run_cli("deploy " + kModel + " --l3 sometimes -o " + (d.path / "b").string());
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "cli-bad-l3")) << bad.output;
+}
+
 TEST(DeployCli, BadFlagsAndInputsExitOne) {
   TempDir d("deploy-cli");
   const std::string out = " -o " + (d.path / "a").string();
