@@ -129,6 +129,18 @@ void parse_app_output(HostRunResult& r) {
       if (parse_layer_line(line.substr(direct_prefix.size()), L)) r.l2_direct_layers.push_back(L);
     } else if (line.rfind(resident_prefix, 0) == 0) {
       if (parse_layer_line(line.substr(resident_prefix.size()), L)) r.l1_resident_layers.push_back(L);
+    } else if (line.rfind("l3 layer ", 0) == 0 || line.rfind("l2direct l3 layer ", 0) == 0) {
+      // follows its layer's line
+      std::vector<HostLayerResult>& v = line[0] == 'l' && line[1] == '3' ? r.layers : r.l2_direct_layers;
+      std::istringstream f(line.substr(line.find("layer ") + 6));
+      int index = -1;
+      std::string name, k1, k2;
+      int64_t elapsed = -1, bytes = -1;
+      if (f >> index >> name >> k1 >> elapsed >> k2 >> bytes && k1 == "elapsed" && k2 == "l3_bytes" && !v.empty() &&
+          v.back().index == index) {
+        v.back().l3_elapsed = elapsed;
+        v.back().l3_bytes = bytes;
+      }
     } else if (line.rfind(split_prefix, 0) == 0) {
       int index = -1;
       CycleSplitCounts split;

@@ -65,6 +65,9 @@ struct HostLayerResult {
                                   // emulates the engine with the core; a chip's DMA would not retire them)
   int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
   int64_t compute = -1;        // l1-resident pass: the timed computation phases (dory_cycles() units)
+  int64_t l3_elapsed = -1;     // a layer streaming from L3: the main program's dory_cycles() over the whole layer,
+                               // its L3 transfers and waits included (pulp-open: fabric-controller cycles; host: ns)
+  int64_t l3_bytes = -1;       // and the bytes its two-level schedule moved between L3 and L2 (the plan's)
   CycleSplitCounts split;      // tiled pass of a DORY_CYCLE_SPLIT build: the executor's split (else empty)
   bool fallback = false;       // l2-direct pass: the layer could not run so and ran tiled
   bool ok = false;
@@ -90,6 +93,8 @@ struct HostRunResult {
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
 //   l2direct layer ... (the same, for the l2-direct pass; " fallback" at the end of a layer that ran tiled)
 //   l1res layer ... compute <n> <ok|MISMATCH> <count>   (the l1-resident pass)
+//   l3 layer <i> <name> elapsed <n> l3_bytes <n> l3_tiles <n>   (after a layer that streams from L3; l2direct
+//                                                       l3 layer ... in the l2-direct pass)
 //   split layer <i> cores <n> compute <n values> dma_wait <...> dma_issue <...> barrier <...> other <...>
 //                                                       (after a tiled layer's line, DORY_CYCLE_SPLIT builds)
 //   RESULT <ok|MISMATCH> ...   and the first line starting "MISMATCH ".

@@ -115,10 +115,13 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     return r->fallback ? c + " (ran tiled)" : c;
   };
   // executed cycles, and the model's error relative to them
+  // a layer that streams from L3: the fabric controller's cycles over the whole layer (the cluster's counters miss
+  // the L3 transfers between its tasks)
+  auto executed = [](const HostLayerResult& x) { return x.l3_elapsed >= 0 ? x.l3_elapsed : x.cycles; };
   auto cycles_cells = [&](const HostLayerResult* r, double modeled) -> std::vector<std::string> {
     if (!r || r->cycles < 0) return {"-", "-"};
-    return {format_bytes_grouped(r->cycles),
-            r->cycles > 0 ? fmt::format("{:+.1f}%", 100 * (modeled / static_cast<double>(r->cycles) - 1)) : "-"};
+    const int64_t c = executed(*r);
+    return {format_bytes_grouped(c), c > 0 ? fmt::format("{:+.1f}%", 100 * (modeled / static_cast<double>(c) - 1)) : "-"};
   };
   double direct_modeled = 0;
   double total = 0, resident = 0;
@@ -197,9 +200,9 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     for (const HostLayerResult& x : v) n += std::max<int64_t>(x.instructions, 0);
     return n;
   };
-  auto cycles_sum = [](const std::vector<HostLayerResult>& v) {
+  auto cycles_sum = [&](const std::vector<HostLayerResult>& v) {
     int64_t n = 0;
-    for (const HostLayerResult& x : v) n += std::max<int64_t>(x.cycles, 0);
+    for (const HostLayerResult& x : v) n += std::max<int64_t>(x.cycles >= 0 ? executed(x) : x.cycles, 0);
     return n;
   };
   auto total_cells = [&](const std::vector<HostLayerResult>& v, double modeled) -> std::vector<std::string> {
@@ -240,9 +243,13 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                                "engine with the core)"
                    : run     ? "; host us: measured on this machine's host platform (threads)"
                              : "");
+  if (dep.uses_l3 && cycled)
+    s += "Executed cycles of a layer that streams from L3: the fabric controller's over the whole layer, its L3 "
+         "transfers and waits included.\n";
   if (dep.uses_l3)
     s += "L3: what the layer streams from L3 (w: its constants, in/out: its input/output feature map) and its L3 tiles "
-         "(row bands x output-channel blocks), each tiled L2 -> L1 as in the tile column's plan of the whole layer; "
+         "(row bands x output-channel blocks), each with its own L2 -> L1 plan (network.c lists them; the tile, "
+         "tiles, DB and L1 columns show the whole layer's plan as if it were in L2); "
          "pf: its first weight block streams while the previous layer runs. Its modeled cycles are the two-level "
          "schedule's (tiler/l3_plan.h), less what the prefetch hides.\n";
   if (direct)

@@ -5,6 +5,8 @@
 // issue (dory netgen's MobileNetV1-1.0-128, MobileNetV1-0.25-128, MobileNetV2-0.35-96), a small network with its
 // constants and feature maps forced into L3 with small staging (bands and blocks), and the faults the schedule
 // checker and the platform must catch: a skipped L3 wait, a corrupted two-level descriptor.
+// On GVSoC (skipped without it, failed under CI=true): the same networks and the forced one as PULP-open ELFs, L3
+// being the board's HyperRAM through the uDMA, the L3 constants put in the HyperFlash image by the build.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "onnx/frontend.h"
 #include "target/target.h"
 #include "testnets/testnets.h"
+#include "../util/platforms.h"
 #include "../util/temp_dir.h"
 #include "../util/test_networks.h"
 
@@ -48,7 +51,7 @@ Graph netgen(const std::string& name) {
 
 Expected<GeneratedApp> generate(const Graph& g, const DeployOptions& o, const std::string& dir) {
   EmitOptions e;
-  e.copy_runtime = false;
+  e.copy_runtime = o.platform == AppPlatform::PulpOpen;  // the host builds link the prebuilt runtime
   return generate_application(g, find_target("pulp-open").value(), o, {}, dir, e, 5);
 }
 
@@ -215,6 +218,72 @@ TEST(L3Faults, ACorruptedTwoLevelDescriptorIsRejectedByTheChecker) {
     ++checked;
   }
   EXPECT_GT(checked, 0u);
+}
+
+// ---- GVSoC: L3 is the HyperRAM behind the uDMA ----
+
+HostRunResult build_and_run_gvsoc(const GeneratedApp& app) {
+  QemuBuildOptions qb;
+  Status b = build_pulp_open_app(app.dir, qb);
+  EXPECT_TRUE(b.ok()) << (b.ok() ? "" : b.error().str());
+  if (!b.ok()) return HostRunResult{};
+  Expected<HostRunResult> r = run_gvsoc_app(app.dir, 1200);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().str());
+  return r.ok() ? *r : HostRunResult{};
+}
+
+// Every layer matched; every streaming layer ran its two-level schedule (the bytes are the plan's, the fabric
+// controller's cycles over it are counted).
+void expect_l3_run(const GeneratedApp& app, const HostRunResult& r) {
+  EXPECT_TRUE(r.passed()) << r.first_mismatch << "\n" << r.output.substr(0, 4000);
+  ASSERT_EQ(r.layers.size(), app.deployment.layers.size()) << r.output.substr(0, 4000);
+  int streaming = 0;
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const DeployedLayer& dl = app.deployment.layers[i];
+    SCOPED_TRACE(r.layers[i].name);
+    EXPECT_TRUE(r.layers[i].ok);
+    if (!dl.l3) {
+      EXPECT_EQ(r.layers[i].l3_elapsed, -1);
+      continue;
+    }
+    ++streaming;
+    EXPECT_EQ(r.layers[i].l3_bytes, dl.l3->plan.cost.l3_bytes);
+    EXPECT_GT(r.layers[i].l3_elapsed, r.layers[i].cycles) << "the layer's whole time includes its cluster tasks";
+  }
+  EXPECT_GT(streaming, 0);
+}
+
+class L3GvsocNetwork : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(L3GvsocNetwork, RunsBitExactOnPulpOpenWithItsConstantsInHyperRam) {
+  DORY_SKIP_WITHOUT_GVSOC();
+  const Graph g = netgen(GetParam());
+  TempDir dir("l3-gvsoc");
+  DeployOptions o;
+  o.platform = AppPlatform::PulpOpen;
+  const Expected<GeneratedApp> app = generate(g, o, (dir.path / "app").string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  ASSERT_TRUE(app->deployment.uses_l3);
+  expect_l3_run(*app, build_and_run_gvsoc(*app));
+}
+
+INSTANTIATE_TEST_SUITE_P(Issue15, L3GvsocNetwork,
+                         ::testing::Values("mobilenet_v1_0.25_128", "mobilenet_v2_0.35_96", "mobilenet_v1_1.0_128"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '.', '_');
+                           return n;
+                         });
+
+TEST(L3Gvsoc, ForcedFeatureMapsAndConstantsRunBitExactThroughTheUdma) {
+  DORY_SKIP_WITHOUT_GVSOC();
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-gvsoc-forced");
+  DeployOptions o = forced(g);
+  o.platform = AppPlatform::PulpOpen;
+  const Expected<GeneratedApp> app = generate(g, o, (dir.path / "app").string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  expect_l3_run(*app, build_and_run_gvsoc(*app));
 }
 
 }  // namespace
