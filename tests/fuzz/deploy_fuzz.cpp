@@ -10,7 +10,8 @@
 // including the adversarial "complete only when waited for") -> every element of every layer compared with the
 // reference executor by the application itself. On the pulp-open target (it has an L3), half the cases stream
 // every layer's constants from L3 in output-channel blocks (about 1..16 blocks; the host's L3 engine with a random
-// completion delay); --l3 makes every case such a case (pulp-open, a conv, pointwise, depthwise or fc layer).
+// completion delay); --l3 makes every case such a case (pulp-open, a conv, pointwise, depthwise or fc layer); with
+// --platform gvsoc, --l3 streams every such layer's constants from the HyperRAM in 1..8 blocks.
 // Each run makes two passes from a poisoned L2: the tiled one, then the L2-direct one (app
 // --mode both: every layer one kernel call on its operands in L2, no DMA), both checked.
 // --platform qemu instead cross-compiles every case for rv32imc (the rv32 runtime built once into an archive) and
@@ -81,7 +82,7 @@ struct Options {
   int batch_first = -1, batch_last = -1;  // gvsoc: exactly these cases in one ELF
   std::string check = "crc";              // gvsoc: the application's checks
   bool verbose = false;                   // gvsoc: every layer's line (tiles, modeled and executed cycles)
-  bool l3 = false;                        // host: every case on pulp-open, a MAC layer, its constants in L3
+  bool l3 = false;  // host, gvsoc: every case on pulp-open, a MAC layer, its constants streamed from L3
 };
 
 std::string sanitize_flags(const std::string& s) {
@@ -364,7 +365,7 @@ GvCase draw_gvsoc_case(const Shared& sh, int k) {
   gc.k = k;
   const uint64_t case_seed = splitmix64(sh.opt.seed * 0x100000001B3ull + static_cast<uint64_t>(k));
   Rng r(case_seed);
-  const Family fam = kFamilies[k % 8];
+  const Family fam = kFamilies[sh.opt.l3 ? k % 4 : k % 8];  // --l3: the families with constants
   const Target& target = sh.targets.front();
   const int64_t l1_max = target.usable_bytes(MemLevel::L1);
   const bool want_u8 = r.chance(kGvU8Share);
@@ -564,11 +565,29 @@ GvElfResult run_gvsoc_elf(const Shared& sh, const std::vector<const GvCase*>& cs
   DeployOptions dopt;
   dopt.platform = AppPlatform::PulpOpen;
   dopt.check = check;
-  dopt.l3 = L3Mode::Off;  // an ELF too large for L2 is split (L3 on GVSoC is not part of this fuzz)
+  // An ELF too large for L2 is split. --l3: every layer with constants streams them from the HyperRAM in about
+  // 1..8 output-channel blocks (the staging cap from a stream of each case's own).
+  dopt.l3 = sh.opt.l3 ? L3Mode::Auto : L3Mode::Off;
   for (const GvCase* gc : cs) {
     dopt.l1_budget_bytes = std::max(dopt.l1_budget_bytes, gc->budget);
     for (const Layer& l : gc->c.g.layers)
       if (needs_l1_plan(l)) dopt.layer_options[fmt::format("c{}_{}", gc->k, l.name)] = {gc->budget, gc->obj};
+    if (!sh.opt.l3) continue;
+    Rng r3(splitmix64(splitmix64(sh.opt.seed * 0x100000001B3ull + static_cast<uint64_t>(gc->k)) ^ 0x4C33u));
+    for (const Layer& l : gc->c.g.layers) {
+      if (!needs_l1_plan(l)) continue;
+      auto geo = layer_geometry(gc->c.g, l);
+      if (!geo.ok() || geo->weight_bytes() + geo->c_out * geo->bias_bytes_per_cout == 0) continue;
+      dopt.force_weights_l3.push_back(fmt::format("c{}_{}", gc->k, l.name));
+      L3Residency res3;
+      res3.input_in_l3.assign(static_cast<size_t>(geo->num_inputs()), false);
+      res3.weights_in_l3 = true;
+      const int64_t blocks = r3.uniform(1, 8);
+      const int64_t c_blk = std::max<int64_t>(1, (geo->c_out + blocks - 1) / blocks);
+      dopt.l3_staging_cap_bytes =
+          std::max(dopt.l3_staging_cap_bytes,
+                   plan_l2_staging(*geo, res3, {c_blk, geo->h_out}, target.l2.alignment_bytes).total_bytes() + 16);
+    }
   }
   EmitOptions eo;
   eo.copy_runtime = false;
@@ -794,6 +813,7 @@ int run_gvsoc(const Shared& sh, const std::vector<int>& cases) {
   failures += static_cast<int>(total.failures.size());
   // Coverage.
   int64_t tiles = 0, multi = 0, direct = 0, fallback = 0, big_pad = 0, pad_only = 0, u8 = 0, wide = 0, ran = 0;
+  int64_t l3_layers = 0, l3_tiles = 0;
   std::map<std::string, int64_t> fam;
   for (const GvCase& gc : drawn) {
     if (!gc.ok) continue;
@@ -809,7 +829,9 @@ int run_gvsoc(const Shared& sh, const std::vector<int>& cases) {
     pad_only += r.padding_only_tiles;
     u8 += gc.u8;
     wide += gc.wide;
-    ++fam[family_name(kFamilies[gc.k % 8])];
+    ++fam[family_name(kFamilies[sh.opt.l3 ? gc.k % 4 : gc.k % 8])];
+    l3_layers += r.l3_layers;
+    l3_tiles += r.l3_tiles;
   }
   int64_t xp_layers = 0, c_layers = 0;
   std::string kernels;
@@ -833,6 +855,9 @@ int run_gvsoc(const Shared& sh, const std::vector<int>& cases) {
   for (const auto& [n, c] : fam) families += fmt::format("{}{} {}", families.empty() ? "" : ", ", n, c);
   std::printf("deploy_fuzz: cases per family: %s\n", families.c_str());
   std::printf("deploy_fuzz: layers per kernel: %s\n", kernels.c_str());
+  if (sh.opt.l3)
+    std::printf("deploy_fuzz: L3: %lld layers streaming their constants from the HyperRAM, %lld L3 tiles\n",
+                static_cast<long long>(l3_layers), static_cast<long long>(l3_tiles));
   return failures ? 1 : 0;
 }
 
@@ -899,8 +924,8 @@ int main(int argc, char** argv) {
   }
   Shared sh;
   sh.opt = opt;
-  if (opt.l3 && opt.platform != "host") {
-    std::fprintf(stderr, "deploy_fuzz: --l3 applies to the host platform only\n");
+  if (opt.l3 && opt.platform == "qemu") {
+    std::fprintf(stderr, "deploy_fuzz: --l3 applies to the host and gvsoc platforms\n");
     return usage();
   }
   for (const char* t : opt.platform == "gvsoc" || opt.l3 ? std::vector<const char*>{"pulp-open"}
