@@ -3,9 +3,10 @@
 // behind its own engine (slow on purpose: a latency per job and a limited bandwidth; or completing only when
 // waited for), every layer checked against the reference executor by the application. The three networks of the
 // issue (dory netgen's MobileNetV1-1.0-128, MobileNetV1-0.25-128, MobileNetV2-0.35-96), a small network with its
-// constants and feature maps forced into L3 with small staging (bands and blocks), and the faults the schedule
-// checker and the platform must catch: a skipped L3 wait, a corrupted two-level descriptor.
-// On GVSoC (skipped without it, failed under CI=true): the same networks and the forced one as PULP-open ELFs, L3
+// constants and feature maps forced into L3 with small staging (bands and blocks), ResNet-8 with a residual Add
+// reading both operands from L3, and the faults the schedule checker and the platform must catch: a skipped L3
+// wait, a corrupted two-level descriptor.
+// On GVSoC (skipped without it, failed under CI=true): the same networks and the forced ones as PULP-open ELFs, L3
 // being the board's HyperRAM through the uDMA, the L3 constants put in the HyperFlash image by the build.
 #include <gtest/gtest.h>
 
@@ -163,6 +164,43 @@ TEST(L3Forced, ForcedConstantsAndFeatureMapsRunBitExactInBandsAndBlocks) {
     }
 }
 
+// ResNet-8 (tests/util/test_networks.h) with both inputs and the output of its first residual Add in L3: the Add
+// (tied channels: row bands only) loads two maps in bands, its producers store theirs, and the next stage reads it.
+DeployOptions forced_residual(const Graph& g) {
+  DeployOptions o;
+  for (const Layer& l : g.layers) {
+    if (!l.as<Add>() || l.inputs.size() != 2) continue;
+    for (TensorId t : l.inputs) o.force_tensors_l3.push_back(g.tensor(t).name);
+    o.force_tensors_l3.push_back(g.tensor(l.output).name);
+    break;
+  }
+  o.l3_staging_cap_bytes = 12 * 1024;
+  return o;
+}
+
+TEST(L3Forced, AResidualAddReadsBothOperandsFromL3InRowBands) {
+  const Graph g = testing::load_test_network("resnet8");
+  TempDir dir("l3-residual");
+  const DeployOptions o = forced_residual(g);
+  ASSERT_EQ(o.force_tensors_l3.size(), 3u);
+  const Expected<GeneratedApp> app = generate(g, o, dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  bool add_from_l3 = false;
+  for (const DeployedLayer& dl : app->deployment.layers) {
+    if (!dl.l3 || dl.l3->plan.residency.input_in_l3.size() != 2) continue;
+    const L3Plan& lp = dl.l3->plan;
+    add_from_l3 = lp.residency.input_in_l3[0] && lp.residency.input_in_l3[1] && lp.residency.output_in_l3 &&
+                  lp.counts.bands > 1 && lp.counts.blocks == 1;
+  }
+  EXPECT_TRUE(add_from_l3) << "the Add streams both operands and its output in several row bands";
+  for (int cores : {1, 8})
+    for (const char* delay : {"wait", "20"}) {
+      SCOPED_TRACE(::testing::Message() << cores << " cores, L3 delay " << delay);
+      const HostRunResult r = run(*app, cores, {"--quiet"}, {std::string("DORY_HOST_L3_DELAY_US=") + delay});
+      EXPECT_TRUE(r.passed()) << r.first_mismatch << "\n" << r.output.substr(0, 4000);
+    }
+}
+
 TEST(L3Faults, ASkippedL3WaitIsCaughtByTheCheckerAndByTheHostPlatform) {
   const Graph g = testing::load_test_network("mobilenet_v1");
   TempDir dir("l3-skip");
@@ -277,13 +315,16 @@ INSTANTIATE_TEST_SUITE_P(Issue15, L3GvsocNetwork,
 
 TEST(L3Gvsoc, ForcedFeatureMapsAndConstantsRunBitExactThroughTheUdma) {
   DORY_SKIP_WITHOUT_GVSOC();
-  const Graph g = testing::load_test_network("mobilenet_v1");
-  TempDir dir("l3-gvsoc-forced");
-  DeployOptions o = forced(g);
-  o.platform = AppPlatform::PulpOpen;
-  const Expected<GeneratedApp> app = generate(g, o, (dir.path / "app").string());
-  ASSERT_TRUE(app.ok()) << app.error().str();
-  expect_l3_run(*app, build_and_run_gvsoc(*app));
+  for (const char* net : {"mobilenet_v1", "resnet8"}) {
+    SCOPED_TRACE(net);
+    const Graph g = testing::load_test_network(net);
+    TempDir dir("l3-gvsoc-forced");
+    DeployOptions o = std::string(net) == "resnet8" ? forced_residual(g) : forced(g);
+    o.platform = AppPlatform::PulpOpen;
+    const Expected<GeneratedApp> app = generate(g, o, (dir.path / "app").string());
+    ASSERT_TRUE(app.ok()) << app.error().str();
+    expect_l3_run(*app, build_and_run_gvsoc(*app));
+  }
 }
 
 }  // namespace
