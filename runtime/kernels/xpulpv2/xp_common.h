@@ -50,31 +50,76 @@ static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args
          K < 65536 && (out_type == DORY_UINT8 || out_type == DORY_INT8);
 }
 
-/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr (corr = -zp * S[c],
- * exact: K < 2^16). Returns 0 when the channel cannot take the 64-bit fast path. */
-static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+/* What xp_fold64 needs of the layer, computed once per call: the scaling of a shift s < 32 to 32 (up) and the
+ * zero point's term z = zero_point * 2^(s + up - 32) (|z| < 2^30). ok == 0: no channel can take the path. */
+typedef struct {
+  int32_t up, z, ok;
+} xp_fold64_layer;
+
+static inline void xp_fold64_prep(const dory_requant_args *rq, xp_fold64_layer *f) {
   const int64_t lim = (int64_t)1 << 62;
-  const int up = rq->div.d64.shift < 32 ? 32 - rq->div.d64.shift : 0; /* s < 32: scale m and a by 2^up */
-  int64_t m, a, ap;
-  if (up > 30) return 0;
-  dory_rq_params(rq, c, &m, &a);
-  if (m < -((int64_t)1 << (31 - up)) || m >= ((int64_t)1 << (31 - up)) || a <= -(lim >> up) || a >= (lim >> up))
+  const int32_t s = rq->div.d64.shift;
+  int64_t z;
+  f->up = s < 32 ? 32 - s : 0; /* s < 32: scale m and a by 2^up */
+  f->ok = 0;
+  f->z = 0;
+  if (f->up > 30) return;
+  z = (int64_t)rq->zero_point * ((int64_t)1 << (s + f->up - 32)); /* |.| < 2^61 */
+  if (z <= -(lim >> 32) || z >= (lim >> 32)) return;
+  f->z = (int32_t)z;
+  f->ok = 1;
+}
+
+/* {m, lo32(a'), hi32(a')} of a channel with parameters m, a and base = bias + corr (corr = -zp * S[c], exact:
+ * K < 2^16; |base| < 2^32). Returns 0 when the channel cannot take the 64-bit fast path. */
+static inline int xp_fold64_with(const xp_fold64_layer *f, int64_t m, int64_t a, int64_t base, int32_t *mah) {
+  const int64_t lim = (int64_t)1 << 62;
+  const int32_t up = f->up;
+  int64_t ap;
+  if (!f->ok || m < -((int64_t)1 << (31 - up)) || m >= ((int64_t)1 << (31 - up)) || a <= -(lim >> up) ||
+      a >= (lim >> up))
     return 0;
   m = (int64_t)((uint64_t)m << up);
   a = (int64_t)((uint64_t)a << up);
-  ap = ((int64_t)base + (int64_t)corr) * m; /* |.| < 2^32 * 2^31 */
+  ap = base * m; /* |.| < 2^32 * 2^31 */
   if (ap <= -lim || ap >= lim) return 0;
   ap += a; /* |.| < 2^63 */
-  {
-    const int64_t z = (int64_t)rq->zero_point * ((int64_t)1 << (rq->div.d64.shift + up - 32)); /* |z| < 2^61 */
-    if (z <= -(lim >> 32) || z >= (lim >> 32)) return 0;
-    if (ap <= -lim || ap >= lim) return 0;
-    ap += (int64_t)((uint64_t)z << 32); /* |.| < 2^62 + 2^61 */
-    if (ap <= -lim || ap >= lim) return 0;
-  }
+  if (ap <= -lim || ap >= lim) return 0;
+  ap += (int64_t)((uint64_t)(int64_t)f->z << 32); /* |.| < 2^62 + 2^61 */
+  if (ap <= -lim || ap >= lim) return 0;
   mah[0] = (int32_t)m;
   mah[1] = (int32_t)(uint32_t)(uint64_t)ap;
   mah[2] = (int32_t)(uint32_t)((uint64_t)ap >> 32);
+  return 1;
+}
+
+/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr. Returns 0 when the
+ * channel cannot take the 64-bit fast path. */
+static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+  xp_fold64_layer f;
+  int64_t m, a;
+  xp_fold64_prep(rq, &f);
+  dory_rq_params(rq, c, &m, &a);
+  return xp_fold64_with(&f, m, a, (int64_t)base + (int64_t)corr, mah);
+}
+
+/* xp_fold64 for channels [c0, c0 + n) into mah[3i..3i+2], the layer's constants computed once (bias NULL: 0;
+ * corr[i] of channel c0 + i, NULL: 0). Returns 0 as soon as one channel cannot take the path. rq->wide. */
+static inline int xp_fold64_chunk(const dory_requant_args *rq, const int32_t *bias, int32_t c0, int32_t n,
+                                  const int32_t *corr, int32_t *mah) {
+  const int32_t mpc = rq->mul_per_channel, apc = rq->add_per_channel, step = 2 * (mpc + apc);
+  const uint32_t *rec = (const uint32_t *)rq->channel_params + (size_t)c0 * (size_t)step;
+  int64_t m = rq->mul, a = rq->add;
+  xp_fold64_layer f;
+  int32_t i;
+  xp_fold64_prep(rq, &f);
+  if (!f.ok) return 0;
+  for (i = 0; i < n; ++i, rec += step, mah += 3) {
+    if (mpc) m = dory_load_i64_le(rec);
+    if (apc) a = dory_load_i64_le(rec + 2 * mpc);
+    if (!xp_fold64_with(&f, m, a, (int64_t)(bias ? bias[c0 + i] : 0) + (int64_t)(corr ? corr[i] : 0), mah))
+      return 0;
+  }
   return 1;
 }
 
