@@ -349,7 +349,7 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 
 #define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time (a multiple of 4) */
 #define XP_MM_BATCH 3  /* groups whose raw sums xp_mm_block_run keeps on the stack at a time */
-#define XP_MM_TAIL_K 60 /* the largest K % 4 != 0 whose last group the lean im2col path copies (stack) */
+#define XP_MM_WPAD 512 /* bytes of the lean im2col path's weight copy (channels padded to K4, on the stack) */
 
 typedef struct {
   const dory_conv_args *a;
@@ -498,6 +498,8 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
     x->nrows = b->nrows;
     x->nwords = words;
     x->pwstep = 4 * K - 4 * b->nrows * words;
+    x->rk = K;
+    x->pw2off = 2 * K;
     x->ngroups = ngw;
     x->ma = ma;
     x->out0 = (uint8_t *)a->out.data + (size_t)b->pix[0] * k->oc + c_lo;
@@ -717,7 +719,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   xp_mm_call k;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
-  int32_t wlast[XP_MM_TAIL_K + 1]; /* the im2col path's last group: 4 x K weight bytes and a zero word */
+  int32_t wpad[XP_MM_WPAD / 4]; /* the lean im2col path's chunk weights, each channel padded with zeros to K4 */
   int32_t cc, c, i;
   int fast, eligible, fin;
   k.a = a;
@@ -780,23 +782,18 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
       const int32_t p0 = wk.r0 * k.W, p1 = wk.r1 * k.W;
       const int32_t fit = (int32_t)(slice_bytes / (uint32_t)k.K4), step = fit < 4 ? fit : 4; /* >= 1: caller */
       /* lean: a chunk of whole groups on the fast path runs each full block in one asm call (raw sums and C only
-       * for a core's last 1-3 pixels). The tile's last group, with K % 4 != 0, would read its last channel's
-       * final word past the weights: it reads a copy of its 4 channels' weights followed by a zero word. */
-      const int tail = ce == k.oc && (k.K & 3) != 0;
-      const int lean_i = k.fast && ((ce - cc) & 3) == 0 && step == 4 && (!tail || k.K <= XP_MM_TAIL_K);
+       * for a core's last 1-3 pixels). With K % 4 != 0 the chunk's weights are first copied with each channel
+       * padded by zeros to K4 bytes: aligned word loads, and no read past the tile's last channel. */
+      const int pad = (k.K & 3) != 0;
+      const int lean_i = k.fast && ((ce - cc) & 3) == 0 && step == 4 && (!pad || (ce - cc) * k.K4 <= XP_MM_WPAD);
+      const int32_t rk = pad ? k.K4 : k.K;
       int32_t p;
-      if (lean_i) {
-        xp_mm_ctx *x = &k.x;
-        x->rd = k.K4;
-        x->jump = x->jump2 = 0;
-        x->nrows = 1;
-        x->nwords = k.K4 >> 2;
-        x->pwstep = 4 * k.K - k.K4;
-        x->ostride = k.oc;
-        if (tail) {
-          const int8_t *w = a->weights + (size_t)(ce - 4) * (size_t)k.K;
-          for (i = 0; i < 4 * k.K; ++i) ((int8_t *)wlast)[i] = w[i];
-          for (; i < 4 * k.K + 4; ++i) ((int8_t *)wlast)[i] = 0;
+      if (lean_i && pad) {
+        const int8_t *w = a->weights + (size_t)cc * (size_t)k.K;
+        int8_t *d = (int8_t *)wpad;
+        for (c = cc; c < ce; ++c, w += k.K) {
+          for (i = 0; i < k.K; ++i) *d++ = w[i];
+          for (; i < k.K4; ++i) *d++ = 0;
         }
       }
       for (p = p0; p < p1; p += step) {
@@ -822,17 +819,20 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
           xp_mm_ctx *x = &k.x;
           x->px0 = k.scr;
           x->px2 = k.scr + 2 * k.K4;
-          x->pw = a->weights + (size_t)cc * (size_t)k.K;
+          x->rd = k.K4;
+          x->jump = x->jump2 = 0;
+          x->nrows = 1;
+          x->nwords = k.K4 >> 2;
+          x->pw = pad ? (const int8_t *)wpad : a->weights + (size_t)cc * (size_t)k.K;
+          x->rk = rk;
+          x->pw2off = 2 * rk;
+          x->pwstep = 4 * rk - k.K4;
+          x->ostride = k.oc;
           x->ma = ma;
           x->out0 = (uint8_t *)a->out.data + (size_t)p * (size_t)k.oc + (size_t)cc;
           x->out2 = x->out0 + 2 * k.oc;
-          x->ngroups = ((ce - cc) >> 2) - tail;
-          if (x->ngroups > 0) k.fn(x); /* advances pw, ma, out0 and out2 past its groups */
-          if (tail) {
-            x->pw = (const int8_t *)wlast;
-            x->ngroups = 1;
-            k.fn(x);
-          }
+          x->ngroups = (ce - cc) >> 2;
+          k.fn(x);
           continue;
         }
         b.px0 = k.scr;

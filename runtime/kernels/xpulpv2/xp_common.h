@@ -54,6 +54,8 @@ static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args
  * zero point's term z = zero_point * 2^(s + up - 32) (|z| < 2^30). ok == 0: no channel can take the path. */
 typedef struct {
   int32_t up, z, ok;
+  int32_t quick;    /* xp_fold64_quick may take its shortcut: ok and |z| < 2^29 */
+  int64_t mlim, alim; /* its bounds: |m| < 2^(31-up) (m 2^up in int32), |a| < 2^(60-up) (|a 2^up| < 2^60) */
 } xp_fold64_layer;
 
 static inline void xp_fold64_prep(const dory_requant_args *rq, xp_fold64_layer *f) {
@@ -62,12 +64,16 @@ static inline void xp_fold64_prep(const dory_requant_args *rq, xp_fold64_layer *
   int64_t z;
   f->up = s < 32 ? 32 - s : 0; /* s < 32: scale m and a by 2^up */
   f->ok = 0;
+  f->quick = 0;
   f->z = 0;
   if (f->up > 30) return;
   z = (int64_t)rq->zero_point * ((int64_t)1 << (s + f->up - 32)); /* |.| < 2^61 */
   if (z <= -(lim >> 32) || z >= (lim >> 32)) return;
   f->z = (int32_t)z;
   f->ok = 1;
+  f->quick = z > -((int64_t)1 << 29) && z < ((int64_t)1 << 29);
+  f->mlim = (int64_t)1 << (31 - f->up);
+  f->alim = (int64_t)1 << (60 - f->up);
 }
 
 /* {m, lo32(a'), hi32(a')} of a channel with parameters m, a and base = bias + corr (corr = -zp * S[c], exact:
@@ -93,6 +99,27 @@ static inline int xp_fold64_with(const xp_fold64_layer *f, int64_t m, int64_t a,
   return 1;
 }
 
+/* xp_fold64_with for the common case in a few 32-bit operations: |z| < 2^29, m 2^up in int32, |a 2^up| < 2^60
+ * and bias, corr in [-2^28, 2^28). Then |base * m 2^up| < 2^60 and |z 2^32| < 2^61, so every partial sum of
+ * a' = base * m 2^up + a 2^up + z 2^32 is below 2^62 in magnitude: the bounds xp_fold64_with checks hold and a' is
+ * the same exact value. Any other channel takes xp_fold64_with (the choice
+ * never changes the outputs: both paths are exact). */
+static inline int xp_fold64_quick(const xp_fold64_layer *f, int64_t m, int64_t a, int32_t bias, int32_t corr,
+                                  int32_t *mah) {
+  const uint32_t r28 = (uint32_t)1 << 28;
+  if (f->quick && (uint64_t)(m + f->mlim) < (uint64_t)(2 * f->mlim) &&
+      (uint64_t)(a + f->alim) < (uint64_t)(2 * f->alim) && (uint32_t)bias + r28 < 2u * r28 &&
+      (uint32_t)corr + r28 < 2u * r28) {
+    const int32_t ms = (int32_t)((uint32_t)m << f->up);
+    const int64_t ap = (int64_t)(bias + corr) * (int64_t)ms + (int64_t)((uint64_t)a << f->up);
+    mah[0] = ms;
+    mah[1] = (int32_t)(uint32_t)(uint64_t)ap;
+    mah[2] = (int32_t)((uint32_t)((uint64_t)ap >> 32) + (uint32_t)f->z);
+    return 1;
+  }
+  return xp_fold64_with(f, m, a, (int64_t)bias + (int64_t)corr, mah);
+}
+
 /* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr. Returns 0 when the
  * channel cannot take the 64-bit fast path. */
 static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
@@ -100,7 +127,7 @@ static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base
   int64_t m, a;
   xp_fold64_prep(rq, &f);
   dory_rq_params(rq, c, &m, &a);
-  return xp_fold64_with(&f, m, a, (int64_t)base + (int64_t)corr, mah);
+  return xp_fold64_quick(&f, m, a, base, corr, mah);
 }
 
 /* xp_fold64 for channels [c0, c0 + n) into mah[3i..3i+2], the layer's constants computed once (bias NULL: 0;
@@ -117,8 +144,7 @@ static inline int xp_fold64_chunk(const dory_requant_args *rq, const int32_t *bi
   for (i = 0; i < n; ++i, rec += step, mah += 3) {
     if (mpc) m = dory_load_i64_le(rec);
     if (apc) a = dory_load_i64_le(rec + 2 * mpc);
-    if (!xp_fold64_with(&f, m, a, (int64_t)(bias ? bias[c0 + i] : 0) + (int64_t)(corr ? corr[i] : 0), mah))
-      return 0;
+    if (!xp_fold64_quick(&f, m, a, bias ? bias[c0 + i] : 0, corr ? corr[i] : 0, mah)) return 0;
   }
   return 1;
 }
