@@ -349,7 +349,6 @@ static inline void xp_fill_rows(uint8_t *dst, int32_t dpitch, uint32_t v, int32_
 
 #define XP_MM_CHUNK 32 /* output channels whose constants sit on the stack at a time (a multiple of 4) */
 #define XP_MM_BATCH 3  /* groups whose raw sums xp_mm_block_run keeps on the stack at a time */
-#define XP_MM_WPAD 512 /* bytes of the lean im2col path's weight copy (channels padded to K4, on the stack) */
 
 typedef struct {
   const dory_conv_args *a;
@@ -719,7 +718,6 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   xp_mm_call k;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
-  int32_t wpad[XP_MM_WPAD / 4]; /* the lean im2col path's chunk weights, each channel padded with zeros to K4 */
   int32_t cc, c, i;
   int fast, eligible, fin;
   k.a = a;
@@ -782,15 +780,18 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
       const int32_t p0 = wk.r0 * k.W, p1 = wk.r1 * k.W;
       const int32_t fit = (int32_t)(slice_bytes / (uint32_t)k.K4), step = fit < 4 ? fit : 4; /* >= 1: caller */
       /* lean: a chunk of whole groups on the fast path runs each full block in one asm call (raw sums and C only
-       * for a core's last 1-3 pixels). With K % 4 != 0 the chunk's weights are first copied with each channel
-       * padded by zeros to K4 bytes: aligned word loads, and no read past the tile's last channel. */
+       * for a core's last 1-3 pixels). With K % 4 != 0 the chunk's weights are first copied into the core's
+       * scratch slice after the 4 vectors, each channel padded by zeros to K4 bytes (scratch.c reserves it):
+       * aligned word loads, and no read past the tile's last channel. */
       const int pad = (k.K & 3) != 0;
-      const int lean_i = k.fast && ((ce - cc) & 3) == 0 && step == 4 && (!pad || (ce - cc) * k.K4 <= XP_MM_WPAD);
+      int8_t *wpad = (int8_t *)k.scr + 4 * (size_t)k.K4;
+      const int lean_i = k.fast && ((ce - cc) & 3) == 0 && step == 4 &&
+                         (!pad || (uint32_t)((ce - cc + 4) * k.K4) <= slice_bytes);
       const int32_t rk = pad ? k.K4 : k.K;
       int32_t p;
       if (lean_i && pad) {
         const int8_t *w = a->weights + (size_t)cc * (size_t)k.K;
-        int8_t *d = (int8_t *)wpad;
+        int8_t *d = wpad;
         for (c = cc; c < ce; ++c, w += k.K) {
           for (i = 0; i < k.K; ++i) *d++ = w[i];
           for (; i < k.K4; ++i) *d++ = 0;
