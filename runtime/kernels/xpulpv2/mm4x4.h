@@ -157,9 +157,11 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
   XP_LP_CHECK("86", "87", N) ".option rvc\n"
 /* The 64-bit fast path (modes 4, 5): a0 = lo32(a'), a2 = hi32(a'), a7 = m, a1 = s - 32; the sum's own register
- * takes the product's high word (the sum is dead after its output). */
+ * takes the product's high word (the sum is dead after its output). The low word is lo32(a') + lo32(sum * m) by
+ * p.mac (1 cycle where mul takes 2 on the cluster cores), its carry by sltu; mulh costs 5 cycles whatever surrounds
+ * it. */
 #define XP_MMF_OUT64(ACC, PTR, CLAMP)                                                                             \
-  "mul ra, " ACC ", a7\n mulh " ACC ", " ACC ", a7\n add ra, ra, a0\n sltu ra, ra, a0\n add " ACC ", " ACC     \
+  "mv ra, a0\n" XP_MAC("ra", ACC, "a7") "mulh " ACC ", " ACC ", a7\n sltu ra, ra, a0\n add " ACC ", " ACC    \
   ", ra\n add " ACC ", " ACC ", a2\n sra " ACC ", " ACC ", a1\n" CLAMP(ACC) XP_SB_PI(ACC, 1, PTR)
 #define XP_MMF_CH64(A0, A1, A2, A3, CLAMP)                                                                        \
   "lw a0, 4(t2)\n lw a2, 8(t2)\n" XP_LW_PI("a7", 12, "t2")                                                       \
