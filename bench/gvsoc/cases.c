@@ -6,7 +6,7 @@ const char *const family_names[F_COUNT] = {"conv", "pointwise", "depthwise", "fc
 const char *const feature_names[CF_COUNT_BITS] = {
     "zp!=0", "psum", "int32-raw", "out8", "out16", "wide", "per-channel", "non-pow2-div", "trunc",
     "ch%4!=0", "odd-width", "pad>=k", "stride>1", "split-ch", "8-cores", "1-core", "fast-rq",
-    "fast:max/min", "fast:clipu", "fast:clipu-no-zp", "fast64"};
+    "fast:max/min", "fast:clipu", "fast:clipu-no-zp", "fast64", "split-auto"};
 
 static const char *const type_names[5] = {"u8", "s8", "u16", "s16", "i32"};
 
@@ -206,9 +206,11 @@ static void pick_cores_split(rng_t *r, kcase *k, uint8_t *split) {
   const int p = (int)rng_range(r, 0, 99);
   k->cores = p < 45 ? 8 : p < 75 ? 1 : (int)rng_range(r, 2, 7);
   *split = (uint8_t)rng_chance(r, 40);
+  if (*split == DORY_SPLIT_ROWS && rng_chance(r, 40)) *split = DORY_SPLIT_AUTO;
   if (k->cores == 8) k->features |= CF_8CORES;
   if (k->cores == 1) k->features |= CF_1CORE;
   if (*split == DORY_SPLIT_CHANNELS) k->features |= CF_SPLITCH;
+  if (*split == DORY_SPLIT_AUTO) k->features |= CF_SPLITAUTO;
 }
 
 static int32_t pick_channels(rng_t *r, int32_t max) {
@@ -378,7 +380,7 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   snprintf(k->desc, sizeof k->desc,
            "%s cores=%d split=%s in=%ldx%ldx%ld out=%ldx%ldx%ld k=%ldx%ld s=%ldx%ld pad=t%ld,l%ld,b%ld,r%ld zp=%ld "
            "first=%d last=%d requant=%d %s scratch=%lu",
-           family_names[family], k->cores, split ? "ch" : "rows", (long)ih, (long)iw, (long)cin, (long)oh, (long)ow,
+           family_names[family], k->cores, split == DORY_SPLIT_CHANNELS ? "ch" : split == DORY_SPLIT_AUTO ? "auto" : "rows", (long)ih, (long)iw, (long)cin, (long)oh, (long)ow,
            (long)cout, (long)kh, (long)kw, (long)sh, (long)sw, (long)pad.top, (long)pad.left, (long)pad.bottom,
            (long)pad.right, (long)a->input_zero_point, a->first, a->last, a->has_requant,
            a->has_requant ? rqd : "i32", (unsigned long)scratch);
@@ -447,7 +449,7 @@ static int gen_fc(rng_t *r, h_arena *A, kcase *k) {
   k->psum = a->psum;
   k->psum_bytes = a->psum ? (uint32_t)cout * 4u : 0u;
   snprintf(k->desc, sizeof k->desc, "fc cores=%d split=%s in=%ld out=%ld zp=%ld first=%d last=%d requant=%d %s",
-           k->cores, split ? "ch" : "rows", (long)cin, (long)cout, (long)a->input_zero_point, a->first, a->last,
+           k->cores, split == DORY_SPLIT_CHANNELS ? "ch" : split == DORY_SPLIT_AUTO ? "auto" : "rows", (long)cin, (long)cout, (long)a->input_zero_point, a->first, a->last,
            a->has_requant, a->has_requant ? rqd : "i32");
   return 1;
 }
@@ -565,7 +567,7 @@ static int gen_pool(rng_t *r, h_arena *A, kcase *k, int avg) {
   k->psum_bytes = 0;
   snprintf(k->desc, sizeof k->desc,
            "%s cores=%d split=%s in=%ldx%ldx%ld out=%ldx%ld k=%ldx%ld s=%ldx%ld pad=t%ld,l%ld,b%ld,r%ld %s",
-           avg ? "avgpool" : "maxpool", k->cores, split ? "ch" : "rows", (long)ih, (long)iw, (long)c, (long)oh,
+           avg ? "avgpool" : "maxpool", k->cores, split == DORY_SPLIT_CHANNELS ? "ch" : split == DORY_SPLIT_AUTO ? "auto" : "rows", (long)ih, (long)iw, (long)c, (long)oh,
            (long)ow, (long)kh, (long)kw, (long)sh, (long)sw, (long)pad.top, (long)pad.left, (long)pad.bottom,
            (long)pad.right, rqd);
   if (avg) {
@@ -649,7 +651,7 @@ static int gen_add(rng_t *r, h_arena *A, kcase *k) {
   k->out_c = c;
   k->psum = 0;
   k->psum_bytes = 0;
-  snprintf(k->desc, sizeof k->desc, "add cores=%d split=%s %ldx%ldx%ld n=%ld%s %s", k->cores, split ? "ch" : "rows",
+  snprintf(k->desc, sizeof k->desc, "add cores=%d split=%s %ldx%ldx%ld n=%ld%s %s", k->cores, split == DORY_SPLIT_CHANNELS ? "ch" : split == DORY_SPLIT_AUTO ? "auto" : "rows",
            (long)h, (long)w, (long)c, (long)n, ops, rqd);
   return 1;
 }
@@ -694,7 +696,7 @@ static int gen_requantize(rng_t *r, h_arena *A, kcase *k) {
   k->psum = 0;
   k->psum_bytes = 0;
   snprintf(k->desc, sizeof k->desc, "requantize cores=%d split=%s %ldx%ldx%ld zp=%ld %s", k->cores,
-           split ? "ch" : "rows", (long)h, (long)w, (long)c, (long)a->input_zero_point, rqd);
+           split == DORY_SPLIT_CHANNELS ? "ch" : split == DORY_SPLIT_AUTO ? "auto" : "rows", (long)h, (long)w, (long)c, (long)a->input_zero_point, rqd);
   return 1;
 }
 

@@ -54,7 +54,8 @@ enum {
   CF_FAST_CLIPU = 1u << 18,  /* ... lo == 0, zero point != 0 */
   CF_FAST_NOZP = 1u << 19,   /* ... lo == 0, zero point 0 */
   CF_FAST64 = 1u << 20,      /* the 64-bit fast requantization's conditions (2^s, floor, m 2^max(0, 32-s) in int32) */
-  CF_COUNT_BITS = 21
+  CF_SPLITAUTO = 1u << 21,   /* DORY_SPLIT_AUTO */
+  CF_COUNT_BITS = 22
 };
 extern const char *const feature_names[CF_COUNT_BITS];
 

@@ -83,6 +83,19 @@ typedef struct {
 
 static inline dory_work dory_core_work(uint8_t split, int32_t h, int32_t c) {
   dory_work w;
+  if (split == DORY_SPLIT_AUTO) {
+    const int32_t cores = dory_core_count();
+    const int32_t q = (((c + cores - 1) / cores + 3) / 4) * 4; /* channel chunk, a multiple of 4 */
+    if (h < cores && q * h < c) {
+      const int32_t id = dory_core_id();
+      w.r0 = 0;
+      w.r1 = h;
+      w.c0 = id * q < c ? id * q : c;
+      w.c1 = id * q + q < c ? id * q + q : c;
+      return w;
+    }
+    split = DORY_SPLIT_ROWS;
+  }
   if (split == DORY_SPLIT_CHANNELS) {
     w.r0 = 0;
     w.r1 = h;

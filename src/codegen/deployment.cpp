@@ -65,7 +65,9 @@ void append_le(std::vector<uint8_t>& out, T v) {
 }
 
 
-uint8_t split_of(const KernelImpl& k) { return k.split() == WorkSplit::Rows ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS; }
+uint8_t split_of(const KernelImpl& k) {
+  return k.split() == WorkSplit::Rows ? DORY_SPLIT_ROWS : k.split() == WorkSplit::Channels ? DORY_SPLIT_CHANNELS : DORY_SPLIT_AUTO;
+}
 
 uint32_t u32(int64_t v, const char* what, const std::string& layer) {
   DORY_CHECK(v >= 0 && v <= std::numeric_limits<uint32_t>::max(),

@@ -317,7 +317,9 @@ std::string descriptor_c(const Deployment& dep, size_t index, const dory_layer& 
     }
     f("add_op", "{" + ops + "}");
   }
-  f("split", d.split == DORY_SPLIT_ROWS ? "DORY_SPLIT_ROWS" : "DORY_SPLIT_CHANNELS");
+  f("split", d.split == DORY_SPLIT_ROWS       ? "DORY_SPLIT_ROWS"
+             : d.split == DORY_SPLIT_CHANNELS ? "DORY_SPLIT_CHANNELS"
+                                              : "DORY_SPLIT_AUTO");
   f("kernel", fmt::format("{{.{} = {}}}", kernel_member(d.kind), kernel_c(dep.layers[index].kernel(dep.target))));
   f("l2_direct_scratch_bytes", fmt::format("{}u", d.l2_direct_scratch_bytes));
   f("l3", l3_symbol.empty() ? "NULL" : "&" + l3_symbol);

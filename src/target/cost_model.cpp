@@ -20,13 +20,14 @@ double kernel_cycles(const Target& target, const KernelImpl& kernel, const Kerne
              "kernel_cycles: extents must be >= 1");
   const int64_t P = target.cores;
   auto split = [&](WorkSplit s, int64_t& c_core, int64_t& p_core, int64_t& n_loop) {
-    if (s == WorkSplit::Rows) {
-      const int64_t h = ceil_div(k.h_out, P);
+    const CallSplit cs = call_split(s, P, k.h_out, k.c_out);
+    if (cs.split == WorkSplit::Rows) {
+      const int64_t h = cs.chunk;
       c_core = k.c_out;
       p_core = h * k.w_out;
       n_loop = h;
     } else {
-      const int64_t c = ceil_div(k.c_out, P);
+      const int64_t c = std::min(cs.chunk, k.c_out);
       c_core = c;
       p_core = k.h_out * k.w_out;
       n_loop = c;
@@ -272,6 +273,7 @@ KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& ker
     : layer_(layer), tied_(channels_tied) {
   const KernelFamily family = kernel_op_family(kernel.kernel->op);
   const int64_t P = target.cores;
+  cores_ = P;
   const int64_t kk = layer.kh * layer.kw;
   auto build = [](SizeTable& t, int64_t extent, auto per_tile) {
     t.exact.assign(static_cast<size_t>(extent + 1), 0);
@@ -288,27 +290,29 @@ KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& ker
     const MacKernelParams& m = kernel.mac;
     call_ = m.call_cycles;
     row_ = m.row_cycles;
-    split_rows_ = m.split == WorkSplit::Rows;
+    split_ = m.split;
     rate_ = m.macs_per_cycle;
     im2col_ = m.im2col_cycles_per_byte;
     per_output_ = family == KernelFamily::Depthwise ? kk : kk * layer.c_in;
     const int64_t cb = m.channel_block;
-    if (split_rows_)
+    if (split_ == WorkSplit::Rows)
       build(channels_, C, [&](int64_t c) { return static_cast<double>(cb * ceil_div(c, cb)); });
-    else
+    else if (split_ == WorkSplit::Channels)
       build(channels_, C, [&](int64_t c) { return static_cast<double>(cb * ceil_div(ceil_div(c, P), cb)); });
+    else
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(c); });
   } else {
     const ElementwiseKernelParams& e = kernel.elementwise;
     call_ = e.call_cycles;
     row_ = e.row_cycles;
-    split_rows_ = e.split == WorkSplit::Rows;
+    split_ = e.split;
     rate_ = e.elements_per_cycle;
     im2col_ = 0;
     per_output_ = family == KernelFamily::Pool ? kk : 1;
-    if (split_rows_)
-      build(channels_, C, [&](int64_t c) { return static_cast<double>(c); });
-    else
+    if (split_ == WorkSplit::Channels)
       build(channels_, C, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
+    else
+      build(channels_, C, [&](int64_t c) { return static_cast<double>(c); });
   }
   build(core_channels_, C, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });
   build(core_rows_, layer.h_out, [&](int64_t h) { return static_cast<double>(ceil_div(h, P)); });
@@ -326,7 +330,10 @@ double KernelCyclesBound::min_total_cycles(const TileSizeRanges& r) const {
   const double cin_macs = static_cast<double>(layer_.kh * layer_.kw * layer_.c_in);
   const int64_t im2col_co = tied_ ? 1 : n_co;
   double cycles = call_ * static_cast<double>(n_co * n_h * n_w * n_ci);
-  if (split_rows_) {
+  if (split_ == WorkSplit::Auto) {
+    // the perfect split: every tile's (unrounded) work shared evenly; rows and im2col terms dropped
+    cycles += fco * H * W * static_cast<double>(per_output_) / rate_ / static_cast<double>(cores_);
+  } else if (split_ == WorkSplit::Rows) {
     // busiest core: ceil(h/P) rows of all channels; blocks round channels up (pixels rounding dropped)
     cycles += fco * fh * W * static_cast<double>(per_output_) / rate_;
     cycles += row_ * static_cast<double>(n_co * n_w * n_ci) * fh;

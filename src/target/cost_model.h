@@ -64,7 +64,9 @@ CinAffine kernel_cycles_in_c_in(const Target& target, const KernelImpl& kernel, 
 // channels_tied: the input-channel tile is the output-channel tile (depthwise, pool, add: one c_in tile). The
 // bound is the formula summed over the tiles with the pixel-block rounding dropped, in closed form per dimension
 // (n = the fewest tiles of the ranges), minimized over the size ranges with prefix minima, so that a range
-// [1, x] costs one lookup. The tiler's tests check it against every tiling (SearchOptions::verify_prunes).
+// [1, x] costs one lookup. The tiler's tests check it against every tiling (SearchOptions::verify_prunes). With
+// WorkSplit::Auto a tile's split depends on both its rows and channels: the bound is then the perfect split's
+// (every tile's work over the cores, no rounding), below both splits' costs.
 struct TileSizeRanges {
   int64_t c_out_lo = 1, c_out_hi = 1, h_lo = 1, h_hi = 1, w_lo = 1, w_hi = 1, c_in_lo = 1, c_in_hi = 1;  // inclusive
 };
@@ -81,9 +83,9 @@ class KernelCyclesBound {
   };
   KernelCall layer_;
   bool tied_ = false;
-  bool split_rows_ = true;
+  WorkSplit split_ = WorkSplit::Rows;
   double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0;
-  int64_t per_output_ = 1;
+  int64_t per_output_ = 1, cores_ = 1;
   SizeTable channels_, core_channels_, core_rows_;  // block-rounded channels, ceil(c/P), ceil(h/P) per tile
 };
 

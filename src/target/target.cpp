@@ -25,7 +25,19 @@ const char* mem_level_name(MemLevel level) {
   return "?";
 }
 
-const char* work_split_name(WorkSplit s) { return s == WorkSplit::Rows ? "rows" : "channels"; }
+const char* work_split_name(WorkSplit s) {
+  return s == WorkSplit::Rows ? "rows" : s == WorkSplit::Channels ? "channels" : "auto";
+}
+
+CallSplit call_split(WorkSplit s, int64_t cores, int64_t h, int64_t c) {
+  const auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  if (s == WorkSplit::Auto) {
+    const int64_t q = 4 * ceil_div(ceil_div(c, cores), 4);
+    if (h < cores && q * h < c) return {WorkSplit::Channels, q};
+    s = WorkSplit::Rows;
+  }
+  return {s, ceil_div(s == WorkSplit::Rows ? h : c, cores)};
+}
 
 const char* kernel_family_name(KernelFamily f) {
   switch (f) {
@@ -301,9 +313,11 @@ Expected<WorkSplit> split_value(const Obj& o) {
   DORY_TRY(std::string s, o.string("split"));
   if (s == "rows") return WorkSplit::Rows;
   if (s == "channels") return WorkSplit::Channels;
+  if (s == "auto") return WorkSplit::Auto;
   return o.ctx().error("target-value", o.path("split"),
-                       fmt::format("got \"{}\"; must be \"rows\" (output rows shared among the cores) or "
-                                   "\"channels\" (output channels shared among the cores)",
+                       fmt::format("got \"{}\"; must be \"rows\" (output rows shared among the cores), "
+                                   "\"channels\" (output channels shared among the cores) or \"auto\" (rows, "
+                                   "or channels when a tile has fewer rows than cores and they share better)",
                                    s));
 }
 

@@ -79,9 +79,19 @@ struct DmaEngine {
 };
 
 // How a kernel call shares its tile's work among the cores: by output rows or by output channels. A dimension
-// of extent n gives each core ceil(n / cores) (the slowest core sets the time; uneven splits cost).
-enum class WorkSplit { Rows, Channels };
-const char* work_split_name(WorkSplit s);  // "rows", "channels"
+// of extent n gives each core ceil(n / cores) (the slowest core sets the time; uneven splits cost). Auto is rows,
+// except for a call of fewer rows than cores whose channels, in chunks of roundup(ceil(c / cores), 4), give the
+// busiest core less work: then channels in those chunks (the runtime's dory_core_work, DORY_SPLIT_AUTO).
+enum class WorkSplit { Rows, Channels, Auto };
+const char* work_split_name(WorkSplit s);  // "rows", "channels", "auto"
+
+// The split a call of h output rows and c output channels runs on `cores` cores, and its chunk: rows or channels
+// each core takes (ceil(n / cores), or Auto's channel chunk). Never returns Auto.
+struct CallSplit {
+  WorkSplit split = WorkSplit::Rows;
+  int64_t chunk = 1;
+};
+CallSplit call_split(WorkSplit s, int64_t cores, int64_t h, int64_t c);
 
 // Kernel families. Conv, Pointwise, Depthwise and Fc are MAC kernels (MacKernelParams); Pool and Add are
 // element-wise kernels (ElementwiseKernelParams). Every target defines all six.

@@ -6,28 +6,36 @@ namespace dory {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 WorkSplit split_of(const KernelImpl& kernel) { return kernel.split(); }
 
 std::vector<KernelCall> shares(int64_t cores, WorkSplit split, const KernelCall& call) {
   std::vector<KernelCall> out;
-  const int64_t extent = split == WorkSplit::Rows ? call.h_out : call.c_out;
-  const int64_t chunk = ceil_div(extent, cores);
+  const CallSplit cs = call_split(split, cores, call.h_out, call.c_out);
+  const int64_t extent = cs.split == WorkSplit::Rows ? call.h_out : call.c_out;
+  const int64_t chunk = cs.chunk;
   for (int64_t k = 0; k < cores; ++k) {
     const int64_t n = std::min(chunk, extent - k * chunk);
     if (n <= 0) break;
     KernelCall s = call;
-    (split == WorkSplit::Rows ? s.h_out : s.c_out) = n;
+    (cs.split == WorkSplit::Rows ? s.h_out : s.c_out) = n;
     out.push_back(s);
   }
   return out;
 }
 
+KernelImpl resolved(int64_t cores, const KernelImpl& kernel, const KernelCall& call) {
+  KernelImpl k = kernel;
+  const WorkSplit s = call_split(kernel.split(), cores, call.h_out, call.c_out).split;
+  k.mac.split = s;
+  k.elementwise.split = s;
+  return k;
+}
+
 // kernel_core_cycles with the one-core target made once (plans have many tiles).
 double core_cycles_sum(const Target& one_core, int64_t cores, const KernelImpl& kernel, const KernelCall& call) {
   double sum = 0;
-  for (const KernelCall& s : shares(cores, split_of(kernel), call)) sum += kernel_cycles(one_core, kernel, s);
+  const KernelImpl k = resolved(cores, kernel, call);
+  for (const KernelCall& s : shares(cores, split_of(kernel), call)) sum += kernel_cycles(one_core, k, s);
   return sum;
 }
 
@@ -52,6 +60,10 @@ KernelCall whole_layer_call(const LayerGeometry& g) {
 
 std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
   return shares(target.cores, split_of(kernel), call);
+}
+
+KernelImpl share_kernel(const Target& target, const KernelImpl& kernel, const KernelCall& call) {
+  return resolved(target.cores, kernel, call);
 }
 
 double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call) {

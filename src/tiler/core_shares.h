@@ -28,6 +28,10 @@ KernelCall whole_layer_call(const LayerGeometry& g);
 // The part of `call` each core computes (above).
 std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call);
 
+// `kernel` with the split `call` runs on the target's cores (WorkSplit::Auto resolved, call_split): a core's share
+// priced on one core with it costs what that core spends (an Auto split re-resolved on one core would be rows).
+KernelImpl share_kernel(const Target& target, const KernelImpl& kernel, const KernelCall& call);
+
 // Sum over the cores of the cycles each spends on its share (kernel_cycles of the share on one core: its call,
 // loop and im2col overheads included). The busiest core's share alone gives kernel_cycles(target, kernel, call).
 double kernel_core_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& call);

@@ -55,8 +55,9 @@ L2DirectCost l2_direct_call(const Target& target, const LayerGeometry& g, L2Scra
   const double stall_per_load = static_cast<double>(target.l2.access_cycles - target.l1.access_cycles);
   double slowest = 0;
   const KernelImpl& kernel = g.kernel(target);
+  const KernelImpl per_core = share_kernel(target, kernel, whole_layer_call(g));
   for (const KernelCall& s : core_shares(target, kernel, whole_layer_call(g))) {
-    const double compute = kernel_cycles(one_core, kernel, s);
+    const double compute = kernel_cycles(one_core, per_core, s);
     const CoreTraffic t = core_traffic(target, g, s, scratch);
     const double stall = t.loads * stall_per_load;
     r.active_core_cycles += compute;

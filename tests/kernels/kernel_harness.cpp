@@ -575,7 +575,7 @@ LayerCase random_case(Family f, Rng& r) {
 
 std::string RunConfig::str() const {
   return fmt::format("kernel {} cores {} split {} dma {} tile c_out {} h {} w {} c_in {}", kernel, cores,
-                     split == DORY_SPLIT_ROWS ? "rows" : "channels",
+                     split == DORY_SPLIT_ROWS ? "rows" : split == DORY_SPLIT_CHANNELS ? "channels" : "auto",
                      dma_until_wait ? "until-wait" : "async", shape.c_out, shape.h_out, shape.w_out, shape.c_in);
 }
 
@@ -584,7 +584,7 @@ RunConfig random_config(Rng& r, const LayerGeometry& g, int cores) {
   c.cores = cores;
   const std::vector<const RegistryKernel*> kernels = portable_kernels_for(g);
   c.kernel = kernels.empty() ? std::string() : r.pick(kernels)->name;
-  c.split = r.chance(0.5) ? DORY_SPLIT_ROWS : DORY_SPLIT_CHANNELS;
+  c.split = r.chance(0.4) ? DORY_SPLIT_ROWS : r.chance(0.6) ? DORY_SPLIT_CHANNELS : DORY_SPLIT_AUTO;
   c.dma_until_wait = r.chance(0.3);
   if (r.chance(0.1)) {
     c.shape = whole_layer_shape(g);

@@ -8,6 +8,7 @@
 //   - every transfer of every tile of the Fashion-MNIST example deployed for pulp-open: at most one command per
 //     plane (the executor's descriptors are dense on the L1 side).
 #include "mchan_split.h"
+#include "../dma_check.h"
 
 #include <gtest/gtest.h>
 
@@ -319,3 +320,49 @@ TEST(MchanSplit, EveryTransferOfTheFmnistExampleOnPulpOpenNeedsAtMostOneCommandP
 
 }  // namespace
 }  // namespace dory
+
+// The pulp-open HAL's 32-bit screen of a DMA descriptor (runtime/hal/dma_check.h, dory_dma_quick_valid) never passes
+// one that the full check (dory_dma_check) rejects, and decides every one-plane descriptor with 16-bit rows and
+// strides exactly as the full check does: random descriptors around two small arenas, many of them just inside or
+// just outside an edge.
+TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
+  static uint8_t mem[6000];
+  const uint8_t *l1 = mem + 16, *l2 = mem + 3000;
+  const uint32_t l1_size = 2000, l2_size = 2900;
+  uint64_t x = 12345;
+  auto next = [&x](uint32_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>((x >> 33) % n);
+  };
+  int quick = 0, simple = 0;
+  for (int i = 0; i < 200000; ++i) {
+    dory_dma_desc d{};
+    d.dir = next(10) == 0 ? 7 : (next(2) ? DORY_DMA_L2_TO_L1 : DORY_DMA_L1_TO_L2);
+    d.row_bytes = next(8) == 0 ? 0 : 1 + next(next(2) ? 64 : 3000);
+    d.rows = next(8) == 0 ? 0 : 1 + next(next(2) ? 4 : 80);
+    d.planes = next(3) == 0 ? 1 + next(3) : 1;
+    d.src_row_stride = next(4) == 0 ? next(70000) : d.row_bytes + next(40) - 4;
+    d.dst_row_stride = next(4) == 0 ? next(70000) : d.row_bytes + next(40) - 4;
+    d.src_plane_stride = next(5000);
+    d.dst_plane_stride = next(5000);
+    const bool to_l1 = d.dir == DORY_DMA_L2_TO_L1;
+    const uint8_t *sb = to_l1 ? l2 : l1, *db = to_l1 ? l1 : l2;
+    const uint32_t ss = to_l1 ? l2_size : l1_size, ds = to_l1 ? l1_size : l2_size;
+    d.src = sb - 8 + next(ss + 16);
+    d.dst = const_cast<uint8_t *>(db - 8 + next(ds + 16));
+    char msg[256];
+    const bool full = dory_dma_check(&d, 1, l1, l1_size, l2, l2_size, msg, sizeof msg) == nullptr;
+    const bool q = dory_dma_quick_valid(&d, l1, l1_size, l2, l2_size) != 0;
+    if (q) {
+      ++quick;
+      EXPECT_TRUE(full) << msg;
+    }
+    if (d.planes == 1 && d.rows < 65536 && d.row_bytes < 65536 && d.src_row_stride < 65536 &&
+        d.dst_row_stride < 65536 && (d.dir == DORY_DMA_L2_TO_L1 || d.dir == DORY_DMA_L1_TO_L2)) {
+      ++simple;
+      EXPECT_EQ(q, full) << "rows " << d.rows << " x " << d.row_bytes << " B";
+    }
+  }
+  EXPECT_GT(quick, 1000);  // the screen passes real descriptors, not only rejects
+  EXPECT_GT(simple, 10000);
+}

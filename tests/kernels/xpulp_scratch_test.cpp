@@ -31,17 +31,21 @@ TEST(XpulpScratch, ConvNeedsOneFourPixelPatchPerCoreWhenChannelsAreAMultipleOfFo
   EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s2), 8u * 3u * (6u + 3u) * 32u);
 }
 
-TEST(XpulpScratch, ConvNeedsFourIm2colVectorsPerCoreOtherwise) {
-  // 4 x roundup(kh*kw*c_in, 4): the first layer of an RGB network
-  const dory_kernel_shape s = shape(8, 3, 16, 16, 3, 1);
-  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * 4u * 28u);
+TEST(XpulpScratch, ConvNeedsFourIm2colVectorsAndAPaddedWeightChunkPerCoreOtherwise) {
+  // (4 vectors + min(c_out, 32) channels of weights) x roundup(kh*kw*c_in, 4): the first layer of an RGB network
+  dory_kernel_shape s = shape(8, 3, 16, 16, 3, 1);  // c_out 3
+  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * (4u + 3u) * 28u);
+  s.c_out = 16;
+  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * (4u + 16u) * 28u);
+  s.c_out = 100;  // a chunk of 32 channels at a time
+  EXPECT_EQ(dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(&s), 8u * (4u + 32u) * 28u);
 }
 
 TEST(XpulpScratch, PointwiseNeedsNoneWhenChannelsAreAMultipleOfFour) {
   const dory_kernel_shape s = shape(8, 64, 16, 16, 1, 1);
   EXPECT_EQ(dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(&s), 0u);
-  const dory_kernel_shape s3 = shape(8, 30, 16, 16, 1, 1);
-  EXPECT_EQ(dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(&s3), 8u * 4u * 32u);
+  const dory_kernel_shape s3 = shape(8, 30, 16, 16, 1, 1);  // c_out 30
+  EXPECT_EQ(dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(&s3), 8u * (4u + 30u) * 32u);
 }
 
 TEST(XpulpScratch, DepthwiseHoldsOneChannelPlaneOfABandOfRows) {
@@ -81,6 +85,11 @@ TEST(XpulpScratch, EveryFormulaGrowsWithEveryField) {
           EXPECT_GE(fn(&more), b);
           more = base;
           more.c_in += 4;  // same residue mod 4: the same path
+          EXPECT_GE(fn(&more), b);
+          more = base;
+          more.c_out += 1;
+          EXPECT_GE(fn(&more), b);
+          more.c_out += 40;
           EXPECT_GE(fn(&more), b);
         }
       }

@@ -98,6 +98,31 @@ TEST(CoreShares, SplitRowsOrChannelsLikeTheCostModelAndTheBusiestCoreIsKernelCyc
   }
 }
 
+TEST(CoreShares, AnAutoSplitGivesChannelChunksToTheCoresOfAShortTileAndPricesEachShareWithIt) {
+  Target t = gap8();
+  KernelImpl k = test::kernel_of(t, KernelOp::Pointwise);
+  k.mac.split = WorkSplit::Auto;
+  const KernelCall pw{188, 4, 4, 128, 1, 1};  // fmnist's pw3 tile: 4 rows for 8 cores
+  const std::vector<KernelCall> s = core_shares(t, k, pw);
+  ASSERT_EQ(s.size(), 8u);  // 7 x 24 channels + 20
+  int64_t c = 0;
+  for (const KernelCall& x : s) {
+    EXPECT_EQ(x.h_out, 4);
+    c += x.c_out;
+  }
+  EXPECT_EQ(s.front().c_out, 24);
+  EXPECT_EQ(s.back().c_out, 20);
+  EXPECT_EQ(c, 188);
+  // the busiest share on one core costs what the call costs on 8 (the share priced with the resolved split)
+  Target one = t;
+  one.cores = 1;
+  EXPECT_DOUBLE_EQ(kernel_cycles(one, share_kernel(t, k, pw), s.front()), kernel_cycles(t, k, pw));
+  // and less than the rows split, which leaves 4 cores idle
+  KernelImpl rows = k;
+  rows.mac.split = WorkSplit::Rows;
+  EXPECT_LT(kernel_cycles(t, k, pw), kernel_cycles(t, rows, pw));
+}
+
 // conv_7 from L2 on gap8, per core (rows split: 4 cores with 1 row = 4 pixels of 3 channels each):
 //   blocks   ceil(3/4)*ceil(4/2) = 2 of 4x2 outputs, eff = 2*8*18 = 288 MACs; kernel 536 cycles (L1 speed)
 //   loads    weights 288/(4*2) = 36; im2col columns (scratch in L1) 4 pixels * 9 * 2 B / 4 = 18;

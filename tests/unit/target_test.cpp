@@ -396,10 +396,35 @@ TEST(TargetTest, AFamilyIsAnEntryOrAListOfEntriesInPreferenceOrder) {
   expect_error(parse(j), "target-value", "kernels.conv[1].split", {"\"diagonal\""});
 }
 
-TEST(TargetTest, TheWorkSplitIsRowsOrChannels) {
+TEST(TargetTest, TheWorkSplitIsRowsOrChannelsOrAuto) {
   json j = base_target();
   j["kernels"]["pool"]["split"] = "columns";
-  expect_error(parse(j), "target-value", "kernels.pool.split", {"\"columns\"", "\"rows\"", "\"channels\""});
+  expect_error(parse(j), "target-value", "kernels.pool.split",
+               {"\"columns\"", "\"rows\"", "\"channels\"", "\"auto\""});
+  json a = base_target();
+  a["kernels"]["pool"]["split"] = "auto";
+  const auto t = parse(a);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  EXPECT_EQ(t->kernel_for({KernelOp::MaxPool, {DType::UInt8}}).elementwise.split, WorkSplit::Auto);
+}
+
+// Auto: rows, unless a call has fewer rows than cores and channel chunks q = roundup(ceil(C/P), 4) give the busiest
+// core fewer outputs (q*H < C); hand-counted for 8 cores.
+TEST(TargetTest, AnAutoSplitSharesChannelsOnlyWhenRowsLeaveCoresIdleAndChannelsDoBetter) {
+  auto check = [](int64_t h, int64_t c, WorkSplit split, int64_t chunk) {
+    const CallSplit s = call_split(WorkSplit::Auto, 8, h, c);
+    EXPECT_EQ(s.split, split) << h << " rows, " << c << " channels";
+    EXPECT_EQ(s.chunk, chunk) << h << " rows, " << c << " channels";
+  };
+  check(4, 188, WorkSplit::Channels, 24);  // ceil(188/8) = 24; 24*4 = 96 < 188 (rows: 188 per core)
+  check(1, 256, WorkSplit::Channels, 32);  // a global pool
+  check(7, 128, WorkSplit::Channels, 16);  // 16*7 = 112 < 128
+  check(2, 36, WorkSplit::Channels, 8);    // ceil(36/8) = 5 -> 8; 16 < 36
+  check(4, 10, WorkSplit::Rows, 1);        // q = 4, 4*4 = 16 >= 10: one row of 10 channels is less
+  check(16, 32, WorkSplit::Rows, 2);       // as many rows as cores or more: rows
+  check(8, 500, WorkSplit::Rows, 1);
+  EXPECT_EQ(call_split(WorkSplit::Rows, 8, 4, 188).split, WorkSplit::Rows);
+  EXPECT_EQ(call_split(WorkSplit::Channels, 8, 4, 10).chunk, 2);
 }
 
 TEST(TargetTest, NegativeCyclesAndNonPositiveRatesAreRejected) {

@@ -38,8 +38,8 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
                !g.channels_tied && s.c_in < g.c_in ? 4 * s.c_out * s.h_out * s.w_out : 0});
   // The kernels' scratch, counted from their documentation: the 4x2 portable convolutions build an im2col of 2
   // pixels x kh x kw x c_in input elements per core (kernels.h); the xpulpv2 conv a patch of kh x (3 stride_w + kw)
-  // x c_in bytes per core when c_in % 4 == 0, else 4 im2col vectors of roundup(kh kw c_in, 4) bytes; the xpulpv2
-  // pointwise the vectors only (runtime/kernels/xpulpv2/scratch.c); when c_in is tiled, the largest over the tile's
+  // x c_in bytes per core when c_in % 4 == 0, else 4 im2col vectors and min(c_out, 32) padded weight rows of
+  // roundup(kh kw c_in, 4) bytes; the xpulpv2 pointwise the vectors and rows only (runtime/kernels/xpulpv2/scratch.c); when c_in is tiled, the largest over the tile's
   // c_in and the three below it (the last tile may have any: tiler/l1_layout.h). The xpulpv2 depthwise: a padded
   // plane of one channel for a band of output rows (3x3, stride_w 1 or 2), pitch roundup(stride_w w_out + 4, 4),
   // the whole tile's rows when they fit 512 B, else 512 B or 3 rows. Every other shipped kernel needs none.
@@ -47,7 +47,7 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
   int64_t scratch = 0;
   auto xp_mm = [&](int64_t c, bool pointwise) -> int64_t {
     if (c % 4 == 0) return pointwise ? 0 : g.kh * (3 * g.stride_w + g.kw) * c;
-    return 4 * ((g.kh * g.kw * c + 3) / 4 * 4);
+    return (4 + std::min<int64_t>(s.c_out, 32)) * ((g.kh * g.kw * c + 3) / 4 * 4);
   };
   if (kernel.rfind("dory_conv_", 0) == 0 && kernel.find("_4x2__c") != std::string::npos) {
     scratch = t.cores * 2 * g.kh * g.kw * s.c_in * g.in_elem_bytes[0];
@@ -133,14 +133,15 @@ TEST(TilerLayout, AHandComputedConvolutionLayout) {
   EXPECT_EQ(l.buffers[2].offsets, (std::vector<int64_t>{2304, 2336}));
   EXPECT_EQ(l.buffers[3].offsets, (std::vector<int64_t>{2368, 2432}));
   // output 8 x 4 x 10 = 320 (x1), partial sums 1280; scratch of the xpulpv2 conv (gap8's first): c_in is tiled,
-  // so the largest of c_in 5..8: c_in 7's 4 im2col vectors of roundup(9 x 7, 4) = 64 B, x 8 cores = 2048
-  // (c_in 8 alone would need its patch, 3 x (3 + 3) x 8 = 144 B per core)
+  // so the largest of c_in 5..8: c_in 7's 4 im2col vectors and the 8 output channels' padded weight rows, each
+  // roundup(9 x 7, 4) = 64 B: 12 x 64 = 768 B per core, x 8 cores = 6144 (c_in 8 alone would need its patch,
+  // 3 x (3 + 3) x 8 = 144 B per core)
   EXPECT_EQ(l.buffers[4].offsets, (std::vector<int64_t>{2496}));
   EXPECT_EQ(l.buffers[5].role, BufferRole::PartialSums);
   EXPECT_EQ(l.buffers[5].bytes_per_copy, 1280);
   EXPECT_EQ(l.buffers[6].role, BufferRole::Scratch);
-  EXPECT_EQ(l.buffers[6].bytes_per_copy, 2048);
-  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 2048);
+  EXPECT_EQ(l.buffers[6].bytes_per_copy, 6144);
+  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 6144);
 }
 
 TEST(TilerLayout, PlannedLayoutsNeverExceedTheBudget) {

@@ -76,7 +76,8 @@ typedef struct {
 
 /* Used by whoever issues DMA (core 0 in a task, the FC outside); in TCDM, close to core 0. */
 typedef struct {
-  dma_job jobs[DORY_DMA_MAX_OUTSTANDING];       /* issued, not waited for, in issue order */
+  dma_job slots[DORY_DMA_MAX_OUTSTANDING];      /* the jobs in flight, where they were issued */
+  uint8_t order[DORY_DMA_MAX_OUTSTANDING];      /* their slots in issue order (a wait removes one byte, not a job) */
   uint32_t n_jobs;
   uint32_t hw_id[MCHAN_QUEUE_DEPTH];            /* the commands in the engine: transfer id, job */
   dory_dma_job hw_job[MCHAN_QUEUE_DEPTH];
@@ -87,6 +88,16 @@ typedef struct {
 #define TCDM_DATA __attribute__((section(".dory_tcdm")))
 static cluster_ctrl g_ctrl TCDM_DATA;
 static dma_state g_dma TCDM_DATA;
+
+/* The arenas as dory_pulp_init set them, next to core 0 (the FC's copy in g is in L2: ~16 cycles per load from a
+ * cluster core, and validate reads them for every transfer). */
+static struct {
+  uint8_t *l1, *l2;
+  uint32_t l1_size, l2_size;
+} g_arena TCDM_DATA;
+
+/* The j-th job in flight, in issue order. */
+static dma_job *job_at(uint32_t j) { return &g_dma.slots[g_dma.order[j]]; }
 
 /* The FC's (in L2; the cluster only reads the arenas). */
 static struct {
@@ -212,7 +223,7 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   if (g_dma.n_jobs > 0)
     pulp_fail("dory_cluster_run with %lu DMA job(s) of the main program in flight (the first is job %lu); "
               "wait for them first",
-              (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+              (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
   gen = g.gen + 1u == 0u ? 1u : g.gen + 1u; /* never 0: the cores start having seen 0 */
   g.gen = gen;
   g_ctrl.fn = fn;
@@ -233,7 +244,7 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   check_stack_guards();
   if (g_dma.n_jobs > 0)
     pulp_fail("a cluster task returned with %lu DMA job(s) never waited for (the first is job %lu)",
-              (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+              (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
 }
 
 int dory_core_id(void) { return on_cluster() ? (int)(hart_id() & 0x1fu) : 0; }
@@ -276,14 +287,21 @@ static void require_core0(const char *what) {
               (unsigned long)(hart_id() & 0x1fu));
 }
 
-static void validate(dory_dma_job id, const dory_dma_desc *d) {
+#if defined(__GNUC__)
+__attribute__((noinline, cold)) /* the explanation of a bad transfer: out of the issue path */
+#endif
+static void validate_fully(dory_dma_job id, const dory_dma_desc *d) {
   char msg[256];
   if (dory_dma_check(d, (unsigned long)id, g.l1, g.l1_size, g.l2, g.l2_size, msg, sizeof msg)) pulp_fail("%s", msg);
 }
 
+static void validate(dory_dma_job id, const dory_dma_desc *d) {
+  if (!dory_dma_quick_valid(d, g_arena.l1, g_arena.l1_size, g_arena.l2, g_arena.l2_size)) validate_fully(id, d);
+}
+
 static uint32_t job_index(dory_dma_job id) {
   uint32_t i;
-  for (i = 0; i < g_dma.n_jobs && g_dma.jobs[i].id != id; ++i) {
+  for (i = 0; i < g_dma.n_jobs && job_at(i)->id != id; ++i) {
   }
   return i;
 }
@@ -304,7 +322,7 @@ static void dma_retire(uint32_t ch) {
     j = job_index(g_dma.hw_job[k]);
     if (j == g_dma.n_jobs) pulp_fail("internal error: an MCHAN command of job %lu, which is not in flight",
                                      (unsigned long)g_dma.hw_job[k]);
-    g_dma.jobs[j].in_engine--;
+    job_at(j)->in_engine--;
     g_dma.n_hw--;
     g_dma.hw_id[k] = g_dma.hw_id[g_dma.n_hw];
     g_dma.hw_job[k] = g_dma.hw_job[g_dma.n_hw];
@@ -333,7 +351,7 @@ static void dma_push(uint32_t ch, const dory_mchan_cmd *c, uint8_t to_l1, dory_d
 static void dma_feed(uint32_t ch) {
   uint32_t j;
   for (j = 0; j < g_dma.n_jobs && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
-    dma_job *J = &g_dma.jobs[j];
+    dma_job *J = job_at(j);
     dory_mchan_cmd c;
     while (g_dma.n_hw < MCHAN_QUEUE_DEPTH && dory_mchan_iter_next(&J->pending, &c)) {
       dma_push(ch, &c, J->pending.to_l1, J->id);
@@ -352,15 +370,31 @@ dory_dma_job dory_dma_start(const dory_dma_desc *desc) {
   if (g_dma.n_jobs >= DORY_DMA_MAX_OUTSTANDING)
     pulp_fail("DMA job %lu: %lu jobs are already in flight (the limit); the oldest is job %lu: a missing "
               "dory_dma_wait?",
-              (unsigned long)id, (unsigned long)g_dma.n_jobs, (unsigned long)g_dma.jobs[0].id);
+              (unsigned long)id, (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
   g_dma.next_id = id + 1u == 0u ? 1u : id + 1u;
-  J = &g_dma.jobs[g_dma.n_jobs++];
+  {
+    /* a free slot: one that no job in flight holds */
+    uint32_t slot = 0, k;
+    for (;; ++slot) {
+      for (k = 0; k < g_dma.n_jobs && g_dma.order[k] != slot; ++k) {
+      }
+      if (k == g_dma.n_jobs) break;
+    }
+    g_dma.order[g_dma.n_jobs++] = (uint8_t)slot;
+    J = &g_dma.slots[slot];
+  }
   J->id = id;
   J->in_engine = 0;
   dory_mchan_iter_init(&J->pending, desc);
   dma_retire(channel());
   dma_feed(channel());
   return id;
+}
+
+/* Removes the i-th job in flight, keeping the issue order of the others (their slots stay where they are). */
+static void jobs_remove(uint32_t i) {
+  for (; i + 1u < g_dma.n_jobs; ++i) g_dma.order[i] = g_dma.order[i + 1u];
+  g_dma.n_jobs--;
 }
 
 void dory_dma_wait(dory_dma_job job) {
@@ -376,12 +410,11 @@ void dory_dma_wait(dory_dma_job job) {
     pulp_fail("dory_dma_wait(%lu): the job was already waited for (each job is waited for exactly once)",
               (unsigned long)job);
   }
-  while (dory_mchan_iter_more(&g_dma.jobs[i].pending) || g_dma.jobs[i].in_engine > 0) {
+  while (dory_mchan_iter_more(&job_at(i)->pending) || job_at(i)->in_engine > 0) {
     dma_retire(ch);
     dma_feed(ch);
   }
-  memmove(&g_dma.jobs[i], &g_dma.jobs[i + 1], (g_dma.n_jobs - i - 1u) * sizeof g_dma.jobs[0]);
-  g_dma.n_jobs--;
+  jobs_remove(i);
 }
 
 /* ---- memory, time ------------------------------------------------------------------------------------------ */
@@ -434,6 +467,10 @@ void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, ui
   g.l2 = (uint8_t *)l2;
   g.l1_size = l1_bytes;
   g.l2_size = l2_bytes;
+  g_arena.l1 = g.l1;
+  g_arena.l2 = g.l2;
+  g_arena.l1_size = l1_bytes;
+  g_arena.l2_size = l2_bytes;
   memset(g.l1, 0xA5, l1_bytes);
   if (l2_loaded > l2_bytes) pulp_fail("dory_pulp_init: %lu loaded bytes in an L2 arena of %lu", (unsigned long)l2_loaded,
                                       (unsigned long)l2_bytes);
@@ -446,5 +483,5 @@ void dory_pulp_shutdown(void) {
   require_init("dory_pulp_shutdown");
   if (g_dma.n_jobs > 0)
     pulp_fail("shutdown with %lu DMA job(s) never waited for (the first is job %lu)", (unsigned long)g_dma.n_jobs,
-              (unsigned long)g_dma.jobs[0].id);
+              (unsigned long)job_at(0)->id);
 }

@@ -17,7 +17,10 @@
  *     or inside a task running the executor). Each core computes its share, chosen by dory_core_id() and the
  *     args' `split`: DORY_SPLIT_ROWS gives core k output rows [k*ceil(H/P), (k+1)*ceil(H/P)) of all channels,
  *     DORY_SPLIT_CHANNELS output channels [k*ceil(C/P), ...) of all pixels (P = dory_core_count(); the cost
- *     model's formula). Kernels never synchronize: the caller joins (or barriers) before reading the output.
+ *     model's formula); DORY_SPLIT_AUTO is rows, except for a tile of fewer rows than cores whose channels, in
+ *     chunks of Q = roundup(ceil(C/P), 4), give the busiest core less work (Q*H < C): then channels [k*Q, ...)
+ *     (a 4x4 global pool or pointwise layer would otherwise leave cores idle; dory_core_work).
+ *     Kernels never synchronize: the caller joins (or barriers) before reading the output.
  *   - Every buffer is a dense L1 tile in HWC order (channels innermost); nothing is padded in memory.
  *   - Element types (dory_dtype) are per tensor: activations may be uint8, int8, uint16, int16 or int32 (as the
  *     kernel's registry entry allows). Weights are int8, biases int32.
@@ -76,7 +79,7 @@ extern "C" {
 /* Element types of activation tiles (dory::DType). */
 typedef enum { DORY_UINT8 = 0, DORY_INT8 = 1, DORY_UINT16 = 2, DORY_INT16 = 3, DORY_INT32 = 4 } dory_dtype;
 
-enum { DORY_SPLIT_ROWS = 0, DORY_SPLIT_CHANNELS = 1 };
+enum { DORY_SPLIT_ROWS = 0, DORY_SPLIT_CHANNELS = 1, DORY_SPLIT_AUTO = 2 };
 
 /* A dense HWC tile in L1: h rows x w columns x c channels of `type`. Inputs are only read. */
 typedef struct {

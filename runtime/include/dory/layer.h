@@ -120,7 +120,7 @@ typedef struct {
   const dory_requant_divisor *count_div;  /* average pool: see dory_avgpool_args */
   int32_t count_div_first, count_div_len;
   dory_add_operand add_op[DORY_ADD_MAX_OPERANDS];  /* add: the operands' constants (in is set per tile) */
-  uint8_t split;                 /* DORY_SPLIT_ROWS or DORY_SPLIT_CHANNELS */
+  uint8_t split;                 /* DORY_SPLIT_ROWS, DORY_SPLIT_CHANNELS or DORY_SPLIT_AUTO */
   dory_kernel_fn kernel;         /* the registry kernel that computes every tile (the member of the layer's kind:
                                     .conv for conv/pointwise/depthwise); NULL in the compiler's own copies */
 

@@ -26,8 +26,12 @@
  *   - raw: everything else (partial sums, int32 or 16-bit outputs, 64-bit requantization, other divisors,
  *     remainder channel groups): the asm block stores the 16 sums, C finishes through dory/requant.h;
  *   - im2col: c_in % 4 != 0 (or unaligned buffers): the windows of 4 consecutive output pixels are copied as
- *     roundup(K, 4)-byte vectors (zero tail) and the same loop runs on them; the words past K read the next
- *     channel's weights times zero inputs, except for the tile's last channel, whose last bytes C adds;
+ *     roundup(K, 4)-byte vectors (zero tail; windows inside the map by words, inline) and the same asm runs on
+ *     them, one call per block on the fast path; with K % 4 != 0 it reads the chunk's weights from a copy in the
+ *     scratch with each channel padded by zeros to roundup(K, 4) bytes (aligned words, nothing read past the
+ *     tile's last channel). Off the fast path (raw sums, a core's last 1-3 pixels, a scratch without room for the
+ *     copy) the words past K read the next channel's weights times zero inputs, and the tile's last channel's
+ *     last bytes are added in C;
  *   - the portable direct convolution dory_conv_any_1x1_direct__c (no scratch, 2 kB of code instead of the twin's
  *     22 kB in the image) when the scratch passed is too small for the path (never when it follows the scratch
  *     formula), and for a tile made of padding only (in.h or in.w 0: nothing to read).

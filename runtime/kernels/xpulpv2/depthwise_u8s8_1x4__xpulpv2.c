@@ -132,7 +132,7 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
   "mv t5, a5\n" XP_MAC("t5", "s3", "a4") "sra t5, t5, a6\n" ZP CLAMP LAST XP_SB_RRPI("t5", "t4", "t3")
 /* 64-bit fast path: m a4, lo32(a') a5, hi32(a') a7, s - 32 a6; the sum's register takes the high word */
 #define XP_DW_OUT64_(ACC, CLAMP)                                                                                  \
-  "mul t5, " ACC ", a4\n mulh " ACC ", " ACC ", a4\n add t5, t5, a5\n sltu t5, t5, a5\n add " ACC ", " ACC     \
+  "mv t5, a5\n" XP_MAC("t5", ACC, "a4") "mulh " ACC ", " ACC ", a4\n sltu t5, t5, a5\n add " ACC ", " ACC    \
   ", t5\n add " ACC ", " ACC ", a7\n sra " ACC ", " ACC ", a6\n" CLAMP(ACC)
 #define XP_DW_MAXMIN64(R) XP_MAX(R, R, "s10") XP_MIN(R, R, "s11")
 #define XP_DW_CLIPU64(R) XP_CLIPU(R, R, "s11")

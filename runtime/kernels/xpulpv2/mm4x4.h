@@ -157,9 +157,11 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
   XP_LP_CHECK("86", "87", N) ".option rvc\n"
 /* The 64-bit fast path (modes 4, 5): a0 = lo32(a'), a2 = hi32(a'), a7 = m, a1 = s - 32; the sum's own register
- * takes the product's high word (the sum is dead after its output). */
+ * takes the product's high word (the sum is dead after its output). The low word is lo32(a') + lo32(sum * m) by
+ * p.mac (1 cycle where mul takes 2 on the cluster cores), its carry by sltu; mulh costs 5 cycles whatever surrounds
+ * it. */
 #define XP_MMF_OUT64(ACC, PTR, CLAMP)                                                                             \
-  "mul ra, " ACC ", a7\n mulh " ACC ", " ACC ", a7\n add ra, ra, a0\n sltu ra, ra, a0\n add " ACC ", " ACC     \
+  "mv ra, a0\n" XP_MAC("ra", ACC, "a7") "mulh " ACC ", " ACC ", a7\n sltu ra, ra, a0\n add " ACC ", " ACC    \
   ", ra\n add " ACC ", " ACC ", a2\n sra " ACC ", " ACC ", a1\n" CLAMP(ACC) XP_SB_PI(ACC, 1, PTR)
 #define XP_MMF_CH64(A0, A1, A2, A3, CLAMP)                                                                        \
   "lw a0, 4(t2)\n lw a2, 8(t2)\n" XP_LW_PI("a7", 12, "t2")                                                       \
@@ -497,6 +499,8 @@ __attribute__((noinline, cold)) static void xp_mm_block_run(xp_mm_call *k, const
     x->nrows = b->nrows;
     x->nwords = words;
     x->pwstep = 4 * K - 4 * b->nrows * words;
+    x->rk = K;
+    x->pw2off = 2 * K;
     x->ngroups = ngw;
     x->ma = ma;
     x->out0 = (uint8_t *)a->out.data + (size_t)b->pix[0] * k->oc + c_lo;
@@ -602,6 +606,20 @@ XP_NO_LIBCALLS __attribute__((noinline, cold)) static void xp_mm_im2col(const xp
   for (i = k->K; i < k->K4; ++i) dst[i - k->K] = 0; /* dst now points past the K bytes */
 }
 
+/* The im2col vector of a window inside the input box: kh rows of `row` bytes (pitch `pitch`), then `tail` zero
+ * bytes (K4 - K): words (misaligned loads and stores: RI5CY and GVSoC split them) and the last 0-3 bytes. */
+XP_NO_LIBCALLS static inline void xp_mm_im2col_in(const uint8_t *src, int32_t pitch, int32_t kh, int32_t row,
+                                                  int32_t tail, uint8_t *dst) {
+  const int32_t nw = row >> 2, nb = row & 3;
+  int32_t ky, j;
+  for (ky = 0; ky < kh; ++ky, src += pitch) {
+    const uint8_t *s = src;
+    for (j = 0; j < nw; ++j, s += 4, dst += 4) xp_sw(dst, xp_lw(s));
+    for (j = 0; j < nb; ++j) *dst++ = s[j];
+  }
+  for (j = 0; j < tail; ++j) dst[j] = 0;
+}
+
 /* The rest of a pair block's description, then xp_mm_block_run (kept out of the hot path: instruction caches). */
 __attribute__((noinline, cold)) static void xp_mm_block_general(xp_mm_call *k, xp_mm_block *b, int haveB, int32_t cc,
                                                               int32_t ce, const int32_t *corr, const int32_t *ma) {
@@ -702,7 +720,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   xp_mm_call k;
   const dory_work wk = dory_core_work(a->split, a->out.h, a->out.c);
   int32_t ma[3 * XP_MM_CHUNK], corr[XP_MM_CHUNK];
-  int32_t cc, c;
+  int32_t cc, c, i;
   int fast, eligible, fin;
   k.a = a;
   k.C = a->in.c;
@@ -753,34 +771,72 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
       corr[c - cc] =
           k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
     if (fast == 1) xp_fold_chunk(&a->rq, a->bias, cc, ce, k.zp ? corr : 0, ma);
-    if (fast == 2)
-      for (c = cc; c < ce && k.fast; ++c)
-        if (!xp_fold64(&a->rq, c, a->bias[c], corr[c - cc], ma + 3 * (c - cc))) k.fast = 0;
+    if (fast == 2 && !xp_fold64_chunk(&a->rq, a->bias, cc, ce - cc, corr, ma)) k.fast = 0;
     k.fin = fin;
     if (fin == 1)
       for (c = cc; c < ce; ++c) xp_rq_params32(&a->rq, c, &ma[2 * (c - cc)], &ma[2 * (c - cc) + 1]);
-    if (fin == 2)
-      for (c = cc; c < ce && k.fin; ++c)
-        if (!xp_fold64(&a->rq, c, 0, 0, ma + 3 * (c - cc))) k.fin = 0;
+    if (fin == 2 && !xp_fold64_chunk(&a->rq, 0, cc, ce - cc, 0, ma)) k.fin = 0;
     k.lean = k.fast && !k.im2col && ((ce - cc) & 3) == 0;
     if (k.im2col) {
       /* blocks of 4 consecutive pixels of the core's rows, vectors at scr + i*K4 */
       const int32_t p0 = wk.r0 * k.W, p1 = wk.r1 * k.W;
       const int32_t fit = (int32_t)(slice_bytes / (uint32_t)k.K4), step = fit < 4 ? fit : 4; /* >= 1: caller */
+      /* lean: a chunk of whole groups on the fast path runs each full block in one asm call (raw sums and C only
+       * for a core's last 1-3 pixels). With K % 4 != 0 the chunk's weights are first copied into the core's
+       * scratch slice after the 4 vectors, each channel padded by zeros to K4 bytes (scratch.c reserves it):
+       * aligned word loads, and no read past the tile's last channel. */
+      const int pad = (k.K & 3) != 0;
+      int8_t *wpad = (int8_t *)k.scr + 4 * (size_t)k.K4;
+      const int lean_i = k.fast && ((ce - cc) & 3) == 0 && step == 4 &&
+                         (!pad || (uint32_t)((ce - cc + 4) * k.K4) <= slice_bytes);
+      const int32_t rk = pad ? k.K4 : k.K;
       int32_t p;
+      if (lean_i && pad) {
+        const int8_t *w = a->weights + (size_t)cc * (size_t)k.K;
+        int8_t *d = wpad;
+        for (c = cc; c < ce; ++c, w += k.K) {
+          for (i = 0; i < k.K; ++i) *d++ = w[i];
+          for (; i < k.K4; ++i) *d++ = 0;
+        }
+      }
       for (p = p0; p < p1; p += step) {
         const int32_t n = p1 - p < step ? p1 - p : step;
         xp_mm_block b;
-        int32_t i;
         {
           int32_t oh = p / k.W, ow = p % k.W;
           for (i = 0; i < n; ++i) {
-            xp_mm_im2col(&k, oh, ow, k.scr + (size_t)i * k.K4);
+            const int32_t iy0 = oh * a->stride_h - a->pad.top, ix0 = ow * a->stride_w - a->pad.left;
+            uint8_t *dst = k.scr + (size_t)i * k.K4;
+            if (iy0 >= 0 && ix0 >= 0 && iy0 + a->kh <= a->in.h && ix0 + a->kw <= a->in.w)
+              xp_mm_im2col_in((const uint8_t *)a->in.data + ((size_t)iy0 * (size_t)a->in.w + (size_t)ix0) * (size_t)k.C,
+                              a->in.w * k.C, a->kh, a->kw * k.C, k.K4 - k.K, dst);
+            else
+              xp_mm_im2col(&k, oh, ow, dst);
             if (++ow == k.W) {
               ow = 0;
               ++oh;
             }
           }
+        }
+        if (lean_i && n == 4) {
+          xp_mm_ctx *x = &k.x;
+          x->px0 = k.scr;
+          x->px2 = k.scr + 2 * k.K4;
+          x->rd = k.K4;
+          x->jump = x->jump2 = 0;
+          x->nrows = 1;
+          x->nwords = k.K4 >> 2;
+          x->pw = pad ? (const int8_t *)wpad : a->weights + (size_t)cc * (size_t)k.K;
+          x->rk = rk;
+          x->pw2off = 2 * rk;
+          x->pwstep = 4 * rk - k.K4;
+          x->ostride = k.oc;
+          x->ma = ma;
+          x->out0 = (uint8_t *)a->out.data + (size_t)p * (size_t)k.oc + (size_t)cc;
+          x->out2 = x->out0 + 2 * k.oc;
+          x->ngroups = (ce - cc) >> 2;
+          k.fn(x);
+          continue;
         }
         b.px0 = k.scr;
         b.rd = n == 1 ? 0 : k.K4;

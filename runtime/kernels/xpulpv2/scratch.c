@@ -10,7 +10,8 @@
  *
  * Channel counts: for a conv or pointwise layer whose input-channel count (the tile's c_in) is a multiple of 4
  * the windows are read in place or through the small pair patch; a c_in that is not a multiple of 4 needs the
- * im2col vectors (4 x roundup(K, 4) bytes per core). The formula follows s->c_in; a call whose c_in is not a
+ * im2col vectors and a padded copy of the weights ((4 + min(c_out, 32)) x roundup(K, 4) bytes per core). The
+ * formula follows s->c_in; a call whose c_in is not a
  * multiple of 4 while s->c_in is (an input-channel tile of odd size) still runs correctly with the smaller
  * scratch, on fewer pixels per block (or the portable twin when not even one vector fits): never wrong, only
  * slower. Kernels never read scratch they did not write.
@@ -19,21 +20,29 @@
 
 static uint32_t nonneg(int32_t v) { return v > 0 ? (uint32_t)v : 0u; }
 
+/* The im2col path's vectors and weight copy: 4 vectors of K4 = roundup(K, 4) bytes, then the weights of a chunk of
+ * up to 32 output channels (XP_MM_CHUNK) padded to K4 bytes each (the path reads aligned words and never past the
+ * tile's last channel). */
+static uint32_t im2col_bytes(uint32_t K, int32_t c_out) {
+  const uint32_t k4 = (K + 3u) & ~3u, co = nonneg(c_out) < 32u ? nonneg(c_out) : 32u;
+  return (4u + co) * k4;
+}
+
 /* Per core, conv (dory_conv_u8s8_4x4__xpulpv2):
  *   c_in % 4 == 0: one patch of kh x (3 x stride_w + kw) x c_in bytes (the windows of up to four adjacent output
  *                  pixels of a border block, padding materialized as the zero point);
- *   otherwise:     four im2col vectors, 4 x roundup(kh x kw x c_in, 4) bytes. */
+ *   otherwise:     the im2col vectors and weight copy, (4 + min(c_out, 32)) x roundup(kh x kw x c_in, 4) bytes. */
 uint32_t dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s) {
   const uint32_t c = nonneg(s->c_in), kh = nonneg(s->kh), kw = nonneg(s->kw), sw = nonneg(s->stride_w);
-  const uint32_t per_core = (c & 3u) == 0 ? kh * (3u * sw + kw) * c : 4u * ((kh * kw * c + 3u) & ~3u);
+  const uint32_t per_core = (c & 3u) == 0 ? kh * (3u * sw + kw) * c : im2col_bytes(kh * kw * c, s->c_out);
   return nonneg(s->cores) * per_core;
 }
 
 /* Per core, pointwise (dory_pointwise_u8s8_4x4__xpulpv2): none when c_in % 4 == 0 (pixels read in place), else
- * four vectors of roundup(c_in, 4) bytes. */
+ * the im2col vectors and weight copy, (4 + min(c_out, 32)) x roundup(c_in, 4) bytes. */
 uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s) {
   const uint32_t c = nonneg(s->c_in);
-  return (c & 3u) == 0 ? 0u : nonneg(s->cores) * 4u * ((c + 3u) & ~3u);
+  return (c & 3u) == 0 ? 0u : nonneg(s->cores) * im2col_bytes(c, s->c_out);
 }
 
 /* Per core, depthwise (dory_depthwise_u8s8_1x4__xpulpv2): for 3x3 windows with stride_w 1 or 2, one channel's

@@ -50,31 +50,102 @@ static inline int xp_fast64_requant(uint8_t has_requant, const dory_requant_args
          K < 65536 && (out_type == DORY_UINT8 || out_type == DORY_INT8);
 }
 
-/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr (corr = -zp * S[c],
- * exact: K < 2^16). Returns 0 when the channel cannot take the 64-bit fast path. */
-static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+/* What xp_fold64 needs of the layer, computed once per call: the scaling of a shift s < 32 to 32 (up) and the
+ * zero point's term z = zero_point * 2^(s + up - 32) (|z| < 2^30). ok == 0: no channel can take the path. */
+typedef struct {
+  int32_t up, z, ok;
+  int32_t quick;    /* xp_fold64_quick may take its shortcut: ok and |z| < 2^29 */
+  int64_t mlim, alim; /* its bounds: |m| < 2^(31-up) (m 2^up in int32), |a| < 2^(60-up) (|a 2^up| < 2^60) */
+} xp_fold64_layer;
+
+static inline void xp_fold64_prep(const dory_requant_args *rq, xp_fold64_layer *f) {
   const int64_t lim = (int64_t)1 << 62;
-  const int up = rq->div.d64.shift < 32 ? 32 - rq->div.d64.shift : 0; /* s < 32: scale m and a by 2^up */
-  int64_t m, a, ap;
-  if (up > 30) return 0;
-  dory_rq_params(rq, c, &m, &a);
-  if (m < -((int64_t)1 << (31 - up)) || m >= ((int64_t)1 << (31 - up)) || a <= -(lim >> up) || a >= (lim >> up))
+  const int32_t s = rq->div.d64.shift;
+  int64_t z;
+  f->up = s < 32 ? 32 - s : 0; /* s < 32: scale m and a by 2^up */
+  f->ok = 0;
+  f->quick = 0;
+  f->z = 0;
+  if (f->up > 30) return;
+  z = (int64_t)rq->zero_point * ((int64_t)1 << (s + f->up - 32)); /* |.| < 2^61 */
+  if (z <= -(lim >> 32) || z >= (lim >> 32)) return;
+  f->z = (int32_t)z;
+  f->ok = 1;
+  f->quick = z > -((int64_t)1 << 29) && z < ((int64_t)1 << 29);
+  f->mlim = (int64_t)1 << (31 - f->up);
+  f->alim = (int64_t)1 << (60 - f->up);
+}
+
+/* {m, lo32(a'), hi32(a')} of a channel with parameters m, a and base = bias + corr (corr = -zp * S[c], exact:
+ * K < 2^16; |base| < 2^32). Returns 0 when the channel cannot take the 64-bit fast path. */
+static inline int xp_fold64_with(const xp_fold64_layer *f, int64_t m, int64_t a, int64_t base, int32_t *mah) {
+  const int64_t lim = (int64_t)1 << 62;
+  const int32_t up = f->up;
+  int64_t ap;
+  if (!f->ok || m < -((int64_t)1 << (31 - up)) || m >= ((int64_t)1 << (31 - up)) || a <= -(lim >> up) ||
+      a >= (lim >> up))
     return 0;
   m = (int64_t)((uint64_t)m << up);
   a = (int64_t)((uint64_t)a << up);
-  ap = ((int64_t)base + (int64_t)corr) * m; /* |.| < 2^32 * 2^31 */
+  ap = base * m; /* |.| < 2^32 * 2^31 */
   if (ap <= -lim || ap >= lim) return 0;
   ap += a; /* |.| < 2^63 */
-  {
-    const int64_t z = (int64_t)rq->zero_point * ((int64_t)1 << (rq->div.d64.shift + up - 32)); /* |z| < 2^61 */
-    if (z <= -(lim >> 32) || z >= (lim >> 32)) return 0;
-    if (ap <= -lim || ap >= lim) return 0;
-    ap += (int64_t)((uint64_t)z << 32); /* |.| < 2^62 + 2^61 */
-    if (ap <= -lim || ap >= lim) return 0;
-  }
+  if (ap <= -lim || ap >= lim) return 0;
+  ap += (int64_t)((uint64_t)(int64_t)f->z << 32); /* |.| < 2^62 + 2^61 */
+  if (ap <= -lim || ap >= lim) return 0;
   mah[0] = (int32_t)m;
   mah[1] = (int32_t)(uint32_t)(uint64_t)ap;
   mah[2] = (int32_t)(uint32_t)((uint64_t)ap >> 32);
+  return 1;
+}
+
+/* xp_fold64_with for the common case in a few 32-bit operations: |z| < 2^29, m 2^up in int32, |a 2^up| < 2^60
+ * and bias, corr in [-2^28, 2^28). Then |base * m 2^up| < 2^60 and |z 2^32| < 2^61, so every partial sum of
+ * a' = base * m 2^up + a 2^up + z 2^32 is below 2^62 in magnitude: the bounds xp_fold64_with checks hold and a' is
+ * the same exact value. Any other channel takes xp_fold64_with (the choice
+ * never changes the outputs: both paths are exact). */
+static inline int xp_fold64_quick(const xp_fold64_layer *f, int64_t m, int64_t a, int32_t bias, int32_t corr,
+                                  int32_t *mah) {
+  const uint32_t r28 = (uint32_t)1 << 28;
+  if (f->quick && (uint64_t)(m + f->mlim) < (uint64_t)(2 * f->mlim) &&
+      (uint64_t)(a + f->alim) < (uint64_t)(2 * f->alim) && (uint32_t)bias + r28 < 2u * r28 &&
+      (uint32_t)corr + r28 < 2u * r28) {
+    const int32_t ms = (int32_t)((uint32_t)m << f->up);
+    const int64_t ap = (int64_t)(bias + corr) * (int64_t)ms + (int64_t)((uint64_t)a << f->up);
+    mah[0] = ms;
+    mah[1] = (int32_t)(uint32_t)(uint64_t)ap;
+    mah[2] = (int32_t)((uint32_t)((uint64_t)ap >> 32) + (uint32_t)f->z);
+    return 1;
+  }
+  return xp_fold64_with(f, m, a, (int64_t)bias + (int64_t)corr, mah);
+}
+
+/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr. Returns 0 when the
+ * channel cannot take the 64-bit fast path. */
+static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+  xp_fold64_layer f;
+  int64_t m, a;
+  xp_fold64_prep(rq, &f);
+  dory_rq_params(rq, c, &m, &a);
+  return xp_fold64_quick(&f, m, a, base, corr, mah);
+}
+
+/* xp_fold64 for channels [c0, c0 + n) into mah[3i..3i+2], the layer's constants computed once (bias NULL: 0;
+ * corr[i] of channel c0 + i, NULL: 0). Returns 0 as soon as one channel cannot take the path. rq->wide. */
+static inline int xp_fold64_chunk(const dory_requant_args *rq, const int32_t *bias, int32_t c0, int32_t n,
+                                  const int32_t *corr, int32_t *mah) {
+  const int32_t mpc = rq->mul_per_channel, apc = rq->add_per_channel, step = 2 * (mpc + apc);
+  const uint32_t *rec = (const uint32_t *)rq->channel_params + (size_t)c0 * (size_t)step;
+  int64_t m = rq->mul, a = rq->add;
+  xp_fold64_layer f;
+  int32_t i;
+  xp_fold64_prep(rq, &f);
+  if (!f.ok) return 0;
+  for (i = 0; i < n; ++i, rec += step, mah += 3) {
+    if (mpc) m = dory_load_i64_le(rec);
+    if (apc) a = dory_load_i64_le(rec + 2 * mpc);
+    if (!xp_fold64_quick(&f, m, a, bias ? bias[c0 + i] : 0, corr ? corr[i] : 0, mah)) return 0;
+  }
   return 1;
 }
 
