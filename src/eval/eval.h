@@ -145,9 +145,10 @@ inline constexpr size_t kNumSplitParts = 5;
 const char* split_part_name(SplitPart p);  // "compute", "dma_wait", "dma_issue", "barrier", "other"
 struct ExecutedSplit {
   std::vector<std::array<int64_t, kNumSplitParts>> per_core;  // core 0 first; empty when not measured
-  // The model of the plan: kernel cycles (LayerCost::compute_cycles), pushing DMA commands (issue_cycles) and
-  // waiting for the DMA (stall_cycles()); the model has no barrier or bookkeeping term.
-  double modeled_compute = 0, modeled_issue = 0, modeled_stall = 0;
+  // The model of the plan: kernel cycles (LayerCost::compute_cycles, against "compute"), pushing DMA commands
+  // (issue_cycles, against "dma_issue"), the executor's bookkeeping (executor_cycles, against "barrier" +
+  // "other") and waiting for the DMA (stall_cycles(), against "dma_wait").
+  double modeled_compute = 0, modeled_issue = 0, modeled_executor = 0, modeled_stall = 0;
   int64_t instrumented_cycles = -1;  // the layer's cycles (slowest core) in the run that measured the split
   int64_t part(size_t core, SplitPart p) const { return per_core.at(core)[static_cast<size_t>(p)]; }
   int64_t core_total(size_t core) const;  // the sum of core's parts

@@ -168,6 +168,7 @@ ExecutedSplit split_of(const HostLayerResult& t, const TilePlan& p) {
   }
   s.modeled_compute = p.cost.compute_cycles;
   s.modeled_issue = p.cost.issue_cycles;
+  s.modeled_executor = p.cost.executor_cycles;
   s.modeled_stall = p.cost.stall_cycles();
   return s;
 }

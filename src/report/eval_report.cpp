@@ -385,14 +385,15 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
   TextTable t;
   t.header = {"#",           "layer",        "tiles",       "cycles",          "with split",      "compute",
               "DMA wait",    "DMA issue",    "barrier",     "other",           "split sum",       "DMA exposed",
-              "compute min-max", "modeled compute", "modeled issue", "modeled DMA stall"};
+              "compute min-max", "modeled compute", "modeled issue", "modeled barrier+other", "modeled DMA stall"};
   t.column_source = {"",        "",        "",        kExecuted, kExecuted, kExecuted, kExecuted, kExecuted,
-                     kExecuted, kExecuted, kExecuted, kExecuted, kExecuted, kModeled,  kModeled,  kModeled};
+                     kExecuted, kExecuted, kExecuted, kExecuted, kExecuted, kModeled,  kModeled,  kModeled,
+                     kModeled};
   t.right_aligned.assign(t.header.size(), true);
   t.right_aligned[1] = false;
   std::array<int64_t, kNumSplitParts> sum{};
   int64_t cycles = 0, instrumented = 0, split_sum = 0;
-  double mc = 0, mi = 0, ms = 0;
+  double mc = 0, mi = 0, mx = 0, ms = 0;
   for (size_t i = 0; i < x.layers.size() && i < e.layers.size(); ++i) {
     const ExecutedRun& r = x.layers[i].run(EvalMode::Model);
     const ExecutedSplit& sp = x.layers[i].split;
@@ -417,6 +418,7 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
     row.push_back(fmt::format("{}-{}", format_bytes_grouped(cmin), format_bytes_grouped(cmax)));
     row.push_back(cycles_text(sp.modeled_compute));
     row.push_back(cycles_text(sp.modeled_issue));
+    row.push_back(cycles_text(sp.modeled_executor));
     row.push_back(cycles_text(sp.modeled_stall));
     t.add(std::move(row));
     cycles += r.cycles;
@@ -424,6 +426,7 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
     split_sum += total;
     mc += sp.modeled_compute;
     mi += sp.modeled_issue;
+    mx += sp.modeled_executor;
     ms += sp.modeled_stall;
   }
   std::vector<std::string> row{"", "network", "", count_text(cycles), count_text(instrumented)};
@@ -436,6 +439,7 @@ TextTable eval_cycle_split_table(const NetworkEval& e) {
   row.push_back("");
   row.push_back(cycles_text(mc));
   row.push_back(cycles_text(mi));
+  row.push_back(cycles_text(mx));
   row.push_back(cycles_text(ms));
   t.add(std::move(row));
   return t;
@@ -610,7 +614,10 @@ nlohmann::json executed_cycles_json(const NetworkEval& e) {
                {"cores", cores},
                {"instrumented_cycles", sp.instrumented_cycles},
                {"modeled",
-                {{"compute", sp.modeled_compute}, {"issue", sp.modeled_issue}, {"stall", sp.modeled_stall}}},
+                {{"compute", sp.modeled_compute},
+                 {"issue", sp.modeled_issue},
+                 {"executor", sp.modeled_executor},
+                 {"stall", sp.modeled_stall}}},
                {"source", "executed"}};
     }
     layers.push_back({{"index", l.layer_index},

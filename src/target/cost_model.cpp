@@ -14,7 +14,18 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
-double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
+KernelTerms& KernelTerms::operator+=(const KernelTerms& o) {
+  calls += o.calls;
+  work += o.work;
+  loops += o.loops;
+  im2col_bytes += o.im2col_bytes;
+  pixels += o.pixels;
+  outputs += o.outputs;
+  outputs_wide += o.outputs_wide;
+  return *this;
+}
+
+KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
   const KernelFamily family = kernel_op_family(kernel.kernel->op);
   DORY_CHECK(k.c_out >= 1 && k.h_out >= 1 && k.w_out >= 1 && k.c_in >= 1 && k.kh >= 1 && k.kw >= 1,
              "kernel_cycles: extents must be >= 1");
@@ -33,23 +44,47 @@ double kernel_cycles(const Target& target, const KernelImpl& kernel, const Kerne
       n_loop = c;
     }
   };
+  KernelTerms t;
+  t.calls = 1;
   int64_t c_core = 0, p_core = 0, n_loop = 0;
   if (is_mac_family(family)) {
     const MacKernelParams& m = kernel.mac;
     split(m.split, c_core, p_core, n_loop);
     const int64_t blocks = ceil_div(c_core, m.channel_block) * ceil_div(p_core, m.pixel_block);
     const int64_t macs_per_output = family == KernelFamily::Depthwise ? k.kh * k.kw : k.kh * k.kw * k.c_in;
-    const double effective_macs =
-        static_cast<double>(blocks) * static_cast<double>(m.channel_block * m.pixel_block) *
-        static_cast<double>(macs_per_output);
-    return m.call_cycles + effective_macs / m.macs_per_cycle + m.row_cycles * static_cast<double>(n_loop) +
-           m.im2col_cycles_per_byte * static_cast<double>(p_core * k.kh * k.kw * k.c_in);
+    t.work = static_cast<double>(blocks) * static_cast<double>(m.channel_block * m.pixel_block) *
+             static_cast<double>(macs_per_output);
+    t.loops = static_cast<double>(n_loop);
+    if (family == KernelFamily::Conv) {
+      t.im2col_bytes = static_cast<double>(p_core * k.kh * k.kw * k.c_in);
+    } else if (family == KernelFamily::Depthwise) {
+      const int64_t h_core = p_core / k.w_out;  // rows of the busiest core (whole rows either way)
+      t.im2col_bytes = static_cast<double>(c_core * ((h_core - 1) * k.stride_h + k.kh) *
+                                           ((k.w_out - 1) * k.stride_w + k.kw));
+    }
+    t.pixels = static_cast<double>(p_core);
+    (k.wide_requant ? t.outputs_wide : t.outputs) = static_cast<double>(c_core * p_core);
+    return t;
+  }
+  split(kernel.elementwise.split, c_core, p_core, n_loop);
+  t.work = static_cast<double>(family == KernelFamily::Pool ? c_core * p_core * k.kh * k.kw : c_core * p_core);
+  t.loops = static_cast<double>(n_loop);
+  return t;
+}
+
+double kernel_cycles_of(const KernelImpl& kernel, const KernelTerms& t) {
+  if (is_mac_family(kernel_op_family(kernel.kernel->op))) {
+    const MacKernelParams& m = kernel.mac;
+    return m.call_cycles * t.calls + t.work / m.macs_per_cycle + m.row_cycles * t.loops +
+           m.im2col_cycles_per_byte * t.im2col_bytes + m.pixel_cycles * t.pixels + m.output_cycles * t.outputs +
+           m.output_cycles_wide * t.outputs_wide;
   }
   const ElementwiseKernelParams& e = kernel.elementwise;
-  split(e.split, c_core, p_core, n_loop);
-  const int64_t work = family == KernelFamily::Pool ? c_core * p_core * k.kh * k.kw : c_core * p_core;
-  return e.call_cycles + static_cast<double>(work) / e.elements_per_cycle +
-         e.row_cycles * static_cast<double>(n_loop);
+  return e.call_cycles * t.calls + t.work / e.elements_per_cycle + e.row_cycles * t.loops;
+}
+
+double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
+  return kernel_cycles_of(kernel, kernel_terms(target, kernel, k));
 }
 
 const char* dma_direction_name(DmaDirection d) { return d == DmaDirection::Load ? "load" : "store"; }
@@ -179,25 +214,29 @@ DmaTransferCost dma_transfer_cost(const DmaEngine& engine, DmaDirection d, const
 
 DmaBatchTime dma_batch_time(const DmaEngine& engine, std::span<const DmaTransferCost* const> transfers) {
   DmaBatchTime t;
-  for (const DmaTransferCost* tr : transfers) t.commands += tr->commands;
+  for (const DmaTransferCost* tr : transfers) {
+    t.commands += tr->commands;
+    t.transfers += tr->commands > 0 ? 1 : 0;
+  }
   if (t.commands == 0) return t;
-  const double c = engine.issue_cycles, s = engine.setup_cycles;
+  const double c = engine.issue_cycles, s = engine.setup_cycles, x = engine.transfer_cycles;
   const int64_t M = std::max<int64_t>(1, engine.max_outstanding);
   if (t.commands <= M) {
-    // No push ever blocks: p_j = (j+1)*c, and a run of m identical commands (busy b) starting at command j0
-    // ends at max(e + m*b, (j0+1)*c + s + max(m*b, (m-1)*c + b)) (the recurrence's max is at an endpoint).
-    double e = 0;
-    int64_t j0 = 0;
+    // No push ever blocks: the core pushes a run of m identical commands (busy b) from p0 (its first command's
+    // push starts there, ends at p0 + c), and the run ends at max(e + m*b, p0 + c + s + max(m*b, (m-1)*c + b))
+    // (the recurrence's max is at an endpoint).
+    double e = 0, p = 0;
     for (const DmaTransferCost* tr : transfers) {
+      if (tr->commands > 0) p += x;
       for (int r = 0; r < tr->n_runs; ++r) {
         const DmaRun& run = tr->runs[static_cast<size_t>(r)];
         const double m = static_cast<double>(run.count), b = run.busy_cycles;
-        e = std::max(e + m * b, static_cast<double>(j0 + 1) * c + s + std::max(m * b, (m - 1) * c + b));
-        j0 += run.count;
+        e = std::max(e + m * b, p + c + s + std::max(m * b, (m - 1) * c + b));
+        p += m * c;
       }
     }
     t.done_cycles = e;
-    t.core_cycles = static_cast<double>(t.commands) * c;
+    t.core_cycles = p;
     return t;
   }
   // A full queue blocks the push until the oldest outstanding command completes: simulate command by command.
@@ -205,6 +244,7 @@ DmaBatchTime dma_batch_time(const DmaEngine& engine, std::span<const DmaTransfer
   double p = 0, e = 0;
   int64_t j = 0;
   for (const DmaTransferCost* tr : transfers) {
+    if (tr->commands > 0) p += x;
     for (int r = 0; r < tr->n_runs; ++r) {
       const DmaRun& run = tr->runs[static_cast<size_t>(r)];
       for (int64_t q = 0; q < run.count; ++q, ++j) {
@@ -292,7 +332,12 @@ KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& ker
     row_ = m.row_cycles;
     split_ = m.split;
     rate_ = m.macs_per_cycle;
-    im2col_ = m.im2col_cycles_per_byte;
+    // the patch: conv's im2col windows (its own bound below), depthwise's planes (at least its outputs: a plane
+    // has at least the output's rows and columns), none for pointwise and fc
+    im2col_ = family == KernelFamily::Conv ? m.im2col_cycles_per_byte : 0;
+    pixel_ = m.pixel_cycles;
+    output_ = (layer.wide_requant ? m.output_cycles_wide : m.output_cycles) +
+              (family == KernelFamily::Depthwise ? m.im2col_cycles_per_byte : 0);
     per_output_ = family == KernelFamily::Depthwise ? kk : kk * layer.c_in;
     const int64_t cb = m.channel_block;
     if (split_ == WorkSplit::Rows)
@@ -330,18 +375,25 @@ double KernelCyclesBound::min_total_cycles(const TileSizeRanges& r) const {
   const double cin_macs = static_cast<double>(layer_.kh * layer_.kw * layer_.c_in);
   const int64_t im2col_co = tied_ ? 1 : n_co;
   double cycles = call_ * static_cast<double>(n_co * n_h * n_w * n_ci);
+  // Every call pays its pixels and outputs (of the busiest core): per input-channel tile, at least the fewest
+  // calls' worth.
+  const double C = static_cast<double>(layer_.c_out), calls_ci = static_cast<double>(n_ci);
   if (split_ == WorkSplit::Auto) {
     // the perfect split: every tile's (unrounded) work shared evenly; rows and im2col terms dropped
-    cycles += fco * H * W * static_cast<double>(per_output_) / rate_ / static_cast<double>(cores_);
+    const double P = static_cast<double>(cores_);
+    cycles += fco * H * W * static_cast<double>(per_output_) / rate_ / P;
+    cycles += (pixel_ * static_cast<double>(n_co) + output_ * C) * H * W * calls_ci / P;
   } else if (split_ == WorkSplit::Rows) {
     // busiest core: ceil(h/P) rows of all channels; blocks round channels up (pixels rounding dropped)
     cycles += fco * fh * W * static_cast<double>(per_output_) / rate_;
     cycles += row_ * static_cast<double>(n_co * n_w * n_ci) * fh;
     cycles += im2col_ * static_cast<double>(im2col_co) * fh * W * cin_macs;
+    cycles += (pixel_ * static_cast<double>(n_co) + output_ * C) * fh * W * calls_ci;
   } else {
     cycles += fco * H * W * static_cast<double>(per_output_) / rate_;
     cycles += row_ * static_cast<double>(n_h * n_w * n_ci) * gco;
     cycles += im2col_ * static_cast<double>(im2col_co) * H * W * cin_macs;
+    cycles += (pixel_ * static_cast<double>(n_co) + output_ * gco) * H * W * calls_ci;
   }
   return cycles;
 }

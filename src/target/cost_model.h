@@ -10,8 +10,11 @@
 //   split "rows": the busiest core has ceil(H/P) rows of all C channels; "channels": ceil(C/P) channels of all
 //   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block); MAC kernels:
 //     call_cycles + blocks*channel_block*pixel_block*macs_per_output / macs_per_cycle + row_cycles*n_loop
-//       + im2col_cycles_per_byte * p_core*Kh*Kw*Cin
-//   with macs_per_output = Kh*Kw*Cin (conv, pointwise, fc) or Kh*Kw (depthwise); element-wise kernels:
+//       + im2col_cycles_per_byte * patch_bytes + pixel_cycles * p_core
+//       + output_cycles * c_core*p_core     (output_cycles_wide when the layer's requantization is 64-bit)
+//   with macs_per_output = Kh*Kw*Cin (conv, pointwise, fc) or Kh*Kw (depthwise), patch_bytes the input the
+//   kernel copies for the busiest core: conv its im2col windows p_core*Kh*Kw*Cin, depthwise its channel-major
+//   planes c_core*((h_core-1)*Sh+Kh)*((W-1)*Sw+Kw), pointwise and fc none; element-wise kernels:
 //     call_cycles + work / elements_per_cycle + row_cycles*n_loop,  work = c_core*p_core*Kh*Kw (pool),
 //     c_core*p_core (add).
 //
@@ -44,7 +47,26 @@ namespace dory {
 struct KernelCall {
   int64_t c_out = 1, h_out = 1, w_out = 1, c_in = 1;
   int64_t kh = 1, kw = 1;
+  int64_t stride_h = 1, stride_w = 1;  // the window's strides (the depthwise copy's input rows and columns)
+  bool wide_requant = false;  // the layer's requantization is 64-bit (Requant::wide): output_cycles_wide
 };
+
+// The formula's terms for one call: what the busiest core does, each the multiplier of one parameter of the
+// kernel (kernel_cycles = the sum of term x parameter). The calibration (bench/fit_cost_model) regresses executed
+// cycles on these very terms, so that the fitted parameters mean what the model computes with them.
+struct KernelTerms {
+  double calls = 0;         // x call_cycles
+  double work = 0;          // x 1/macs_per_cycle (block-rounded MACs) or 1/elements_per_cycle (elements)
+  double loops = 0;         // x row_cycles (n_loop: rows or channels of the busiest core)
+  double im2col_bytes = 0;  // x im2col_cycles_per_byte (patch_bytes: conv and depthwise)
+  double pixels = 0;        // x pixel_cycles (MAC kernels)
+  double outputs = 0;       // x output_cycles (MAC kernels, 32-bit or no requantization)
+  double outputs_wide = 0;  // x output_cycles_wide (MAC kernels, 64-bit requantization)
+  KernelTerms& operator+=(const KernelTerms& o);
+};
+KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const KernelCall& call);
+// sum of term x parameter of `kernel`
+double kernel_cycles_of(const KernelImpl& kernel, const KernelTerms& terms);
 
 // Cycles of one call of `kernel` (one of target's: Target::kernel_for), exactly the formula above
 // (docs/targets.md); the family is the kernel's. All extents must be >= 1.
@@ -84,7 +106,7 @@ class KernelCyclesBound {
   KernelCall layer_;
   bool tied_ = false;
   WorkSplit split_ = WorkSplit::Rows;
-  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0;
+  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0, pixel_ = 0, output_ = 0;
   int64_t per_output_ = 1, cores_ = 1;
   SizeTable channels_, core_channels_, core_rows_;  // block-rounded channels, ceil(c/P), ceil(h/P) per tile
 };
@@ -134,9 +156,10 @@ DmaTransferCost dma_transfer_cost(const DmaEngine& engine, DmaDirection d, const
 // Timing of a batch: the commands of `transfers`, in order, pushed back to back by one core from time 0.
 struct DmaBatchTime {
   double done_cycles = 0;   // all data arrived (e_last); 0 for an empty batch
-  double core_cycles = 0;   // the pushing core is free again (p_last): commands * issue_cycles plus any
-                            // blocking on a full queue (max_outstanding)
+  double core_cycles = 0;   // the pushing core is free again (p_last): commands * issue_cycles + transfers *
+                            // transfer_cycles plus any blocking on a full queue (max_outstanding)
   int64_t commands = 0;
+  int64_t transfers = 0;    // transfers of at least one command
 };
 DmaBatchTime dma_batch_time(const DmaEngine& engine, std::span<const DmaTransferCost* const> transfers);
 

@@ -364,6 +364,7 @@ const std::vector<std::string> kDmaKeys = {"name",
                                            "setup_cycles",
                                            "row_cycles",
                                            "issue_cycles",
+                                           "transfer_cycles",
                                            "max_outstanding",
                                            "max_dims",
                                            "max_row_bytes",
@@ -403,6 +404,9 @@ Expected<DmaEngine> parse_dma(const Obj& o, const Target& t) {
   DORY_TRY(e.setup_cycles, o.number("setup_cycles", Sign::NonNegative, cycles_rule));
   DORY_TRY(e.row_cycles, o.number("row_cycles", Sign::NonNegative, cycles_rule));
   DORY_TRY(e.issue_cycles, o.number("issue_cycles", Sign::NonNegative, cycles_rule));
+  if (o.has("transfer_cycles")) {
+    DORY_TRY(e.transfer_cycles, o.number("transfer_cycles", Sign::NonNegative, cycles_rule));
+  }
   DORY_TRY(e.max_outstanding, o.integer("max_outstanding", 1, "at least 1 (transfers in flight)"));
   DORY_TRY(e.max_dims, o.integer("max_dims", 1, "1, 2 or 3"));
   if (e.max_dims > 3)
@@ -464,7 +468,7 @@ Expected<std::vector<const RegistryKernel*>> impl_value(const Obj& o, KernelFami
 
 Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   DORY_TRY_STATUS(o.check_keys({"impl", "macs_per_cycle", "call_cycles", "row_cycles", "im2col_cycles_per_byte",
-                                "split"},
+                                "pixel_cycles", "output_cycles", "output_cycles_wide", "split"},
                                "a MAC kernel entry"));
   MacKernelParams k;
   DORY_TRY(k.macs_per_cycle, o.number("macs_per_cycle", Sign::Positive, "> 0 (MACs per cycle per core)"));
@@ -472,6 +476,19 @@ Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   DORY_TRY(k.row_cycles, o.number("row_cycles", Sign::NonNegative, ">= 0 (cycles)"));
   DORY_TRY(k.im2col_cycles_per_byte,
            o.number("im2col_cycles_per_byte", Sign::NonNegative, ">= 0 (cycles per byte of the window patch)"));
+  // The per-pixel and per-output terms are optional (0); a 64-bit requantization costs what a 32-bit one does
+  // unless said otherwise.
+  if (o.has("pixel_cycles")) {
+    DORY_TRY(k.pixel_cycles, o.number("pixel_cycles", Sign::NonNegative, ">= 0 (cycles per output pixel)"));
+  }
+  if (o.has("output_cycles")) {
+    DORY_TRY(k.output_cycles, o.number("output_cycles", Sign::NonNegative, ">= 0 (cycles per output value)"));
+  }
+  k.output_cycles_wide = k.output_cycles;
+  if (o.has("output_cycles_wide")) {
+    DORY_TRY(k.output_cycles_wide,
+             o.number("output_cycles_wide", Sign::NonNegative, ">= 0 (cycles per output value)"));
+  }
   DORY_TRY(k.split, split_value(o));
   return k;
 }
@@ -577,6 +594,19 @@ Expected<EnergyParams> parse_energy(const Obj& o, bool has_l3) {
   return e;
 }
 
+Expected<ExecutorParams> parse_executor(const Obj& o) {
+  DORY_TRY_STATUS(o.check_keys({"layer_cycles", "tile_cycles"}, "executor"));
+  ExecutorParams e;
+  const std::string rule = ">= 0 (cycles)";
+  if (o.has("layer_cycles")) {
+    DORY_TRY(e.layer_cycles, o.number("layer_cycles", Sign::NonNegative, rule));
+  }
+  if (o.has("tile_cycles")) {
+    DORY_TRY(e.tile_cycles, o.number("tile_cycles", Sign::NonNegative, rule));
+  }
+  return e;
+}
+
 bool valid_name(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -663,7 +693,8 @@ Diagnostic parse_error_diagnostic(const Ctx& ctx, const std::string& text, const
 // ---- the whole target ------------------------------------------------------------------------------------------
 
 const std::vector<std::string> kTopKeys = {"schema", "name",    "description", "sources", "clock_hz",
-                                           "cores",  "memories", "dma",        "kernels", "energy"};
+                                           "cores",  "memories", "dma",        "kernels", "executor",
+                                           "energy"};
 
 Expected<Target> parse_root(const Ctx& ctx, const json& root) {
   if (!root.is_object())
@@ -772,6 +803,10 @@ Expected<Target> parse_root(const Ctx& ctx, const json& root) {
   {
     DORY_TRY(Obj ko, top.object("kernels"));
     DORY_TRY_STATUS(parse_kernels(ko, t.kernels));
+  }
+  if (top.has("executor")) {  // optional: a runtime with no executor cost beside its kernels and DMA commands
+    DORY_TRY(Obj xo, top.object("executor"));
+    DORY_TRY(t.executor, parse_executor(xo));
   }
   {
     DORY_TRY(Obj eo, top.object("energy"));
@@ -891,6 +926,9 @@ std::string target_to_json(const Target& t) {
                              {"call_cycles", k.mac.call_cycles},
                              {"row_cycles", k.mac.row_cycles},
                              {"im2col_cycles_per_byte", k.mac.im2col_cycles_per_byte},
+                             {"pixel_cycles", k.mac.pixel_cycles},
+                             {"output_cycles", k.mac.output_cycles},
+                             {"output_cycles_wide", k.mac.output_cycles_wide},
                              {"split", work_split_name(k.mac.split)}});
       else
         list.push_back(ojson{{"impl", k.name()},
@@ -921,6 +959,7 @@ std::string target_to_json(const Target& t) {
             {"setup_cycles", e.setup_cycles},
             {"row_cycles", e.row_cycles},
             {"issue_cycles", e.issue_cycles},
+            {"transfer_cycles", e.transfer_cycles},
             {"max_outstanding", e.max_outstanding},
             {"max_dims", e.max_dims},
             {"max_row_bytes", e.max_row_bytes},
@@ -931,6 +970,7 @@ std::string target_to_json(const Target& t) {
     j["dma"].push_back(std::move(d));
   }
   for (KernelFamily f : kAllKernelFamilies) j["kernels"][kernel_family_name(f)] = family(f, t.kernels.family(f));
+  j["executor"] = ojson{{"layer_cycles", t.executor.layer_cycles}, {"tile_cycles", t.executor.tile_cycles}};
   j["energy"] = ojson{{"core_active_pj_per_cycle", t.energy.core_active_pj_per_cycle},
                       {"cluster_idle_pj_per_cycle", t.energy.cluster_idle_pj_per_cycle},
                       {"l1_pj_per_byte", t.energy.l1_pj_per_byte},

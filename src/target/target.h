@@ -63,6 +63,8 @@ struct DmaEngine {
   double setup_cycles = 0;                       // fixed latency per transfer (>= 0)
   double row_cycles = 0;                         // extra engine cycles per row of a multi-row transfer (>= 0)
   double issue_cycles = 0;                       // core cycles to push one command (>= 0)
+  double transfer_cycles = 0;  // core cycles of software per transfer before its first command: the runtime
+                               // building the job (extents, descriptor, validation) (>= 0; default 0)
   int64_t max_outstanding = 1;  // transfers in flight (issued, not yet waited for) before issuing blocks (>= 1)
   int64_t max_dims = 1;         // dimensions of the strided access pattern: 1 contiguous, 2 rows, 3 planes
   int64_t max_row_bytes = 1;    // bytes in one row (one contiguous burst); a 1-D transfer is one row (>= 1)
@@ -112,6 +114,9 @@ struct MacKernelParams {
   double call_cycles = 0;         // fixed cost of one kernel call on one tile: fork/join, setup (>= 0)
   double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
   double im2col_cycles_per_byte = 0;  // building the im2col buffer, per byte built (>= 0; 0: no im2col)
+  double pixel_cycles = 0;        // per output pixel of the busiest core: window setup, im2col pointers (>= 0)
+  double output_cycles = 0;       // per output value of the busiest core: requantization, store (>= 0)
+  double output_cycles_wide = 0;  // the same when the layer's requantization is 64-bit (Requant::wide) (>= 0)
   WorkSplit split = WorkSplit::Rows;
   bool operator==(const MacKernelParams&) const = default;
 };
@@ -124,6 +129,16 @@ struct ElementwiseKernelParams {
   double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
   WorkSplit split = WorkSplit::Rows;
   bool operator==(const ElementwiseKernelParams&) const = default;
+};
+
+// What the runtime's layer executor costs beside the kernels and the DMA commands (docs/targets.md "Executor"):
+// per layer (entering and leaving it: the descriptor, the fork of the cluster) and per tile (the tile's loop
+// bookkeeping on the issuing core, the barriers around the kernel call). Counted by the layer model (the
+// tiled modes), not by L1-resident or L2-direct execution (one kernel call on data in place).
+struct ExecutorParams {
+  double layer_cycles = 0;  // per tiled layer (>= 0)
+  double tile_cycles = 0;   // per tile (>= 0)
+  bool operator==(const ExecutorParams&) const = default;
 };
 
 // One registry kernel a target uses, with what it costs on this target (docs/targets.md "Kernels").
@@ -176,6 +191,7 @@ struct Target {
   std::optional<MemorySpec> l3;
   std::vector<DmaEngine> dma;
   KernelParams kernels;
+  ExecutorParams executor;
   EnergyParams energy;
 
   bool has(MemLevel level) const { return level != MemLevel::L3 || l3.has_value(); }

@@ -55,6 +55,9 @@ KernelCall whole_layer_call(const LayerGeometry& g) {
   k.c_in = g.c_in;
   k.kh = g.kh;
   k.kw = g.kw;
+  k.wide_requant = g.wide_requant;
+  k.stride_h = g.stride_h;
+  k.stride_w = g.stride_w;
   return k;
 }
 
@@ -77,13 +80,11 @@ double plan_active_core_cycles(const Target& target, const TilePlan& plan) {
   double sum = 0;
   for (int64_t i = 0; i < n.total(); ++i) {
     const TileExtent e = tile_extent(g, plan.shape, tile_index(n, i));
-    KernelCall k;
+    KernelCall k = whole_layer_call(g);  // the layer's window, strides and requantization; the tile's extents
     k.c_out = e.c_out.size();
     k.h_out = e.h_out.size();
     k.w_out = e.w_out.size();
     k.c_in = e.c_in.size();
-    k.kh = g.kh;
-    k.kw = g.kw;
     sum += core_cycles_sum(one_core, target.cores, g.kernel(target), k);
   }
   return sum;

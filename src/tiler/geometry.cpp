@@ -112,6 +112,7 @@ Expected<LayerGeometry> layer_geometry(const Graph& graph, const Layer& l) {
     g.cin_tileable = !g.channels_tied;
     g.bias_bytes_per_cout = 4;
     g.requant_bytes_per_cout = requant_bytes(c->requant);
+    g.wide_requant = c->requant && c->requant->wide;
   } else if (const auto* fc = l.as<FullyConnected>()) {
     g.family = KernelFamily::Fc;
     g.c_in = in.elements();
@@ -119,6 +120,7 @@ Expected<LayerGeometry> layer_geometry(const Graph& graph, const Layer& l) {
     g.cin_tileable = true;
     g.bias_bytes_per_cout = 4;
     g.requant_bytes_per_cout = requant_bytes(fc->requant);
+    g.wide_requant = fc->requant && fc->requant->wide;
   } else if (const auto* mp = l.as<MaxPool>()) {
     DORY_TRY_STATUS(feature_maps());
     set_window(g, mp->win);

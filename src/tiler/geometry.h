@@ -47,6 +47,7 @@ struct LayerGeometry {
 
   int64_t bias_bytes_per_cout = 0;     // 4 for MAC families, else 0
   int64_t requant_bytes_per_cout = 0;  // per-channel requant parameters (0 when per-tensor or none)
+  bool wide_requant = false;           // a MAC layer whose requantization is 64-bit (its kernels' output cost)
 
   // Where the maps live in L2: channels per stored pixel (the HWC pixel stride, in elements) and the first
   // channel. Normally c_in / c_out and 0; a map that is an input of a Concat lives in its channel slice of the

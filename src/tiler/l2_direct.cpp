@@ -33,7 +33,7 @@ CoreTraffic core_traffic(const Target& target, const LayerGeometry& g, const Ker
     const double macs_per_output = g.family == KernelFamily::Depthwise ? window : window * s.c_in;
     const double eff = blocks * cb * pb * macs_per_output;
     const double weight_loads = eff / (4 * pb);
-    const double input_loads = (m.im2col_cycles_per_byte > 0 && scratch == L2Scratch::L1)
+    const double input_loads = (g.family == KernelFamily::Conv && scratch == L2Scratch::L1)
                                    ? p * window * static_cast<double>(s.c_in) * in_bytes / 4
                                    : eff * in_bytes / (4 * cb);
     const double epilogue_loads =

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "tiler/core_shares.h"
+
 namespace dory {
 
 namespace {
@@ -30,13 +32,11 @@ struct BatchAcc {
 };
 
 KernelCall call_of(const LayerGeometry& g, int64_t co, int64_t h, int64_t w, int64_t ci) {
-  KernelCall k;
+  KernelCall k = whole_layer_call(g);
   k.c_out = co;
   k.h_out = h;
   k.w_out = w;
   k.c_in = ci;
-  k.kh = g.kh;
-  k.kw = g.kw;
   return k;
 }
 
@@ -64,6 +64,7 @@ LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const 
     for (const auto& x : a.costs) {
       c.dma_bytes += x.bytes;
       c.dma_commands += x.commands;
+      c.dma_transfers += x.commands > 0 ? 1 : 0;
       c.dma_busy_cycles += x.busy_cycles;
     }
   };
@@ -100,13 +101,16 @@ LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const 
       ld0.costs.push_back(cost_of(t));
       xs.push_back({t, 0});
     }
-    record(xs, ld0, 0, 0);
+    record(xs, ld0, target.executor.layer_cycles, 0);
     const DmaBatchTime t0 = ld0.time(eng);
     c.prologue_cycles = t0.done_cycles;
     c.issue_cycles += t0.core_cycles;
     account(ld0);
   }
-  total = c.prologue_cycles;
+  // The executor: its per-layer cost first, its per-tile cost on the cores beside each kernel call.
+  const double XT = target.executor.tile_cycles;
+  c.executor_cycles = target.executor.layer_cycles + XT * static_cast<double>(N);
+  total = target.executor.layer_cycles + c.prologue_cycles;
   for (int64_t i = 0; i < N; ++i) {
     const TileExtent e = tile_extent(g, s, tile_index(n, i));
     const double K = kernel_cycles(target, g.kernel(target),
@@ -137,10 +141,10 @@ LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const 
       ce.kind = TimelineEvent::Compute;
       ce.tile = i;
       ce.start_cycles = total + to.core_cycles;
-      ce.end_cycles = ce.start_cycles + K;
+      ce.end_cycles = ce.start_cycles + (K + XT);
       events->push_back(ce);
     }
-    const double z0 = total + std::max(to.core_cycles + K, to.done_cycles);
+    const double z0 = total + std::max(to.core_cycles + (K + XT), to.done_cycles);
     record(zx, Z, z0, i);
     total = z0 + tz.done_cycles;
     c.issue_cycles += to.core_cycles + tz.core_cycles;
@@ -192,7 +196,7 @@ namespace {
 struct SlotTime {
   double o_done = 0, o_core = 0, z_done = 0, z_core = 0;
   double busy = 0;
-  int64_t bytes = 0, commands = 0;
+  int64_t bytes = 0, commands = 0, transfers = 0;
 };
 
 struct SlotMemo {
@@ -324,7 +328,9 @@ struct ShapeModel::Impl {
       c.issue_cycles += t.core_cycles;
       account(c, ld);
     }
-    double total = c.prologue_cycles;
+    const double XT = target_.executor.tile_cycles;
+    c.executor_cycles = target_.executor.layer_cycles;
+    double total = target_.executor.layer_cycles + c.prologue_cycles;
     const int64_t n_ot = n_.c_out * n_.h * n_.w;
     int64_t co = 0, h = 0, w = 0;
     for (int64_t ot = 0; ot < n_ot; ++ot) {
@@ -368,13 +374,15 @@ struct ShapeModel::Impl {
         const double K = K_[coc][hc][wc][cls(ci, nci_)];
         const double m = static_cast<double>(mult);
         // (two additions, always in this order, so that equal schedules give bit-identical totals)
-        total += m * std::max(t.o_core + K, t.o_done);
+        total += m * std::max(t.o_core + (K + XT), t.o_done);
         total += m * t.z_done;
         c.compute_cycles += m * K;
         c.issue_cycles += m * (t.o_core + t.z_core);
         c.dma_busy_cycles += m * t.busy;
         c.dma_bytes += mult * t.bytes;
         c.dma_commands += mult * t.commands;
+        c.dma_transfers += mult * t.transfers;
+        c.executor_cycles += m * XT;
       };
       auto inner = [&](int64_t ci_next) {  // loads of tile (co, h, w, ci_next) within this output tile
         return std::array<int, 3>{input_changes_ ? in_id(co, h, w, ci_next) : 0, 1 + wid(coc, cls(ci_next, nci_)),
@@ -487,7 +495,10 @@ struct ShapeModel::Impl {
     // Every transfer's engine time, at least.
     double busy_all = in.busy + wt.busy + so.busy;
     for (size_t k = 0; k < ld.n; ++k) busy_all += ld.v[k]->busy_cycles;
-    const double dma_bound = busy_all + c + su;
+    // The executor's costs are part of every schedule (before the prologue, beside every tile's kernel).
+    const double XL = target_.executor.layer_cycles;
+    sum_k += XL + target_.executor.tile_cycles * static_cast<double>(n_.total());
+    const double dma_bound = XL + busy_all + c + su;
     std::array<double, 8> lb{};
     for (int bits = 0; bits < 8; ++bits) {
       const Buffering b = Buffering::from_bits(bits);
@@ -602,6 +613,7 @@ struct ShapeModel::Impl {
     for (size_t k = 0; k < v.n; ++k) {
       c.dma_bytes += v.v[k]->bytes;
       c.dma_commands += v.v[k]->commands;
+      c.dma_transfers += v.v[k]->commands > 0 ? 1 : 0;
       c.dma_busy_cycles += v.v[k]->busy_cycles;
     }
   }
@@ -641,6 +653,7 @@ struct ShapeModel::Impl {
         t.busy += v->v[k]->busy_cycles;
         t.bytes += v->v[k]->bytes;
         t.commands += v->v[k]->commands;
+        t.transfers += v->v[k]->commands > 0 ? 1 : 0;
       }
     if (++m.used > SlotMemo::kSize / 2) {  // keep the table sparse: start over (it is only a cache)
       if (++m.gen == 0) {

@@ -8,13 +8,14 @@
 //   prologue        T(LD_0)
 //   slot i          O_i = [ST_{i-1} if output DB] ++ [the parts of LD_{i+1} going to double-buffered buffers]
 //                   Z_i = [the parts of LD_{i+1} going to single-buffered buffers] ++ [ST_i if output not DB]
-//                   C_i = P(O_i) + K_i        (the cores push O_i, then compute tile i)
+//                   C_i = P(O_i) + K_i + X_t  (the cores push O_i, then compute tile i; X_t: the executor's
+//                                              per-tile cost, Target::executor.tile_cycles)
 //                   slot_i = max(C_i, T(O_i)) + T(Z_i)
 //                   (a transfer into a single buffer waits for the compute that uses it; a single output buffer
 //                   must be stored before the next tile overwrites it)
 //   epilogue        T(ST_{n-1}) if output DB (else it is in Z_{n-1})
-//   total           = prologue + sum_i slot_i + epilogue
-// ST_{-1} and LD_n are empty. A one-tile layer costs T(LD_0) + K_0 + T(ST_0).
+//   total           = X_l + prologue + sum_i slot_i + epilogue   (X_l: executor.layer_cycles)
+// ST_{-1} and LD_n are empty. A one-tile layer costs X_l + T(LD_0) + K_0 + X_t + T(ST_0).
 //
 // l1_resident_cycles: the same layer with all data already in L1: one kernel call on the whole layer.
 #pragma once
@@ -42,11 +43,13 @@ struct LayerCost {
   double epilogue_cycles = 0;
   int64_t dma_bytes = 0;          // bytes moved L2->L1 and L1->L2
   int64_t dma_commands = 0;
+  int64_t dma_transfers = 0;      // transfers (one job each; a transfer is one or more commands)
+  double executor_cycles = 0;     // the executor's layer and tile costs (X_l + tiles * X_t)
   int64_t tiles = 0;
   double l1_resident_cycles = 0;  // one kernel call on the whole layer, data in L1
 
-  // Cycles the cores neither compute nor push commands: waiting for DMA.
-  double stall_cycles() const { return total_cycles - compute_cycles - issue_cycles; }
+  // Cycles the cores neither compute, push commands nor run the executor's bookkeeping: waiting for DMA.
+  double stall_cycles() const { return total_cycles - compute_cycles - issue_cycles - executor_cycles; }
   // total / l1_resident - 1 (0.04 = 4 % slower than L1-resident).
   double overhead_vs_l1() const { return l1_resident_cycles > 0 ? total_cycles / l1_resident_cycles - 1 : 0; }
 };

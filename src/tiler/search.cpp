@@ -137,11 +137,13 @@ class Search {
     const int64_t cols = covered(W_, g_.stride_w, g_.kw, g_.pad.left, g_.w_in);
     input_read_bytes_ = 0;
     for (int eb : g_.in_elem_bytes) input_read_bytes_ += rows * cols * Ci_ * eb;
-    kernel_bound_.emplace(t_, g_.kernel(t_), KernelCall{C_, H_, W_, Ci_, g_.kh, g_.kw}, tied_);
+    kernel_bound_.emplace(t_, g_.kernel(t_), KernelCall{C_, H_, W_, Ci_, g_.kh, g_.kw, g_.stride_h, g_.stride_w, g_.wide_requant}, tied_);
     bw_load_ = eng_.bandwidth(MemLevel::L2, MemLevel::L1);
     bw_store_ = eng_.bandwidth(MemLevel::L1, MemLevel::L2);
-    fixed_ = eng_.issue_cycles + eng_.setup_cycles;
+    // (a transfer's software cost precedes its first command)
+    fixed_ = eng_.transfer_cycles + eng_.issue_cycles + eng_.setup_cycles;
     issue_ = eng_.issue_cycles;
+    transfer_ = eng_.transfer_cycles;
   }
 
   // A lower bound of the modeled cycles of every shape in the box with every buffering (docs/cost-model.md).
@@ -150,7 +152,9 @@ class Search {
     const int64_t n_ci = tied_ ? 1 : ceil_div(Ci_, b.ci_hi);
     // Kernel cycles: the cost model's bound (target/cost_model.h), beside the formula it bounds.
     const double compute =
-        kernel_bound_->min_total_cycles({b.co_lo, b.co_hi, b.h_lo, b.h_hi, b.w_lo, b.w_hi, b.ci_lo, b.ci_hi});
+        kernel_bound_->min_total_cycles({b.co_lo, b.co_hi, b.h_lo, b.h_hi, b.w_lo, b.w_hi, b.ci_lo, b.ci_hi}) +
+        t_.executor.layer_cycles +
+        t_.executor.tile_cycles * static_cast<double>(n_co * n_h * n_w * n_ci);
     // Prologue: the first tile's loads at the box's smallest corner; epilogue: at least one byte stored.
     const int64_t rows0 = axis_window(0, std::min(b.h_lo, H_), g_.stride_h, g_.kh, g_.pad.top, g_.h_in).in.size();
     const int64_t cols0 = axis_window(0, std::min(b.w_lo, W_), g_.stride_w, g_.kw, g_.pad.left, g_.w_in).in.size();
@@ -166,7 +170,7 @@ class Search {
     const double loads = static_cast<double>(g_.weight_bytes()) * (weights_reloaded ? n_h * n_w : 1) +
                          static_cast<double>(C_ * (g_.bias_bytes_per_cout + g_.requant_bytes_per_cout)) +
                          static_cast<double>(input_read_bytes_) * (input_reloaded ? n_co : 1);
-    const double dma = fixed_ + loads / bw_load_ + static_cast<double>(g_.output_bytes()) / bw_store_;
+    const double dma = t_.executor.layer_cycles + fixed_ + loads / bw_load_ + static_cast<double>(g_.output_bytes()) / bw_store_;
     // Every load and store after the first tile is at least one command pushed by a core.
     const int64_t tiles = n_co * n_h * n_w * n_ci, out_tiles = n_co * n_h * n_w;
     const bool input_every_step = tied_ ? tiles > 1 : input_reloaded;
@@ -175,7 +179,8 @@ class Search {
     else if (g_.weight_bytes_per_cout(1) > 0) commands += n_co - 1;
     if (g_.bias_bytes_per_cout > 0) commands += n_co - 1;
     if (g_.requant_bytes_per_cout > 0) commands += n_co - 1;
-    return std::max(pipeline + issue_ * static_cast<double>(commands), dma);
+    // (each counted item is a transfer of its own: its software cost and at least one command)
+    return std::max(pipeline + (transfer_ + issue_) * static_cast<double>(commands), dma);
   }
 
   bool prune_min(double bound) const {
@@ -377,10 +382,13 @@ class Search {
             const int64_t m = counts[0][a] * counts[1][b] * counts[2][c];
             if (m == 0) continue;
             const CinAffine k =
-                kernel_cycles_in_c_in(t_, g_.kernel(t_), {sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw});
+                kernel_cycles_in_c_in(t_, g_.kernel(t_),
+                                      {sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw, g_.stride_h, g_.stride_w,
+                                       g_.wide_requant});
             A += static_cast<double>(m) * k.a * static_cast<double>(Ci_);
-            B += static_cast<double>(m) * k.b;
+            B += static_cast<double>(m) * (k.b + t_.executor.tile_cycles);  // every call: the executor's tile cost
           }
+      A += t_.executor.layer_cycles;
     }
     // The last tile's store, and the commands every load and store after the first tile needs at least: with
     // n_ci >= 2 every tile loads its input boxes and weights with c_in < C_in channels, and a transfer of c
@@ -717,7 +725,7 @@ class Search {
   // bound data (model)
   std::optional<KernelCyclesBound> kernel_bound_;
   int64_t input_read_bytes_ = 0;
-  double bw_load_ = 1, bw_store_ = 1, fixed_ = 0, issue_ = 0;
+  double bw_load_ = 1, bw_store_ = 1, fixed_ = 0, issue_ = 0, transfer_ = 0;
   std::vector<std::pair<int64_t, int64_t>> rows_, cols_;  // scratch of search_cin
   std::optional<ShapeModel> scratch_;                      // the model being evaluated, reused
 };

@@ -32,6 +32,77 @@ TEST(TilerCostModel, DepthwiseFcPoolAndAddFollowTheirFormulas) {
   EXPECT_DOUBLE_EQ(kernel_cycles(gap8(), test::kernel_of(gap8(), KernelOp::Add), {24, 3, 5, 24, 1, 1}), 960 + 150 + 20);
 }
 
+TEST(TilerCostModel, PixelAndOutputTermsAndTheWideRequantization) {
+  // The conv case above (busiest core: 1 row of 10 pixels, 8 channels: 80 outputs) with 2.5 cycles per pixel and
+  // 4 per output (32-bit requantization) or 9 per output (64-bit): 3900 + 25 + 320, or 3900 + 25 + 720.
+  Target t = gap8();
+  test::for_each_kernel(t, KernelFamily::Conv, [](KernelImpl& k) {
+    k.mac.pixel_cycles = 2.5;
+    k.mac.output_cycles = 4;
+    k.mac.output_cycles_wide = 9;
+  });
+  const KernelImpl& conv = test::kernel_of(t, KernelOp::Conv);
+  KernelCall call{8, 4, 10, 8, 3, 3};
+  EXPECT_DOUBLE_EQ(kernel_cycles(t, conv, call), 3900 + 25 + 320);
+  call.wide_requant = true;
+  EXPECT_DOUBLE_EQ(kernel_cycles(t, conv, call), 3900 + 25 + 720);
+  // The terms are what the busiest core does, each the multiplier of one parameter.
+  const KernelTerms k = kernel_terms(t, conv, call);
+  EXPECT_DOUBLE_EQ(k.calls, 1);
+  EXPECT_DOUBLE_EQ(k.work, 5760);
+  EXPECT_DOUBLE_EQ(k.loops, 1);
+  EXPECT_DOUBLE_EQ(k.im2col_bytes, 720);
+  EXPECT_DOUBLE_EQ(k.pixels, 10);
+  EXPECT_DOUBLE_EQ(k.outputs, 0);
+  EXPECT_DOUBLE_EQ(k.outputs_wide, 80);
+  EXPECT_DOUBLE_EQ(kernel_cycles_of(conv, k), 3900 + 25 + 720);
+  // Depthwise, channels split (3 channels x 30 pixels of the busiest core): 90 outputs, 30 pixels.
+  test::for_each_kernel(t, KernelFamily::Depthwise, [](KernelImpl& d) {
+    d.mac.pixel_cycles = 1;
+    d.mac.output_cycles = 2;
+  });
+  EXPECT_DOUBLE_EQ(kernel_cycles(t, test::kernel_of(t, KernelOp::Depthwise), {20, 5, 6, 20, 3, 3}),
+                   2025 + 300 + 120 + 30 + 180);
+  // Its channel-major planes, 0.5 cycles per byte: 3 channels of (5-1)*1+3 = 7 rows x (6-1)*1+3 = 8 columns
+  // (168 B), or with stride 2, 11 x 13 (429 B).
+  test::for_each_kernel(t, KernelFamily::Depthwise, [](KernelImpl& d) { d.mac.im2col_cycles_per_byte = 0.5; });
+  KernelCall dw{20, 5, 6, 20, 3, 3};
+  EXPECT_DOUBLE_EQ(kernel_terms(t, test::kernel_of(t, KernelOp::Depthwise), dw).im2col_bytes, 168);
+  dw.stride_h = dw.stride_w = 2;
+  EXPECT_DOUBLE_EQ(kernel_cycles(t, test::kernel_of(t, KernelOp::Depthwise), dw),
+                   2025 + 300 + 120 + 30 + 180 + 214.5);
+}
+
+TEST(TilerCostModel, ATransfersSoftwareCostPrecedesItsFirstCommand) {
+  // gap8's engine (issue 9, setup 20, 8 B/cycle) with 100 cycles of software per transfer. Two transfers: one of
+  // one command (400 B, busy 50), one of zero bytes (no job, no cost), then one 2-D command of 2 rows of 40 B
+  // (busy 10): p = 100 + 9 = 109, e = 109 + 20 + 50 = 179; p = 109 + 100 + 9 = 218,
+  // e = max(218 + 20, 179) + 10 = 248.
+  DmaEngine e = l1_l2_engine(gap8());
+  e.transfer_cycles = 100;
+  e.row_cycles = 0;
+  const DmaTransferCost a = dma_transfer_cost(e, DmaDirection::Load, DmaPattern{400});
+  const DmaTransferCost none = dma_transfer_cost(e, DmaDirection::Load, DmaPattern{0});
+  const DmaTransferCost b = dma_transfer_cost(e, DmaDirection::Load, DmaPattern{40, 2, 100});
+  ASSERT_EQ(b.commands, 1);
+  const DmaTransferCost* batch[] = {&a, &none, &b};
+  const DmaBatchTime t = dma_batch_time(e, batch);
+  EXPECT_DOUBLE_EQ(t.done_cycles, 248);
+  EXPECT_DOUBLE_EQ(t.core_cycles, 218);
+  EXPECT_EQ(t.commands, 2);
+  EXPECT_EQ(t.transfers, 2);
+  // With 10 cycles per transfer through the full-queue path (one command in flight): p = 19, e = 89; the second
+  // push waits for the first's data, max(19 + 10, 89) + 9 = 98, e = max(98 + 20, 89) + 10 = 128 (without the
+  // queue limit: p = 38, e = max(58, 89) + 10 = 99).
+  e.transfer_cycles = 10;
+  EXPECT_DOUBLE_EQ(dma_batch_time(e, batch).core_cycles, 38);
+  EXPECT_DOUBLE_EQ(dma_batch_time(e, batch).done_cycles, 99);
+  e.max_outstanding = 1;
+  const DmaBatchTime q = dma_batch_time(e, batch);
+  EXPECT_DOUBLE_EQ(q.core_cycles, 98);
+  EXPECT_DOUBLE_EQ(q.done_cycles, 128);
+}
+
 TEST(TilerCostModel, PatternsMergeContiguousDimensions) {
   // An HWC box of all 16 channels and all 10 columns of 3 rows is one contiguous block.
   EXPECT_EQ(canonical_pattern({16, 10, 16, 3, 160}), (DmaPattern{480, 1, 0, 1, 0}));

@@ -104,6 +104,23 @@ TEST(TilerModel, AHandComputedTwoTileScheduleDoubleBuffered) {
   EXPECT_DOUBLE_EQ(c.l1_resident_cycles, 448);
 }
 
+TEST(TilerModel, TheExecutorCostsALayerAndEveryTileOnTheCores) {
+  // The double-buffered schedule above with the executor's 500 cycles per layer and 60 per tile: the layer's
+  // cost first, then each tile's beside its kernel call (slot 0: max(18 + 374 + 60, 97) = 452; slot 1:
+  // max(9 + 374 + 60, 30) = 443).
+  Target t = fc_target();
+  t.executor.layer_cycles = 500;
+  t.executor.tile_cycles = 60;
+  const LayerCost c = model_layer(t, small_fc(), {8, 1, 1, 64}, Buffering::all());
+  EXPECT_DOUBLE_EQ(c.total_cycles, 500 + 106 + 452 + 443 + 30);
+  EXPECT_DOUBLE_EQ(c.executor_cycles, 500 + 2 * 60);
+  EXPECT_DOUBLE_EQ(c.compute_cycles, 2 * 374);
+  EXPECT_EQ(c.dma_transfers, 7);
+  EXPECT_DOUBLE_EQ(c.stall_cycles(), c.total_cycles - 2 * 374 - c.issue_cycles - 620);
+  // L1-resident is one kernel call on data in place: no executor.
+  EXPECT_DOUBLE_EQ(c.l1_resident_cycles, 448);
+}
+
 TEST(TilerModel, AHandComputedTwoTileScheduleSingleBuffered) {
   const Target& t = fc_target();
   const LayerCost c = model_layer(t, small_fc(), {8, 1, 1, 64}, Buffering::none());

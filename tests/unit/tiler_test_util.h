@@ -78,7 +78,14 @@ inline Target awkward_target() {
       k.mac.channel_block = 3;
       k.mac.pixel_block = 2;
       k.mac.im2col_cycles_per_byte = 0.25;
+      k.mac.pixel_cycles = 3;
+      k.mac.output_cycles = 1.5;
+      k.mac.output_cycles_wide = 4;
     });
+  // the executor's and the transfers' software costs (every term of the model non-zero somewhere)
+  t.executor.layer_cycles = 70;
+  t.executor.tile_cycles = 25;
+  e.transfer_cycles = 13;
   set_split(t, KernelFamily::Conv, WorkSplit::Channels);
   set_split(t, KernelFamily::Fc, WorkSplit::Rows);
   set_split(t, KernelFamily::Pool, WorkSplit::Channels);
@@ -154,6 +161,7 @@ inline LayerGeometry random_geometry(std::mt19937_64& rng, KernelFamily family, 
   g.bias_bytes_per_cout = is_mac_family(family) ? 4 : 0;
   const int64_t rq[] = {0, 4, 8, 16};
   g.requant_bytes_per_cout = family == KernelFamily::Add && g.num_inputs() > 1 ? 0 : rq[uni(0, 3)];
+  g.wide_requant = is_mac_family(family) && g.requant_bytes_per_cout >= 8;  // 8 or 16: 64-bit vectors (no draw)
   // Sometimes the maps are channel slices of concatenations (strided pixels in L2).
   if (!fc && uni(0, 3) == 0) {
     g.out_pixel_channels = g.c_out + uni(1, 4);
