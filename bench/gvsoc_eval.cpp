@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "codegen/host_run.h"
+#include "bench_networks.h"
 #include "eval/execute.h"
 #include "eval/model_error.h"
 #include "onnx/frontend.h"
@@ -37,29 +38,7 @@ namespace {
 
 using namespace dory;
 
-struct Network {
-  std::string name, label, command_path;
-  Graph graph;
-};
-
-Expected<Network> load(const std::string& name) {
-  Network n;
-  n.name = name;
-  if (name == "fmnist" || name == "cifar10") {
-    n.command_path = name == "fmnist" ? "models/fmnist/fmnist_int.onnx" : "models/cifar10/cifar10_cnn.onnx";
-    n.label = std::filesystem::path(n.command_path).filename().string();
-    DORY_TRY(n.graph, import_onnx(std::string(DORY_SOURCE_DIR) + "/" + n.command_path, {}));
-  } else if (name == "resnet8") {
-    n.command_path = "resnet8.onnx";  // dory netgen resnet8 -o resnet8.onnx
-    n.label = "resnet8.onnx";
-    DORY_TRY(n.graph, import_onnx_bytes(make_resnet8_onnx({}), "resnet8.onnx"));
-  } else {
-    n.command_path = name;
-    n.label = std::filesystem::path(name).filename().string();
-    DORY_TRY(n.graph, import_onnx(name, {}));
-  }
-  return n;
-}
+using bench::Network;
 
 std::string pct(double f) { return fmt::format("{:+.1f}%", 100 * f); }
 std::string cyc(double c) { return format_bytes_grouped(static_cast<int64_t>(std::llround(c))); }
@@ -183,7 +162,7 @@ int run(int argc, char** argv) {
   }
   int failures = 0;
   for (const std::string& name : names) {
-    auto net = load(name);
+    auto net = bench::load_network(name);
     if (!net) {
       std::fprintf(stderr, "%s\n", net.error().str().c_str());
       return 1;

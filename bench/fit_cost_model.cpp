@@ -1,0 +1,543 @@
+// The calibration of a target's cost model to GVSoC (issue 14, "Calibrated model"): a documented, reproducible
+// fit of the kernel, executor and transfer terms to executed cycles, not hand tuning.
+//
+// What runs: every network at every L1 budget is evaluated with the target as it is (its tilings), deployed on
+// PULP-open and executed under GVSoC in the L1-resident, L2-direct and DORY-model modes, the latter with the
+// executor's cycle split (dory eval --platform gvsoc; every layer checked bit for bit). The budgets give every
+// layer several tilings, so that the same kernel is measured on many tile shapes.
+//
+// What is fitted, by non-negative least squares on relative errors (each row divided by its measured cycles, so
+// that the fit minimizes what the CI gate bounds: the percentage error per layer):
+//   kernels     per registry kernel that ran, its MacKernelParams / ElementwiseKernelParams (call, work, loop,
+//               im2col, pixel and output terms) to the kernel's cycles: the L1-resident layer time (one call on
+//               the whole layer, or the sum of its tiles when it does not fit L1) and core 0's computing time in
+//               the tiled run (the split's "compute", summed over the plan's tiles). The rows' features are
+//               kernel_terms (target/cost_model.h) of exactly the calls that ran: the terms the model computes with.
+//   executor    Target::executor.layer_cycles and tile_cycles to core 0's bookkeeping and barrier time of every
+//               tiled layer (the split's "other" + "barrier"), against 1 and the plan's tiles;
+//   transfers   the L1-L2 engine's transfer_cycles to core 0's DMA issue time (the split's "dma_issue"), against
+//               the plan's transfers, with the engine's issue_cycles per command (the measured hardware push)
+//               kept.
+// The L2-direct model is not fitted (it is the kernel terms plus the L2 latency of every load: a check of both).
+//
+// Output: the fitted parameters as the target file's JSON fields (to paste into targets/NAME.json, whose
+// "sources" cite this program and its command), then the model's per-layer error with the fitted parameters on
+// every run, per mode: mean absolute and worst, the numbers CI's gate (dory eval --max-model-error) checks.
+//
+//   fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... [--l1 B,B,...] [--target T]
+//                  [--cache DIR]
+// Defaults: the four networks of issue 14, pulp-open, L1 budgets 8k, 16k, 24k and the target's usable L1 (small
+// budgets make small tiles: the per-call terms). --cache DIR
+// keeps each run's measurements (DIR/NETWORK-L1.json: the plans that ran and their cycles) and reuses them, so a
+// refit after a change of the fitting itself needs no GVSoC; delete the directory after a runtime change. Needs
+// GVSOC_INSTALL and the RISC-V toolchain (scripts/install-deps.sh --riscv --gvsoc).
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench_networks.h"
+#include "eval/execute.h"
+#include "target/cost_model.h"
+#include "tiler/core_shares.h"
+#include "tiler/l2_direct.h"
+#include "tiler/layer_model.h"
+#include "tiler/tile.h"
+#include "util/byte_size.h"
+
+namespace {
+
+using namespace dory;
+using json = nlohmann::json;
+
+// ---- non-negative least squares (Lawson & Hanson, "Solving Least Squares Problems", 1974, ch. 23) ----
+// Written here rather than taken from a library: Debian's candidates (Eigen has no NNLS in its stable modules,
+// GSL and SciPy are not dependencies of dory) would add a dependency for forty lines; the problems are tiny
+// (at most 7 unknowns, a few hundred rows).
+
+// Least squares on the columns in `use` (others 0), by the normal equations with partial pivoting; the columns
+// are scaled to unit norm first.
+std::vector<double> least_squares(const std::vector<std::vector<double>>& A, const std::vector<double>& b,
+                                  const std::vector<bool>& use) {
+  const size_t n = use.size();
+  std::vector<size_t> cols;
+  for (size_t j = 0; j < n; ++j)
+    if (use[j]) cols.push_back(j);
+  const size_t k = cols.size();
+  std::vector<double> z(n, 0.0);
+  if (k == 0) return z;
+  std::vector<double> scale(k, 0.0);
+  for (size_t a = 0; a < k; ++a) {
+    for (const auto& row : A) scale[a] += row[cols[a]] * row[cols[a]];
+    scale[a] = scale[a] > 0 ? std::sqrt(scale[a]) : 1.0;
+  }
+  std::vector<std::vector<double>> M(k, std::vector<double>(k + 1, 0.0));
+  for (size_t r = 0; r < A.size(); ++r)
+    for (size_t a = 0; a < k; ++a) {
+      const double xa = A[r][cols[a]] / scale[a];
+      for (size_t c = 0; c < k; ++c) M[a][c] += xa * A[r][cols[c]] / scale[c];
+      M[a][k] += xa * b[r];
+    }
+  for (size_t a = 0; a < k; ++a) M[a][a] += 1e-12;  // a collinear pair still solves
+  for (size_t p = 0; p < k; ++p) {
+    size_t piv = p;
+    for (size_t r = p + 1; r < k; ++r)
+      if (std::abs(M[r][p]) > std::abs(M[piv][p])) piv = r;
+    std::swap(M[p], M[piv]);
+    for (size_t r = 0; r < k; ++r) {
+      if (r == p || M[p][p] == 0) continue;
+      const double f = M[r][p] / M[p][p];
+      for (size_t c = p; c <= k; ++c) M[r][c] -= f * M[p][c];
+    }
+  }
+  for (size_t a = 0; a < k; ++a) z[cols[a]] = M[a][a] != 0 ? M[a][k] / M[a][a] / scale[a] : 0.0;
+  return z;
+}
+
+std::vector<double> nnls(const std::vector<std::vector<double>>& A, const std::vector<double>& b) {
+  const size_t n = A.empty() ? 0 : A[0].size();
+  std::vector<double> x(n, 0.0);
+  std::vector<bool> passive(n, false);
+  auto gradient = [&] {
+    std::vector<double> w(n, 0.0);
+    for (size_t r = 0; r < A.size(); ++r) {
+      double res = b[r];
+      for (size_t j = 0; j < n; ++j) res -= A[r][j] * x[j];
+      for (size_t j = 0; j < n; ++j) w[j] += A[r][j] * res;
+    }
+    return w;
+  };
+  for (int outer = 0; outer < 100; ++outer) {
+    const std::vector<double> w = gradient();
+    size_t best = n;
+    double wmax = 1e-12;
+    for (size_t j = 0; j < n; ++j) {
+      double norm = 0;
+      for (const auto& row : A) norm += row[j] * row[j];
+      const double wj = norm > 0 ? w[j] / std::sqrt(norm) : 0;  // scale-free: the columns differ by 10^6
+      if (!passive[j] && wj > wmax) wmax = wj, best = j;
+    }
+    if (best == n) break;
+    passive[best] = true;
+    for (int inner = 0; inner < 100; ++inner) {
+      const std::vector<double> z = least_squares(A, b, passive);
+      bool feasible = true;
+      for (size_t j = 0; j < n; ++j)
+        if (passive[j] && z[j] <= 0) feasible = false;
+      if (feasible) {
+        x = z;
+        break;
+      }
+      double alpha = 1;
+      for (size_t j = 0; j < n; ++j)
+        if (passive[j] && z[j] <= 0) alpha = std::min(alpha, x[j] / (x[j] - z[j]));
+      for (size_t j = 0; j < n; ++j) {
+        x[j] += alpha * (z[j] - x[j]);
+        if (passive[j] && x[j] <= 1e-15 * std::max(1.0, std::abs(z[j]))) passive[j] = false, x[j] = 0;
+      }
+    }
+  }
+  return x;
+}
+
+// ---- measurements ----
+
+struct LayerRun {
+  int index = 0;  // in NetworkEval::layers
+  TileShape shape;
+  int buffering = 0;
+  int64_t l1_cycles = -1, l2_cycles = -1, tiled_cycles = -1;
+  bool l1_compute_only = false, l2_fallback = false;
+  std::vector<std::array<int64_t, kNumSplitParts>> split;
+};
+
+struct Run {
+  std::string network;
+  int64_t l1 = 0;
+  NetworkEval eval;  // evaluated with the target being fitted (its geometries)
+  std::vector<LayerRun> layers;
+};
+
+json to_json(const std::vector<LayerRun>& ls) {
+  json a = json::array();
+  for (const LayerRun& l : ls)
+    a.push_back({{"index", l.index},
+                 {"shape", {l.shape.c_out, l.shape.h_out, l.shape.w_out, l.shape.c_in}},
+                 {"buffering", l.buffering},
+                 {"l1_cycles", l.l1_cycles},
+                 {"l1_compute_only", l.l1_compute_only},
+                 {"l2_cycles", l.l2_cycles},
+                 {"l2_fallback", l.l2_fallback},
+                 {"tiled_cycles", l.tiled_cycles},
+                 {"split", l.split}});
+  return a;
+}
+
+std::vector<LayerRun> from_json(const json& a) {
+  std::vector<LayerRun> ls;
+  for (const json& j : a) {
+    LayerRun l;
+    l.index = j["index"];
+    const auto s = j["shape"].get<std::vector<int64_t>>();
+    l.shape = TileShape{s[0], s[1], s[2], s[3]};
+    l.buffering = j["buffering"];
+    l.l1_cycles = j["l1_cycles"];
+    l.l1_compute_only = j["l1_compute_only"];
+    l.l2_cycles = j["l2_cycles"];
+    l.l2_fallback = j["l2_fallback"];
+    l.tiled_cycles = j["tiled_cycles"];
+    l.split = j["split"].get<std::vector<std::array<int64_t, kNumSplitParts>>>();
+    ls.push_back(l);
+  }
+  return ls;
+}
+
+Expected<Run> measure(const bench::Network& net, const Target& target, int64_t l1, const std::string& cache) {
+  Run r;
+  r.network = net.name;
+  r.l1 = l1;
+  EvalOptions eo;
+  eo.l1_budget_bytes = l1;
+  DORY_TRY(r.eval, evaluate_network(net.graph, target, eo, net.label));
+  const std::string file = cache.empty() ? "" : fmt::format("{}/{}-{}.json", cache, net.name, l1);
+  if (!file.empty() && std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    r.layers = from_json(json::parse(in));
+    return r;
+  }
+  ExecuteOptions xo;
+  xo.modes = {};
+  xo.modes[mode_index(EvalMode::L1Resident)] = true;
+  xo.modes[mode_index(EvalMode::L2Direct)] = true;
+  xo.modes[mode_index(EvalMode::Model)] = true;
+  xo.cycle_split = true;
+  DORY_TRY(const ExecutedEval x, execute_on_gvsoc(net.graph, target, r.eval, xo));
+  const std::vector<TilePlan>& plans = r.eval.plans_of(Objective::Model);
+  for (size_t i = 0; i < r.eval.layers.size(); ++i) {
+    const ExecutedLayer& xl = x.layers[i];
+    LayerRun l;
+    l.index = static_cast<int>(i);
+    l.shape = plans[i].shape;
+    l.buffering = plans[i].buffering.bits();
+    const ExecutedRun& res = xl.run(EvalMode::L1Resident);
+    const ExecutedRun& l2 = xl.run(EvalMode::L2Direct);
+    const ExecutedRun& tiled = xl.run(EvalMode::Model);
+    if (res.ran) l.l1_cycles = res.cycles, l.l1_compute_only = res.compute_only;
+    if (l2.ran) l.l2_cycles = l2.cycles, l.l2_fallback = l2.fallback;
+    if (tiled.ran) l.tiled_cycles = tiled.cycles;
+    l.split = xl.split.per_core;
+    r.layers.push_back(l);
+  }
+  if (!file.empty()) {
+    std::filesystem::create_directories(cache);
+    std::ofstream(file) << to_json(r.layers).dump(1) << "\n";
+  }
+  return r;
+}
+
+// ---- the rows ----
+
+const LayerGeometry& geometry(const Run& r, const LayerRun& l) {
+  return r.eval.plans_of(Objective::Model)[static_cast<size_t>(l.index)].geometry;
+}
+
+KernelTerms tiles_terms(const Target& t, const LayerGeometry& g, const TileShape& s) {
+  KernelTerms sum;
+  const TileCounts n = tile_counts(g, s);
+  for (int64_t i = 0; i < n.total(); ++i) {
+    const TileExtent e = tile_extent(g, s, tile_index(n, i));
+    KernelCall k = whole_layer_call(g);
+    k.c_out = e.c_out.size();
+    k.h_out = e.h_out.size();
+    k.w_out = e.w_out.size();
+    k.c_in = e.c_in.size();
+    sum += kernel_terms(t, g.kernel(t), k);
+  }
+  return sum;
+}
+
+std::vector<double> columns(const KernelTerms& k, bool mac) {
+  if (mac) return {k.calls, k.work, k.loops, k.im2col_bytes, k.pixels, k.outputs, k.outputs_wide};
+  return {k.calls, k.work, k.loops};
+}
+
+struct KernelRows {
+  bool mac = true;
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+};
+
+// Writes fitted values into the kernel's parameters (columns() order; work is 1/rate).
+void assign(KernelImpl& k, const std::vector<double>& p) {
+  const double rate = p[1] > 0 ? 1.0 / p[1] : 1e9;
+  if (is_mac_family(kernel_op_family(k.kernel->op))) {
+    k.mac.call_cycles = p[0];
+    k.mac.macs_per_cycle = rate;
+    k.mac.row_cycles = p[2];
+    k.mac.im2col_cycles_per_byte = p[3];
+    k.mac.pixel_cycles = p[4];
+    k.mac.output_cycles = p[5];
+    k.mac.output_cycles_wide = p[6];
+  } else {
+    k.elementwise.call_cycles = p[0];
+    k.elementwise.elements_per_cycle = rate;
+    k.elementwise.row_cycles = p[2];
+  }
+}
+
+KernelImpl* find_kernel(Target& t, const std::string& name) {
+  for (KernelFamily f : kAllKernelFamilies) {
+    auto& list = const_cast<std::vector<KernelImpl>&>(t.kernels.family(f));
+    for (KernelImpl& k : list)
+      if (k.name() == name) return &k;
+  }
+  return nullptr;
+}
+
+struct ErrorStats {
+  int n = 0;
+  double sum_abs = 0, worst = 0;
+  std::string worst_what;
+  void add(double modeled, double executed, const std::string& what) {
+    const double e = modeled / executed - 1;
+    ++n;
+    sum_abs += std::abs(e);
+    if (std::abs(e) > std::abs(worst)) worst = e, worst_what = what;
+  }
+  std::string str() const {
+    return n == 0 ? "-"
+                  : fmt::format("mean |error| {:5.1f}%, worst {:+6.1f}% ({})", 100 * sum_abs / n, 100 * worst,
+                                worst_what);
+  }
+};
+
+int run(int argc, char** argv) {
+  std::vector<std::string> names;
+  std::vector<int64_t> budgets;
+  std::string target_name = "pulp-open", cache;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--network" && i + 1 < argc) {
+      names.push_back(argv[++i]);
+    } else if (a == "--l1" && i + 1 < argc) {
+      std::string list = argv[++i];
+      for (size_t p = 0; p <= list.size();) {
+        const size_t q = std::min(list.find(',', p), list.size());
+        auto b = parse_byte_size(list.substr(p, q - p), "--l1");
+        if (!b.ok()) {
+          std::fprintf(stderr, "%s\n", b.error().str().c_str());
+          return 1;
+        }
+        budgets.push_back(*b);
+        p = q + 1;
+      }
+    } else if (a == "--target" && i + 1 < argc) {
+      target_name = argv[++i];
+    } else if (a == "--cache" && i + 1 < argc) {
+      cache = argv[++i];
+    } else {
+      std::fprintf(stderr,
+                   "usage: fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... "
+                   "[--l1 B,B,...] [--target T] [--cache DIR]\n");
+      return 1;
+    }
+  }
+  if (names.empty()) names = {"fmnist", "cifar10", "resnet8", "mobilenet_v1"};
+  auto target = find_target(target_name);
+  if (!target.ok()) {
+    std::fprintf(stderr, "%s\n", target.error().str().c_str());
+    return 1;
+  }
+  if (budgets.empty()) budgets = {8 * 1024, 16 * 1024, 24 * 1024, target->l1.usable_bytes()};
+
+  std::vector<Run> runs;
+  for (const std::string& name : names) {
+    auto net = bench::load_network(name);
+    if (!net.ok()) {
+      std::fprintf(stderr, "%s\n", net.error().str().c_str());
+      return 1;
+    }
+    for (int64_t l1 : budgets) {
+      std::fprintf(stderr, "measuring %s at L1 %lld B on GVSoC...\n", name.c_str(), static_cast<long long>(l1));
+      auto r = measure(*net, *target, l1, cache);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.error().str().c_str());
+        return 1;
+      }
+      runs.push_back(std::move(*r));
+    }
+  }
+
+  // Kernel rows, per registry kernel; executor and transfer rows.
+  std::map<std::string, KernelRows> kernels;
+  std::vector<std::vector<double>> ex_x;
+  std::vector<double> ex_y;
+  std::vector<double> tr_x, tr_y;  // transfers, issue time minus the commands' pushes
+  const DmaEngine& eng = l1_l2_engine(*target);
+  for (const Run& r : runs)
+    for (const LayerRun& l : r.layers) {
+      const LayerGeometry& g = geometry(r, l);
+      const KernelImpl& k = g.kernel(*target);
+      KernelRows& kr = kernels[k.name()];
+      kr.mac = is_mac_family(kernel_op_family(k.kernel->op));
+      if (l.l1_cycles > 0) {
+        const KernelTerms t = l.l1_compute_only ? tiles_terms(*target, g, l.shape)
+                                                : kernel_terms(*target, k, whole_layer_call(g));
+        kr.x.push_back(columns(t, kr.mac));
+        kr.y.push_back(static_cast<double>(l.l1_cycles));
+      }
+      if (l.split.empty()) continue;
+      const auto& c0 = l.split[0];
+      const auto part = [&](SplitPart p) { return static_cast<double>(c0[static_cast<size_t>(p)]); };
+      kr.x.push_back(columns(tiles_terms(*target, g, l.shape), kr.mac));
+      kr.y.push_back(part(SplitPart::Compute));
+      const LayerCost cost = model_layer(*target, g, l.shape, Buffering::from_bits(l.buffering));
+      ex_x.push_back({1.0, static_cast<double>(cost.tiles)});
+      ex_y.push_back(part(SplitPart::Other) + part(SplitPart::Barrier));
+      tr_x.push_back(static_cast<double>(cost.dma_transfers));
+      tr_y.push_back(part(SplitPart::DmaIssue) - eng.issue_cycles * static_cast<double>(cost.dma_commands));
+    }
+
+  Target fitted = *target;
+  auto relative = [](std::vector<std::vector<double>> x, std::vector<double> y) {
+    for (size_t r = 0; r < y.size(); ++r) {
+      for (double& v : x[r]) v /= y[r];
+      y[r] = 1;
+    }
+    return std::make_pair(x, y);
+  };
+  std::printf("Fitted on %zu runs (networks x L1 budgets) of %s on GVSoC; paste into targets/%s.json.\n\n",
+              runs.size(), target->name.c_str(), target->name.c_str());
+  for (auto& [name, kr] : kernels) {
+    std::vector<std::vector<double>> x;
+    std::vector<double> y;
+    for (size_t r = 0; r < kr.y.size(); ++r)
+      if (kr.y[r] > 0) x.push_back(kr.x[r]), y.push_back(kr.y[r]);
+    if (x.empty()) continue;
+    auto [rx, ry] = relative(x, y);
+    const std::vector<double> p = nnls(rx, ry);
+    KernelImpl* k = find_kernel(fitted, name);
+    assign(*k, p);
+    ErrorStats st;
+    for (size_t r = 0; r < x.size(); ++r) {
+      double m = 0;
+      for (size_t j = 0; j < p.size(); ++j) m += x[r][j] * p[j];
+      st.add(m, y[r], fmt::format("row {}", r));
+    }
+    if (kr.mac)
+      std::printf("  {\"impl\": \"%s\", \"macs_per_cycle\": %.4g, \"call_cycles\": %.0f, \"row_cycles\": %.3g,\n"
+                  "   \"im2col_cycles_per_byte\": %.3g, \"pixel_cycles\": %.3g, \"output_cycles\": %.3g, "
+                  "\"output_cycles_wide\": %.3g}   // %zu rows: %s\n",
+                  name.c_str(), k->mac.macs_per_cycle, k->mac.call_cycles, k->mac.row_cycles,
+                  k->mac.im2col_cycles_per_byte, k->mac.pixel_cycles, k->mac.output_cycles,
+                  k->mac.output_cycles_wide, x.size(), st.str().c_str());
+    else
+      std::printf("  {\"impl\": \"%s\", \"elements_per_cycle\": %.4g, \"call_cycles\": %.0f, \"row_cycles\": "
+                  "%.3g}   // %zu rows: %s\n",
+                  name.c_str(), k->elementwise.elements_per_cycle, k->elementwise.call_cycles,
+                  k->elementwise.row_cycles, x.size(), st.str().c_str());
+  }
+  {
+    auto [rx, ry] = relative(ex_x, ex_y);
+    const std::vector<double> p = nnls(rx, ry);
+    fitted.executor.layer_cycles = p[0];
+    fitted.executor.tile_cycles = p[1];
+    double sxy = 0, sxx = 0;  // transfer_cycles: relative least squares through the origin, >= 0
+    for (size_t r = 0; r < tr_x.size(); ++r) {
+      const double w = 1.0 / std::max(1.0, tr_y[r] + eng.issue_cycles * tr_x[r]);
+      sxy += w * w * tr_x[r] * tr_y[r];
+      sxx += w * w * tr_x[r] * tr_x[r];
+    }
+    const double tc = sxx > 0 ? std::max(0.0, sxy / sxx) : 0;
+    for (DmaEngine& e : fitted.dma)
+      if (e.name == eng.name) e.transfer_cycles = tc;
+    std::printf("\n  \"executor\": {\"layer_cycles\": %.0f, \"tile_cycles\": %.0f}   // %zu tiled layers\n", p[0],
+                p[1], ex_y.size());
+    std::printf("  %s: \"transfer_cycles\": %.0f (issue_cycles %.3g per command kept)\n", eng.name.c_str(), tc,
+                eng.issue_cycles);
+  }
+
+  // What L2-direct's executed cycles say of the L2 latency the model charges per load (reported, not written:
+  // the target's L2 access_cycles is a measured latency; a different effective stall says the kernels' loads
+  // overlap it or the model miscounts them).
+  {
+    double sxy = 0, sxx = 0;
+    int n = 0;
+    for (const Run& r : runs)
+      for (const LayerRun& l : r.layers) {
+        if (l.l2_cycles <= 0 || l.l2_fallback || l.l1_cycles <= 0 || l.l1_compute_only) continue;
+        const LayerGeometry& g = geometry(r, l);
+        const L2DirectCost c = l2_direct_call(fitted, g, r.eval.l2_scratch);
+        if (c.port_bound || c.loads <= 0) continue;
+        const double w = 1.0 / static_cast<double>(l.l2_cycles);
+        const double stall = static_cast<double>(l.l2_cycles - l.l1_cycles);  // executed: L2 minus L1 operands
+        const double loads = c.busiest_stall_cycles / std::max(1e-9, static_cast<double>(fitted.l2.access_cycles -
+                                                                                         fitted.l1.access_cycles));
+        if (std::getenv("FIT_VERBOSE"))
+          std::printf("    %s %s: L2 - L1 %.0f cycles, %.0f modeled loads of the busiest core: %.2f per load\n",
+                      r.network.c_str(), g.layer.c_str(), stall, loads, stall / loads);
+        sxy += w * w * loads * stall;
+        sxx += w * w * loads * loads;
+        ++n;
+      }
+    std::printf("  L2-direct: %d layers say %.2f stall cycles per load of the busiest core (the model charges %lld)\n",
+                n, sxx > 0 ? sxy / sxx : 0.0,
+                static_cast<long long>(fitted.l2.access_cycles - fitted.l1.access_cycles));
+  }
+
+  // The model with the fitted parameters against every run, per mode.
+  std::printf("\nThe model's error with the fitted parameters (modeled / executed - 1, per layer):\n");
+  const Target one = fitted;
+  ErrorStats all_res, all_l2, all_tiled;
+  for (const Run& r : runs) {
+    ErrorStats res, l2, tiled;
+    for (const LayerRun& l : r.layers) {
+      const LayerGeometry& g = geometry(r, l);
+      const std::string what = fmt::format("{} {}", r.network, g.layer);
+      if (l.l1_cycles > 0) {
+        const double m = l.l1_compute_only
+                             ? kernel_cycles_of(g.kernel(one), tiles_terms(one, g, l.shape))
+                             : kernel_cycles(one, g.kernel(one), whole_layer_call(g));
+        res.add(m, static_cast<double>(l.l1_cycles), what);
+        all_res.add(m, static_cast<double>(l.l1_cycles), what);
+      }
+      if (l.l2_cycles > 0 && !l.l2_fallback) {
+        const double m = l2_direct_call(one, g, r.eval.l2_scratch).cycles;
+        if (std::getenv("FIT_VERBOSE"))
+          std::printf("    %s L2-direct: modeled %.0f, executed %lld (%+.1f%%)\n", what.c_str(), m,
+                      static_cast<long long>(l.l2_cycles), 100 * (m / static_cast<double>(l.l2_cycles) - 1));
+        l2.add(m, static_cast<double>(l.l2_cycles), what);
+        all_l2.add(m, static_cast<double>(l.l2_cycles), what);
+      }
+      if (l.tiled_cycles > 0) {
+        const double m = model_layer(one, g, l.shape, Buffering::from_bits(l.buffering)).total_cycles;
+        if (std::getenv("FIT_VERBOSE"))
+          std::printf("    %s tiled (%lld tiles): modeled %.0f, executed %lld (%+.1f%%)\n", what.c_str(),
+                      static_cast<long long>(tile_counts(g, l.shape).total()), m,
+                      static_cast<long long>(l.tiled_cycles), 100 * (m / static_cast<double>(l.tiled_cycles) - 1));
+        tiled.add(m, static_cast<double>(l.tiled_cycles), what);
+        all_tiled.add(m, static_cast<double>(l.tiled_cycles), what);
+      }
+    }
+    std::printf("  %-14s L1 %6lld B\n    L1-resident  %s\n    L2-direct    %s\n    DORY tiled   %s\n",
+                r.network.c_str(), static_cast<long long>(r.l1), res.str().c_str(), l2.str().c_str(),
+                tiled.str().c_str());
+  }
+  std::printf("  all runs\n    L1-resident  %s\n    L2-direct    %s\n    DORY tiled   %s\n", all_res.str().c_str(),
+              all_l2.str().c_str(), all_tiled.str().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run(argc, argv); }
