@@ -58,9 +58,11 @@ struct ObjectiveLoss {
 inline constexpr double kObjectiveTolerance = 0.01;
 std::vector<ObjectiveLoss> objective_losses(const NetworkEval& e, double tolerance = kObjectiveTolerance);
 
-// The CI bound: an error "eval-model-error" (exit code 1) naming every mode whose mean absolute per-layer error
-// exceeds max_mean_abs (a fraction; < 0: not checked), or whose worst layer exceeds max_worst_abs (< 0: not
-// checked), with the numbers; ok otherwise. Requires e.executed with cycles ("eval-not-executed" otherwise).
-Status check_model_error(const NetworkEval& e, double max_mean_abs, double max_worst_abs = -1);
+// The CI bound: an error "eval-model-error" (exit code 1) naming every mode (of `modes`; empty: every mode that
+// ran) whose mean absolute per-layer error exceeds max_mean_abs (a fraction; < 0: not checked), or whose worst
+// layer exceeds max_worst_abs (< 0: not checked), with the numbers; ok otherwise. Requires e.executed with cycles
+// ("eval-not-executed" otherwise).
+Status check_model_error(const NetworkEval& e, double max_mean_abs, double max_worst_abs = -1,
+                         const std::vector<EvalMode>& modes = {});
 
 }  // namespace dory

@@ -108,6 +108,9 @@ TEST(ModelError, TheBoundFailsNamingTheModeAndTheWorstLayerAndPassesWithinIt) {
   EXPECT_EQ(mean.error().code, "eval-model-error");
   EXPECT_TRUE(contains(mean.error().message, "dory-fill: mean absolute per-layer error")) << mean.error().str();
   EXPECT_FALSE(contains(mean.error().message, "dory-model")) << mean.error().str();
+  // Bounding only some modes leaves the others out.
+  EXPECT_TRUE(check_model_error(x.eval, 0.21, 0.21, {EvalMode::Model, EvalMode::L1Resident}).ok());
+  EXPECT_FALSE(check_model_error(x.eval, 0.21, -1, {EvalMode::Fill}).ok());
   const Status worst = check_model_error(x.eval, -1, 0.5);
   ASSERT_FALSE(worst.ok());
   EXPECT_TRUE(contains(worst.error().message, "layer '" + x.eval.layers[3].layer + "' is off by -73.3 %"))
