@@ -48,6 +48,7 @@
 
 #include "bench_networks.h"
 #include "eval/execute.h"
+#include "eval/model_error.h"
 #include "target/cost_model.h"
 #include "tiler/core_shares.h"
 #include "tiler/l2_direct.h"
@@ -164,6 +165,7 @@ struct LayerRun {
 struct Run {
   std::string network;
   int64_t l1 = 0;
+  Objective objective = Objective::Model;  // whose plans ran tiled (dory and fill: tiled and split only)
   NetworkEval eval;  // evaluated with the target being fitted (its geometries)
   std::vector<LayerRun> layers;
 };
@@ -202,27 +204,41 @@ std::vector<LayerRun> from_json(const json& a) {
   return ls;
 }
 
-Expected<Run> measure(const bench::Network& net, const Target& target, int64_t l1, const std::string& cache) {
+// Measures `net` at budget l1: the model objective's plans in every mode the fit uses, or (objective dory or
+// fill) that objective's plans tiled with the split. Returns nothing for an objective whose plans are model's.
+Expected<std::optional<Run>> measure(const bench::Network& net, const Target& target, int64_t l1, Objective objective,
+                                     const std::string& cache) {
   Run r;
   r.network = net.name;
   r.l1 = l1;
+  r.objective = objective;
   EvalOptions eo;
   eo.l1_budget_bytes = l1;
   DORY_TRY(r.eval, evaluate_network(net.graph, target, eo, net.label));
-  const std::string file = cache.empty() ? "" : fmt::format("{}/{}-{}.json", cache, net.name, l1);
+  const std::string suffix = objective == Objective::Model ? "" : std::string("-") + objective_name(objective);
+  const std::string file = cache.empty() ? "" : fmt::format("{}/{}-{}{}.json", cache, net.name, l1, suffix);
   if (!file.empty() && std::filesystem::exists(file)) {
     std::ifstream in(file);
     r.layers = from_json(json::parse(in));
-    return r;
+    return std::optional<Run>(std::move(r));
+  }
+  const std::vector<TilePlan>& plans = r.eval.plans_of(objective);
+  if (objective != Objective::Model) {
+    bool same = true;
+    for (size_t i = 0; i < plans.size(); ++i)
+      same = same && same_layer_tiling(r.eval, i, objective);
+    if (same) return std::optional<Run>();
   }
   ExecuteOptions xo;
   xo.modes = {};
-  xo.modes[mode_index(EvalMode::L1Resident)] = true;
-  xo.modes[mode_index(EvalMode::L2Direct)] = true;
   xo.modes[mode_index(EvalMode::Model)] = true;
+  if (objective == Objective::Model) {
+    xo.modes[mode_index(EvalMode::L1Resident)] = true;
+    xo.modes[mode_index(EvalMode::L2Direct)] = true;
+  }
+  xo.tiled_objective = objective;
   xo.cycle_split = true;
   DORY_TRY(const ExecutedEval x, execute_on_gvsoc(net.graph, target, r.eval, xo));
-  const std::vector<TilePlan>& plans = r.eval.plans_of(Objective::Model);
   for (size_t i = 0; i < r.eval.layers.size(); ++i) {
     const ExecutedLayer& xl = x.layers[i];
     LayerRun l;
@@ -242,7 +258,7 @@ Expected<Run> measure(const bench::Network& net, const Target& target, int64_t l
     std::filesystem::create_directories(cache);
     std::ofstream(file) << to_json(r.layers).dump(1) << "\n";
   }
-  return r;
+  return std::optional<Run>(std::move(r));
 }
 
 // ---- the rows ----
@@ -256,18 +272,15 @@ KernelTerms tiles_terms(const Target& t, const LayerGeometry& g, const TileShape
   const TileCounts n = tile_counts(g, s);
   for (int64_t i = 0; i < n.total(); ++i) {
     const TileExtent e = tile_extent(g, s, tile_index(n, i));
-    KernelCall k = whole_layer_call(g);
-    k.c_out = e.c_out.size();
-    k.h_out = e.h_out.size();
-    k.w_out = e.w_out.size();
-    k.c_in = e.c_in.size();
-    sum += kernel_terms(t, g.kernel(t), k);
+    sum += kernel_terms(t, g.kernel(t), tile_call(g, e.c_out.size(), e.h_out.size(), e.w_out.size(), e.c_in.size()));
   }
   return sum;
 }
 
 std::vector<double> columns(const KernelTerms& k, bool mac) {
-  if (mac) return {k.calls, k.work, k.loops, k.im2col_bytes, k.pixels, k.outputs, k.outputs_wide};
+  if (mac)
+    return {k.calls, k.work, k.loops, k.im2col_bytes, k.pixels, k.outputs, k.outputs_wide, k.channels,
+            k.outputs_partial};
   return {k.calls, k.work, k.loops};
 }
 
@@ -288,6 +301,8 @@ void assign(KernelImpl& k, const std::vector<double>& p) {
     k.mac.pixel_cycles = p[4];
     k.mac.output_cycles = p[5];
     k.mac.output_cycles_wide = p[6];
+    k.mac.channel_cycles = p[7];
+    k.mac.output_cycles_partial = p[8];
   } else {
     k.elementwise.call_cycles = p[0];
     k.elementwise.elements_per_cycle = rate;
@@ -324,6 +339,7 @@ struct ErrorStats {
 int run(int argc, char** argv) {
   std::vector<std::string> names;
   std::vector<int64_t> budgets;
+  std::vector<int64_t> split_budgets;  // where the dory and fill plans are measured too
   std::string target_name = "pulp-open", cache;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -341,6 +357,18 @@ int run(int argc, char** argv) {
         budgets.push_back(*b);
         p = q + 1;
       }
+    } else if (a == "--heuristic-l1" && i + 1 < argc) {
+      std::string list = argv[++i];
+      for (size_t p = 0; p <= list.size();) {
+        const size_t q = std::min(list.find(',', p), list.size());
+        auto b = parse_byte_size(list.substr(p, q - p), "--heuristic-l1");
+        if (!b.ok()) {
+          std::fprintf(stderr, "%s\n", b.error().str().c_str());
+          return 1;
+        }
+        split_budgets.push_back(*b);
+        p = q + 1;
+      }
     } else if (a == "--target" && i + 1 < argc) {
       target_name = argv[++i];
     } else if (a == "--cache" && i + 1 < argc) {
@@ -348,7 +376,7 @@ int run(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... "
-                   "[--l1 B,B,...] [--target T] [--cache DIR]\n");
+                   "[--l1 B,B,...] [--heuristic-l1 B,B,...] [--target T] [--cache DIR]\n");
       return 1;
     }
   }
@@ -359,6 +387,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (budgets.empty()) budgets = {8 * 1024, 16 * 1024, 24 * 1024, target->l1.usable_bytes()};
+  if (split_budgets.empty()) split_budgets = {16 * 1024, target->l1.usable_bytes()};
 
   std::vector<Run> runs;
   for (const std::string& name : names) {
@@ -367,15 +396,20 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", net.error().str().c_str());
       return 1;
     }
-    for (int64_t l1 : budgets) {
-      std::fprintf(stderr, "measuring %s at L1 %lld B on GVSoC...\n", name.c_str(), static_cast<long long>(l1));
-      auto r = measure(*net, *target, l1, cache);
-      if (!r.ok()) {
-        std::fprintf(stderr, "%s\n", r.error().str().c_str());
-        return 1;
+    for (int64_t l1 : budgets)
+      for (Objective o : {Objective::Model, Objective::Dory, Objective::Fill}) {
+        if (o != Objective::Model &&
+            std::find(split_budgets.begin(), split_budgets.end(), l1) == split_budgets.end())
+          continue;
+        std::fprintf(stderr, "measuring %s at L1 %lld B on GVSoC (%s plans)...\n", name.c_str(),
+                     static_cast<long long>(l1), objective_name(o));
+        auto r = measure(*net, *target, l1, o, cache);
+        if (!r.ok()) {
+          std::fprintf(stderr, "%s\n", r.error().str().c_str());
+          return 1;
+        }
+        if (*r) runs.push_back(std::move(**r));
       }
-      runs.push_back(std::move(*r));
-    }
   }
 
   // Kernel rows, per registry kernel; executor and transfer rows.
@@ -433,14 +467,21 @@ int run(int argc, char** argv) {
       double m = 0;
       for (size_t j = 0; j < p.size(); ++j) m += x[r][j] * p[j];
       st.add(m, y[r], fmt::format("row {}", r));
+      if (std::getenv("FIT_VERBOSE") && std::abs(m / y[r] - 1) > 0.3) {
+        std::string terms;
+        for (double v : x[r]) terms += fmt::format(" {:.0f}", v);
+        std::printf("    %s row %zu: measured %.0f, fitted %.0f (%+.0f%%); terms%s\n", name.c_str(), r, y[r], m,
+                    100 * (m / y[r] - 1), terms.c_str());
+      }
     }
     if (kr.mac)
       std::printf("  {\"impl\": \"%s\", \"macs_per_cycle\": %.4g, \"call_cycles\": %.0f, \"row_cycles\": %.3g,\n"
-                  "   \"im2col_cycles_per_byte\": %.3g, \"pixel_cycles\": %.3g, \"output_cycles\": %.3g, "
-                  "\"output_cycles_wide\": %.3g}   // %zu rows: %s\n",
+                  "   \"im2col_cycles_per_byte\": %.3g, \"pixel_cycles\": %.3g, \"channel_cycles\": %.3g, "
+                  "\"output_cycles\": %.3g, \"output_cycles_wide\": %.3g, \"output_cycles_partial\": %.3g}"
+                  "   // %zu rows: %s\n",
                   name.c_str(), k->mac.macs_per_cycle, k->mac.call_cycles, k->mac.row_cycles,
-                  k->mac.im2col_cycles_per_byte, k->mac.pixel_cycles, k->mac.output_cycles,
-                  k->mac.output_cycles_wide, x.size(), st.str().c_str());
+                  k->mac.im2col_cycles_per_byte, k->mac.pixel_cycles, k->mac.channel_cycles, k->mac.output_cycles,
+                  k->mac.output_cycles_wide, k->mac.output_cycles_partial, x.size(), st.str().c_str());
     else
       std::printf("  {\"impl\": \"%s\", \"elements_per_cycle\": %.4g, \"call_cycles\": %.0f, \"row_cycles\": "
                   "%.3g}   // %zu rows: %s\n",
@@ -498,12 +539,14 @@ int run(int argc, char** argv) {
   // The model with the fitted parameters against every run, per mode.
   std::printf("\nThe model's error with the fitted parameters (modeled / executed - 1, per layer):\n");
   const Target one = fitted;
-  ErrorStats all_res, all_l2, all_tiled;
+  ErrorStats all_res, all_l2, all_tiled, all_heuristic;
   for (const Run& r : runs) {
     ErrorStats res, l2, tiled;
     for (const LayerRun& l : r.layers) {
       const LayerGeometry& g = geometry(r, l);
-      const std::string what = fmt::format("{} {}", r.network, g.layer);
+      const std::string what = fmt::format("{} {}{}", r.network, g.layer,
+                                           r.objective == Objective::Model ? "" : fmt::format(" ({} plans, {} B)",
+                                                                                              objective_name(r.objective), r.l1));
       if (l.l1_cycles > 0) {
         const double m = l.l1_compute_only
                              ? kernel_cycles_of(g.kernel(one), tiles_terms(one, g, l.shape))
@@ -526,15 +569,21 @@ int run(int argc, char** argv) {
                       static_cast<long long>(tile_counts(g, l.shape).total()), m,
                       static_cast<long long>(l.tiled_cycles), 100 * (m / static_cast<double>(l.tiled_cycles) - 1));
         tiled.add(m, static_cast<double>(l.tiled_cycles), what);
-        all_tiled.add(m, static_cast<double>(l.tiled_cycles), what);
+        (r.objective == Objective::Model ? all_tiled : all_heuristic).add(m, static_cast<double>(l.tiled_cycles),
+                                                                          what);
       }
     }
-    std::printf("  %-14s L1 %6lld B\n    L1-resident  %s\n    L2-direct    %s\n    DORY tiled   %s\n",
-                r.network.c_str(), static_cast<long long>(r.l1), res.str().c_str(), l2.str().c_str(),
-                tiled.str().c_str());
+    if (r.objective == Objective::Model)
+      std::printf("  %-14s L1 %6lld B\n    L1-resident  %s\n    L2-direct    %s\n    DORY tiled   %s\n",
+                  r.network.c_str(), static_cast<long long>(r.l1), res.str().c_str(), l2.str().c_str(),
+                  tiled.str().c_str());
+    else
+      std::printf("  %-14s L1 %6lld B, %s plans\n    DORY tiled   %s\n", r.network.c_str(),
+                  static_cast<long long>(r.l1), objective_name(r.objective), tiled.str().c_str());
   }
   std::printf("  all runs\n    L1-resident  %s\n    L2-direct    %s\n    DORY tiled   %s\n", all_res.str().c_str(),
               all_l2.str().c_str(), all_tiled.str().c_str());
+  std::printf("    DORY tiled with the dory and fill objectives' plans  %s\n", all_heuristic.str().c_str());
   return 0;
 }
 

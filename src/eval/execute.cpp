@@ -217,14 +217,17 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
   ro.qemu_build.runtime_dir = runtime.runtime_dir;
 
   // dory-model: the tiled and L2-direct passes of one application; then, built with the split, its tiled pass.
-  const std::vector<TilePlan>& model_plans = e.plans_of(Objective::Model);
+  const std::vector<TilePlan>& model_plans = e.plans_of(options.tiled_objective);
   const bool model = wanted(EvalMode::Model), direct = wanted(EvalMode::L2Direct);
+  DORY_CHECK(options.tiled_objective == Objective::Model ||
+                 (!wanted(EvalMode::Dory) && !wanted(EvalMode::Fill) && !wanted(EvalMode::L1Resident)),
+             "execute_on_gvsoc: another tiled objective runs in the dory-model application only");
   std::optional<GeneratedApp> model_app;
   if (model || direct) {
     step(options, fmt::format("{}: deploying, building the PULP-open ELF, running on GVSoC",
                               model && direct ? "dory-model and l2-direct" : model ? "dory-model" : "l2-direct"));
-    DORY_TRY(model_app, deploy_as_evaluated(g, target, e, Objective::Model, model_plans, false, AppPlatform::PulpOpen,
-                                            run_dir("dory-model"), options.seed));
+    DORY_TRY(model_app, deploy_as_evaluated(g, target, e, options.tiled_objective, model_plans, false,
+                                            AppPlatform::PulpOpen, run_dir("dory-model"), options.seed));
     ro.mode = model && direct ? "both" : model ? "tiled" : "l2-direct";
     DORY_TRY(HostRunResult r, run_checked(*model_app, ro, "on GVSoC (the dory-model application, " + ro.mode + ")",
                                           keep));

@@ -49,6 +49,11 @@ struct ExecuteOptions {
   // gvsoc: the modes to run, indexed by mode_index (default: all); a mode not run is absent from the result
   // (ExecutedRun::ran false). L2-direct runs as a second pass of the dory-model application.
   std::array<bool, kNumEvalModes> modes{true, true, true, true, true};
+  // gvsoc: the objective whose plans the dory-model application runs (and measures with the cycle split). Model
+  // for an evaluation; Dory or Fill let a calibration (bench/fit_cost_model) split the heuristics' many-tile plans
+  // too: their cycles and split then land in the dory-model entries (modes other than dory-model and l2-direct
+  // are not run).
+  Objective tiled_objective = Objective::Model;
   // gvsoc: the runtime to link (build_pulp_open_runtime), e.g. shared by several evaluations; null: compiled in
   // the work directory
   const PulpOpenRuntime* runtime = nullptr;

@@ -20,8 +20,10 @@ KernelTerms& KernelTerms::operator+=(const KernelTerms& o) {
   loops += o.loops;
   im2col_bytes += o.im2col_bytes;
   pixels += o.pixels;
+  channels += o.channels;
   outputs += o.outputs;
   outputs_wide += o.outputs_wide;
+  outputs_partial += o.outputs_partial;
   return *this;
 }
 
@@ -63,7 +65,8 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
                                            ((k.w_out - 1) * k.stride_w + k.kw));
     }
     t.pixels = static_cast<double>(p_core);
-    (k.wide_requant ? t.outputs_wide : t.outputs) = static_cast<double>(c_core * p_core);
+    t.channels = static_cast<double>(c_core);
+    (k.partial ? t.outputs_partial : k.wide_requant ? t.outputs_wide : t.outputs) = static_cast<double>(c_core * p_core);
     return t;
   }
   split(kernel.elementwise.split, c_core, p_core, n_loop);
@@ -76,8 +79,9 @@ double kernel_cycles_of(const KernelImpl& kernel, const KernelTerms& t) {
   if (is_mac_family(kernel_op_family(kernel.kernel->op))) {
     const MacKernelParams& m = kernel.mac;
     return m.call_cycles * t.calls + t.work / m.macs_per_cycle + m.row_cycles * t.loops +
-           m.im2col_cycles_per_byte * t.im2col_bytes + m.pixel_cycles * t.pixels + m.output_cycles * t.outputs +
-           m.output_cycles_wide * t.outputs_wide;
+           m.im2col_cycles_per_byte * t.im2col_bytes + m.pixel_cycles * t.pixels + m.channel_cycles * t.channels +
+           m.output_cycles * t.outputs +
+           m.output_cycles_wide * t.outputs_wide + m.output_cycles_partial * t.outputs_partial;
   }
   const ElementwiseKernelParams& e = kernel.elementwise;
   return e.call_cycles * t.calls + t.work / e.elements_per_cycle + e.row_cycles * t.loops;
@@ -336,7 +340,9 @@ KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& ker
     // has at least the output's rows and columns), none for pointwise and fc
     im2col_ = family == KernelFamily::Conv ? m.im2col_cycles_per_byte : 0;
     pixel_ = m.pixel_cycles;
-    output_ = (layer.wide_requant ? m.output_cycles_wide : m.output_cycles) +
+    channel_ = m.channel_cycles;
+    // (a call on partial sums may cost less per output: the bound takes the smaller)
+    output_ = std::min(layer.wide_requant ? m.output_cycles_wide : m.output_cycles, m.output_cycles_partial) +
               (family == KernelFamily::Depthwise ? m.im2col_cycles_per_byte : 0);
     per_output_ = family == KernelFamily::Depthwise ? kk : kk * layer.c_in;
     const int64_t cb = m.channel_block;
@@ -383,17 +389,20 @@ double KernelCyclesBound::min_total_cycles(const TileSizeRanges& r) const {
     const double P = static_cast<double>(cores_);
     cycles += fco * H * W * static_cast<double>(per_output_) / rate_ / P;
     cycles += (pixel_ * static_cast<double>(n_co) + output_ * C) * H * W * calls_ci / P;
+    cycles += channel_ * C * static_cast<double>(n_h * n_w) * calls_ci / P;
   } else if (split_ == WorkSplit::Rows) {
     // busiest core: ceil(h/P) rows of all channels; blocks round channels up (pixels rounding dropped)
     cycles += fco * fh * W * static_cast<double>(per_output_) / rate_;
     cycles += row_ * static_cast<double>(n_co * n_w * n_ci) * fh;
     cycles += im2col_ * static_cast<double>(im2col_co) * fh * W * cin_macs;
     cycles += (pixel_ * static_cast<double>(n_co) + output_ * C) * fh * W * calls_ci;
+    cycles += channel_ * C * static_cast<double>(n_h * n_w) * calls_ci;
   } else {
     cycles += fco * H * W * static_cast<double>(per_output_) / rate_;
     cycles += row_ * static_cast<double>(n_h * n_w * n_ci) * gco;
     cycles += im2col_ * static_cast<double>(im2col_co) * H * W * cin_macs;
     cycles += (pixel_ * static_cast<double>(n_co) + output_ * gco) * H * W * calls_ci;
+    cycles += channel_ * gco * static_cast<double>(n_h * n_w) * calls_ci;
   }
   return cycles;
 }

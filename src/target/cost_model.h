@@ -10,8 +10,9 @@
 //   split "rows": the busiest core has ceil(H/P) rows of all C channels; "channels": ceil(C/P) channels of all
 //   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block); MAC kernels:
 //     call_cycles + blocks*channel_block*pixel_block*macs_per_output / macs_per_cycle + row_cycles*n_loop
-//       + im2col_cycles_per_byte * patch_bytes + pixel_cycles * p_core
-//       + output_cycles * c_core*p_core     (output_cycles_wide when the layer's requantization is 64-bit)
+//       + im2col_cycles_per_byte * patch_bytes + pixel_cycles * p_core + channel_cycles * c_core
+//       + output_cycles * c_core*p_core     (output_cycles_wide when the layer's requantization is 64-bit,
+//                                            output_cycles_partial for a call on one of several c_in tiles)
 //   with macs_per_output = Kh*Kw*Cin (conv, pointwise, fc) or Kh*Kw (depthwise), patch_bytes the input the
 //   kernel copies for the busiest core: conv its im2col windows p_core*Kh*Kw*Cin, depthwise its channel-major
 //   planes c_core*((h_core-1)*Sh+Kh)*((W-1)*Sw+Kw), pointwise and fc none; element-wise kernels:
@@ -49,6 +50,7 @@ struct KernelCall {
   int64_t kh = 1, kw = 1;
   int64_t stride_h = 1, stride_w = 1;  // the window's strides (the depthwise copy's input rows and columns)
   bool wide_requant = false;  // the layer's requantization is 64-bit (Requant::wide): output_cycles_wide
+  bool partial = false;       // one of several input-channel tiles (int32 partial sums): output_cycles_partial
 };
 
 // The formula's terms for one call: what the busiest core does, each the multiplier of one parameter of the
@@ -60,8 +62,10 @@ struct KernelTerms {
   double loops = 0;         // x row_cycles (n_loop: rows or channels of the busiest core)
   double im2col_bytes = 0;  // x im2col_cycles_per_byte (patch_bytes: conv and depthwise)
   double pixels = 0;        // x pixel_cycles (MAC kernels)
+  double channels = 0;      // x channel_cycles (MAC kernels)
   double outputs = 0;       // x output_cycles (MAC kernels, 32-bit or no requantization)
   double outputs_wide = 0;  // x output_cycles_wide (MAC kernels, 64-bit requantization)
+  double outputs_partial = 0;  // x output_cycles_partial (MAC kernels, a call on partial sums)
   KernelTerms& operator+=(const KernelTerms& o);
 };
 KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const KernelCall& call);
@@ -74,8 +78,8 @@ double kernel_cycles(const Target& target, const KernelImpl& kernel, const Kerne
 
 // ---- what the tiler's exact search knows of kernel_cycles (beside the formula: change them together) ----
 
-// The formula is affine in c_in, the other extents fixed: kernel_cycles(call with c_in = c) = b + a * c for every
-// c >= 1. The search visits the input-channel tiles of an output tile grouped by that (tiler/search.cpp).
+// The formula is affine in c_in, the other extents fixed and `partial` given: kernel_cycles(call with c_in = c) =
+// b + a * c for every c >= 1. The search visits the input-channel tiles of an output tile grouped by that (tiler/search.cpp).
 struct CinAffine {
   double a = 0, b = 0;
 };
@@ -106,7 +110,7 @@ class KernelCyclesBound {
   KernelCall layer_;
   bool tied_ = false;
   WorkSplit split_ = WorkSplit::Rows;
-  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0, pixel_ = 0, output_ = 0;
+  double call_ = 0, row_ = 0, rate_ = 1, im2col_ = 0, pixel_ = 0, channel_ = 0, output_ = 0;
   int64_t per_output_ = 1, cores_ = 1;
   SizeTable channels_, core_channels_, core_rows_;  // block-rounded channels, ceil(c/P), ceil(h/P) per tile
 };

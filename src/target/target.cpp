@@ -468,7 +468,8 @@ Expected<std::vector<const RegistryKernel*>> impl_value(const Obj& o, KernelFami
 
 Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   DORY_TRY_STATUS(o.check_keys({"impl", "macs_per_cycle", "call_cycles", "row_cycles", "im2col_cycles_per_byte",
-                                "pixel_cycles", "output_cycles", "output_cycles_wide", "split"},
+                                "pixel_cycles", "channel_cycles", "output_cycles", "output_cycles_wide", "output_cycles_partial",
+                                "split"},
                                "a MAC kernel entry"));
   MacKernelParams k;
   DORY_TRY(k.macs_per_cycle, o.number("macs_per_cycle", Sign::Positive, "> 0 (MACs per cycle per core)"));
@@ -481,6 +482,9 @@ Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   if (o.has("pixel_cycles")) {
     DORY_TRY(k.pixel_cycles, o.number("pixel_cycles", Sign::NonNegative, ">= 0 (cycles per output pixel)"));
   }
+  if (o.has("channel_cycles")) {
+    DORY_TRY(k.channel_cycles, o.number("channel_cycles", Sign::NonNegative, ">= 0 (cycles per output channel)"));
+  }
   if (o.has("output_cycles")) {
     DORY_TRY(k.output_cycles, o.number("output_cycles", Sign::NonNegative, ">= 0 (cycles per output value)"));
   }
@@ -488,6 +492,11 @@ Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   if (o.has("output_cycles_wide")) {
     DORY_TRY(k.output_cycles_wide,
              o.number("output_cycles_wide", Sign::NonNegative, ">= 0 (cycles per output value)"));
+  }
+  k.output_cycles_partial = std::max(k.output_cycles, k.output_cycles_wide);
+  if (o.has("output_cycles_partial")) {
+    DORY_TRY(k.output_cycles_partial,
+             o.number("output_cycles_partial", Sign::NonNegative, ">= 0 (cycles per output value)"));
   }
   DORY_TRY(k.split, split_value(o));
   return k;
@@ -927,8 +936,10 @@ std::string target_to_json(const Target& t) {
                              {"row_cycles", k.mac.row_cycles},
                              {"im2col_cycles_per_byte", k.mac.im2col_cycles_per_byte},
                              {"pixel_cycles", k.mac.pixel_cycles},
+                             {"channel_cycles", k.mac.channel_cycles},
                              {"output_cycles", k.mac.output_cycles},
                              {"output_cycles_wide", k.mac.output_cycles_wide},
+                             {"output_cycles_partial", k.mac.output_cycles_partial},
                              {"split", work_split_name(k.mac.split)}});
       else
         list.push_back(ojson{{"impl", k.name()},

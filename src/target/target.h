@@ -115,8 +115,12 @@ struct MacKernelParams {
   double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
   double im2col_cycles_per_byte = 0;  // building the im2col buffer, per byte built (>= 0; 0: no im2col)
   double pixel_cycles = 0;        // per output pixel of the busiest core: window setup, im2col pointers (>= 0)
+  double channel_cycles = 0;      // per output channel of the busiest core per call: its constants' folding,
+                                  // weight pointers (>= 0)
   double output_cycles = 0;       // per output value of the busiest core: requantization, store (>= 0)
   double output_cycles_wide = 0;  // the same when the layer's requantization is 64-bit (Requant::wide) (>= 0)
+  double output_cycles_partial = 0;  // per output of a call on one of several input-channel tiles: the int32
+                                     // partial sums' load, add, store (and the last tile's requantization) (>= 0)
   WorkSplit split = WorkSplit::Rows;
   bool operator==(const MacKernelParams&) const = default;
 };

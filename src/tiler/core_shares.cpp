@@ -47,6 +47,16 @@ Target one_core_target(const Target& target) {
   return one;
 }
 
+KernelCall tile_call(const LayerGeometry& g, int64_t c_out, int64_t h_out, int64_t w_out, int64_t c_in) {
+  KernelCall k = whole_layer_call(g);
+  k.c_out = c_out;
+  k.h_out = h_out;
+  k.w_out = w_out;
+  k.c_in = c_in;
+  k.partial = !g.channels_tied && c_in < g.c_in;
+  return k;
+}
+
 KernelCall whole_layer_call(const LayerGeometry& g) {
   KernelCall k;
   k.c_out = g.c_out;
@@ -80,11 +90,7 @@ double plan_active_core_cycles(const Target& target, const TilePlan& plan) {
   double sum = 0;
   for (int64_t i = 0; i < n.total(); ++i) {
     const TileExtent e = tile_extent(g, plan.shape, tile_index(n, i));
-    KernelCall k = whole_layer_call(g);  // the layer's window, strides and requantization; the tile's extents
-    k.c_out = e.c_out.size();
-    k.h_out = e.h_out.size();
-    k.w_out = e.w_out.size();
-    k.c_in = e.c_in.size();
+    const KernelCall k = tile_call(g, e.c_out.size(), e.h_out.size(), e.w_out.size(), e.c_in.size());
     sum += core_cycles_sum(one_core, target.cores, g.kernel(target), k);
   }
   return sum;

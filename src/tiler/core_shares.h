@@ -25,6 +25,11 @@ Target one_core_target(const Target& target);
 // The whole layer as one kernel call (c_out x h_out x w_out outputs, all c_in input channels, the window).
 KernelCall whole_layer_call(const LayerGeometry& g);
 
+// One tile's kernel call: c_out x h_out x w_out outputs from c_in input channels, the layer's window, strides and
+// requantization; `partial` when c_in is one of several input-channel tiles (not for tied layers). The one
+// definition the layer model, the active-cycle count and the calibration use.
+KernelCall tile_call(const LayerGeometry& g, int64_t c_out, int64_t h_out, int64_t w_out, int64_t c_in);
+
 // The part of `call` each core computes (above).
 std::vector<KernelCall> core_shares(const Target& target, const KernelImpl& kernel, const KernelCall& call);
 

@@ -32,12 +32,7 @@ struct BatchAcc {
 };
 
 KernelCall call_of(const LayerGeometry& g, int64_t co, int64_t h, int64_t w, int64_t ci) {
-  KernelCall k = whole_layer_call(g);
-  k.c_out = co;
-  k.h_out = h;
-  k.w_out = w;
-  k.c_in = ci;
-  return k;
+  return tile_call(g, co, h, w, ci);
 }
 
 double l1_resident(const Target& target, const LayerGeometry& g) {

@@ -369,7 +369,8 @@ class Search {
   void search_cin(int64_t co, int64_t h, int64_t w) {
     const Buffering none = Buffering::none();
     // A and B: over the output tiles, the kernel cycles of a call with c_in channels are b + a * c_in
-    // (kernel_cycles_in_c_in, target/cost_model.h).
+    // (kernel_cycles_in_c_in, target/cost_model.h), at least: the probe is not a partial-sum call, whose outputs
+    // may cost more (output_cycles_partial), so the sums are lower bounds for n_ci >= 2 and exact for n_ci = 1.
     const TileShape probe{co, h, w, Ci_};
     const TileCounts n = tile_counts(g_, probe);
     double A = 0, B = 0;
