@@ -25,12 +25,14 @@
 // every run, per mode: mean absolute and worst, the numbers CI's gate (dory eval --max-model-error) checks.
 //
 //   fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... [--l1 B,B,...] [--target T]
-//                  [--cache DIR]
+//                  [--cache DIR] [--executor-only]
 // Defaults: the four networks of issue 14, pulp-open, L1 budgets 8k, 16k, 24k and the target's usable L1 (small
 // budgets make small tiles: the per-call terms). --cache DIR
 // keeps each run's measurements (DIR/NETWORK-L1.json: the plans that ran and their cycles) and reuses them, so a
 // refit after a change of the fitting itself needs no GVSoC; delete the directory after a runtime change. Needs
-// GVSOC_INSTALL and the RISC-V toolchain (scripts/install-deps.sh --riscv --gvsoc).
+// GVSOC_INSTALL and the RISC-V toolchain (scripts/install-deps.sh --riscv --gvsoc). --executor-only keeps the
+// target's kernel terms and fits the executor's and the transfers' (after a change of the runtime's executor,
+// whose kernels did not change: e.g. --l1 35000 --heuristic-l1 35000 measures enough).
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -341,6 +343,7 @@ int run(int argc, char** argv) {
   std::vector<int64_t> budgets;
   std::vector<int64_t> split_budgets;  // where the dory and fill plans are measured too
   std::string target_name = "pulp-open", cache;
+  bool executor_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--network" && i + 1 < argc) {
@@ -371,12 +374,14 @@ int run(int argc, char** argv) {
       }
     } else if (a == "--target" && i + 1 < argc) {
       target_name = argv[++i];
+    } else if (a == "--executor-only") {
+      executor_only = true;
     } else if (a == "--cache" && i + 1 < argc) {
       cache = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... "
-                   "[--l1 B,B,...] [--heuristic-l1 B,B,...] [--target T] [--cache DIR]\n");
+                   "[--l1 B,B,...] [--heuristic-l1 B,B,...] [--target T] [--cache DIR] [--executor-only]\n");
       return 1;
     }
   }
@@ -453,6 +458,7 @@ int run(int argc, char** argv) {
   std::printf("Fitted on %zu runs (networks x L1 budgets) of %s on GVSoC; paste into targets/%s.json.\n\n",
               runs.size(), target->name.c_str(), target->name.c_str());
   for (auto& [name, kr] : kernels) {
+    if (executor_only) continue;
     std::vector<std::vector<double>> x;
     std::vector<double> y;
     for (size_t r = 0; r < kr.y.size(); ++r)
