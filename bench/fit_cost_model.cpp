@@ -338,6 +338,18 @@ struct ErrorStats {
   }
 };
 
+// A comma-separated list of L1 budgets (36700, 16k, ...).
+Expected<std::vector<int64_t>> parse_budgets(const std::string& list, const std::string& flag) {
+  std::vector<int64_t> out;
+  for (size_t p = 0; p <= list.size();) {
+    const size_t q = std::min(list.find(',', p), list.size());
+    DORY_TRY(const int64_t b, parse_byte_size(list.substr(p, q - p), flag));
+    out.push_back(b);
+    p = q + 1;
+  }
+  return out;
+}
+
 int run(int argc, char** argv) {
   std::vector<std::string> names;
   std::vector<int64_t> budgets;
@@ -348,30 +360,13 @@ int run(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--network" && i + 1 < argc) {
       names.push_back(argv[++i]);
-    } else if (a == "--l1" && i + 1 < argc) {
-      std::string list = argv[++i];
-      for (size_t p = 0; p <= list.size();) {
-        const size_t q = std::min(list.find(',', p), list.size());
-        auto b = parse_byte_size(list.substr(p, q - p), "--l1");
-        if (!b.ok()) {
-          std::fprintf(stderr, "%s\n", b.error().str().c_str());
-          return 1;
-        }
-        budgets.push_back(*b);
-        p = q + 1;
+    } else if ((a == "--l1" || a == "--heuristic-l1") && i + 1 < argc) {
+      auto list = parse_budgets(argv[++i], a);
+      if (!list.ok()) {
+        std::fprintf(stderr, "%s\n", list.error().str().c_str());
+        return 1;
       }
-    } else if (a == "--heuristic-l1" && i + 1 < argc) {
-      std::string list = argv[++i];
-      for (size_t p = 0; p <= list.size();) {
-        const size_t q = std::min(list.find(',', p), list.size());
-        auto b = parse_byte_size(list.substr(p, q - p), "--heuristic-l1");
-        if (!b.ok()) {
-          std::fprintf(stderr, "%s\n", b.error().str().c_str());
-          return 1;
-        }
-        split_budgets.push_back(*b);
-        p = q + 1;
-      }
+      (a == "--l1" ? budgets : split_budgets) = *list;
     } else if (a == "--target" && i + 1 < argc) {
       target_name = argv[++i];
     } else if (a == "--executor-only") {
