@@ -314,8 +314,7 @@ void assign(KernelImpl& k, const std::vector<double>& p) {
 
 KernelImpl* find_kernel(Target& t, const std::string& name) {
   for (KernelFamily f : kAllKernelFamilies) {
-    auto& list = const_cast<std::vector<KernelImpl>&>(t.kernels.family(f));
-    for (KernelImpl& k : list)
+    for (KernelImpl& k : t.kernels.family(f))
       if (k.name() == name) return &k;
   }
   return nullptr;

@@ -66,7 +66,8 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
     }
     t.pixels = static_cast<double>(p_core);
     t.channels = static_cast<double>(c_core);
-    (k.partial ? t.outputs_partial : k.wide_requant ? t.outputs_wide : t.outputs) = static_cast<double>(c_core * p_core);
+    double& outputs = k.partial ? t.outputs_partial : k.wide_requant ? t.outputs_wide : t.outputs;
+    outputs = static_cast<double>(c_core * p_core);
     return t;
   }
   split(kernel.elementwise.split, c_core, p_core, n_loop);

@@ -79,7 +79,8 @@ double kernel_cycles(const Target& target, const KernelImpl& kernel, const Kerne
 // ---- what the tiler's exact search knows of kernel_cycles (beside the formula: change them together) ----
 
 // The formula is affine in c_in, the other extents fixed and `partial` given: kernel_cycles(call with c_in = c) =
-// b + a * c for every c >= 1. The search visits the input-channel tiles of an output tile grouped by that (tiler/search.cpp).
+// b + a * c for every c >= 1. The search visits the input-channel tiles of an output tile grouped by that
+// (tiler/search.cpp).
 struct CinAffine {
   double a = 0, b = 0;
 };

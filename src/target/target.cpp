@@ -113,6 +113,10 @@ const std::vector<KernelImpl>& KernelParams::family(KernelFamily f) const {
   return conv;
 }
 
+std::vector<KernelImpl>& KernelParams::family(KernelFamily f) {
+  return const_cast<std::vector<KernelImpl>&>(static_cast<const KernelParams&>(*this).family(f));
+}
+
 namespace {
 
 bool takes_all(const RegistryKernel& k, const std::vector<DType>& types) {
@@ -468,8 +472,8 @@ Expected<std::vector<const RegistryKernel*>> impl_value(const Obj& o, KernelFami
 
 Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   DORY_TRY_STATUS(o.check_keys({"impl", "macs_per_cycle", "call_cycles", "row_cycles", "im2col_cycles_per_byte",
-                                "pixel_cycles", "channel_cycles", "output_cycles", "output_cycles_wide", "output_cycles_partial",
-                                "split"},
+                                "pixel_cycles", "channel_cycles", "output_cycles", "output_cycles_wide",
+                                "output_cycles_partial", "split"},
                                "a MAC kernel entry"));
   MacKernelParams k;
   DORY_TRY(k.macs_per_cycle, o.number("macs_per_cycle", Sign::Positive, "> 0 (MACs per cycle per core)"));

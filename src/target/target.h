@@ -163,6 +163,7 @@ struct KernelImpl {
 struct KernelParams {
   std::vector<KernelImpl> conv, pointwise, depthwise, fc, pool, add;
   const std::vector<KernelImpl>& family(KernelFamily f) const;
+  std::vector<KernelImpl>& family(KernelFamily f);  // e.g. a calibration writing fitted terms
   bool operator==(const KernelParams&) const = default;
 };
 

@@ -671,7 +671,7 @@ std::vector<const RegistryKernel*> portable_kernels_for(const LayerGeometry& g) 
 
 Target with_kernel(const Target& base, const RegistryKernel& kernel) {
   Target t = base;
-  auto& list = const_cast<std::vector<KernelImpl>&>(t.kernels.family(kernel_op_family(kernel.op)));
+  auto& list = t.kernels.family(kernel_op_family(kernel.op));
   KernelImpl k = list.front();
   k.kernel = &kernel;
   k.mac.channel_block = kernel.channel_block;

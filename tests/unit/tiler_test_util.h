@@ -30,7 +30,7 @@ inline const Target& shipped_target(const std::string& name) {
 // Applies f to every kernel a target lists for a family (tests that vary the cost parameters).
 template <class F>
 void for_each_kernel(Target& t, KernelFamily family, F&& f) {
-  for (KernelImpl& k : const_cast<std::vector<KernelImpl>&>(t.kernels.family(family))) f(k);
+  for (KernelImpl& k : t.kernels.family(family)) f(k);
 }
 
 inline void set_split(Target& t, KernelFamily family, WorkSplit s) {
