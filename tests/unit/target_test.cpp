@@ -248,6 +248,35 @@ TEST(TargetTest, ANegativeSizeIsRejected) {
   expect_error(parse(j), "target-value", "memories.L1.size_bytes", {"-32768", "positive"});
 }
 
+TEST(TargetTest, TheCalibrationFieldsAreOptionalNonNegativeAndNamedWhenWrong) {
+  // Absent: no executor or transfer cost, no pixel/channel/output terms; a 64-bit and a partial-sum output cost
+  // what a 32-bit one does (base_target's conv entry has none of them).
+  auto plain = parse(base_target());
+  ASSERT_TRUE(plain.ok()) << plain.error().str();
+  EXPECT_EQ(plain->executor, ExecutorParams{});
+  EXPECT_EQ(plain->dma[0].transfer_cycles, 0);
+  json given = base_target();
+  given["kernels"]["conv"]["output_cycles"] = 6;
+  auto outputs = parse(given);
+  ASSERT_TRUE(outputs.ok()) << outputs.error().str();
+  EXPECT_EQ(outputs->kernels.conv.front().mac.output_cycles_wide, 6);
+  EXPECT_EQ(outputs->kernels.conv.front().mac.output_cycles_partial, 6);
+  given["kernels"]["conv"]["output_cycles_wide"] = 13;
+  auto wide = parse(given);
+  ASSERT_TRUE(wide.ok()) << wide.error().str();
+  EXPECT_EQ(wide->kernels.conv.front().mac.output_cycles_partial, 13);  // the larger of the two
+
+  json executor = base_target();
+  executor["executor"] = json{{"tile_cycle", 100}};
+  expect_error(parse(executor), "target-unknown-field", "executor.tile_cycle", {"unknown field 'tile_cycle'"});
+  json negative = base_target();
+  negative["dma"][0]["transfer_cycles"] = -5;
+  expect_error(parse(negative), "target-value", "dma[0].transfer_cycles", {"-5", ">= 0"});
+  json partial = base_target();
+  partial["kernels"]["conv"]["output_cycles_partial"] = -1;
+  expect_error(parse(partial), "target-value", "kernels.conv.output_cycles_partial", {"-1", ">= 0"});
+}
+
 TEST(TargetTest, ReservedBytesMustLeaveSomethingUsable) {
   json j = base_target();
   j["memories"]["L1"]["reserved_bytes"] = 32768;
