@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "target/cost_model.h"
+#include "tiler/core_shares.h"
 #include "tiler/layer_model.h"
 
 namespace dory {
@@ -137,7 +138,7 @@ class Search {
     const int64_t cols = covered(W_, g_.stride_w, g_.kw, g_.pad.left, g_.w_in);
     input_read_bytes_ = 0;
     for (int eb : g_.in_elem_bytes) input_read_bytes_ += rows * cols * Ci_ * eb;
-    kernel_bound_.emplace(t_, g_.kernel(t_), KernelCall{C_, H_, W_, Ci_, g_.kh, g_.kw, g_.stride_h, g_.stride_w, g_.wide_requant}, tied_);
+    kernel_bound_.emplace(t_, g_.kernel(t_), whole_layer_call(g_), tied_);
     bw_load_ = eng_.bandwidth(MemLevel::L2, MemLevel::L1);
     bw_store_ = eng_.bandwidth(MemLevel::L1, MemLevel::L2);
     // (a transfer's software cost precedes its first command)
@@ -170,7 +171,8 @@ class Search {
     const double loads = static_cast<double>(g_.weight_bytes()) * (weights_reloaded ? n_h * n_w : 1) +
                          static_cast<double>(C_ * (g_.bias_bytes_per_cout + g_.requant_bytes_per_cout)) +
                          static_cast<double>(input_read_bytes_) * (input_reloaded ? n_co : 1);
-    const double dma = t_.executor.layer_cycles + fixed_ + loads / bw_load_ + static_cast<double>(g_.output_bytes()) / bw_store_;
+    const double dma =
+        t_.executor.layer_cycles + fixed_ + loads / bw_load_ + static_cast<double>(g_.output_bytes()) / bw_store_;
     // Every load and store after the first tile is at least one command pushed by a core.
     const int64_t tiles = n_co * n_h * n_w * n_ci, out_tiles = n_co * n_h * n_w;
     const bool input_every_step = tied_ ? tiles > 1 : input_reloaded;
@@ -382,10 +384,9 @@ class Search {
           for (int c = 0; c < 2; ++c) {
             const int64_t m = counts[0][a] * counts[1][b] * counts[2][c];
             if (m == 0) continue;
-            const CinAffine k =
-                kernel_cycles_in_c_in(t_, g_.kernel(t_),
-                                      {sizes[0][a], sizes[1][b], sizes[2][c], 1, g_.kh, g_.kw, g_.stride_h, g_.stride_w,
-                                       g_.wide_requant});
+            KernelCall probe = tile_call(g_, sizes[0][a], sizes[1][b], sizes[2][c], 1);
+            probe.partial = false;
+            const CinAffine k = kernel_cycles_in_c_in(t_, g_.kernel(t_), probe);
             A += static_cast<double>(m) * k.a * static_cast<double>(Ci_);
             B += static_cast<double>(m) * (k.b + t_.executor.tile_cycles);  // every call: the executor's tile cost
           }
