@@ -322,8 +322,8 @@ TEST(MchanSplit, EveryTransferOfTheFmnistExampleOnPulpOpenNeedsAtMostOneCommandP
 }  // namespace dory
 
 // The pulp-open HAL's 32-bit screen of a DMA descriptor (runtime/hal/dma_check.h, dory_dma_quick_valid) never passes
-// one that the full check (dory_dma_check) rejects, and decides every one-plane descriptor with 16-bit rows and
-// strides exactly as the full check does: random descriptors around two small arenas, many of them just inside or
+// one that the full check (dory_dma_check) rejects, and decides every descriptor with 16-bit counts and strides
+// (one plane or several) exactly as the full check does: random descriptors around two small arenas, many of them just inside or
 // just outside an edge.
 TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
   static uint8_t mem[6000];
@@ -334,7 +334,7 @@ TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     return static_cast<uint32_t>((x >> 33) % n);
   };
-  int quick = 0, simple = 0;
+  int quick = 0, simple = 0, multi_plane_quick = 0;
   for (int i = 0; i < 200000; ++i) {
     dory_dma_desc d{};
     d.dir = next(10) == 0 ? 7 : (next(2) ? DORY_DMA_L2_TO_L1 : DORY_DMA_L1_TO_L2);
@@ -355,14 +355,17 @@ TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
     const bool q = dory_dma_quick_valid(&d, l1, l1_size, l2, l2_size) != 0;
     if (q) {
       ++quick;
+      if (d.planes > 1) ++multi_plane_quick;
       EXPECT_TRUE(full) << msg;
     }
-    if (d.planes == 1 && d.rows < 65536 && d.row_bytes < 65536 && d.src_row_stride < 65536 &&
-        d.dst_row_stride < 65536 && (d.dir == DORY_DMA_L2_TO_L1 || d.dir == DORY_DMA_L1_TO_L2)) {
+    if (d.planes < 65536 && d.rows < 65536 && d.row_bytes < 65536 && d.src_row_stride < 65536 &&
+        d.dst_row_stride < 65536 && d.src_plane_stride < 65536 && d.dst_plane_stride < 65536 &&
+        (d.dir == DORY_DMA_L2_TO_L1 || d.dir == DORY_DMA_L1_TO_L2)) {
       ++simple;
       EXPECT_EQ(q, full) << "rows " << d.rows << " x " << d.row_bytes << " B";
     }
   }
   EXPECT_GT(quick, 1000);  // the screen passes real descriptors, not only rejects
   EXPECT_GT(simple, 10000);
+  EXPECT_GT(multi_plane_quick, 100);  // and several planes too (the executor's input boxes)
 }
