@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-static int32_t ceil_div32(int32_t a, int32_t b) { return (a + b - 1) / b; }
+/* One tile along a dimension is the common case: no division (slow on the cluster cores) then. */
+static int32_t ceil_div32(int32_t a, int32_t b) { return a > 0 && a <= b ? 1 : (a + b - 1) / b; }
 static int32_t min32(int32_t a, int32_t b) { return a < b ? a : b; }
 static int32_t max32(int32_t a, int32_t b) { return a > b ? a : b; }
 

@@ -243,6 +243,7 @@ TEST(MchanSplit, RandomDescriptorsAreCoveredExactlyWithinTheLimits) {
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
   auto pick = [&](uint32_t lo, uint32_t hi) { return std::uniform_int_distribution<uint32_t>(lo, hi)(rng); };
+  int fast = 0;
   for (int i = 0; i < 3000; ++i) {
     const bool to_l1 = pick(0, 1) == 1;
     // Mostly small boxes; 1 in 20 with rows longer than a command, 1 in 20 with planes larger than a command.
@@ -279,8 +280,25 @@ TEST(MchanSplit, RandomDescriptorsAreCoveredExactlyWithinTheLimits) {
                                     << rows << " x " << row_bytes << " B, L1 strides " << l1_rs << "/" << l1_ps
                                     << ", L2 strides " << l2_rs << "/" << l2_ps << "; replay: DORY_TEST_SEED=" << seed);
     expect_exact_cover(d);
+    // The HAL's fast path (dory_mchan_one_command) gives the iterator's only command, or declines.
+    dory_mchan_cmd one{};
+    const std::vector<dory_mchan_cmd> cmds = split(d);
+    if (dory_mchan_one_command(&d, &one)) {
+      ++fast;
+      ASSERT_EQ(cmds.size(), 1u);
+      EXPECT_EQ(one.l1, cmds[0].l1);
+      EXPECT_EQ(one.l2, cmds[0].l2);
+      EXPECT_EQ(one.bytes, cmds[0].bytes);
+      EXPECT_EQ(one.line_bytes, cmds[0].line_bytes);
+      EXPECT_EQ(one.l2_stride, cmds[0].l2_stride);
+    } else if (l1_dense && planes == 1 && rows * row_bytes <= DORY_MCHAN_MAX_CMD_BYTES &&
+               (rows == 1 || l2_rs == row_bytes ||
+                (l2_rs > row_bytes && l2_rs <= DORY_MCHAN_MAX_STRIDE))) {
+      ADD_FAILURE() << "the fast path declines a one-plane descriptor that is one command";
+    }
     if (testing::Test::HasFailure()) return;
   }
+  EXPECT_GT(fast, 300);
 }
 
 TEST(MchanSplit, EveryTransferOfTheFmnistExampleOnPulpOpenNeedsAtMostOneCommandPerPlane) {

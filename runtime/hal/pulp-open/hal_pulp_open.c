@@ -82,6 +82,7 @@ typedef struct {
   uint32_t hw_id[MCHAN_QUEUE_DEPTH];            /* the commands in the engine: transfer id, job */
   dory_dma_job hw_job[MCHAN_QUEUE_DEPTH];
   uint32_t n_hw;
+  uint32_t n_pending;                           /* jobs in flight with commands not pushed yet */
   dory_dma_job next_id;                         /* ids start at 1 */
 } dma_state;
 
@@ -368,7 +369,7 @@ static void dma_push(uint32_t ch, const dory_mchan_cmd *c, uint8_t to_l1, dory_d
 /* Pushes pending commands, oldest job first, while the engine has room. */
 static void dma_feed(uint32_t ch) {
   uint32_t j;
-  for (j = 0; j < g_dma.n_jobs && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
+  for (j = 0; j < g_dma.n_jobs && g_dma.n_pending > 0 && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
     dma_job *J = job_at(j);
     dory_mchan_cmd c;
     if (J->pending.plane >= J->pending.planes) continue; /* every command pushed (dory_mchan_iter_more, inline) */
@@ -376,6 +377,7 @@ static void dma_feed(uint32_t ch) {
       dma_push(ch, &c, J->pending.to_l1, J->id);
       J->in_engine++;
     }
+    if (J->pending.plane >= J->pending.planes) g_dma.n_pending--;
   }
 }
 
@@ -403,8 +405,22 @@ dory_dma_job dory_dma_start(const dory_dma_desc *desc) {
   J = &g_dma.slots[slot];
   J->id = id;
   J->in_engine = 0;
+  /* The engine's finished commands are retired only when its queue looks full (a command counted in it that has
+   * finished only delays the next push); the waits retire them too. */
+  if (g_dma.n_hw >= MCHAN_QUEUE_DEPTH) dma_retire(ch);
+  {
+    dory_mchan_cmd c;
+    if (g_dma.n_pending == 0 && g_dma.n_hw < MCHAN_QUEUE_DEPTH && dory_mchan_one_command(desc, &c)) {
+      /* the common case: one command, pushed now (no job before it has commands left) */
+      J->pending.plane = J->pending.planes = 1; /* nothing left to push */
+      J->pending.to_l1 = desc->dir == DORY_DMA_L2_TO_L1;
+      dma_push(ch, &c, J->pending.to_l1, id);
+      J->in_engine = 1;
+      return id;
+    }
+  }
   dory_mchan_iter_init(&J->pending, desc);
-  dma_retire(ch);
+  g_dma.n_pending++;
   dma_feed(ch);
   return id;
 }
