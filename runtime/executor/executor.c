@@ -36,15 +36,13 @@ static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, const o
 /* One kernel call: tile e of L on the operands p (every core calls it; each computes its share). */
 static void compute_on(const dory_layer *L, const dory_tile_extent *e, const operands *p) {
   dory_tile out;
-  dory_pad pad = e->pad;
-  dory_requant_args rq = L->rq;
+  const dory_pad pad = e->pad;
   int k;
   out.data = p->out;
   out.h = e->h_out;
   out.w = e->w_out;
   out.c = e->c_out;
   out.type = L->out.type;
-  rq.channel_params = p->requant;
 
   switch (L->kind) {
     case DORY_LAYER_CONV:
@@ -62,7 +60,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
@@ -81,7 +80,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
@@ -116,7 +116,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.input_zero_point = L->input_zero_point;
       a.pad_value = L->pad_value;
       a.count_include_pad = L->count_include_pad;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.count_div = L->count_div;
       a.count_div_first = L->count_div_first;
       a.count_div_len = L->count_div_len;
@@ -131,7 +132,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
         if (k < L->n_inputs) a.op[k].in = in_tile(L, e, p, k);
       }
       a.n_operands = L->n_inputs;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.out = out;
       a.split = L->split;
       L->kernel.add(&a);
@@ -142,7 +144,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.input_zero_point = L->input_zero_point;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.split = L->split;
       L->kernel.requantize(&a);
       break;

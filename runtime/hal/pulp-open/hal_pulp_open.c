@@ -443,7 +443,7 @@ void dory_dma_wait(dory_dma_job job) {
   }
   while (job_at(i)->pending.plane < job_at(i)->pending.planes || job_at(i)->in_engine > 0) { /* iter_more, inline */
     dma_retire(ch);
-    dma_feed(ch);
+    if (g_dma.n_pending > 0) dma_feed(ch);
   }
   jobs_remove(i);
 }
