@@ -18,9 +18,9 @@ typedef struct {
   uint32_t scratch_bytes;
 } operands;
 
-static uint8_t *buf_ptr(const dory_layer *L, uint8_t *l1, uint8_t role, int operand, uint8_t copy) {
-  const dory_l1_buffer *b = dory_layer_l1_buffer(L, role, operand);
-  return b ? l1 + b->offset[copy] : NULL;
+/* The L1 address of a copy of buffer b, NULL when the layer has no such buffer (dory_layer_l1_buffer's rule). */
+static uint8_t *buf_ptr(const dory_l1_buffer *b, uint8_t *l1, uint8_t copy) {
+  return b->copies > 0 ? l1 + b->offset[copy] : NULL;
 }
 
 static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, const operands *p, int k) {
@@ -36,15 +36,13 @@ static dory_tile in_tile(const dory_layer *L, const dory_tile_extent *e, const o
 /* One kernel call: tile e of L on the operands p (every core calls it; each computes its share). */
 static void compute_on(const dory_layer *L, const dory_tile_extent *e, const operands *p) {
   dory_tile out;
-  dory_pad pad = e->pad;
-  dory_requant_args rq = L->rq;
+  const dory_pad pad = e->pad;
   int k;
   out.data = p->out;
   out.h = e->h_out;
   out.w = e->w_out;
   out.c = e->c_out;
   out.type = L->out.type;
-  rq.channel_params = p->requant;
 
   switch (L->kind) {
     case DORY_LAYER_CONV:
@@ -62,7 +60,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
@@ -81,7 +80,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.bias = (const int32_t *)p->bias;
       a.input_zero_point = L->input_zero_point;
       a.has_requant = L->has_requant;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.psum = (int32_t *)p->psum;
       a.first = e->first;
       a.last = e->last;
@@ -116,7 +116,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.input_zero_point = L->input_zero_point;
       a.pad_value = L->pad_value;
       a.count_include_pad = L->count_include_pad;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.count_div = L->count_div;
       a.count_div_first = L->count_div_first;
       a.count_div_len = L->count_div_len;
@@ -131,7 +132,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
         if (k < L->n_inputs) a.op[k].in = in_tile(L, e, p, k);
       }
       a.n_operands = L->n_inputs;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.out = out;
       a.split = L->split;
       L->kernel.add(&a);
@@ -142,7 +144,8 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
       a.in = in_tile(L, e, p, 0);
       a.out = out;
       a.input_zero_point = L->input_zero_point;
-      a.rq = rq;
+      a.rq = L->rq; /* straight into the arguments (one copy), with the tile's records */
+      a.rq.channel_params = p->requant;
       a.split = L->split;
       L->kernel.requantize(&a);
       break;
@@ -155,14 +158,13 @@ static void compute_on(const dory_layer *L, const dory_tile_extent *e, const ope
 void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c, uint8_t *l1) {
   operands p;
   int k;
-  for (k = 0; k < DORY_LAYER_MAX_INPUTS; ++k)
-    p.in[k] = k < L->n_inputs ? buf_ptr(L, l1, DORY_BUF_INPUT, k, c->in[k]) : NULL;
-  p.weights = buf_ptr(L, l1, DORY_BUF_WEIGHTS, 0, c->weights);
-  p.bias = buf_ptr(L, l1, DORY_BUF_BIAS, 0, c->bias);
-  p.requant = buf_ptr(L, l1, DORY_BUF_REQUANT, 0, c->requant);
-  p.out = buf_ptr(L, l1, DORY_BUF_OUTPUT, 0, c->out);
-  p.psum = buf_ptr(L, l1, DORY_BUF_PSUM, 0, 0);
-  p.scratch = buf_ptr(L, l1, DORY_BUF_SCRATCH, 0, 0);
+  for (k = 0; k < DORY_LAYER_MAX_INPUTS; ++k) p.in[k] = k < L->n_inputs ? buf_ptr(&L->l1_in[k], l1, c->in[k]) : NULL;
+  p.weights = buf_ptr(&L->l1_weights, l1, c->weights);
+  p.bias = buf_ptr(&L->l1_bias, l1, c->bias);
+  p.requant = buf_ptr(&L->l1_requant, l1, c->requant);
+  p.out = buf_ptr(&L->l1_out, l1, c->out);
+  p.psum = buf_ptr(&L->l1_psum, l1, 0);
+  p.scratch = buf_ptr(&L->l1_scratch, l1, 0);
   p.scratch_bytes = L->l1_scratch.copies ? L->l1_scratch.bytes : 0u;
   compute_on(L, e, &p);
 }
@@ -176,7 +178,7 @@ typedef struct {
   uint64_t last;
   uint32_t acc[DORY_SPLIT_CATEGORIES];
 #endif
-  int unused;
+  uint8_t *l1; /* dory_l1_base(), read once per task */
 } core_clock;
 
 #if defined(DORY_CYCLE_SPLIT)
@@ -189,7 +191,7 @@ static void clock_start(core_clock *c) {
   for (k = 0; k < DORY_SPLIT_CATEGORIES; ++k) c->acc[k] = 0;
   c->last = dory_cycles();
 #endif
-  c->unused = 0;
+  c->l1 = (uint8_t *)dory_l1_base();
 }
 
 #if defined(DORY_CYCLE_SPLIT) && defined(__GNUC__)
@@ -250,7 +252,7 @@ static void hal_wait(void *ctx, dory_dma_job job) {
 
 static void hal_compute(void *ctx, const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c) {
   lap(ctx, DORY_SPLIT_OTHER);
-  dory_layer_compute(L, e, c, (uint8_t *)dory_l1_base());
+  dory_layer_compute(L, e, c, ((core_clock *)ctx)->l1);
   lap(ctx, DORY_SPLIT_COMPUTE);
 }
 
@@ -277,7 +279,7 @@ static void layer_task(void *arg) {
   ops.compute = hal_compute;
   ops.barrier = hal_barrier;
   ops.skip_wait = r->skip_wait;
-  dory_layer_schedule(r->L, core, (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+  dory_layer_schedule(r->L, core, clock.l1, (uint8_t *)dory_l2_base(), &ops);
   clock_stop(&clock, core);
 }
 

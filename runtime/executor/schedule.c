@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-static int32_t ceil_div32(int32_t a, int32_t b) { return (a + b - 1) / b; }
+/* One tile along a dimension is the common case: no division (slow on the cluster cores) then. */
+static int32_t ceil_div32(int32_t a, int32_t b) { return a > 0 && a <= b ? 1 : (a + b - 1) / b; }
 static int32_t min32(int32_t a, int32_t b) { return a < b ? a : b; }
 static int32_t max32(int32_t a, int32_t b) { return a > b ? a : b; }
 
@@ -44,16 +45,15 @@ static void axis_window(int32_t o0, int32_t n, int32_t stride, int32_t k, int32_
   *pad_hi = max32(0, last - extent);
 }
 
-void dory_layer_tile_extent(const dory_layer *L, int32_t i, dory_tile_extent *e) {
-  const dory_tile_counts n = dory_layer_tile_counts(L);
-  int32_t r = i;
+/* The extent of the tile at coordinates (co, h, w, ci), linear index i: dory_layer_tile_extent without the
+ * divisions (the schedule walks the coordinates). */
+static void extent_at(const dory_layer *L, int32_t i, int32_t co, int32_t h, int32_t w, int32_t ci,
+                      dory_tile_extent *e) {
   e->index = i;
-  e->ci = r % n.n_ci;
-  r /= n.n_ci;
-  e->w = r % n.n_w;
-  r /= n.n_w;
-  e->h = r % n.n_h;
-  e->co = r / n.n_h;
+  e->ci = ci;
+  e->w = w;
+  e->h = h;
+  e->co = co;
   e->c_out0 = e->co * L->tile_c_out;
   e->c_out = min32(L->c_out - e->c_out0, L->tile_c_out);
   e->h_out0 = e->h * L->tile_h;
@@ -75,13 +75,24 @@ void dory_layer_tile_extent(const dory_layer *L, int32_t i, dory_tile_extent *e)
   e->last = (uint8_t)(L->channels_tied || e->c_in0 + e->c_in == L->c_in);
 }
 
+void dory_layer_tile_extent(const dory_layer *L, int32_t i, dory_tile_extent *e) {
+  const dory_tile_counts n = dory_layer_tile_counts(L);
+  int32_t r = i, ci, w, h;
+  ci = r % n.n_ci;
+  r /= n.n_ci;
+  w = r % n.n_w;
+  r /= n.n_w;
+  h = r % n.n_h;
+  extent_at(L, i, r / n.n_h, h, w, ci, e);
+}
+
 int32_t dory_layer_tile_of(const dory_layer *L, int32_t h, int32_t w, int32_t c) {
   const dory_tile_counts n = dory_layer_tile_counts(L);
   const int32_t co = c / L->tile_c_out, th = h / L->tile_h, tw = w / L->tile_w;
   return ((co * n.n_h + th) * n.n_w + tw) * n.n_ci + (n.n_ci - 1);
 }
 
-const dory_l1_buffer *dory_layer_l1_buffer(const dory_layer *L, uint8_t role, int operand) {
+static const dory_l1_buffer *l1_buffer(const dory_layer *L, uint8_t role, int operand) {
   const dory_l1_buffer *b = NULL;
   switch (role) {
     case DORY_BUF_INPUT: b = (operand >= 0 && operand < L->n_inputs) ? &L->l1_in[operand] : NULL; break;
@@ -94,6 +105,10 @@ const dory_l1_buffer *dory_layer_l1_buffer(const dory_layer *L, uint8_t role, in
     default: break;
   }
   return (b && b->copies > 0) ? b : NULL;
+}
+
+const dory_l1_buffer *dory_layer_l1_buffer(const dory_layer *L, uint8_t role, int operand) {
+  return l1_buffer(L, role, operand);
 }
 
 static dory_transfer box_transfer(uint8_t role, int operand, uint8_t dir, uint32_t base, int32_t h0, int32_t w0,
@@ -126,57 +141,67 @@ static dory_transfer flat_transfer(uint8_t role, uint32_t l2_offset, uint32_t by
   return t;
 }
 
-int dory_layer_tile_loads(const dory_layer *L, int32_t i, dory_transfer out[DORY_LAYER_MAX_LOADS]) {
-  const dory_tile_counts n = dory_layer_tile_counts(L);
-  dory_tile_extent e;
+/* The loads of the tile of extent *ep, whose predecessor (tile index - 1) has extent *pp (NULL for tile 0). */
+static int loads_of(const dory_layer *L, const dory_tile_counts *np, const dory_tile_extent *ep,
+                    const dory_tile_extent *pp, dory_transfer out[DORY_LAYER_MAX_LOADS]) {
   int k, count = 0;
   uint8_t load_input = 1, load_weights = 1, load_params = 1;
-  dory_layer_tile_extent(L, i, &e);
-  if (i > 0) {
-    dory_tile_extent p;
-    dory_layer_tile_extent(L, i - 1, &p);
-    load_input = (uint8_t)(L->channels_tied ? (n.n_co * n.n_h * n.n_w > 1) : (n.n_h * n.n_w * n.n_ci > 1));
-    load_weights = (uint8_t)(p.co != e.co || p.ci != e.ci);
-    load_params = (uint8_t)(p.co != e.co);
+  if (pp) {
+    load_input =
+        (uint8_t)(L->channels_tied ? (np->n_co * np->n_h * np->n_w > 1) : (np->n_h * np->n_w * np->n_ci > 1));
+    load_weights = (uint8_t)(pp->co != ep->co || pp->ci != ep->ci);
+    load_params = (uint8_t)(pp->co != ep->co);
   }
   if (load_input)
     for (k = 0; k < L->n_inputs; ++k) {
       const int32_t eb = dory_dtype_bytes(L->in[k].type);
-      if (e.h_in * e.w_in * e.c_in > 0)
-        out[count++] = box_transfer(DORY_BUF_INPUT, k, DORY_DMA_L2_TO_L1, L->in[k].l2_offset, e.h_in0, e.w_in0,
-                                    e.c_in0, e.h_in, e.w_in, e.c_in, L->w_in, L->in[k].pixel_stride, eb);
+      if (ep->h_in * ep->w_in * ep->c_in > 0)
+        out[count++] = box_transfer(DORY_BUF_INPUT, k, DORY_DMA_L2_TO_L1, L->in[k].l2_offset, ep->h_in0, ep->w_in0,
+                                    ep->c_in0, ep->h_in, ep->w_in, ep->c_in, L->w_in, L->in[k].pixel_stride, eb);
     }
   if (load_weights && L->weight_bytes_per_cout > 0) {
     if (L->kind == DORY_LAYER_DEPTHWISE) {
-      out[count++] = flat_transfer(DORY_BUF_WEIGHTS, L->weights_l2 + (uint32_t)(e.c_out0 * L->kh * L->kw),
-                                   (uint32_t)(e.c_out * L->kh * L->kw));
+      out[count++] = flat_transfer(DORY_BUF_WEIGHTS, L->weights_l2 + (uint32_t)(ep->c_out0 * L->kh * L->kw),
+                                   (uint32_t)(ep->c_out * L->kh * L->kw));
     } else {
-      dory_transfer t = flat_transfer(DORY_BUF_WEIGHTS, L->weights_l2 + (uint32_t)(e.c_out0 * L->kh * L->kw * L->c_in +
-                                                                                  e.c_in0),
-                                      (uint32_t)e.c_in);
-      t.rows = (uint32_t)(e.c_out * L->kh * L->kw);
+      dory_transfer t = flat_transfer(DORY_BUF_WEIGHTS, L->weights_l2 + (uint32_t)(ep->c_out0 * L->kh * L->kw * L->c_in +
+                                                                                  ep->c_in0),
+                                      (uint32_t)ep->c_in);
+      t.rows = (uint32_t)(ep->c_out * L->kh * L->kw);
       t.row_stride = (uint32_t)L->c_in;
       out[count++] = t;
     }
   }
   if (load_params) {
     if (L->bias_bytes_per_cout > 0)
-      out[count++] = flat_transfer(DORY_BUF_BIAS, L->bias_l2 + (uint32_t)e.c_out0 * L->bias_bytes_per_cout,
-                                   (uint32_t)e.c_out * L->bias_bytes_per_cout);
+      out[count++] = flat_transfer(DORY_BUF_BIAS, L->bias_l2 + (uint32_t)ep->c_out0 * L->bias_bytes_per_cout,
+                                   (uint32_t)ep->c_out * L->bias_bytes_per_cout);
     if (L->rq_bytes_per_cout > 0)
-      out[count++] = flat_transfer(DORY_BUF_REQUANT, L->requant_l2 + (uint32_t)e.c_out0 * L->rq_bytes_per_cout,
-                                   (uint32_t)e.c_out * L->rq_bytes_per_cout);
+      out[count++] = flat_transfer(DORY_BUF_REQUANT, L->requant_l2 + (uint32_t)ep->c_out0 * L->rq_bytes_per_cout,
+                                   (uint32_t)ep->c_out * L->rq_bytes_per_cout);
   }
   return count;
+}
+
+int dory_layer_tile_loads(const dory_layer *L, int32_t i, dory_transfer out[DORY_LAYER_MAX_LOADS]) {
+  const dory_tile_counts n = dory_layer_tile_counts(L);
+  dory_tile_extent e, p;
+  dory_layer_tile_extent(L, i, &e);
+  if (i > 0) dory_layer_tile_extent(L, i - 1, &p);
+  return loads_of(L, &n, &e, i > 0 ? &p : NULL, out);
+}
+
+static int store_of(const dory_layer *L, const dory_tile_extent *e, dory_transfer *out) {
+  if (!e->last) return 0;
+  *out = box_transfer(DORY_BUF_OUTPUT, 0, DORY_DMA_L1_TO_L2, L->out.l2_offset, e->h_out0, e->w_out0, e->c_out0,
+                      e->h_out, e->w_out, e->c_out, L->w_out, L->out.pixel_stride, dory_dtype_bytes(L->out.type));
+  return 1;
 }
 
 int dory_layer_tile_store(const dory_layer *L, int32_t i, dory_transfer *out) {
   dory_tile_extent e;
   dory_layer_tile_extent(L, i, &e);
-  if (!e.last) return 0;
-  *out = box_transfer(DORY_BUF_OUTPUT, 0, DORY_DMA_L1_TO_L2, L->out.l2_offset, e.h_out0, e.w_out0, e.c_out0, e.h_out,
-                      e.w_out, e.c_out, L->w_out, L->out.pixel_stride, dory_dtype_bytes(L->out.type));
-  return 1;
+  return store_of(L, &e, out);
 }
 
 /* ---- the schedule ----------------------------------------------------------------------------------------- */
@@ -202,7 +227,7 @@ static uint8_t role_double_buffered(const dory_layer *L, uint8_t role) {
 }
 
 static void issue(sched *s, const dory_transfer *t, int32_t tile, uint8_t copy) {
-  const dory_l1_buffer *b = dory_layer_l1_buffer(s->L, t->role, t->operand);
+  const dory_l1_buffer *b = l1_buffer(s->L, t->role, t->operand);
   uint8_t *l1 = s->l1 + (b ? b->offset[copy] : 0u);
   uint8_t *l2 = s->l2 + t->l2_offset;
   const uint32_t dense_row = t->row_bytes, dense_plane = t->row_bytes * t->rows;
@@ -240,9 +265,14 @@ static uint8_t *role_copy(dory_tile_copies *c, uint8_t role, int operand) {
 void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2, const dory_schedule_ops *ops) {
   sched s;
   dory_tile_copies cur;
-  dory_transfer loads[DORY_LAYER_MAX_LOADS], store;
+  dory_transfer loads[DORY_LAYER_MAX_LOADS], store, prev_store;
+  dory_tile_extent e, e_next;
   int32_t i, k, n_loads;
-  const int32_t total = dory_layer_tile_total(L);
+  /* The tile counts once, and every tile's extent once, walking its coordinates (co, h, w, ci) in the loop
+   * order of dory/layer.h: what dory_layer_tile_loads / _store / _extent derive per call, derived per step. */
+  const dory_tile_counts n = dory_layer_tile_counts(L);
+  const int32_t total = n.n_co * n.n_h * n.n_w * n.n_ci;
+  int32_t co = 0, h = 0, w = 0, ci = 0;
   int have_prev_store = 0;
   uint8_t prev_out_copy = 0;
 
@@ -254,29 +284,38 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
   s.n_jobs = 0;
   for (k = 0; k < DORY_LAYER_MAX_INPUTS; ++k) cur.in[k] = 0;
   cur.weights = cur.bias = cur.requant = cur.out = 0;
+  extent_at(L, 0, 0, 0, 0, 0, &e);
 
   /* prologue: LD_0 into copy 0 */
   if (core == 0) {
-    n_loads = dory_layer_tile_loads(L, 0, loads);
+    n_loads = loads_of(L, &n, &e, NULL, loads);
     for (k = 0; k < n_loads; ++k) issue(&s, &loads[k], 0, 0);
     wait_all(&s);
   }
   ops->barrier(ops->ctx);
 
   for (i = 0; i < total; ++i) {
-    dory_tile_extent e;
     dory_tile_copies next = cur;
-    const int has_store = dory_layer_tile_store(L, i, &store);
-    n_loads = i + 1 < total ? dory_layer_tile_loads(L, i + 1, loads) : 0;
-    dory_layer_tile_extent(L, i, &e);
+    const int has_store = store_of(L, &e, &store);
+    n_loads = 0;
+    if (i + 1 < total) { /* the coordinates of tile i + 1: ci fastest, then w, h, co */
+      if (++ci == n.n_ci) {
+        ci = 0;
+        if (++w == n.n_w) {
+          w = 0;
+          if (++h == n.n_h) {
+            h = 0;
+            ++co;
+          }
+        }
+      }
+      extent_at(L, i + 1, co, h, w, ci, &e_next);
+      n_loads = loads_of(L, &n, &e_next, &e, loads);
+    }
 
     /* O_i: the previous tile's store and the double-buffered loads of the next tile, overlapping the compute */
     if (core == 0) {
-      if (L->db_output && have_prev_store) {
-        dory_transfer prev;
-        dory_layer_tile_store(L, i - 1, &prev);
-        issue(&s, &prev, i - 1, prev_out_copy);
-      }
+      if (L->db_output && have_prev_store) issue(&s, &prev_store, i - 1, prev_out_copy);
       for (k = 0; k < n_loads; ++k)
         if (role_double_buffered(L, loads[k].role)) {
           uint8_t *c = role_copy(&next, loads[k].role, loads[k].operand);
@@ -305,17 +344,17 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
               (uint8_t)(*role_copy(&cur, loads[k].role, loads[k].operand) ^ 1u);
     have_prev_store = has_store;
     if (has_store) {
+      prev_store = store;
       prev_out_copy = cur.out;
       if (L->db_output) next.out = (uint8_t)(cur.out ^ 1u);
     }
     cur = next;
+    if (i + 1 < total) e = e_next;
   }
 
   /* epilogue: the last store of a double-buffered output */
   if (core == 0 && L->db_output && have_prev_store) {
-    dory_transfer last;
-    dory_layer_tile_store(L, total - 1, &last);
-    issue(&s, &last, total - 1, prev_out_copy);
+    issue(&s, &prev_store, total - 1, prev_out_copy);
     wait_all(&s);
   }
 }

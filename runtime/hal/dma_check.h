@@ -53,24 +53,31 @@ static inline const char *dory_dma_check_shape(const dory_dma_desc *d, unsigned 
   return NULL;
 }
 
-/* 1 when d passes every check of dory_dma_check below, shown in 32-bit arithmetic for the common descriptor (one
- * plane, rows and strides below 2^16, so that no product or sum overflows); 0 when it fails one or is not of that
- * kind (the caller then runs dory_dma_check, which decides and explains). Cheap on rv32: no 64-bit products. */
+/* 1 when d passes every check of dory_dma_check below, shown in 32-bit arithmetic for the common descriptor (rows,
+ * planes, row bytes and every stride below 2^16, so that no product overflows and every sum is compared against
+ * the room left instead of being formed); 0 when it fails one or is not of that kind (the caller then runs
+ * dory_dma_check, which decides and explains). Cheap on rv32: no 64-bit products, no calls. A box's extent is
+ * checked as (rows - 1) * row_stride + row_bytes <= room and (planes - 1) * plane_stride <= room - that. */
 static inline int dory_dma_quick_valid(const dory_dma_desc *d, const uint8_t *l1, uint32_t l1_size, const uint8_t *l2,
                                        uint32_t l2_size) {
   const int to_l1 = d->dir == DORY_DMA_L2_TO_L1;
   const uintptr_t sb = (uintptr_t)(to_l1 ? l2 : l1), db = (uintptr_t)(to_l1 ? l1 : l2);
   const uint32_t ss = to_l1 ? l2_size : l1_size, ds = to_l1 ? l1_size : l2_size;
   const uintptr_t s = (uintptr_t)d->src, t = (uintptr_t)d->dst;
-  uint32_t se, de;
-  if ((d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2) || d->planes != 1 || d->rows == 0 ||
-      d->row_bytes == 0 || d->rows >= 65536u || d->row_bytes >= 65536u || d->src_row_stride >= 65536u ||
-      d->dst_row_stride >= 65536u || (d->rows > 1 && d->dst_row_stride < d->row_bytes))
+  uint32_t se, de, sp = 0, dp = 0;
+  if ((d->dir != DORY_DMA_L2_TO_L1 && d->dir != DORY_DMA_L1_TO_L2) || d->planes == 0 || d->rows == 0 ||
+      d->row_bytes == 0 || ((d->rows | d->row_bytes | d->src_row_stride | d->dst_row_stride) >> 16) != 0 ||
+      (d->rows > 1 && d->dst_row_stride < d->row_bytes))
     return 0;
   se = (d->rows - 1u) * d->src_row_stride + d->row_bytes; /* < 2^32 */
   de = (d->rows - 1u) * d->dst_row_stride + d->row_bytes;
-  return s >= sb && s - sb <= ss && se <= ss - (uint32_t)(s - sb) && t >= db && t - db <= ds &&
-         de <= ds - (uint32_t)(t - db);
+  if (d->planes > 1) {
+    if (((d->planes | d->src_plane_stride | d->dst_plane_stride) >> 16) != 0 || d->dst_plane_stride < de) return 0;
+    sp = (d->planes - 1u) * d->src_plane_stride; /* < 2^32 */
+    dp = (d->planes - 1u) * d->dst_plane_stride;
+  }
+  return s >= sb && s - sb <= ss && se <= ss - (uint32_t)(s - sb) && sp <= ss - (uint32_t)(s - sb) - se && t >= db &&
+         t - db <= ds && de <= ds - (uint32_t)(t - db) && dp <= ds - (uint32_t)(t - db) - de;
 }
 
 /* Every check against arenas L1 [l1, +l1_size) and L2 [l2, +l2_size). Returns NULL when the job is valid, else

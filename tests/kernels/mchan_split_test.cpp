@@ -243,6 +243,7 @@ TEST(MchanSplit, RandomDescriptorsAreCoveredExactlyWithinTheLimits) {
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
   auto pick = [&](uint32_t lo, uint32_t hi) { return std::uniform_int_distribution<uint32_t>(lo, hi)(rng); };
+  int fast = 0;
   for (int i = 0; i < 3000; ++i) {
     const bool to_l1 = pick(0, 1) == 1;
     // Mostly small boxes; 1 in 20 with rows longer than a command, 1 in 20 with planes larger than a command.
@@ -279,8 +280,25 @@ TEST(MchanSplit, RandomDescriptorsAreCoveredExactlyWithinTheLimits) {
                                     << rows << " x " << row_bytes << " B, L1 strides " << l1_rs << "/" << l1_ps
                                     << ", L2 strides " << l2_rs << "/" << l2_ps << "; replay: DORY_TEST_SEED=" << seed);
     expect_exact_cover(d);
+    // The HAL's fast path (dory_mchan_one_command) gives the iterator's only command, or declines.
+    dory_mchan_cmd one{};
+    const std::vector<dory_mchan_cmd> cmds = split(d);
+    if (dory_mchan_one_command(&d, &one)) {
+      ++fast;
+      ASSERT_EQ(cmds.size(), 1u);
+      EXPECT_EQ(one.l1, cmds[0].l1);
+      EXPECT_EQ(one.l2, cmds[0].l2);
+      EXPECT_EQ(one.bytes, cmds[0].bytes);
+      EXPECT_EQ(one.line_bytes, cmds[0].line_bytes);
+      EXPECT_EQ(one.l2_stride, cmds[0].l2_stride);
+    } else if (l1_dense && planes == 1 && rows * row_bytes <= DORY_MCHAN_MAX_CMD_BYTES &&
+               (rows == 1 || l2_rs == row_bytes ||
+                (l2_rs > row_bytes && l2_rs <= DORY_MCHAN_MAX_STRIDE))) {
+      ADD_FAILURE() << "the fast path declines a one-plane descriptor that is one command";
+    }
     if (testing::Test::HasFailure()) return;
   }
+  EXPECT_GT(fast, 300);
 }
 
 TEST(MchanSplit, EveryTransferOfTheFmnistExampleOnPulpOpenNeedsAtMostOneCommandPerPlane) {
@@ -322,8 +340,8 @@ TEST(MchanSplit, EveryTransferOfTheFmnistExampleOnPulpOpenNeedsAtMostOneCommandP
 }  // namespace dory
 
 // The pulp-open HAL's 32-bit screen of a DMA descriptor (runtime/hal/dma_check.h, dory_dma_quick_valid) never passes
-// one that the full check (dory_dma_check) rejects, and decides every one-plane descriptor with 16-bit rows and
-// strides exactly as the full check does: random descriptors around two small arenas, many of them just inside or
+// one that the full check (dory_dma_check) rejects, and decides every descriptor with 16-bit counts and strides
+// (one plane or several) exactly as the full check does: random descriptors around two small arenas, many of them just inside or
 // just outside an edge.
 TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
   static uint8_t mem[6000];
@@ -334,7 +352,7 @@ TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     return static_cast<uint32_t>((x >> 33) % n);
   };
-  int quick = 0, simple = 0;
+  int quick = 0, simple = 0, multi_plane_quick = 0;
   for (int i = 0; i < 200000; ++i) {
     dory_dma_desc d{};
     d.dir = next(10) == 0 ? 7 : (next(2) ? DORY_DMA_L2_TO_L1 : DORY_DMA_L1_TO_L2);
@@ -355,14 +373,17 @@ TEST(DmaCheck, TheQuickScreenAgreesWithTheFullCheck) {
     const bool q = dory_dma_quick_valid(&d, l1, l1_size, l2, l2_size) != 0;
     if (q) {
       ++quick;
+      if (d.planes > 1) ++multi_plane_quick;
       EXPECT_TRUE(full) << msg;
     }
-    if (d.planes == 1 && d.rows < 65536 && d.row_bytes < 65536 && d.src_row_stride < 65536 &&
-        d.dst_row_stride < 65536 && (d.dir == DORY_DMA_L2_TO_L1 || d.dir == DORY_DMA_L1_TO_L2)) {
+    if (d.planes < 65536 && d.rows < 65536 && d.row_bytes < 65536 && d.src_row_stride < 65536 &&
+        d.dst_row_stride < 65536 && d.src_plane_stride < 65536 && d.dst_plane_stride < 65536 &&
+        (d.dir == DORY_DMA_L2_TO_L1 || d.dir == DORY_DMA_L1_TO_L2)) {
       ++simple;
       EXPECT_EQ(q, full) << "rows " << d.rows << " x " << d.row_bytes << " B";
     }
   }
   EXPECT_GT(quick, 1000);  // the screen passes real descriptors, not only rejects
   EXPECT_GT(simple, 10000);
+  EXPECT_GT(multi_plane_quick, 100);  // and several planes too (the executor's input boxes)
 }

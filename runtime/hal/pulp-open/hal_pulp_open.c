@@ -36,7 +36,7 @@ static inline uint32_t hart_id(void) {
 /* ---- errors ------------------------------------------------------------------------------------------------ */
 
 #if defined(__GNUC__)
-__attribute__((noreturn, format(printf, 1, 2)))
+__attribute__((noreturn, cold, noinline, format(printf, 1, 2))) /* cold: its callers' failure paths leave the hot code */
 #endif
 static void pulp_fail(const char *fmt, ...) {
   va_list ap;
@@ -82,6 +82,7 @@ typedef struct {
   uint32_t hw_id[MCHAN_QUEUE_DEPTH];            /* the commands in the engine: transfer id, job */
   dory_dma_job hw_job[MCHAN_QUEUE_DEPTH];
   uint32_t n_hw;
+  uint32_t n_pending;                           /* jobs in flight with commands not pushed yet */
   dory_dma_job next_id;                         /* ids start at 1 */
 } dma_state;
 
@@ -115,6 +116,13 @@ void dory_pulp_cluster_entry(void); /* crt0.S */
 
 static void require_init(const char *what) {
   if (!g.initialized) pulp_fail("%s called before dory_pulp_init", what);
+}
+
+/* A cluster core runs only after dory_pulp_init started it: the check of g (in L2, ~16 cycles per load from a
+ * cluster core) is needed on the FC only. */
+static int on_cluster(void);
+static void require_init_fc(const char *what) {
+  if (!on_cluster()) require_init(what);
 }
 
 /* Whether the caller is a cluster core (its stack is in TCDM), i.e. inside a task: between tasks the cores only
@@ -279,12 +287,22 @@ void dory_barrier(void) {
 
 /* ---- DMA --------------------------------------------------------------------------------------------------- */
 
-static uint32_t channel(void) { return on_cluster() ? MCHAN_CORE : MCHAN_FC; }
+#if defined(__GNUC__)
+__attribute__((noreturn, cold, noinline))
+#endif
+static void not_core0(const char *what) {
+  pulp_fail("%s called on core %lu: only core 0 issues and waits for DMA", what, (unsigned long)(hart_id() & 0x1fu));
+}
 
-static void require_core0(const char *what) {
-  if (on_cluster() && (hart_id() & 0x1fu) != 0)
-    pulp_fail("%s called on core %lu: only core 0 issues and waits for DMA", what,
-              (unsigned long)(hart_id() & 0x1fu));
+/* The DMA channel of the caller, after the checks every DMA call makes: initialized (on the FC; a cluster core runs
+ * only after dory_pulp_init), and on the cluster only core 0 issues and waits. */
+static uint32_t dma_channel(const char *what) {
+  if (on_cluster()) {
+    if ((hart_id() & 0x1fu) != 0) not_core0(what);
+    return MCHAN_CORE;
+  }
+  require_init(what);
+  return MCHAN_FC;
 }
 
 #if defined(__GNUC__)
@@ -310,8 +328,9 @@ static uint32_t job_index(dory_dma_job id) {
  * to free the id by writing 1 << id; not measured, assumed here (MCHAN's convention): the bit reads 1 from the
  * id's allocation (the read of CMD) until the transfer is complete, and 0 after. */
 static void dma_retire(uint32_t ch) {
-  const uint32_t status = reg_read(ch + MCHAN_STATUS);
-  uint32_t k = 0;
+  uint32_t status, k = 0;
+  if (g_dma.n_hw == 0) return;
+  status = reg_read(ch + MCHAN_STATUS);
   while (k < g_dma.n_hw) {
     uint32_t j;
     if (status & (1u << g_dma.hw_id[k])) {
@@ -350,44 +369,59 @@ static void dma_push(uint32_t ch, const dory_mchan_cmd *c, uint8_t to_l1, dory_d
 /* Pushes pending commands, oldest job first, while the engine has room. */
 static void dma_feed(uint32_t ch) {
   uint32_t j;
-  for (j = 0; j < g_dma.n_jobs && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
+  for (j = 0; j < g_dma.n_jobs && g_dma.n_pending > 0 && g_dma.n_hw < MCHAN_QUEUE_DEPTH; ++j) {
     dma_job *J = job_at(j);
     dory_mchan_cmd c;
+    if (J->pending.plane >= J->pending.planes) continue; /* every command pushed (dory_mchan_iter_more, inline) */
     while (g_dma.n_hw < MCHAN_QUEUE_DEPTH && dory_mchan_iter_next(&J->pending, &c)) {
       dma_push(ch, &c, J->pending.to_l1, J->id);
       J->in_engine++;
     }
+    if (J->pending.plane >= J->pending.planes) g_dma.n_pending--;
   }
 }
 
+#if defined(__GNUC__)
+__attribute__((noreturn, cold, noinline))
+#endif
+static void too_many_jobs(dory_dma_job id) {
+  pulp_fail("DMA job %lu: %lu jobs are already in flight (the limit); the oldest is job %lu: a missing "
+            "dory_dma_wait?",
+            (unsigned long)id, (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
+}
+
 dory_dma_job dory_dma_start(const dory_dma_desc *desc) {
-  dory_dma_job id;
+  const uint32_t ch = dma_channel("dory_dma_start");
+  const dory_dma_job id = g_dma.next_id;
   dma_job *J;
-  require_init("dory_dma_start");
-  require_core0("dory_dma_start");
-  id = g_dma.next_id;
+  uint32_t used = 0, slot = 0, k;
   validate(id, desc);
-  if (g_dma.n_jobs >= DORY_DMA_MAX_OUTSTANDING)
-    pulp_fail("DMA job %lu: %lu jobs are already in flight (the limit); the oldest is job %lu: a missing "
-              "dory_dma_wait?",
-              (unsigned long)id, (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
+  if (g_dma.n_jobs >= DORY_DMA_MAX_OUTSTANDING) too_many_jobs(id);
   g_dma.next_id = id + 1u == 0u ? 1u : id + 1u;
-  {
-    /* a free slot: one that no job in flight holds */
-    uint32_t slot = 0, k;
-    for (;; ++slot) {
-      for (k = 0; k < g_dma.n_jobs && g_dma.order[k] != slot; ++k) {
-      }
-      if (k == g_dma.n_jobs) break;
-    }
-    g_dma.order[g_dma.n_jobs++] = (uint8_t)slot;
-    J = &g_dma.slots[slot];
-  }
+  /* a free slot: one that no job in flight holds */
+  for (k = 0; k < g_dma.n_jobs; ++k) used |= 1u << g_dma.order[k];
+  while (used & (1u << slot)) ++slot;
+  g_dma.order[g_dma.n_jobs++] = (uint8_t)slot;
+  J = &g_dma.slots[slot];
   J->id = id;
   J->in_engine = 0;
+  /* The engine's finished commands are retired only when its queue looks full (a command counted in it that has
+   * finished only delays the next push); the waits retire them too. */
+  if (g_dma.n_hw >= MCHAN_QUEUE_DEPTH) dma_retire(ch);
+  {
+    dory_mchan_cmd c;
+    if (g_dma.n_pending == 0 && g_dma.n_hw < MCHAN_QUEUE_DEPTH && dory_mchan_one_command(desc, &c)) {
+      /* the common case: one command, pushed now (no job before it has commands left) */
+      J->pending.plane = J->pending.planes = 1; /* nothing left to push */
+      J->pending.to_l1 = desc->dir == DORY_DMA_L2_TO_L1;
+      dma_push(ch, &c, J->pending.to_l1, id);
+      J->in_engine = 1;
+      return id;
+    }
+  }
   dory_mchan_iter_init(&J->pending, desc);
-  dma_retire(channel());
-  dma_feed(channel());
+  g_dma.n_pending++;
+  dma_feed(ch);
   return id;
 }
 
@@ -398,11 +432,8 @@ static void jobs_remove(uint32_t i) {
 }
 
 void dory_dma_wait(dory_dma_job job) {
-  uint32_t i, ch;
-  require_init("dory_dma_wait");
-  require_core0("dory_dma_wait");
-  ch = channel();
-  i = job_index(job);
+  const uint32_t ch = dma_channel("dory_dma_wait");
+  uint32_t i = job_index(job);
   if (i == g_dma.n_jobs) {
     if (job == 0 || job >= g_dma.next_id)
       pulp_fail("dory_dma_wait(%lu): no such job (the last job issued is %lu)", (unsigned long)job,
@@ -410,9 +441,9 @@ void dory_dma_wait(dory_dma_job job) {
     pulp_fail("dory_dma_wait(%lu): the job was already waited for (each job is waited for exactly once)",
               (unsigned long)job);
   }
-  while (dory_mchan_iter_more(&job_at(i)->pending) || job_at(i)->in_engine > 0) {
+  while (job_at(i)->pending.plane < job_at(i)->pending.planes || job_at(i)->in_engine > 0) { /* iter_more, inline */
     dma_retire(ch);
-    dma_feed(ch);
+    if (g_dma.n_pending > 0) dma_feed(ch);
   }
   jobs_remove(i);
 }
@@ -420,13 +451,13 @@ void dory_dma_wait(dory_dma_job job) {
 /* ---- memory, time ------------------------------------------------------------------------------------------ */
 
 void *dory_l1_base(void) {
-  require_init("dory_l1_base");
-  return g.l1;
+  require_init_fc("dory_l1_base");
+  return g_arena.l1;
 }
 uint32_t dory_l1_size(void) { return g.initialized ? g.l1_size : 0; }
 void *dory_l2_base(void) {
-  require_init("dory_l2_base");
-  return g.l2;
+  require_init_fc("dory_l2_base");
+  return g_arena.l2;
 }
 uint32_t dory_l2_size(void) { return g.initialized ? g.l2_size : 0; }
 

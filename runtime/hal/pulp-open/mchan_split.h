@@ -76,6 +76,47 @@ int dory_mchan_iter_more(const dory_mchan_iter *it);
 /* Writes the next command and returns 1, or returns 0 when every command was produced. */
 int dory_mchan_iter_next(dory_mchan_iter *it, dory_mchan_cmd *cmd);
 
+/* The fast path of the platform's DMA start: when the rules above give a descriptor exactly one command, that
+ * command, without the iterator. Recognized: dense on the TCDM side, its rows (or planes of one row, or planes
+ * that continue the rows) at one L2 stride in [row_bytes, DORY_MCHAN_MAX_STRIDE] (or contiguous), at most
+ * DORY_MCHAN_MAX_CMD_BYTES in all, counts and row bytes below 2^16 (no product overflows): every transfer of a
+ * layer that fits L1 whole, and most of a tiled one's. Returns 1 with *c (the iterator's only command), or 0 (the
+ * descriptor may still be one command; the iterator decides). The descriptor must be valid. Checked against the
+ * iterator by tests/kernels/mchan_split_test.cpp. */
+static inline int dory_mchan_one_command(const dory_dma_desc *d, dory_mchan_cmd *c) {
+  const int to_l1 = d->dir == DORY_DMA_L2_TO_L1;
+  const uint32_t rb = d->row_bytes, rows = d->rows, planes = d->planes;
+  const uint32_t l1_rs = to_l1 ? d->dst_row_stride : d->src_row_stride;
+  const uint32_t l1_ps = to_l1 ? d->dst_plane_stride : d->src_plane_stride;
+  const uint32_t l2_rs = to_l1 ? d->src_row_stride : d->dst_row_stride;
+  const uint32_t l2_ps = to_l1 ? d->src_plane_stride : d->dst_plane_stride;
+  uint32_t n = rows, stride = l2_rs; /* the L2 side as n rows of rb bytes, stride apart */
+  uint64_t bytes;
+  if (((rb | rows | planes) >> 16) != 0 || (rows > 1 && l1_rs != rb)) return 0;
+  if (planes > 1) {
+    if (l1_ps != rows * rb) return 0;
+    if (rows == 1) {
+      n = planes;
+      stride = l2_ps;
+    } else {
+      if (l2_ps != rows * l2_rs) return 0;
+      n = rows * planes;
+    }
+  }
+  bytes = (uint64_t)n * rb;
+  if (bytes > DORY_MCHAN_MAX_CMD_BYTES) return 0;
+  c->l1 = (uintptr_t)(to_l1 ? d->dst : d->src);
+  c->l2 = (uintptr_t)(to_l1 ? d->src : d->dst);
+  c->bytes = (uint32_t)bytes;
+  c->line_bytes = 0;
+  c->l2_stride = 0;
+  if (n == 1 || stride == rb) return 1; /* 1-D */
+  if (stride < rb || stride > DORY_MCHAN_MAX_STRIDE) return 0;
+  c->line_bytes = rb; /* 2-D */
+  c->l2_stride = stride;
+  return 1;
+}
+
 #ifdef __cplusplus
 }
 #endif
