@@ -13,8 +13,10 @@
 //               the whole layer, or the sum of its tiles when it does not fit L1) and core 0's computing time in
 //               the tiled run (the split's "compute", summed over the plan's tiles). The rows' features are
 //               kernel_terms (target/cost_model.h) of exactly the calls that ran: the terms the model computes with.
-//   executor    Target::executor.layer_cycles and tile_cycles to core 0's bookkeeping and barrier time of every
-//               tiled layer (the split's "other" + "barrier"), against 1 and the plan's tiles;
+//   executor    Target::executor.layer_cycles and each kernel's executor_tile_cycles to core 0's bookkeeping and
+//               barrier time of every tiled layer (the split's "other" + "barrier"), against 1 and the plan's
+//               tiles of that kernel; executor.tile_cycles (for kernels that did not run tiled) from one tile
+//               cost shared by all;
 //   transfers   the L1-L2 engine's transfer_cycles to core 0's DMA issue time (the split's "dma_issue"), against
 //               the plan's transfers, with the engine's issue_cycles per command (the measured hardware push)
 //               kept.
@@ -417,6 +419,7 @@ int run(int argc, char** argv) {
   std::map<std::string, KernelRows> kernels;
   std::vector<std::vector<double>> ex_x;
   std::vector<double> ex_y;
+  std::vector<std::string> ex_kernel;  // the layer's kernel, per executor row
   std::vector<double> tr_x, tr_y;  // transfers, issue time minus the commands' pushes
   const DmaEngine& eng = l1_l2_engine(*target);
   for (const Run& r : runs)
@@ -439,6 +442,7 @@ int run(int argc, char** argv) {
       const LayerCost cost = model_layer(*target, g, l.shape, Buffering::from_bits(l.buffering));
       ex_x.push_back({1.0, static_cast<double>(cost.tiles)});
       ex_y.push_back(part(SplitPart::Other) + part(SplitPart::Barrier));
+      ex_kernel.push_back(k.name());
       tr_x.push_back(static_cast<double>(cost.dma_transfers));
       tr_y.push_back(part(SplitPart::DmaIssue) - eng.issue_cycles * static_cast<double>(cost.dma_commands));
     }
@@ -491,10 +495,41 @@ int run(int argc, char** argv) {
                   k->elementwise.row_cycles, x.size(), st.str().c_str());
   }
   {
+    // The executor: first one tile cost for every kernel (the target's executor.tile_cycles, which kernels without
+    // tiled rows here keep), then, with the layer cost shared, a tile cost per kernel (its executor_tile_cycles:
+    // the bookkeeping after a kernel costs more the more of the executor's code it evicted from the instruction
+    // cache).
     auto [rx, ry] = relative(ex_x, ex_y);
     const std::vector<double> p = nnls(rx, ry);
-    fitted.executor.layer_cycles = p[0];
     fitted.executor.tile_cycles = p[1];
+    std::vector<std::string> names;
+    for (const std::string& n : ex_kernel)
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    std::vector<std::vector<double>> kx;
+    for (size_t r = 0; r < ex_y.size(); ++r) {
+      std::vector<double> row(1 + names.size(), 0.0);
+      row[0] = 1;
+      row[1 + static_cast<size_t>(std::find(names.begin(), names.end(), ex_kernel[r]) - names.begin())] = ex_x[r][1];
+      kx.push_back(row);
+    }
+    auto [rkx, rky] = relative(kx, ex_y);
+    const std::vector<double> pk = nnls(rkx, rky);
+    fitted.executor.layer_cycles = pk[0];
+    ErrorStats one, per_kernel;
+    for (size_t r = 0; r < ex_y.size(); ++r) {
+      one.add(p[0] + p[1] * ex_x[r][1], ex_y[r], ex_kernel[r]);
+      double m = 0;
+      for (size_t j = 0; j < pk.size(); ++j) m += kx[r][j] * pk[j];
+      per_kernel.add(m, ex_y[r], ex_kernel[r]);
+    }
+    std::printf("\n  \"executor\": {\"layer_cycles\": %.0f, \"tile_cycles\": %.0f}   // %zu tiled layers; "
+                "one tile cost: %s; per kernel: %s\n",
+                pk[0], p[1], ex_y.size(), one.str().c_str(), per_kernel.str().c_str());
+    for (size_t i = 0; i < names.size(); ++i) {
+      KernelImpl* k = find_kernel(fitted, names[i]);
+      k->executor_tile_cycles = pk[1 + i];
+      std::printf("  %s: \"executor_tile_cycles\": %.0f\n", names[i].c_str(), pk[1 + i]);
+    }
     double sxy = 0, sxx = 0;  // transfer_cycles: relative least squares through the origin, >= 0
     for (size_t r = 0; r < tr_x.size(); ++r) {
       const double w = 1.0 / std::max(1.0, tr_y[r] + eng.issue_cycles * tr_x[r]);
@@ -504,8 +539,6 @@ int run(int argc, char** argv) {
     const double tc = sxx > 0 ? std::max(0.0, sxy / sxx) : 0;
     for (DmaEngine& e : fitted.dma)
       if (e.name == eng.name) e.transfer_cycles = tc;
-    std::printf("\n  \"executor\": {\"layer_cycles\": %.0f, \"tile_cycles\": %.0f}   // %zu tiled layers\n", p[0],
-                p[1], ex_y.size());
     std::printf("  %s: \"transfer_cycles\": %.0f (issue_cycles %.3g per command kept)\n", eng.name.c_str(), tc,
                 eng.issue_cycles);
   }

@@ -473,7 +473,7 @@ Expected<std::vector<const RegistryKernel*>> impl_value(const Obj& o, KernelFami
 Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
   DORY_TRY_STATUS(o.check_keys({"impl", "macs_per_cycle", "call_cycles", "row_cycles", "im2col_cycles_per_byte",
                                 "pixel_cycles", "channel_cycles", "output_cycles", "output_cycles_wide",
-                                "output_cycles_partial", "split"},
+                                "output_cycles_partial", "executor_tile_cycles", "split"},
                                "a MAC kernel entry"));
   MacKernelParams k;
   DORY_TRY(k.macs_per_cycle, o.number("macs_per_cycle", Sign::Positive, "> 0 (MACs per cycle per core)"));
@@ -507,7 +507,7 @@ Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
 }
 
 Expected<ElementwiseKernelParams> parse_elementwise_kernel(const Obj& o) {
-  DORY_TRY_STATUS(o.check_keys({"impl", "elements_per_cycle", "call_cycles", "row_cycles", "split"},
+  DORY_TRY_STATUS(o.check_keys({"impl", "elements_per_cycle", "call_cycles", "row_cycles", "executor_tile_cycles", "split"},
                                "an element-wise kernel entry"));
   ElementwiseKernelParams k;
   DORY_TRY(k.elements_per_cycle,
@@ -542,6 +542,10 @@ Expected<std::vector<KernelImpl>> parse_family(const Obj& kernels, KernelFamily 
       DORY_TRY(proto.mac, parse_mac_kernel(eo));
     } else {
       DORY_TRY(proto.elementwise, parse_elementwise_kernel(eo));
+    }
+    if (eo.has("executor_tile_cycles")) {
+      DORY_TRY(proto.executor_tile_cycles,
+               eo.number("executor_tile_cycles", Sign::NonNegative, ">= 0 (cycles per tile of the executor)"));
     }
     DORY_TRY(std::vector<const RegistryKernel*> impls, impl_value(eo, f));
     for (const RegistryKernel* k : impls) {
@@ -933,24 +937,26 @@ std::string target_to_json(const Target& t) {
   auto family = [](KernelFamily f, const std::vector<KernelImpl>& impls) {
     ojson list = ojson::array();
     for (const KernelImpl& k : impls) {
+      ojson e;
       if (is_mac_family(f))
-        list.push_back(ojson{{"impl", k.name()},
-                             {"macs_per_cycle", k.mac.macs_per_cycle},
-                             {"call_cycles", k.mac.call_cycles},
-                             {"row_cycles", k.mac.row_cycles},
-                             {"im2col_cycles_per_byte", k.mac.im2col_cycles_per_byte},
-                             {"pixel_cycles", k.mac.pixel_cycles},
-                             {"channel_cycles", k.mac.channel_cycles},
-                             {"output_cycles", k.mac.output_cycles},
-                             {"output_cycles_wide", k.mac.output_cycles_wide},
-                             {"output_cycles_partial", k.mac.output_cycles_partial},
-                             {"split", work_split_name(k.mac.split)}});
+        e = ojson{{"impl", k.name()},
+                  {"macs_per_cycle", k.mac.macs_per_cycle},
+                  {"call_cycles", k.mac.call_cycles},
+                  {"row_cycles", k.mac.row_cycles},
+                  {"im2col_cycles_per_byte", k.mac.im2col_cycles_per_byte},
+                  {"pixel_cycles", k.mac.pixel_cycles},
+                  {"channel_cycles", k.mac.channel_cycles},
+                  {"output_cycles", k.mac.output_cycles},
+                  {"output_cycles_wide", k.mac.output_cycles_wide},
+                  {"output_cycles_partial", k.mac.output_cycles_partial}};
       else
-        list.push_back(ojson{{"impl", k.name()},
-                             {"elements_per_cycle", k.elementwise.elements_per_cycle},
-                             {"call_cycles", k.elementwise.call_cycles},
-                             {"row_cycles", k.elementwise.row_cycles},
-                             {"split", work_split_name(k.elementwise.split)}});
+        e = ojson{{"impl", k.name()},
+                  {"elements_per_cycle", k.elementwise.elements_per_cycle},
+                  {"call_cycles", k.elementwise.call_cycles},
+                  {"row_cycles", k.elementwise.row_cycles}};
+      if (k.executor_tile_cycles) e["executor_tile_cycles"] = *k.executor_tile_cycles;
+      e["split"] = work_split_name(k.split());
+      list.push_back(std::move(e));
     }
     return list;
   };

@@ -138,10 +138,12 @@ struct ElementwiseKernelParams {
 // What the runtime's layer executor costs beside the kernels and the DMA commands (docs/targets.md "Executor"):
 // per layer (entering and leaving it: the descriptor, the fork of the cluster) and per tile (the tile's loop
 // bookkeeping on the issuing core, the barriers around the kernel call). Counted by the layer model (the
-// tiled modes), not by L1-resident or L2-direct execution (one kernel call on data in place).
+// tiled modes), not by L1-resident or L2-direct execution (one kernel call on data in place). A kernel entry may
+// give its own per-tile cost (KernelImpl::executor_tile_cycles): the bookkeeping after a kernel call costs more
+// the more of the executor's code the kernel evicted from the instruction cache.
 struct ExecutorParams {
   double layer_cycles = 0;  // per tiled layer (>= 0)
-  double tile_cycles = 0;   // per tile (>= 0)
+  double tile_cycles = 0;   // per tile, unless the layer's kernel says otherwise (>= 0)
   bool operator==(const ExecutorParams&) const = default;
 };
 
@@ -150,11 +152,15 @@ struct KernelImpl {
   const RegistryKernel* kernel = nullptr;  // the registry entry (never null in a valid Target)
   MacKernelParams mac;                     // MAC families; channel_block and pixel_block are the registry's
   ElementwiseKernelParams elementwise;     // pool and add families
+  // The executor's per-tile cost in a layer this kernel computes (JSON "executor_tile_cycles", >= 0); nullopt:
+  // Target::executor.tile_cycles. Use Target::executor_tile_cycles.
+  std::optional<double> executor_tile_cycles;
 
   const std::string& name() const { return kernel->name; }
   WorkSplit split() const { return is_mac_family(kernel_op_family(kernel->op)) ? mac.split : elementwise.split; }
   bool operator==(const KernelImpl& o) const {
-    return kernel == o.kernel && mac == o.mac && elementwise == o.elementwise;
+    return kernel == o.kernel && mac == o.mac && elementwise == o.elementwise &&
+           executor_tile_cycles == o.executor_tile_cycles;
   }
 };
 
@@ -209,6 +215,10 @@ struct Target {
   // The kernel a layer runs: the first of its family's list that computes q.op and takes every input type
   // (validation guarantees one).
   const KernelImpl& kernel_for(const KernelQuery& q) const;
+  // The executor's cost per tile of a layer that `kernel` computes: the kernel's own, else executor.tile_cycles.
+  double executor_tile_cycles(const KernelImpl& kernel) const {
+    return kernel.executor_tile_cycles.value_or(executor.tile_cycles);
+  }
   bool operator==(const Target&) const = default;  // compares origin too
 };
 

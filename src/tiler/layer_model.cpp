@@ -103,7 +103,7 @@ LayerCost evaluate_schedule(const Target& target, const LayerGeometry& g, const 
     account(ld0);
   }
   // The executor: its per-layer cost first, its per-tile cost on the cores beside each kernel call.
-  const double XT = target.executor.tile_cycles;
+  const double XT = target.executor_tile_cycles(g.kernel(target));
   c.executor_cycles = target.executor.layer_cycles + XT * static_cast<double>(N);
   total = target.executor.layer_cycles + c.prologue_cycles;
   for (int64_t i = 0; i < N; ++i) {
@@ -323,7 +323,7 @@ struct ShapeModel::Impl {
       c.issue_cycles += t.core_cycles;
       account(c, ld);
     }
-    const double XT = target_.executor.tile_cycles;
+    const double XT = target_.executor_tile_cycles(g_.kernel(target_));
     c.executor_cycles = target_.executor.layer_cycles;
     double total = target_.executor.layer_cycles + c.prologue_cycles;
     const int64_t n_ot = n_.c_out * n_.h * n_.w;
@@ -492,7 +492,7 @@ struct ShapeModel::Impl {
     for (size_t k = 0; k < ld.n; ++k) busy_all += ld.v[k]->busy_cycles;
     // The executor's costs are part of every schedule (before the prologue, beside every tile's kernel).
     const double XL = target_.executor.layer_cycles;
-    sum_k += XL + target_.executor.tile_cycles * static_cast<double>(n_.total());
+    sum_k += XL + target_.executor_tile_cycles(g_.kernel(target_)) * static_cast<double>(n_.total());
     const double dma_bound = XL + busy_all + c + su;
     std::array<double, 8> lb{};
     for (int bits = 0; bits < 8; ++bits) {

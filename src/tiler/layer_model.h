@@ -9,7 +9,7 @@
 //   slot i          O_i = [ST_{i-1} if output DB] ++ [the parts of LD_{i+1} going to double-buffered buffers]
 //                   Z_i = [the parts of LD_{i+1} going to single-buffered buffers] ++ [ST_i if output not DB]
 //                   C_i = P(O_i) + K_i + X_t  (the cores push O_i, then compute tile i; X_t: the executor's
-//                                              per-tile cost, Target::executor.tile_cycles)
+//                                              per-tile cost, Target::executor_tile_cycles)
 //                   slot_i = max(C_i, T(O_i)) + T(Z_i)
 //                   (a transfer into a single buffer waits for the compute that uses it; a single output buffer
 //                   must be stored before the next tile overwrites it)

@@ -155,7 +155,7 @@ class Search {
     const double compute =
         kernel_bound_->min_total_cycles({b.co_lo, b.co_hi, b.h_lo, b.h_hi, b.w_lo, b.w_hi, b.ci_lo, b.ci_hi}) +
         t_.executor.layer_cycles +
-        t_.executor.tile_cycles * static_cast<double>(n_co * n_h * n_w * n_ci);
+        t_.executor_tile_cycles(g_.kernel(t_)) * static_cast<double>(n_co * n_h * n_w * n_ci);
     // Prologue: the first tile's loads at the box's smallest corner; epilogue: at least one byte stored.
     const int64_t rows0 = axis_window(0, std::min(b.h_lo, H_), g_.stride_h, g_.kh, g_.pad.top, g_.h_in).in.size();
     const int64_t cols0 = axis_window(0, std::min(b.w_lo, W_), g_.stride_w, g_.kw, g_.pad.left, g_.w_in).in.size();
@@ -376,6 +376,7 @@ class Search {
     const TileShape probe{co, h, w, Ci_};
     const TileCounts n = tile_counts(g_, probe);
     double A = 0, B = 0;
+    const double xt = t_.executor_tile_cycles(g_.kernel(t_));
     {
       const int64_t sizes[3][2] = {{co, C_ - (n.c_out - 1) * co}, {h, H_ - (n.h - 1) * h}, {w, W_ - (n.w - 1) * w}};
       const int64_t counts[3][2] = {{n.c_out - 1, 1}, {n.h - 1, 1}, {n.w - 1, 1}};
@@ -388,7 +389,7 @@ class Search {
             probe.partial = false;
             const CinAffine k = kernel_cycles_in_c_in(t_, g_.kernel(t_), probe);
             A += static_cast<double>(m) * k.a * static_cast<double>(Ci_);
-            B += static_cast<double>(m) * (k.b + t_.executor.tile_cycles);  // every call: the executor's tile cost
+            B += static_cast<double>(m) * (k.b + xt);  // every call: the executor's tile cost
           }
       A += t_.executor.layer_cycles;
     }

@@ -277,6 +277,27 @@ TEST(TargetTest, TheCalibrationFieldsAreOptionalNonNegativeAndNamedWhenWrong) {
   expect_error(parse(partial), "target-value", "kernels.conv.output_cycles_partial", {"-1", ">= 0"});
 }
 
+TEST(TargetTest, AKernelMayGiveTheExecutorsTileCost) {
+  // Without the field a kernel's layers pay executor.tile_cycles; with it, the kernel's own (pool and MAC
+  // entries alike); a negative one is named.
+  json j = base_target();
+  j["executor"] = json{{"layer_cycles", 10}, {"tile_cycles", 100}};
+  j["kernels"]["pool"]["executor_tile_cycles"] = 40;
+  j["kernels"]["conv"]["executor_tile_cycles"] = 0;
+  auto t = parse(j);
+  ASSERT_TRUE(t.ok()) << t.error().str();
+  EXPECT_EQ(t->kernels.pool.front().executor_tile_cycles, 40);
+  EXPECT_DOUBLE_EQ(t->executor_tile_cycles(t->kernels.pool.front()), 40);
+  EXPECT_DOUBLE_EQ(t->executor_tile_cycles(t->kernels.conv.front()), 0);
+  EXPECT_FALSE(t->kernels.fc.front().executor_tile_cycles.has_value());
+  EXPECT_DOUBLE_EQ(t->executor_tile_cycles(t->kernels.fc.front()), 100);
+  auto back = parse_target(target_to_json(*t), t->origin);
+  ASSERT_TRUE(back.ok()) << back.error().str();
+  EXPECT_EQ(*back, *t);
+  j["kernels"]["depthwise"]["executor_tile_cycles"] = -3;
+  expect_error(parse(j), "target-value", "kernels.depthwise.executor_tile_cycles", {"-3", ">= 0"});
+}
+
 TEST(TargetTest, ReservedBytesMustLeaveSomethingUsable) {
   json j = base_target();
   j["memories"]["L1"]["reserved_bytes"] = 32768;

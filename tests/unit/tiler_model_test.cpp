@@ -121,6 +121,18 @@ TEST(TilerModel, TheExecutorCostsALayerAndEveryTileOnTheCores) {
   EXPECT_DOUBLE_EQ(c.l1_resident_cycles, 448);
 }
 
+TEST(TilerModel, AKernelsOwnExecutorTileCostReplacesTheTargets) {
+  // The same schedule, the fc kernel's entry saying 90 per tile: slots max(18 + 374 + 90, 97) = 482 and
+  // max(9 + 374 + 90, 30) = 473.
+  Target t = fc_target();
+  t.executor.layer_cycles = 500;
+  t.executor.tile_cycles = 60;
+  for (KernelImpl& k : t.kernels.fc) k.executor_tile_cycles = 90;
+  const LayerCost c = model_layer(t, small_fc(), {8, 1, 1, 64}, Buffering::all());
+  EXPECT_DOUBLE_EQ(c.total_cycles, 500 + 106 + 482 + 473 + 30);
+  EXPECT_DOUBLE_EQ(c.executor_cycles, 500 + 2 * 90);
+}
+
 TEST(TilerModel, AHandComputedTwoTileScheduleSingleBuffered) {
   const Target& t = fc_target();
   const LayerCost c = model_layer(t, small_fc(), {8, 1, 1, 64}, Buffering::none());

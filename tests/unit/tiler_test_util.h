@@ -85,6 +85,8 @@ inline Target awkward_target() {
   // the executor's and the transfers' software costs (every term of the model non-zero somewhere)
   t.executor.layer_cycles = 70;
   t.executor.tile_cycles = 25;
+  for_each_kernel(t, KernelFamily::Conv, [](KernelImpl& k) { k.executor_tile_cycles = 41; });
+  for_each_kernel(t, KernelFamily::Pool, [](KernelImpl& k) { k.executor_tile_cycles = 9; });
   e.transfer_cycles = 13;
   set_split(t, KernelFamily::Conv, WorkSplit::Channels);
   set_split(t, KernelFamily::Fc, WorkSplit::Rows);
