@@ -3,8 +3,10 @@
  * Idea: 4 channels per word with pv.maxu.b: per output pixel and group of 4 channels, one word load and one
  * pv.maxu.b per in-bounds window position, one word store; the window's in-bounds range is computed once per
  * pixel. A hardware loop runs over the window's columns (kw loads + maxes per row); channel groups that are not
- * word aligned in memory are loaded and stored as misaligned words (RI5CY and GVSoC split them), the last
- * out.c % 4 channels of the core's range byte by byte.
+ * word aligned in memory are loaded and stored as misaligned words (RI5CY and GVSoC split them). The last
+ * (c1 - c0) % 4 channels of the core's range [c0, c1) are the word ending at c1, which overlaps the group before
+ * it: those channels are recomputed to the same values and stored again by the same core (no other core owns
+ * them). Only a range of fewer than 4 channels is computed byte by byte.
  * Padding: ignored, or pad_value (0..255) when has_pad_value and the window reaches it: the running maximum
  * starts at 0 (every uint8 value is >= 0; a window with no in-bounds position and no pad value stores 0, the low
  * byte of the portable kernels' INT32_MIN) or at pad_value replicated into the 4 lanes.
@@ -88,7 +90,14 @@ void dory_maxpool_u8__xpulpv2(const dory_maxpool_args *a) {
           if (rows > 0 && cols > 0) acc = xp_maxpool_window(win + c, rows, cols, C, pitch, acc);
           xp_sw(o + c, acc);
         }
-        for (; c < wk.c1; ++c) { /* the last channels of the range */
+        if (nw > 0 && c < wk.c1) { /* the last channels: the word that ends the range (recomputing the values of
+                                      * the group before it, which it overlaps, as that group did) */
+          uint32_t acc = init;
+          if (rows > 0 && cols > 0) acc = xp_maxpool_window(win + wk.c1 - 4, rows, cols, C, pitch, acc);
+          xp_sw(o + wk.c1 - 4, acc);
+          c = wk.c1;
+        }
+        for (; c < wk.c1; ++c) { /* a range of fewer than 4 channels */
           int32_t best = (int32_t)(init & 0xFFu), y, x;
           for (y = 0; y < rows; ++y)
             for (x = 0; x < cols; ++x) {
