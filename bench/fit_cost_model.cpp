@@ -9,7 +9,8 @@
 // What is fitted, by non-negative least squares on relative errors (each row divided by its measured cycles, so
 // that the fit minimizes what the CI gate bounds: the percentage error per layer):
 //   kernels     per registry kernel that ran, its MacKernelParams / ElementwiseKernelParams (call, work, loop,
-//               im2col, pixel and output terms) to the kernel's cycles: the L1-resident layer time (one call on
+//               im2col, pixel and output terms; macs_per_cycle within the registry's peak_macs_per_cycle, the
+//               kernel's inner-loop bound, which the fit cannot tell from per-pixel costs) to the kernel's cycles: the L1-resident layer time (one call on
 //               the whole layer, or the sum of its tiles when it does not fit L1) and core 0's computing time in
 //               the tiled run (the split's "compute", summed over the plan's tiles). The rows' features are
 //               kernel_terms (target/cost_model.h) of exactly the calls that ran: the terms the model computes with.
@@ -27,7 +28,10 @@
 // every run, per mode: mean absolute and worst, the numbers CI's gate (dory eval --max-model-error) checks.
 //
 //   fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... [--l1 B,B,...] [--target T]
-//                  [--cache DIR] [--executor-only]
+//                  [--cache DIR] [--executor-only] [--bench FILE] [--write FILE]
+// --bench FILE adds the calls of a `bench/gvsoc/run.sh bench` output (bench/bench_calls.h: one kernel call on
+// operands in L1, without the fork and join) as rows of their kernels; --write FILE writes the fitted target as a
+// target file (dory's own JSON; e.g. for `dory eval --target FILE` before pasting the fields).
 // FIT_VERBOSE=1 in the environment also prints every layer's modeled and executed cycles per mode, the kernel
 // rows the fit misses by more than 30 % (with their terms) and the L2-direct stall per load of each layer.
 // Defaults: the four networks of issue 14, pulp-open, L1 budgets 8k, 16k, 24k and the target's usable L1 (small
@@ -52,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_calls.h"
 #include "bench_networks.h"
 #include "eval/execute.h"
 #include "eval/model_error.h"
@@ -283,14 +288,17 @@ KernelTerms tiles_terms(const Target& t, const LayerGeometry& g, const TileShape
   return sum;
 }
 
-std::vector<double> columns(const KernelTerms& k, bool mac) {
-  if (mac)
+// The fitted columns of a kernel's rows: every term of its family (add's outputs are its elements: not a column).
+std::vector<double> columns(const KernelTerms& k, KernelFamily f) {
+  if (is_mac_family(f))
     return {k.calls, k.work, k.loops, k.im2col_bytes, k.pixels, k.outputs, k.outputs_wide, k.channels,
             k.outputs_partial};
+  if (f == KernelFamily::Pool) return {k.calls, k.work, k.loops, k.outputs};
   return {k.calls, k.work, k.loops};
 }
 
 struct KernelRows {
+  KernelFamily family = KernelFamily::Conv;
   bool mac = true;
   std::vector<std::vector<double>> x;
   std::vector<double> y;
@@ -313,15 +321,8 @@ void assign(KernelImpl& k, const std::vector<double>& p) {
     k.elementwise.call_cycles = p[0];
     k.elementwise.elements_per_cycle = rate;
     k.elementwise.row_cycles = p[2];
+    k.elementwise.output_cycles = p.size() > 3 ? p[3] : 0;
   }
-}
-
-KernelImpl* find_kernel(Target& t, const std::string& name) {
-  for (KernelFamily f : kAllKernelFamilies) {
-    for (KernelImpl& k : t.kernels.family(f))
-      if (k.name() == name) return &k;
-  }
-  return nullptr;
 }
 
 struct ErrorStats {
@@ -357,7 +358,7 @@ int run(int argc, char** argv) {
   std::vector<std::string> names;
   std::vector<int64_t> budgets;
   std::vector<int64_t> split_budgets;  // where the dory and fill plans are measured too
-  std::string target_name = "pulp-open", cache;
+  std::string target_name = "pulp-open", cache, bench_file, write_file;
   bool executor_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -376,10 +377,15 @@ int run(int argc, char** argv) {
       executor_only = true;
     } else if (a == "--cache" && i + 1 < argc) {
       cache = argv[++i];
+    } else if (a == "--bench" && i + 1 < argc) {
+      bench_file = argv[++i];
+    } else if (a == "--write" && i + 1 < argc) {
+      write_file = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: fit_cost_model [--network fmnist|cifar10|resnet8|mobilenet_v1|FILE.onnx]... "
-                   "[--l1 B,B,...] [--heuristic-l1 B,B,...] [--target T] [--cache DIR] [--executor-only]\n");
+                   "[--l1 B,B,...] [--heuristic-l1 B,B,...] [--target T] [--cache DIR] [--executor-only] "
+                   "[--bench FILE] [--write FILE]\n");
       return 1;
     }
   }
@@ -427,17 +433,18 @@ int run(int argc, char** argv) {
       const LayerGeometry& g = geometry(r, l);
       const KernelImpl& k = g.kernel(*target);
       KernelRows& kr = kernels[k.name()];
-      kr.mac = is_mac_family(kernel_op_family(k.kernel->op));
+      kr.family = kernel_op_family(k.kernel->op);
+      kr.mac = is_mac_family(kr.family);
       if (l.l1_cycles > 0) {
         const KernelTerms t = l.l1_compute_only ? tiles_terms(*target, g, l.shape)
                                                 : kernel_terms(*target, k, whole_layer_call(g));
-        kr.x.push_back(columns(t, kr.mac));
+        kr.x.push_back(columns(t, kr.family));
         kr.y.push_back(static_cast<double>(l.l1_cycles));
       }
       if (l.split.empty()) continue;
       const auto& c0 = l.split[0];
       const auto part = [&](SplitPart p) { return static_cast<double>(c0[static_cast<size_t>(p)]); };
-      kr.x.push_back(columns(tiles_terms(*target, g, l.shape), kr.mac));
+      kr.x.push_back(columns(tiles_terms(*target, g, l.shape), kr.family));
       kr.y.push_back(part(SplitPart::Compute));
       const LayerCost cost = model_layer(*target, g, l.shape, Buffering::from_bits(l.buffering));
       ex_x.push_back({1.0, static_cast<double>(cost.tiles)});
@@ -446,6 +453,27 @@ int run(int argc, char** argv) {
       tr_x.push_back(static_cast<double>(cost.dma_transfers));
       tr_y.push_back(part(SplitPart::DmaIssue) - eng.issue_cycles * static_cast<double>(cost.dma_commands));
     }
+
+  // The bench's calls (operands in L1, one call, on the target's cores): rows of their kernels too.
+  if (!bench_file.empty()) {
+    auto calls = bench::read_bench_calls(bench_file);
+    if (!calls.ok()) {
+      std::fprintf(stderr, "%s\n", calls.error().str().c_str());
+      return 1;
+    }
+    for (const bench::BenchCall& c : *calls) {
+      auto k = c.kernel(*target);
+      if (!k.ok()) {
+        std::fprintf(stderr, "%s\n", k.error().str().c_str());
+        return 1;
+      }
+      KernelRows& kr = kernels[c.impl];
+      kr.family = kernel_op_family(k->kernel->op);
+      kr.mac = is_mac_family(kr.family);
+      kr.x.push_back(columns(kernel_terms(*target, *k, c.call()), kr.family));
+      kr.y.push_back(c.cycles8);
+    }
+  }
 
   Target fitted = *target;
   auto relative = [](std::vector<std::vector<double>> x, std::vector<double> y) {
@@ -464,9 +492,14 @@ int run(int argc, char** argv) {
     for (size_t r = 0; r < kr.y.size(); ++r)
       if (kr.y[r] > 0) x.push_back(kr.x[r]), y.push_back(kr.y[r]);
     if (x.empty()) continue;
+    KernelImpl* k = fitted.kernels.find(name);
+    // Within the kernel's inner-loop bound (registry peak_macs_per_cycle): cycles per MAC = 1/peak + d, d >= 0,
+    // so its known part leaves every row and the fit finds d.
+    const double min_per_mac = k->kernel->peak_macs_per_cycle ? 1.0 / *k->kernel->peak_macs_per_cycle : 0;
     auto [rx, ry] = relative(x, y);
-    const std::vector<double> p = nnls(rx, ry);
-    KernelImpl* k = find_kernel(fitted, name);
+    for (size_t r = 0; r < y.size(); ++r) ry[r] -= min_per_mac * rx[r][1];
+    std::vector<double> p = nnls(rx, ry);
+    p[1] += min_per_mac;
     assign(*k, p);
     ErrorStats st;
     for (size_t r = 0; r < x.size(); ++r) {
@@ -490,9 +523,9 @@ int run(int argc, char** argv) {
                   k->mac.output_cycles_wide, k->mac.output_cycles_partial, x.size(), st.str().c_str());
     else
       std::printf("  {\"impl\": \"%s\", \"elements_per_cycle\": %.4g, \"call_cycles\": %.0f, \"row_cycles\": "
-                  "%.3g}   // %zu rows: %s\n",
+                  "%.3g, \"output_cycles\": %.3g}   // %zu rows: %s\n",
                   name.c_str(), k->elementwise.elements_per_cycle, k->elementwise.call_cycles,
-                  k->elementwise.row_cycles, x.size(), st.str().c_str());
+                  k->elementwise.row_cycles, k->elementwise.output_cycles, x.size(), st.str().c_str());
   }
   {
     // The executor: first one tile cost for every kernel (the target's executor.tile_cycles, which kernels without
@@ -526,7 +559,7 @@ int run(int argc, char** argv) {
                 "one tile cost: %s; per kernel: %s\n",
                 pk[0], p[1], ex_y.size(), one.str().c_str(), per_kernel.str().c_str());
     for (size_t i = 0; i < names.size(); ++i) {
-      KernelImpl* k = find_kernel(fitted, names[i]);
+      KernelImpl* k = fitted.kernels.find(names[i]);
       k->executor_tile_cycles = pk[1 + i];
       std::printf("  %s: \"executor_tile_cycles\": %.0f\n", names[i].c_str(), pk[1 + i]);
     }
@@ -541,6 +574,11 @@ int run(int argc, char** argv) {
       if (e.name == eng.name) e.transfer_cycles = tc;
     std::printf("  %s: \"transfer_cycles\": %.0f (issue_cycles %.3g per command kept)\n", eng.name.c_str(), tc,
                 eng.issue_cycles);
+  }
+
+  if (!write_file.empty()) {
+    std::ofstream(write_file) << target_to_json(fitted);
+    std::printf("  (the fitted target written to %s)\n", write_file.c_str());
   }
 
   // What L2-direct's executed cycles say of the L2 latency the model charges per load (reported, not written:

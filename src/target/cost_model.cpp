@@ -73,6 +73,7 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
   split(kernel.elementwise.split, c_core, p_core, n_loop);
   t.work = static_cast<double>(family == KernelFamily::Pool ? c_core * p_core * k.kh * k.kw : c_core * p_core);
   t.loops = static_cast<double>(n_loop);
+  t.outputs = static_cast<double>(c_core * p_core);
   return t;
 }
 
@@ -85,7 +86,8 @@ double kernel_cycles_of(const KernelImpl& kernel, const KernelTerms& t) {
            m.output_cycles_wide * t.outputs_wide + m.output_cycles_partial * t.outputs_partial;
   }
   const ElementwiseKernelParams& e = kernel.elementwise;
-  return e.call_cycles * t.calls + t.work / e.elements_per_cycle + e.row_cycles * t.loops;
+  return e.call_cycles * t.calls + t.work / e.elements_per_cycle + e.row_cycles * t.loops +
+         e.output_cycles * t.outputs;
 }
 
 double kernel_cycles(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
@@ -360,6 +362,7 @@ KernelCyclesBound::KernelCyclesBound(const Target& target, const KernelImpl& ker
     split_ = e.split;
     rate_ = e.elements_per_cycle;
     im2col_ = 0;
+    output_ = e.output_cycles;
     per_output_ = family == KernelFamily::Pool ? kk : 1;
     if (split_ == WorkSplit::Channels)
       build(channels_, C, [&](int64_t c) { return static_cast<double>(ceil_div(c, P)); });

@@ -16,8 +16,8 @@
 //   with macs_per_output = Kh*Kw*Cin (conv, pointwise, fc) or Kh*Kw (depthwise), patch_bytes the input the
 //   kernel copies for the busiest core: conv its im2col windows p_core*Kh*Kw*Cin, depthwise its channel-major
 //   planes c_core*((h_core-1)*Sh+Kh)*((W-1)*Sw+Kw), pointwise and fc none; element-wise kernels:
-//     call_cycles + work / elements_per_cycle + row_cycles*n_loop,  work = c_core*p_core*Kh*Kw (pool),
-//     c_core*p_core (add).
+//     call_cycles + work / elements_per_cycle + row_cycles*n_loop + output_cycles * c_core*p_core,
+//     work = c_core*p_core*Kh*Kw (pool), c_core*p_core (add).
 //
 // DMA: a transfer moves a box between a dense (contiguous) L1 buffer and a strided region of L2, described by a
 // DmaPattern on the L2 side. dma_transfer_cost splits it into the engine's commands (a pattern needing more
@@ -63,7 +63,7 @@ struct KernelTerms {
   double im2col_bytes = 0;  // x im2col_cycles_per_byte (patch_bytes: conv and depthwise)
   double pixels = 0;        // x pixel_cycles (MAC kernels)
   double channels = 0;      // x channel_cycles (MAC kernels)
-  double outputs = 0;       // x output_cycles (MAC kernels, 32-bit or no requantization)
+  double outputs = 0;       // x output_cycles (MAC kernels: 32-bit or no requantization; element-wise: all)
   double outputs_wide = 0;  // x output_cycles_wide (MAC kernels, 64-bit requantization)
   double outputs_partial = 0;  // x output_cycles_partial (MAC kernels, a call on partial sums)
   KernelTerms& operator+=(const KernelTerms& o);

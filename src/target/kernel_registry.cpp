@@ -200,7 +200,8 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     const std::string path = fmt::format("kernels[{}]", i);
     if (!e.is_object()) return r.error(path, "an object is required");
     static const std::set<std::string> keys = {"name",    "op",     "isa",  "input_types", "channel_block", "pixel_block",
-                                               "scratch", "source", "twin", "code_bytes",  "links", "c_in_grain"};
+                                               "scratch", "source", "twin", "code_bytes",  "links", "c_in_grain",
+                                               "peak_macs_per_cycle"};
     for (const auto& [key, unused] : e.items())
       if (!keys.count(key)) return r.error(path + "." + key, "unknown field");
     RegistryKernel k;
@@ -230,6 +231,13 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       const std::string kk = key;
       (kk == "channel_block" ? k.channel_block : kk == "pixel_block" ? k.pixel_block : k.c_in_grain) =
           e[key].get<int64_t>();
+    }
+    if (e.contains("peak_macs_per_cycle")) {
+      const json& v = e["peak_macs_per_cycle"];
+      if (!v.is_number() || !(v.get<double>() > 0)) return r.error(path + ".peak_macs_per_cycle", "a number > 0");
+      if (k.op != KernelOp::Conv && k.op != KernelOp::Pointwise && k.op != KernelOp::Depthwise && k.op != KernelOp::Fc)
+        return r.error(path + ".peak_macs_per_cycle", "only MAC kernels (conv, pointwise, depthwise, fc) have one");
+      k.peak_macs_per_cycle = v.get<double>();
     }
     if (e.contains("scratch")) {
       DORY_TRY(k.scratch, r.string(e, "scratch", path));

@@ -48,6 +48,10 @@ struct RegistryKernel {
   // windows in place only when c_in % 4 == 0). The tiler tiles c_in in multiples of it (or below it, when nothing
   // larger fits); the whole c_in is always allowed.
   int64_t c_in_grain = 1;
+  // MAC kernels, optional: the most MACs per cycle one core can compute in this kernel, its inner loop's bound
+  // (MACs per block over the stall-free instructions of the loop body, counted in its asm). No target may claim a
+  // faster macs_per_cycle for it (parse_target), and the calibration fits within it (bench/fit_cost_model).
+  std::optional<double> peak_macs_per_cycle;
   std::string scratch;         // the runtime function giving its L1 scratch bytes, or empty (none)
   ScratchFn scratch_fn = nullptr;
   std::string source;          // relative to runtime/

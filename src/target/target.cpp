@@ -117,6 +117,17 @@ std::vector<KernelImpl>& KernelParams::family(KernelFamily f) {
   return const_cast<std::vector<KernelImpl>&>(static_cast<const KernelParams&>(*this).family(f));
 }
 
+const KernelImpl* KernelParams::find(const std::string& registry_name) const {
+  for (KernelFamily f : kAllKernelFamilies)
+    for (const KernelImpl& k : family(f))
+      if (k.name() == registry_name) return &k;
+  return nullptr;
+}
+
+KernelImpl* KernelParams::find(const std::string& registry_name) {
+  return const_cast<KernelImpl*>(static_cast<const KernelParams&>(*this).find(registry_name));
+}
+
 namespace {
 
 bool takes_all(const RegistryKernel& k, const std::vector<DType>& types) {
@@ -507,13 +518,17 @@ Expected<MacKernelParams> parse_mac_kernel(const Obj& o) {
 }
 
 Expected<ElementwiseKernelParams> parse_elementwise_kernel(const Obj& o) {
-  DORY_TRY_STATUS(o.check_keys({"impl", "elements_per_cycle", "call_cycles", "row_cycles", "executor_tile_cycles", "split"},
+  DORY_TRY_STATUS(o.check_keys({"impl", "elements_per_cycle", "call_cycles", "row_cycles", "output_cycles",
+                                "executor_tile_cycles", "split"},
                                "an element-wise kernel entry"));
   ElementwiseKernelParams k;
   DORY_TRY(k.elements_per_cycle,
            o.number("elements_per_cycle", Sign::Positive, "> 0 (elements per cycle per core)"));
   DORY_TRY(k.call_cycles, o.number("call_cycles", Sign::NonNegative, ">= 0 (cycles)"));
   DORY_TRY(k.row_cycles, o.number("row_cycles", Sign::NonNegative, ">= 0 (cycles)"));
+  if (o.has("output_cycles")) {
+    DORY_TRY(k.output_cycles, o.number("output_cycles", Sign::NonNegative, ">= 0 (cycles per output value)"));
+  }
   DORY_TRY(k.split, split_value(o));
   return k;
 }
@@ -549,6 +564,13 @@ Expected<std::vector<KernelImpl>> parse_family(const Obj& kernels, KernelFamily 
     }
     DORY_TRY(std::vector<const RegistryKernel*> impls, impl_value(eo, f));
     for (const RegistryKernel* k : impls) {
+      if (is_mac_family(f) && k->peak_macs_per_cycle && proto.mac.macs_per_cycle > *k->peak_macs_per_cycle)
+        return kernels.ctx().error(
+            "target-value", eo.path("macs_per_cycle"),
+            fmt::format("{} MACs per cycle per core for '{}' exceeds its inner loop's bound of {} (rule: no target "
+                        "claims a rate its kernel cannot reach; runtime/registry.json peak_macs_per_cycle)",
+                        proto.mac.macs_per_cycle, k->name, *k->peak_macs_per_cycle),
+            "measure the kernel (bench/fit_cost_model) and give at most the bound");
       KernelImpl impl = proto;
       impl.kernel = k;
       impl.mac.channel_block = k->channel_block;
@@ -953,7 +975,8 @@ std::string target_to_json(const Target& t) {
         e = ojson{{"impl", k.name()},
                   {"elements_per_cycle", k.elementwise.elements_per_cycle},
                   {"call_cycles", k.elementwise.call_cycles},
-                  {"row_cycles", k.elementwise.row_cycles}};
+                  {"row_cycles", k.elementwise.row_cycles},
+                  {"output_cycles", k.elementwise.output_cycles}};
       if (k.executor_tile_cycles) e["executor_tile_cycles"] = *k.executor_tile_cycles;
       e["split"] = work_split_name(k.split());
       list.push_back(std::move(e));

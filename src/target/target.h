@@ -131,6 +131,8 @@ struct ElementwiseKernelParams {
   double elements_per_cycle = 1;  // per core (> 0)
   double call_cycles = 0;         // fixed cost of one kernel call on one tile (>= 0)
   double row_cycles = 0;          // loop overhead per output row (rows split) or per channel (channels split)
+  double output_cycles = 0;       // per output value of the busiest core: a pool's window setup, division and
+                                  // store beside its per-element work (>= 0; default 0)
   WorkSplit split = WorkSplit::Rows;
   bool operator==(const ElementwiseKernelParams&) const = default;
 };
@@ -170,6 +172,9 @@ struct KernelParams {
   std::vector<KernelImpl> conv, pointwise, depthwise, fc, pool, add;
   const std::vector<KernelImpl>& family(KernelFamily f) const;
   std::vector<KernelImpl>& family(KernelFamily f);  // e.g. a calibration writing fitted terms
+  // The entry of the registry kernel named so (RegistryKernel::name), or nullptr when the target does not use it.
+  const KernelImpl* find(const std::string& registry_name) const;
+  KernelImpl* find(const std::string& registry_name);
   bool operator==(const KernelParams&) const = default;
 };
 

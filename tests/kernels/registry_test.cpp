@@ -189,6 +189,23 @@ TEST(Registry, AMalformedRegistryNamesTheField) {
   expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
                              "speed": 3}])",
                         "kernels[0].speed", "unknown field");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
+                             "peak_macs_per_cycle": 0}])",
+                        "kernels[0].peak_macs_per_cycle", "a number > 0");
+  expect_registry_error(R"([{"name": "k", "op": "maxpool", "isa": "c", "input_types": "any", "source": "k.c",
+                             "peak_macs_per_cycle": 2}])",
+                        "kernels[0].peak_macs_per_cycle", "only MAC kernels");
+}
+
+TEST(Registry, TheXpulpMacKernelsStateTheirInnerLoopBound) {
+  // The counts of the asm's inner loops (each kernel's header comment): 4x4 conv/pointwise 64 MACs per 24
+  // instructions, depthwise 3x3 36 per 21, fc 32 per 17; every shipped target stays within them (parse_target).
+  const RuntimeRegistry& r = runtime_registry();
+  const auto peak = [&](const char* n) { return r.find(n)->peak_macs_per_cycle.value_or(0); };
+  EXPECT_NEAR(peak("dory_conv_u8s8_4x4__xpulpv2"), 64.0 / 24, 1e-6);
+  EXPECT_NEAR(peak("dory_pointwise_u8s8_4x4__xpulpv2"), 64.0 / 24, 1e-6);
+  EXPECT_NEAR(peak("dory_depthwise_u8s8_1x4__xpulpv2"), 36.0 / 21, 1e-6);
+  EXPECT_NEAR(peak("dory_fc_u8s8_8x1__xpulpv2"), 32.0 / 17, 1e-6);
 }
 
 }  // namespace
