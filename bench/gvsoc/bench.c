@@ -11,7 +11,19 @@ typedef struct {
   const char *name;
   uint64_t work; /* MACs or elements */
   const char *unit;
+  /* the call as the cost model sees it (bench/kernel_rates.cpp reads the "call" lines) */
+  const char *impl;                   /* the registry kernel */
+  int32_t c_out, h_out, w_out, c_in;  /* the output tile and the input channels */
+  int32_t k, s;                       /* window k x k, stride s */
+  uint8_t split;
 } bench_row;
+
+/* One "call" line per row, printed after the table: the registry kernel, its split, the call's extents (c_out h_out
+ * w_out c_in k s), whether the requantization is 64-bit, the xpulpv2 kernel's cycles on 8 and on 1 core, the
+ * row's name. */
+#define BENCH_MAX_ROWS 40
+static char g_calls[BENCH_MAX_ROWS][200];
+static int g_ncalls;
 
 static h_arena g_A;
 static uint8_t g_ref[H_L1_BYTES]; /* the twin's output (L2) */
@@ -98,6 +110,11 @@ static int run_row(const bench_row *row, const bench_call *b) {
     printf("FAIL: %s: %s\n", row->name, err);
     return 1;
   }
+  if (g_ncalls < BENCH_MAX_ROWS)
+    snprintf(g_calls[g_ncalls++], sizeof g_calls[0], "call %s %s %ld %ld %ld %ld %ld %ld %d %lu %lu %s", row->impl,
+             row->split == DORY_SPLIT_ROWS ? "rows" : row->split == DORY_SPLIT_CHANNELS ? "channels" : "auto",
+             (long)row->c_out, (long)row->h_out, (long)row->w_out, (long)row->c_in, (long)row->k, (long)row->s,
+             g_wide, (unsigned long)cyc[0], (unsigned long)cyc[2], row->name);
   /* rates with 2 decimals, without floating point */
   printf("| %-40s | %9lu | %-5s |", row->name, (unsigned long)row->work, row->unit);
   for (i = 0; i < 4; ++i) {
@@ -199,6 +216,10 @@ static int bench_conv(rng_t *r, int family, const char *name, int32_t oh, int32_
   row.name = name;
   row.work = (uint64_t)oh * (uint64_t)ow * (uint64_t)cout * (uint64_t)K;
   row.unit = "MAC";
+  row.impl = family == F_CONV        ? "dory_conv_u8s8_4x4__xpulpv2"
+             : family == F_POINTWISE ? "dory_pointwise_u8s8_4x4__xpulpv2"
+                                     : "dory_depthwise_u8s8_1x4__xpulpv2";
+  row.c_out = cout, row.h_out = oh, row.w_out = ow, row.c_in = cin, row.k = k, row.s = s, row.split = split;
   b.xp = family == F_CONV ? k_conv_xp : family == F_POINTWISE ? k_pw_xp : k_dw_xp;
   b.twin = family == F_CONV ? k_conv_c : family == F_POINTWISE ? k_pw_c : k_dw_c;
   b.args = &a;
@@ -239,6 +260,8 @@ static int bench_fc(rng_t *r, const char *name, int32_t cin, int32_t cout) {
   row.name = name;
   row.work = (uint64_t)cin * (uint64_t)cout;
   row.unit = "MAC";
+  row.impl = "dory_fc_u8s8_8x1__xpulpv2";
+  row.c_out = cout, row.h_out = row.w_out = 1, row.c_in = cin, row.k = row.s = 1, row.split = a.split;
   b.xp = k_fc_xp;
   b.twin = k_fc_c;
   b.args = &a;
@@ -309,6 +332,9 @@ static int bench_pool(rng_t *r, int avg, const char *name, int32_t ih, int32_t i
   row.name = name;
   row.work = (uint64_t)oh * (uint64_t)ow * (uint64_t)c * (uint64_t)(k * k);
   row.unit = "in-el";
+  row.impl = avg ? "dory_avgpool_u8__xpulpv2" : "dory_maxpool_u8__xpulpv2";
+  row.c_out = row.c_in = c, row.h_out = oh, row.w_out = ow, row.k = k, row.s = s;
+  row.split = avg ? v.split : m.split;
   b.out = out.data;
   b.out_bytes = (uint32_t)(oh * ow * c);
   return run_row(&row, &b);
@@ -354,6 +380,8 @@ static int bench_add(rng_t *r, const char *name, int32_t h, int32_t w, int32_t c
   row.name = name;
   row.work = (uint64_t)h * (uint64_t)w * (uint64_t)c;
   row.unit = "out-el";
+  row.impl = "dory_add_u8__xpulpv2";
+  row.c_out = row.c_in = c, row.h_out = h, row.w_out = w, row.k = row.s = 1, row.split = a.split;
   b.xp = k_add_xp;
   b.twin = k_add_c;
   b.args = &a;
@@ -387,6 +415,8 @@ static int bench_requantize(rng_t *r, const char *name, int32_t h, int32_t w, in
   row.name = name;
   row.work = (uint64_t)h * (uint64_t)w * (uint64_t)c;
   row.unit = "out-el";
+  row.impl = "dory_requantize_u8__xpulpv2";
+  row.c_out = row.c_in = c, row.h_out = h, row.w_out = w, row.k = row.s = 1, row.split = a.split;
   b.xp = k_rq_xp;
   b.twin = k_rq_c;
   b.args = &a;
@@ -463,5 +493,10 @@ int bench_mode(uint32_t mask) {
   }
   if (mask & (1u << F_ADD)) rc |= bench_add(&r, "add 16x16x32 (2 x u8)", 16, 16, 32);
   if (mask & (1u << F_REQUANTIZE)) rc |= bench_requantize(&r, "requantize 16x16x32", 16, 16, 32);
+  {
+    int i;
+    printf("\nthe calls (bench/kernel_rates compares them with a target's cost model):\n");
+    for (i = 0; i < g_ncalls; ++i) printf("%s\n", g_calls[i]);
+  }
   return rc;
 }
