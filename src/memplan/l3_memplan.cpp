@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <tuple>
 
 #include "util/byte_size.h"
 
@@ -197,93 +199,163 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
     b = bound();
   }
 
-  out.tensor_in_l3 = st.tensor_l3;
-  out.residency.resize(np);
-  for (size_t i = 0; i < np; ++i) out.residency[i] = residency(i);
-  out.uses_l3 = std::any_of(out.residency.begin(), out.residency.end(), [](const L3Residency& r) { return r.any(); });
-  out.l2_constants = l2_constants();
-  out.l3_constants = layout_constants(plans, st.weights_l3);
-  out.tilings.assign(np, std::nullopt);
-  out.staging.assign(np, StagingPlacement{});
-  if (out.uses_l3 && !l2_l3_engine(target))
-    return make_error("l3-unavailable", fmt::format("target '{}'", target.name),
-                      "the deployment puts operands in L3, but the target has no L3 or no L2-L3 engine",
-                      "add memories.L3 and an engine between L2 and L3 to the target, or deploy without forcing L3");
+  // solve_l3_tiling is a pure function of the layer, its residency and its budget: the builds below (the rounds,
+  // the refinement's trials) ask for the same tilings again, so they are kept (the search is most of the time).
+  std::map<std::tuple<size_t, std::vector<bool>, bool, bool, int64_t>, L3Plan> solved;
+  auto tiling = [&](size_t i, const L3Residency& r, int64_t budget) -> Expected<L3Plan> {
+    const auto key = std::make_tuple(i, r.input_in_l3, r.output_in_l3, r.weights_in_l3, budget);
+    if (auto it = solved.find(key); it != solved.end()) return it->second;
+    DORY_TRY(L3Plan lp, solve_l3_tiling(plans[i].geometry, r, target, opt.l1_budget_bytes, budget, opt.objective));
+    solved.emplace(key, lp);
+    return lp;
+  };
 
-  // 3. tile every streaming layer, last first; place; shrink the budgets on overflow
-  std::vector<int64_t> shrink(np, 0);
-  for (int round = 0; round < 6; ++round) {
-    out.rounds = round + 1;
-    std::vector<char> prefetch(np, 0);
-    std::vector<int64_t> part0(np, 0);
-    for (size_t ii = np; ii-- > 0;) {
-      const L3Residency& r = out.residency[ii];
-      if (!r.any()) continue;
-      const size_t s = static_cast<size_t>(plans[ii].layer_index);
-      const int64_t reserve_next = ii + 1 < np && prefetch[ii + 1] ? align_up(part0[ii + 1], align) : 0;
-      int64_t budget = opt.l2_capacity_bytes - b.constants - b.live[s] - reserve_next - shrink[ii] -
-                       align_up(opt.check_bounce_bytes, align);
-      if (opt.staging_cap_bytes > 0) budget = std::min(budget, opt.staging_cap_bytes);
-      // both parts are placed apart: each rounded up to the alignment
-      budget -= 2 * (align - 1);
-      DORY_TRY(L3Plan lp, solve_l3_tiling(plans[ii].geometry, r, target, opt.l1_budget_bytes, budget, opt.objective));
-      part0[ii] = lp.staging.part_bytes[0];
-      if (opt.prefetch && r.weights_in_l3 && ii > 0 && part0[ii] > 0) {
-        const size_t sp = static_cast<size_t>(plans[ii - 1].layer_index);
-        const int64_t slack = opt.l2_capacity_bytes - b.constants - b.live[sp] -
-                              align_up(b.min_staging[ii - 1], align) - shrink[ii - 1] - align -
-                              align_up(opt.check_bounce_bytes, align);
-        prefetch[ii] = align_up(part0[ii], align) <= slack && (opt.staging_cap_bytes == 0 ||
-                                                              part0[ii] + b.min_staging[ii - 1] <= opt.staging_cap_bytes);
+  // 3. tile every streaming layer, last first, and place (a function of the state: the refinement below calls it
+  //    again after spilling more)
+  auto build = [&](TwoLevelPlan& out) -> Status {  // NOLINT(the plan being built, not the result yet)
+    out.tensor_in_l3 = st.tensor_l3;
+    out.residency.resize(np);
+    for (size_t i = 0; i < np; ++i) out.residency[i] = residency(i);
+    out.uses_l3 = std::any_of(out.residency.begin(), out.residency.end(), [](const L3Residency& r) { return r.any(); });
+    out.l2_constants = l2_constants();
+    out.l3_constants = layout_constants(plans, st.weights_l3);
+    out.tilings.assign(np, std::nullopt);
+    out.staging.assign(np, StagingPlacement{});
+    if (out.uses_l3 && !l2_l3_engine(target))
+      return make_error("l3-unavailable", fmt::format("target '{}'", target.name),
+                        "the deployment puts operands in L3, but the target has no L3 or no L2-L3 engine",
+                        "add memories.L3 and an engine between L2 and L3 to the target, or deploy without forcing L3");
+
+    // place; shrink the budgets on overflow
+    std::vector<int64_t> shrink(np, 0);
+    for (int round = 0; round < 6; ++round) {
+      out.rounds = round + 1;
+      std::vector<char> prefetch(np, 0);
+      std::vector<int64_t> part0(np, 0);
+      for (size_t ii = np; ii-- > 0;) {
+        const L3Residency& r = out.residency[ii];
+        if (!r.any()) continue;
+        const size_t s = static_cast<size_t>(plans[ii].layer_index);
+        const int64_t reserve_next = ii + 1 < np && prefetch[ii + 1] ? align_up(part0[ii + 1], align) : 0;
+        int64_t budget = opt.l2_capacity_bytes - b.constants - b.live[s] - reserve_next - shrink[ii] -
+                         align_up(opt.check_bounce_bytes, align);
+        if (opt.staging_cap_bytes > 0) budget = std::min(budget, opt.staging_cap_bytes);
+        // both parts are placed apart: each rounded up to the alignment
+        budget -= 2 * (align - 1);
+        DORY_TRY(L3Plan lp, tiling(ii, r, budget));
+        part0[ii] = lp.staging.part_bytes[0];
+        if (opt.prefetch && r.weights_in_l3 && ii > 0 && part0[ii] > 0) {
+          const size_t sp = static_cast<size_t>(plans[ii - 1].layer_index);
+          const int64_t slack = opt.l2_capacity_bytes - b.constants - b.live[sp] -
+                                align_up(b.min_staging[ii - 1], align) - shrink[ii - 1] - align -
+                                align_up(opt.check_bounce_bytes, align);
+          prefetch[ii] = align_up(part0[ii], align) <= slack && (opt.staging_cap_bytes == 0 ||
+                                                                part0[ii] + b.min_staging[ii - 1] <= opt.staging_cap_bytes);
+        }
+        lp.prefetch_weights = prefetch[ii] != 0;
+        out.tilings[ii] = std::move(lp);
       }
-      lp.prefetch_weights = prefetch[ii] != 0;
-      out.tilings[ii] = std::move(lp);
+      // the staging parts as extra buffers of the L2 plan
+      std::vector<ExtraBuffer> extras;
+      if (opt.check_bounce_bytes > 0) {
+        out.check_bounce_extra = static_cast<int>(extras.size());
+        extras.push_back({"check buffer", opt.check_bounce_bytes, Lifetime{0, steps - 1}});
+      }
+      for (size_t i = 0; i < np; ++i) {
+        if (!out.tilings[i]) continue;
+        const L3Plan& lp = *out.tilings[i];
+        const int s = plans[i].layer_index;
+        StagingPlacement& sp = out.staging[i];
+        sp = StagingPlacement{};
+        for (int part = 0; part < 2; ++part) {
+          if (lp.staging.part_bytes[part] == 0) continue;
+          ExtraBuffer x;
+          x.bytes = lp.staging.part_bytes[part];
+          x.life.first = part == 0 && lp.prefetch_weights ? plans[i - 1].layer_index : s;
+          x.life.last = s;
+          x.name = fmt::format("{} {}", plans[i].layer, part == 0 && lp.prefetch_weights ? "prefetch" : "staging");
+          if (part == 0 && !lp.prefetch_weights) x.name += " (constants)";
+          sp.extra[part] = static_cast<int>(extras.size());
+          extras.push_back(x);
+        }
+      }
+      Expected<MemoryPlan> l2 = live_l2(out.l2_constants.bytes, extras, opt.l2_capacity_bytes);
+      if (l2.ok()) {
+        out.l2 = std::move(*l2);
+        for (size_t i = 0; i < np; ++i)
+          for (int part = 0; part < 2; ++part)
+            if (out.staging[i].extra[part] >= 0)
+              out.staging[i].part_offset[part] = out.l2.extra_offset[static_cast<size_t>(out.staging[i].extra[part])];
+        break;
+      }
+      if (round == 5 || l2.error().code != "l2-overflow") return l2.error();
+      // shrink the staging of the streaming layers live where the plan went over, by the overflow
+      Expected<MemoryPlan> unlimited = live_l2(out.l2_constants.bytes, extras, 0);
+      DORY_CHECK(unlimited.ok(), "l3_memplan: the unlimited plan failed");
+      const int64_t over = unlimited->total_bytes - opt.l2_capacity_bytes;
+      bool shrunk = false;
+      for (size_t i = 0; i < np; ++i)
+        if (out.tilings[i]) {
+          shrink[i] += std::max<int64_t>(over, 64);
+          shrunk = true;
+        }
+      if (!shrunk) return l2.error();
     }
-    // the staging parts as extra buffers of the L2 plan
-    std::vector<ExtraBuffer> extras;
-    if (opt.check_bounce_bytes > 0) {
-      out.check_bounce_extra = static_cast<int>(extras.size());
-      extras.push_back({"check buffer", opt.check_bounce_bytes, Lifetime{0, steps - 1}});
-    }
+    return ok_status();
+  };
+  // The modeled cycles of the network under a plan: each streaming layer's two-level schedule, the others' L2 plans.
+  auto modeled = [&](const TwoLevelPlan& p) {
+    double c = 0;
+    for (size_t i = 0; i < np; ++i) c += p.tilings[i] ? p.tilings[i]->cost.total_cycles : plans[i].cost.total_cycles;
+    return c;
+  };
+  {
+    std::vector<std::string> notes = std::move(out.notes);
+    DORY_TRY_STATUS(build(out));
+    out.notes = notes;
+  }
+  // 3b. the bound counts each streaming layer's smallest staging: a layer left with little more can stream its
+  //     weights in tiny blocks, many times slower than from L2 (a 128-channel pointwise in 64 blocks of 2
+  //     channels). While a streaming layer costs more than twice its L2 plan, spill the largest spillable feature
+  //     map live at its step (giving it that room) and keep the result when the network's modeled cycles drop by
+  //     more than 1 %; a few rounds at most.
+  for (int refine = 0; opt.refine_spills && refine < 3; ++refine) {
+    int worst = -1;
+    double excess = 0;
     for (size_t i = 0; i < np; ++i) {
       if (!out.tilings[i]) continue;
-      const L3Plan& lp = *out.tilings[i];
-      const int s = plans[i].layer_index;
-      StagingPlacement& sp = out.staging[i];
-      sp = StagingPlacement{};
-      for (int part = 0; part < 2; ++part) {
-        if (lp.staging.part_bytes[part] == 0) continue;
-        ExtraBuffer x;
-        x.bytes = lp.staging.part_bytes[part];
-        x.life.first = part == 0 && lp.prefetch_weights ? plans[i - 1].layer_index : s;
-        x.life.last = s;
-        x.name = fmt::format("{} {}", plans[i].layer, part == 0 && lp.prefetch_weights ? "prefetch" : "staging");
-        if (part == 0 && !lp.prefetch_weights) x.name += " (constants)";
-        sp.extra[part] = static_cast<int>(extras.size());
-        extras.push_back(x);
-      }
+      const double l3 = out.tilings[i]->cost.total_cycles, l2 = plans[i].cost.total_cycles;
+      if (l3 > 2 * l2 && l3 - l2 > excess) excess = l3 - l2, worst = static_cast<int>(i);
     }
-    Expected<MemoryPlan> l2 = live_l2(out.l2_constants.bytes, extras, opt.l2_capacity_bytes);
-    if (l2.ok()) {
-      out.l2 = std::move(*l2);
-      for (size_t i = 0; i < np; ++i)
-        for (int part = 0; part < 2; ++part)
-          if (out.staging[i].extra[part] >= 0)
-            out.staging[i].part_offset[part] = out.l2.extra_offset[static_cast<size_t>(out.staging[i].extra[part])];
+    if (worst < 0) break;
+    const int step = plans[static_cast<size_t>(worst)].layer_index;
+    int best = -1;
+    for (size_t k = 0; k < classes.plan.classes.size(); ++k) {
+      const StorageClass& c = classes.plan.classes[k];
+      if (!classes.spillable[k] || st.tensor_l3[static_cast<size_t>(c.owner)]) continue;
+      if (c.life.first > step || c.life.last < step) continue;
+      if (best < 0 || c.bytes > classes.plan.classes[static_cast<size_t>(best)].bytes) best = static_cast<int>(k);
+    }
+    if (best < 0) break;
+    const State kept = st;
+    const Bound kept_bound = b;
+    spill_class(static_cast<size_t>(best));
+    b = bound();
+    TwoLevelPlan trial;
+    const bool built = b.worst <= opt.l2_capacity_bytes && build(trial).ok();
+    if (!built || modeled(trial) >= 0.99 * modeled(out)) {
+      st = kept;
+      b = kept_bound;
       break;
     }
-    if (round == 5 || l2.error().code != "l2-overflow") return l2.error();
-    // shrink the staging of the streaming layers live where the plan went over, by the overflow
-    Expected<MemoryPlan> unlimited = live_l2(out.l2_constants.bytes, extras, 0);
-    DORY_CHECK(unlimited.ok(), "l3_memplan: the unlimited plan failed");
-    const int64_t over = unlimited->total_bytes - opt.l2_capacity_bytes;
-    bool shrunk = false;
-    for (size_t i = 0; i < np; ++i)
-      if (out.tilings[i]) {
-        shrink[i] += std::max<int64_t>(over, 64);
-        shrunk = true;
-      }
-    if (!shrunk) return l2.error();
+    const StorageClass& c = classes.plan.classes[static_cast<size_t>(best)];
+    trial.notes = std::move(out.notes);
+    trial.notes.push_back(fmt::format("feature map '{}' ({} B) in L3: layer '{}' streamed its constants {:.1f}x "
+                                      "slower than from L2 with the staging left",
+                                      g.tensor(c.owner).name, grouped(c.bytes), plans[static_cast<size_t>(worst)].layer,
+                                      out.tilings[static_cast<size_t>(worst)]->cost.total_cycles /
+                                          plans[static_cast<size_t>(worst)].cost.total_cycles));
+    out = std::move(trial);
   }
 
   // 4. L3: its constants, then its activations

@@ -13,6 +13,11 @@
 //      them (their input bands carry the halo their windows need).
 // The bound at step s (the lower bound of memplan.h, extended): the L2 constants + the aligned bytes of the L2
 // activations live at s + the smallest staging (tiler/l3_plan.h minimal_l2_staging_bytes) of the layer at s.
+// 3b. The bound counts each streaming layer's smallest staging, and a layer left with little more than that may
+//     stream its constants in tiny blocks, many times slower than from L2. While some streaming layer's
+//     two-level schedule costs more than twice its L2 plan, the largest spillable feature map live at its step
+//     moves to L3 too, and the result is kept when the network's modeled cycles drop by more than 1 % (at most 3
+//     such rounds; TwoLevelOptions::refine_spills). Notes say which layer it was for.
 // Then, from the last layer to the first, every layer with an operand in L3 is tiled (solve_l3_tiling) with the
 // staging budget its step leaves: L2 capacity - L2 constants - L2 activations live at its step - the prefetch part
 // reserved at that step for the next layer. A layer whose constants are in L3 prefetches its first block during
@@ -59,6 +64,7 @@ struct TwoLevelOptions {
   std::vector<std::string> force_tensors_l3;  // tensor names
   int64_t staging_cap_bytes = 0;
   bool prefetch = true;           // allow the cross-layer prefetch of the first weight block
+  bool refine_spills = true;      // step 3b: spill more feature maps where that makes the network faster
   // An L2 buffer live at every step (the generated main.c reads L3 tensors through it to check them); 0: none.
   int64_t check_bounce_bytes = 0;
 };
