@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "codegen/l2_image.h"
+#include "report/l3_report.h"
 #include "report/text_table.h"
 #include "tiler/plan.h"
 
@@ -36,18 +37,7 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                    format_bytes_grouped(m.reserved_bytes), format_bytes_grouped(m.activation_bytes),
                    format_bytes_grouped(m.lower_bound_bytes),
                    m.activation_bytes == m.lower_bound_bytes ? ", optimal" : "");
-  if (dep.uses_l3) {
-    int64_t traffic = 0, streaming = 0;
-    for (const DeployedLayer& dl : dep.layers)
-      if (dl.l3) traffic += dl.l3->plan.cost.l3_bytes, ++streaming;
-    s += fmt::format("L3 {} B of {} B: constants {} B, activations {} B; {} layer(s) stream from L3 (two-level "
-                     "tiling), {} B moved between L3 and L2 per inference\n",
-                     format_bytes_grouped(dep.l3_bytes()), format_bytes_grouped(dep.target.usable_bytes(MemLevel::L3)),
-                     format_bytes_grouped(static_cast<int64_t>(dep.l3_constants.size())),
-                     format_bytes_grouped(dep.l3_bytes() - static_cast<int64_t>(dep.l3_constants.size())), streaming,
-                     format_bytes_grouped(traffic));
-    for (const std::string& note : dep.two_level.notes) s += "  " + note + "\n";
-  }
+  s += l3_summary(dep);
   s += fmt::format("schedule checked: {} layers, {} DMA transfers ({} B), {} tile computations, no hazard\n",
                    check.layers, format_bytes_grouped(check.transfers), format_bytes_grouped(check.bytes),
                    format_bytes_grouped(check.computes));
@@ -152,16 +142,7 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
                                       : "-"};
     if (dep.uses_l3) {
       std::string cell = "-";
-      if (dl.l3) {
-        const L3Plan& lp = dl.l3->plan;
-        std::string what;
-        if (lp.residency.weights_in_l3) what = "w";
-        for (bool in : lp.residency.input_in_l3)
-          if (in) what += what.empty() ? "in" : "+in";
-        if (lp.residency.output_in_l3) what += what.empty() ? "out" : "+out";
-        cell = fmt::format("{}: {} x {} ({} rows x {} ch){}", what, lp.counts.bands, lp.counts.blocks, lp.shape.h_out,
-                           lp.shape.c_out, lp.prefetch_weights ? " pf" : "");
-      }
+      if (dl.l3) cell = l3_tiling_cell(dl.l3->plan);
       row.insert(row.begin() + 4, cell);
     }
     if (run) {

@@ -6,6 +6,8 @@
 //
 // Needs the RISC-V cross toolchain (skips without it, fails under CI=true, which installs it).
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -127,6 +129,36 @@ TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMapWithoutL3AndStre
   for (const char* s : {"layer(s) stream from L3", "moved between L3 and L2", "L3 (tiles: bands x blocks)", "w: 1 x"})
     EXPECT_NE(l3.output.find(s), std::string::npos) << s << "\n" << l3.output;
   EXPECT_TRUE(std::filesystem::exists(dir.path / "app3" / "l3_constants.bin"));
+}
+
+TEST(L2Image, TheTileCommandShowsTheL3LevelOfANetworkLargerThanL2AndNoneOfOneThatFits) {
+  TempDir dir("l3-tile");
+  const std::string model = dir.path.string() + "/mbn.onnx";
+  ASSERT_EQ(testing::run_cli("netgen mobilenet_v1_0.25_128 -o " + model).status, 0);
+  const testing::CliResult t = testing::run_cli("tile " + model + " --target pulp-open");
+  EXPECT_EQ(t.status, 0) << t.output;
+  for (const char* s : {"does not fit L2", "layer(s) stream from L3", "constants of 'fc_gemm'", "L2 staging B",
+                        "L3 engine cycles", "as if in L2", "fc_gemm", "w: 1 x"})
+    EXPECT_NE(t.output.find(s), std::string::npos) << s << "\n" << t.output;
+  const testing::CliResult j = testing::run_cli("tile " + model + " --target pulp-open --json");
+  ASSERT_EQ(j.status, 0) << j.output;
+  const nlohmann::json doc = nlohmann::json::parse(j.output);
+  ASSERT_TRUE(doc.contains("l3") && doc["l3"].is_object()) << j.output.substr(0, 400);
+  bool fc = false;
+  for (const auto& l : doc["l3"]["layers"]) {
+    fc |= l["layer"] == "fc_gemm";
+    EXPECT_GT(l["l3_bytes"].get<int64_t>(), 0);
+    EXPECT_GT(l["staging_bytes"].get<int64_t>(), 0);
+    EXPECT_GE(l["bands"].get<int64_t>() * l["blocks"].get<int64_t>(), 1);
+  }
+  EXPECT_TRUE(fc) << doc["l3"].dump();
+  EXPECT_EQ(doc["l3"]["l3_constant_bytes"].get<int64_t>(), doc["l3"]["l3_traffic_bytes"].get<int64_t>())
+      << "constants only in L3: every byte streams once per inference";
+  // a network that fits L2: no L3 section
+  const testing::CliResult small =
+      testing::run_cli("tile " + std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx --target pulp-open");
+  EXPECT_EQ(small.status, 0) << small.output;
+  EXPECT_EQ(small.output.find("stream from L3"), std::string::npos) << small.output;
 }
 
 TEST(L2Image, TheRegistrysCodeSizesBoundTheKernelsAsCompiled) {

@@ -2,7 +2,8 @@
 //
 //   dory tile MODEL.onnx --target T [--l1 BYTES] [--objective model|dory|fill|all] [--json] [--markdown]
 //       per-layer tiles, L1 use, DMA bytes, modeled cycles, MAC/cycle and overhead vs L1-resident execution;
-//       --objective all: the three objectives side by side. --l1 defaults to the target's usable L1.
+//       --objective all: the three objectives side by side. --l1 defaults to the target's usable L1. On a target
+//       with L3, a network that does not fit L2 also gets its deployment's L3 level (report/l3_report.h).
 //   dory sweep MODEL.onnx --target T [--l1 LO:HI[:STEP]] [--objective LIST|all] [--svg FILE] [--json]
 //       [--markdown]   modeled network latency at each budget (default 8k:128k), and an SVG plot.
 // Sizes: 36700, 36k, 64KiB, 1M (k = 1024 B); see util/byte_size.h.
@@ -15,9 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 
+#include "codegen/deployment.h"
 #include "commands.h"
+#include "report/l3_report.h"
 #include "report/tile_report.h"
 #include "util/byte_size.h"
 
@@ -98,12 +102,31 @@ int run_tile(const TileArgs& args) {
     if (!r) return report(r.error());
     reports.push_back(std::move(*r));
   }
+  // The L3 level: on a target with L3, the deployment's two-level plan (what dory deploy would stream), for the
+  // first objective; nothing when the network fits L2.
+  std::optional<Deployment> dep;
+  if (target.has(MemLevel::L3)) {
+    DeployOptions o;
+    o.l1_budget_bytes = budget;
+    o.objective = objectives->front();
+    auto d = deploy(loaded->graph, target, o);
+    if (!d) return report(d.error());
+    if (d->uses_l3) dep = std::move(*d);
+  }
   std::string out;
-  if (reports.size() == 1)
-    out = args.json ? tile_report_to_json(reports[0]).dump(2) + "\n" : render_tile_text(reports[0], args.markdown);
-  else
-    out = args.json ? objective_comparison_to_json(reports).dump(2) + "\n"
-                    : render_objective_comparison(reports, args.markdown);
+  if (args.json) {
+    nlohmann::json j = reports.size() == 1 ? tile_report_to_json(reports[0]) : objective_comparison_to_json(reports);
+    if (dep) j["l3"] = l3_level_to_json(*dep);
+    out = j.dump(2) + "\n";
+  } else {
+    out = reports.size() == 1 ? render_tile_text(reports[0], args.markdown)
+                              : render_objective_comparison(reports, args.markdown);
+    if (dep)
+      out += fmt::format("\nThe network does not fit L2 ({} B usable, less the program image where it is in L2): "
+                         "the L3 level of its deployment (objective {}):\n",
+                         format_bytes_grouped(target.usable_bytes(MemLevel::L2)), objective_name(objectives->front())) +
+             render_l3_level(*dep, args.markdown);
+  }
   std::fputs(out.c_str(), stdout);
   return 0;
 }
