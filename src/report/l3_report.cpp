@@ -15,6 +15,17 @@ std::string cycles(double c) { return format_bytes_grouped(static_cast<int64_t>(
 
 }  // namespace
 
+Expected<std::optional<Deployment>> l3_deployment(const Graph& g, const Target& target, int64_t l1_budget_bytes,
+                                                  Objective objective) {
+  if (!target.has(MemLevel::L3)) return std::optional<Deployment>();
+  DeployOptions o;
+  o.l1_budget_bytes = l1_budget_bytes;
+  o.objective = objective;
+  DORY_TRY(Deployment d, deploy(g, target, o));
+  if (!d.uses_l3) return std::optional<Deployment>();
+  return std::optional<Deployment>(std::move(d));
+}
+
 std::string l3_tiling_cell(const L3Plan& lp) {
   std::string what;
   if (lp.residency.weights_in_l3) what = "w";

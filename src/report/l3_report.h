@@ -5,11 +5,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 #include "codegen/deployment.h"
 
 namespace dory {
+
+// On a target with L3: the deployment of g (dory deploy's plan, nothing written) when some operand streams from L3,
+// else nothing (a network that fits L2, or a target without L3). For reports that otherwise price every operand
+// in L2 (dory tile, dory eval).
+Expected<std::optional<Deployment>> l3_deployment(const Graph& g, const Target& target, int64_t l1_budget_bytes,
+                                                  Objective objective);
 
 // "w+in: 4 x 1 (8 rows x 128 ch) pf": what the layer streams (w its constants, in/out its feature maps), its L3
 // tiles (row bands x output-channel blocks, each band's rows and block's channels), "pf" when its first weight

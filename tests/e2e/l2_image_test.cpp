@@ -131,7 +131,7 @@ TEST(L2Image, TheCliRefusesAnOverfullNetworkWithExitTwoAndTheMapWithoutL3AndStre
   EXPECT_TRUE(std::filesystem::exists(dir.path / "app3" / "l3_constants.bin"));
 }
 
-TEST(L2Image, TheTileCommandShowsTheL3LevelOfANetworkLargerThanL2AndNoneOfOneThatFits) {
+TEST(L2Image, TileAndEvalShowTheL3LevelOfANetworkLargerThanL2AndNoneOfOneThatFits) {
   TempDir dir("l3-tile");
   const std::string model = dir.path.string() + "/mbn.onnx";
   ASSERT_EQ(testing::run_cli("netgen mobilenet_v1_0.25_128 -o " + model).status, 0);
@@ -154,6 +154,11 @@ TEST(L2Image, TheTileCommandShowsTheL3LevelOfANetworkLargerThanL2AndNoneOfOneTha
   EXPECT_TRUE(fc) << doc["l3"].dump();
   EXPECT_EQ(doc["l3"]["l3_constant_bytes"].get<int64_t>(), doc["l3"]["l3_traffic_bytes"].get<int64_t>())
       << "constants only in L3: every byte streams once per inference";
+  // dory eval: its modes price every operand in L2, and it says which layers deploy from L3
+  const testing::CliResult e = testing::run_cli("eval " + model + " --target pulp-open");
+  EXPECT_EQ(e.status, 0) << e.output;
+  for (const char* s : {"does not fit L2", "stream from L3", "fc_gemm", "as if in L2"})
+    EXPECT_NE(e.output.find(s), std::string::npos) << s << "\n" << e.output;
   // a network that fits L2: no L3 section
   const testing::CliResult small =
       testing::run_cli("tile " + std::string(DORY_SOURCE_DIR) + "/models/fmnist/fmnist_int.onnx --target pulp-open");

@@ -10,7 +10,8 @@
 // --platform gvsoc (= pulp-open) executes every mode on PULP-open under GVSoC ($GVSOC_INSTALL): cluster cycles
 // per layer and mode next to the model's, the model's error, the executor's cycle split of the tiled runs, and
 // whether the `model` tilings are the fastest (eval/execute.h, eval/model_error.h). The default, host, executes
-// nothing (everything is modeled).
+// nothing (everything is modeled). The modes price every operand in L2; on a target with L3, a network larger than
+// L2 also gets its deployment's L3 level (report/l3_report.h: what streams, its L3 tiles, bytes and bound).
 // --max-model-error PCT / --max-layer-error PCT (with gvsoc): after the report, exit 1 (eval-model-error) when the
 // mean absolute per-layer error of some executed mode exceeds PCT percent, or its worst layer does (CI's bound);
 // --model-error-modes restricts the bound to the modes named (default: every mode that ran).
@@ -34,6 +35,7 @@
 #include "eval/model_error.h"
 #include "report/eval_report.h"
 #include "report/html_report.h"
+#include "report/l3_report.h"
 #include "util/byte_size.h"
 
 namespace dory::cli {
@@ -115,7 +117,21 @@ int run_eval(const EvalArgs& args) {
     auto idx = gantt_layer_index(*e, args.gantt_layer);  // a typo is an error even without --report
     if (!idx) return report(idx.error());
   }
-  const std::string out = args.json ? eval_to_json(*e).dump(2) + "\n" : render_eval_text(*e, args.markdown);
+  // The modes above price every operand in L2; a network larger than L2 deploys with its L3 level.
+  auto l3 = l3_deployment(*graph, *target, e->l1_budget_bytes, Objective::Model);
+  if (!l3) return report(l3.error());
+  std::string out;
+  if (args.json) {
+    nlohmann::json j = eval_to_json(*e);
+    if (*l3) j["l3"] = l3_level_to_json(**l3);
+    out = j.dump(2) + "\n";
+  } else {
+    out = render_eval_text(*e, args.markdown);
+    if (*l3)
+      out += "\nThe network does not fit L2: the modes above price every operand in L2; deployed (objective model), "
+             "these layers stream from L3:\n" +
+             render_l3_level(**l3, args.markdown);
+  }
   std::fputs(out.c_str(), stdout);
   if (!args.report.empty() && !args.json) std::fprintf(stdout, "wrote %s\n", args.report.c_str());
   std::fflush(stdout);

@@ -104,15 +104,9 @@ int run_tile(const TileArgs& args) {
   }
   // The L3 level: on a target with L3, the deployment's two-level plan (what dory deploy would stream), for the
   // first objective; nothing when the network fits L2.
-  std::optional<Deployment> dep;
-  if (target.has(MemLevel::L3)) {
-    DeployOptions o;
-    o.l1_budget_bytes = budget;
-    o.objective = objectives->front();
-    auto d = deploy(loaded->graph, target, o);
-    if (!d) return report(d.error());
-    if (d->uses_l3) dep = std::move(*d);
-  }
+  auto l3 = l3_deployment(loaded->graph, target, budget, objectives->front());
+  if (!l3) return report(l3.error());
+  const std::optional<Deployment>& dep = *l3;
   std::string out;
   if (args.json) {
     nlohmann::json j = reports.size() == 1 ? tile_report_to_json(reports[0]) : objective_comparison_to_json(reports);
