@@ -309,11 +309,7 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
     for (size_t i = 0; i < np; ++i) c += p.tilings[i] ? p.tilings[i]->cost.total_cycles : plans[i].cost.total_cycles;
     return c;
   };
-  {
-    std::vector<std::string> notes = std::move(out.notes);
-    DORY_TRY_STATUS(build(out));
-    out.notes = notes;
-  }
+  DORY_TRY_STATUS(build(out));  // (it leaves out.notes, steps 1-2's, as they are)
   // 3b. the bound counts each streaming layer's smallest staging: a layer left with little more can stream its
   //     weights in tiny blocks, many times slower than from L2 (a 128-channel pointwise in 64 blocks of 2
   //     channels). While a streaming layer costs more than twice its L2 plan, spill the largest spillable feature

@@ -79,6 +79,26 @@ TEST(DeployCli, AnL1AlignmentBelowFourBytesIsRefusedNamingTheField) {
     EXPECT_TRUE(contains(r.output, s)) << s << "\n" << r.output;
 }
 
+TEST(DeployCli, TileAndEvalOnATargetWithL3WhoseDeploymentFailsStillReportAndSayWhyTheL3LevelIsMissing) {
+  // pulp-open has an L3, so tile and eval ask for the deployment's L3 level; with an L1 alignment of 2 the
+  // deployment is refused, which must not take away the L2 -> L1 report they promise.
+  TempDir d("deploy-cli");
+  std::ifstream in(std::string(DORY_SOURCE_DIR) + "/targets/pulp-open.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "\"access_cycles\": 1, \"alignment_bytes\": 4";
+  const size_t at = text.find(from);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, from.size(), "\"access_cycles\": 1, \"alignment_bytes\": 2");
+  const fs::path target = d.path / "pulp-open-align2.json";
+  std::ofstream(target) << text;
+  for (const char* cmd : {"tile ", "eval "}) {
+    const CliResult r = run_cli(cmd + kModel + " --target " + target.string());
+    EXPECT_EQ(r.status, 0) << cmd << r.output;
+    for (const char* s : {"pw3_conv", "the L3 level is not shown", "deploy-l1-alignment"})
+      EXPECT_TRUE(contains(r.output, s)) << cmd << s << "\n" << r.output;
+  }
+}
+
 TEST(DeployCli, AnUnwritableOutputDirectoryIsAClearError) {
   TempDir d("deploy-cli");
   const fs::path file = d.path / "a-file";

@@ -6,8 +6,10 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "codegen/deployment.h"
 #include "onnx/frontend.h"
 #include "util/diagnostic.h"
 
@@ -25,6 +27,12 @@ void add_model_options(CLI::App& cmd, ModelOptions& opts);
 
 // Prints a diagnostic to stderr and returns its exit code.
 int report(const Diagnostic& d);
+
+// For the reports that price every operand in L2 (tile, eval): the deployment when some operand streams from L3
+// (report/l3_report.h l3_deployment), else nothing. When the two-level plan itself fails, a note with its
+// diagnostic goes to stderr and nothing is returned: the L2 -> L1 report, what these commands promise, stands.
+std::optional<Deployment> l3_level_or_note(const Graph& g, const Target& target, int64_t l1_budget_bytes,
+                                           Objective objective);
 
 // Each returns the action to run once parsing succeeded.
 std::function<int()> add_inspect_command(CLI::App& app);

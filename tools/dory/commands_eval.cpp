@@ -118,19 +118,18 @@ int run_eval(const EvalArgs& args) {
     if (!idx) return report(idx.error());
   }
   // The modes above price every operand in L2; a network larger than L2 deploys with its L3 level.
-  auto l3 = l3_deployment(*graph, *target, e->l1_budget_bytes, Objective::Model);
-  if (!l3) return report(l3.error());
+  const std::optional<Deployment> l3 = l3_level_or_note(*graph, *target, e->l1_budget_bytes, Objective::Model);
   std::string out;
   if (args.json) {
     nlohmann::json j = eval_to_json(*e);
-    if (*l3) j["l3"] = l3_level_to_json(**l3);
+    if (l3) j["l3"] = l3_level_to_json(*l3);
     out = j.dump(2) + "\n";
   } else {
     out = render_eval_text(*e, args.markdown);
-    if (*l3)
+    if (l3)
       out += "\nThe network does not fit L2: the modes above price every operand in L2; deployed (objective model), "
              "these layers stream from L3:\n" +
-             render_l3_level(**l3, args.markdown);
+             render_l3_level(*l3, args.markdown);
   }
   std::fputs(out.c_str(), stdout);
   if (!args.report.empty() && !args.json) std::fprintf(stdout, "wrote %s\n", args.report.c_str());

@@ -104,9 +104,7 @@ int run_tile(const TileArgs& args) {
   }
   // The L3 level: on a target with L3, the deployment's two-level plan (what dory deploy would stream), for the
   // first objective; nothing when the network fits L2.
-  auto l3 = l3_deployment(loaded->graph, target, budget, objectives->front());
-  if (!l3) return report(l3.error());
-  const std::optional<Deployment>& dep = *l3;
+  std::optional<Deployment> dep = l3_level_or_note(loaded->graph, target, budget, objectives->front());
   std::string out;
   if (args.json) {
     nlohmann::json j = reports.size() == 1 ? tile_report_to_json(reports[0]) : objective_comparison_to_json(reports);

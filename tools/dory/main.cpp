@@ -7,6 +7,7 @@
 #include <map>
 
 #include "commands.h"
+#include "report/l3_report.h"
 
 namespace dory::cli {
 
@@ -39,6 +40,14 @@ ImportOptions ModelOptions::import_options() const {
 int report(const Diagnostic& d) {
   std::fprintf(stderr, "%s\n", d.str().c_str());
   return d.exit_code();
+}
+
+std::optional<Deployment> l3_level_or_note(const Graph& g, const Target& target, int64_t l1_budget_bytes,
+                                           Objective objective) {
+  Expected<std::optional<Deployment>> d = l3_deployment(g, target, l1_budget_bytes, objective);
+  if (d) return std::move(*d);
+  std::fprintf(stderr, "note: the L3 level is not shown, its deployment failed:\n%s\n", d.error().str().c_str());
+  return std::nullopt;
 }
 
 }  // namespace dory::cli
