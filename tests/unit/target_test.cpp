@@ -316,6 +316,9 @@ TEST(TargetTest, AKernelMayGiveTheExecutorsTileCost) {
   EXPECT_EQ(pool->kernels.pool.front().elementwise.output_cycles, 7);
   j["kernels"]["depthwise"]["executor_tile_cycles"] = -3;
   expect_error(parse(j), "target-value", "kernels.depthwise.executor_tile_cycles", {"-3", ">= 0"});
+  j["kernels"]["depthwise"].erase("executor_tile_cycles");
+  j["kernels"]["pool"]["output_cycles"] = -1;
+  expect_error(parse(j), "target-value", "kernels.pool.output_cycles", {"-1", ">= 0"});
 }
 
 TEST(TargetTest, ReservedBytesMustLeaveSomethingUsable) {
