@@ -40,6 +40,7 @@ static void selftest_task(void *unused) {
     CHECK(xp_dotusp_b(a, b) == ref_dot_us(a, b), "pv.dotusp.b");
     CHECK(xp_sdotsp_b(acc, a, b) == (int32_t)((uint32_t)acc + (uint32_t)ref_dot_ss(a, b)), "pv.sdotsp.b");
     CHECK(xp_mac(acc, sa, (int32_t)b) == (int32_t)((uint32_t)acc + (uint32_t)sa * b), "p.mac");
+    CHECK(xp_addn_r(acc, sa, (int32_t)b) == (int32_t)((uint32_t)acc + (uint32_t)sa) >> (b & 31), "p.addN (register)");
     CHECK(xp_max(sa, sb) == (sa > sb ? sa : sb), "p.max");
     CHECK(xp_min(sa, sb) == (sa < sb ? sa : sb), "p.min");
     {

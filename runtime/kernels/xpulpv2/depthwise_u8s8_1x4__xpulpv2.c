@@ -123,26 +123,31 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
   XP_DW_ROW1(XP_SDOTUSP_B, "a3", "s8", "s9")
 #define XP_DW_BODY2                                                                                               \
   XP_DW_ROW2(XP_DOTUSP_B, "a1", "s4") XP_DW_ROW2(XP_SDOTUSP_B, "a2", "s6") XP_DW_ROW2(XP_SDOTUSP_B, "a3", "s8")
-#define XP_DW_OUT(ACC, ZP, CLAMP) "mv t5, a5\n" XP_MAC("t5", ACC, "a4") "sra t5, t5, a6\n" ZP CLAMP XP_SB_RRPI("t5", "t4", "t3")
-#define XP_DW_ZP "add t5, t5, a7\n"
-#define XP_DW_MAXMIN XP_MAX("t5", "t5", "s10") XP_MIN("t5", "t5", "s11")
-#define XP_DW_CLIPU XP_CLIPU("t5", "t5", "s11")
+/* The 32-bit fast path, each sum in its own register (xp_common.h's formula): p.mac s, s, m-1 (= s * m, a4 holds
+ * m - 1 in these modes), p.addN s, a', shift ((s + a') >> shift), [+ zp], the clamp, the store: 4-6 instructions
+ * per output, the 4 outputs interleaved so that no result is used by the next instruction. */
+#define XP_DW_EACH4(OP) OP("s0") OP("s1") OP("s2") OP("s3")
+#define XP_DW_MUL(R) XP_MAC(R, R, "a4")
+#define XP_DW_SCALE(R) XP_ADDN_R(R, "a5", "a6")
+#define XP_DW_ZP(R) "add " R ", " R ", a7\n"
+#define XP_DW_NOZP(R)
+#define XP_DW_MAXMIN(R) XP_MAX(R, R, "s10") XP_MIN(R, R, "s11")
+#define XP_DW_CLIPU(R) XP_CLIPU(R, R, "s11")
 #define XP_DW_FIN(ZP, CLAMP, LAST)                                                                               \
-  XP_DW_OUT("s0", ZP, CLAMP) XP_DW_OUT("s1", ZP, CLAMP) XP_DW_OUT("s2", ZP, CLAMP)                               \
-  "mv t5, a5\n" XP_MAC("t5", "s3", "a4") "sra t5, t5, a6\n" ZP CLAMP LAST XP_SB_RRPI("t5", "t4", "t3")
+  XP_DW_EACH4(XP_DW_MUL) XP_DW_EACH4(XP_DW_SCALE) XP_DW_EACH4(ZP) XP_DW_EACH4(CLAMP)                             \
+  XP_SB_RRPI("s0", "t4", "t3") XP_SB_RRPI("s1", "t4", "t3") XP_SB_RRPI("s2", "t4", "t3")                         \
+  LAST XP_SB_RRPI("s3", "t4", "t3")
 /* 64-bit fast path: m a4, lo32(a') a5, hi32(a') a7, s - 32 a6; the sum's register takes the high word */
 #define XP_DW_OUT64_(ACC, CLAMP)                                                                                  \
   "mv t5, a5\n" XP_MAC("t5", ACC, "a4") "mulh " ACC ", " ACC ", a4\n sltu t5, t5, a5\n add " ACC ", " ACC    \
   ", t5\n add " ACC ", " ACC ", a7\n sra " ACC ", " ACC ", a6\n" CLAMP(ACC)
-#define XP_DW_MAXMIN64(R) XP_MAX(R, R, "s10") XP_MIN(R, R, "s11")
-#define XP_DW_CLIPU64(R) XP_CLIPU(R, R, "s11")
 #define XP_DW_FIN64(CLAMP, LAST)                                                                                  \
   XP_DW_OUT64_("s0", CLAMP) XP_SB_RRPI("s0", "t4", "t3") XP_DW_OUT64_("s1", CLAMP) XP_SB_RRPI("s1", "t4", "t3")  \
   XP_DW_OUT64_("s2", CLAMP) XP_SB_RRPI("s2", "t4", "t3") XP_DW_OUT64_("s3", CLAMP) LAST XP_SB_RRPI("s3", "t4", "t3")
 #define XP_DW_RAW(LAST) XP_SW_PI("s0", 4, "t5") XP_SW_PI("s1", 4, "t5") XP_SW_PI("s2", 4, "t5") LAST XP_SW_PI("s3", 4, "t5")
 
 /* One function per (stride, finishing): N = inner body length, M = N + 8 (the outer body). */
-#define XP_DW_FN(NAME, BODY, FIN, N, M)                                                                           \
+#define XP_DW_FN(NAME, BODY, FIN, N, M, PRE)                                                                      \
   __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_dw_ctx *ctx) {                              \
     register xp_dw_ctx *c __asm__("a0") = ctx;                                                                   \
     __asm__ volatile(                                                                                            \
@@ -152,7 +157,7 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
         "lw t3, 20(sp)\n lw t4, 24(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n lw a6, 40(sp)\n lw a7, 44(sp)\n"      \
         "lw s10, 48(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n lw s6, 64(sp)\n lw s7, 68(sp)\n"    \
         "lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 12(sp)\n lw t5, 80(sp)\n"                                      \
-        "li t2, " XP_STR(XP_DW_SEL) "\n"                                                                         \
+        "li t2, " XP_STR(XP_DW_SEL) "\n" PRE                                                                     \
         ".balign 4\n.option norvc\n"                                                                             \
         XP_LP_SETUP("1", "t6", M, "82")                                                                          \
         "lw t6, 8(sp)\n"                                                                                         \
@@ -173,20 +178,22 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
           "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
   }
 
-/* stride 1: body 21 + finish; stride 2: 27 + finish. Finish: raw 4, clipu 20 (5 each), +zp 24, max/min 28. */
-XP_DW_FN(xp_dw1_raw, XP_DW_BODY1, XP_DW_RAW("85: "), 25, 33)
-XP_DW_FN(xp_dw1_rq1, XP_DW_BODY1, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 49, 57)
-XP_DW_FN(xp_dw1_rq2, XP_DW_BODY1, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 45, 53)
-XP_DW_FN(xp_dw1_rq3, XP_DW_BODY1, XP_DW_FIN("", XP_DW_CLIPU, "85: "), 41, 49)
-XP_DW_FN(xp_dw2_raw, XP_DW_BODY2, XP_DW_RAW("85: "), 31, 39)
-XP_DW_FN(xp_dw2_rq1, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 55, 63)
-XP_DW_FN(xp_dw2_rq2, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 51, 59)
-XP_DW_FN(xp_dw2_rq3, XP_DW_BODY2, XP_DW_FIN("", XP_DW_CLIPU, "85: "), 47, 55)
+/* stride 1: body 21 + finish; stride 2: 27 + finish. Finish: raw 4, clipu 16 (4 each), +zp 20, max/min 24; the
+ * 32-bit modes start with a4 = m - 1. */
+#define XP_DW_M1 "addi a4, a4, -1\n"
+XP_DW_FN(xp_dw1_raw, XP_DW_BODY1, XP_DW_RAW("85: "), 25, 33, "")
+XP_DW_FN(xp_dw1_rq1, XP_DW_BODY1, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 45, 53, XP_DW_M1)
+XP_DW_FN(xp_dw1_rq2, XP_DW_BODY1, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 41, 49, XP_DW_M1)
+XP_DW_FN(xp_dw1_rq3, XP_DW_BODY1, XP_DW_FIN(XP_DW_NOZP, XP_DW_CLIPU, "85: "), 37, 45, XP_DW_M1)
+XP_DW_FN(xp_dw2_raw, XP_DW_BODY2, XP_DW_RAW("85: "), 31, 39, "")
+XP_DW_FN(xp_dw2_rq1, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 51, 59, XP_DW_M1)
+XP_DW_FN(xp_dw2_rq2, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 47, 55, XP_DW_M1)
+XP_DW_FN(xp_dw2_rq3, XP_DW_BODY2, XP_DW_FIN(XP_DW_NOZP, XP_DW_CLIPU, "85: "), 43, 51, XP_DW_M1)
 /* 64-bit fast path: 10 (max/min) or 9 (clipu) per output */
-XP_DW_FN(xp_dw1_rq4, XP_DW_BODY1, XP_DW_FIN64(XP_DW_MAXMIN64, "85: "), 61, 69)
-XP_DW_FN(xp_dw1_rq5, XP_DW_BODY1, XP_DW_FIN64(XP_DW_CLIPU64, "85: "), 57, 65)
-XP_DW_FN(xp_dw2_rq4, XP_DW_BODY2, XP_DW_FIN64(XP_DW_MAXMIN64, "85: "), 67, 75)
-XP_DW_FN(xp_dw2_rq5, XP_DW_BODY2, XP_DW_FIN64(XP_DW_CLIPU64, "85: "), 63, 71)
+XP_DW_FN(xp_dw1_rq4, XP_DW_BODY1, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 61, 69, "")
+XP_DW_FN(xp_dw1_rq5, XP_DW_BODY1, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 57, 65, "")
+XP_DW_FN(xp_dw2_rq4, XP_DW_BODY2, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 67, 75, "")
+XP_DW_FN(xp_dw2_rq5, XP_DW_BODY2, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 63, 71, "")
 
 static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
   static void (*const fns[2][6])(xp_dw_ctx *) = {
@@ -207,9 +214,10 @@ XP_NO_LIBCALLS static void xp_dw_pad(const dory_conv_args *a, int32_t iy0, int32
     const int32_t iy = iy0 + y;
     if (iy < 0 || iy >= a->in.h || x1 <= x0) {
       xp_fill_bytes(plane, zp, ncols);
-    } else {
-      xp_fill_bytes(plane, zp, x0);
-      xp_fill_bytes(plane + x1, zp, ncols - x1);
+    } else { /* the side columns: a few bytes each (the padding), stored directly */
+      int32_t i;
+      for (i = 0; i < x0; ++i) plane[i] = zp;
+      for (i = x1; i < ncols; ++i) plane[i] = zp;
     }
   }
 }

@@ -106,7 +106,7 @@ static void xp_mm4x4(xp_mm_ctx *x) {
         if (x->mode >= 4) {
           t = xp_rq64(acc[ch * 4 + p], x->ma, x->shift, x->mode == 4 ? x->lo : 0, x->hi);
         } else {
-          t = xp_mac(x->ma[1], acc[ch * 4 + p], x->ma[0]);
+          t = xp_mac(x->ma[1], acc[ch * 4 + p], xp_fold_m(x->ma));
           t = (t >> x->shift) + (x->mode == 3 ? 0 : x->zp);
           t = x->mode == 1 ? xp_min(xp_max(t, x->lo), x->hi) : xp_clipu(t, x->hi);
         }
@@ -124,32 +124,50 @@ static void xp_mm4x4_rq2(xp_mm_ctx *x) { xp_mm4x4(x); }
 static void xp_mm4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
 static void xp_mm4x4_rq4(xp_mm_ctx *x) { xp_mm4x4(x); }
 static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_pw4x4_rq1(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_pw4x4_rq2(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_pw4x4_rq3(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_pw4x4_rq4(xp_mm_ctx *x) { xp_mm4x4(x); }
+static void xp_pw4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
 #else
 
-/* One word of the window for the 16 sums (LAST: a label for the last instruction). */
-#define XP_MM4X4_WORD(LAST)                                                                                       \
+/* One word of the window for the 16 sums (LAST: a label for the last instruction); DOT is XP_SDOTUSP_B (accumulate)
+ * or XP_DOTUSP_B (the first word of a window: the sums start without being zeroed). */
+#define XP_MM4X4_WORD_(DOT, LAST)                                                                                       \
   XP_LW_RR("a2", "ra", "t0") XP_LW_PI("a1", 4, "t0") XP_LW_RR("a4", "ra", "t1") XP_LW_PI("a3", 4, "t1")          \
   XP_LW_PI("a5", 4, "t2") XP_LW_RR("a6", "a0", "t2")                                                            \
-  XP_SDOTUSP_B("s0", "a1", "a5") XP_SDOTUSP_B("s1", "a2", "a5") XP_SDOTUSP_B("s2", "a3", "a5")                   \
-  XP_SDOTUSP_B("s3", "a4", "a5")                                                                                 \
+  DOT("s0", "a1", "a5") DOT("s1", "a2", "a5") DOT("s2", "a3", "a5")                   \
+  DOT("s3", "a4", "a5")                                                                                 \
   XP_LW_PI("a5", 4, "a7")                                                                                       \
-  XP_SDOTUSP_B("s4", "a1", "a6") XP_SDOTUSP_B("s5", "a2", "a6") XP_SDOTUSP_B("s6", "a3", "a6")                   \
-  XP_SDOTUSP_B("s7", "a4", "a6")                                                                                 \
+  DOT("s4", "a1", "a6") DOT("s5", "a2", "a6") DOT("s6", "a3", "a6")                   \
+  DOT("s7", "a4", "a6")                                                                                 \
   XP_LW_RR("a6", "a0", "a7")                                                                                    \
-  XP_SDOTUSP_B("s8", "a1", "a5") XP_SDOTUSP_B("s9", "a2", "a5") XP_SDOTUSP_B("s10", "a3", "a5")                  \
-  XP_SDOTUSP_B("s11", "a4", "a5")                                                                                \
-  XP_SDOTUSP_B("t3", "a1", "a6") XP_SDOTUSP_B("t4", "a2", "a6") XP_SDOTUSP_B("t5", "a3", "a6")                   \
-  LAST XP_SDOTUSP_B("t6", "a4", "a6")
+  DOT("s8", "a1", "a5") DOT("s9", "a2", "a5") DOT("s10", "a3", "a5")                  \
+  DOT("s11", "a4", "a5")                                                                                \
+  DOT("t3", "a1", "a6") DOT("t4", "a2", "a6") DOT("t5", "a3", "a6")                   \
+  LAST DOT("t6", "a4", "a6")
+
+#define XP_MM4X4_WORD(LAST) XP_MM4X4_WORD_(XP_SDOTUSP_B, LAST)
 
 /* The requantization loop: 2 iterations of 2 channels x 4 pixel slots, the sums in registers (the second pair of
  * channels' sums moved into the first pair's registers at the end of the first iteration: 8 mv per group).
- * shift a1, zp a2, lo a3, hi a4, slot pointers t0/a5/t1/a6, ma t2, m a7, a' a0, temp ra. */
-#define XP_MMF_OUT(ACC, PTR, ZP, CLAMP)                                                                           \
-  "mv ra, a0\n" XP_MAC("ra", ACC, "a7") "sra ra, ra, a1\n" ZP CLAMP XP_SB_PI("ra", 1, PTR)
+ * Per channel m - 1 (a7, xp_fold_chunk) and a' (a0) are loaded; per output the sum's own register becomes the output:
+ * p.mac ACC, ACC, m-1 (ACC * m, wrapping: the same bits as a' + ACC * m before the add), p.addN ACC, a', shift
+ * ((ACC + a') >> shift, arithmetic), [add zp], the clamp, p.sb: 4-6 instructions, no temporary (the 4 outputs of
+ * a channel interleaved, so no result is used by the next instruction).
+ * shift a1, zp a2, lo a3, hi a4, slot pointers t0/a5/t1/a6, ma t2, m-1 a7, a' a0, loop count ra. */
+#define XP_MMF_EACH4(OP, A0, A1, A2, A3) OP(A0) OP(A1) OP(A2) OP(A3)
+#define XP_MMF_MUL(R) XP_MAC(R, R, "a7")
+#define XP_MMF_SCALE(R) XP_ADDN_R(R, "a0", "a1")
+#define XP_MMF_ZP(R) "add " R ", " R ", a2\n"
+#define XP_MMF_NOZP(R)
+#define XP_MMF_MAXMIN(R) XP_MAX(R, R, "a3") XP_MIN(R, R, "a4")
+#define XP_MMF_CLIPU(R) XP_CLIPU(R, R, "a4")
 #define XP_MMF_CH(A0, A1, A2, A3, ZP, CLAMP)                                                                      \
-  "lw a0, 4(t2)\n" XP_LW_PI("a7", 8, "t2")                                                                        \
-  XP_MMF_OUT(A0, "t0", ZP, CLAMP) XP_MMF_OUT(A1, "a5", ZP, CLAMP) XP_MMF_OUT(A2, "t1", ZP, CLAMP)                \
-  XP_MMF_OUT(A3, "a6", ZP, CLAMP)
+  XP_LW_PI("a7", 8, "t2") "lw a0, -4(t2)\n"                                                                     \
+  XP_MMF_EACH4(XP_MMF_MUL, A0, A1, A2, A3) XP_MMF_EACH4(XP_MMF_SCALE, A0, A1, A2, A3)                            \
+  XP_MMF_EACH4(ZP, A0, A1, A2, A3) XP_MMF_EACH4(CLAMP, A0, A1, A2, A3)                                           \
+  XP_SB_PI(A0, 1, "t0") XP_SB_PI(A1, 1, "a5") XP_SB_PI(A2, 1, "t1") XP_SB_PI(A3, 1, "a6")
 #define XP_MMF_LOOP(N, ZP, CLAMP)                                                                                 \
   ".balign 4\n.option norvc\n"                                                                                   \
   XP_LP_SETUP("0", "ra", N, "86")                                                                                \
@@ -167,8 +185,6 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   "lw a0, 4(t2)\n lw a2, 8(t2)\n" XP_LW_PI("a7", 12, "t2")                                                       \
   XP_MMF_OUT64(A0, "t0", CLAMP) XP_MMF_OUT64(A1, "a5", CLAMP) XP_MMF_OUT64(A2, "t1", CLAMP)                      \
   XP_MMF_OUT64(A3, "a6", CLAMP)
-#define XP_MMF_MAXMIN64(R) XP_MAX(R, R, "a3") XP_MIN(R, R, "a4")
-#define XP_MMF_CLIPU64(R) XP_CLIPU(R, R, "a4")
 #define XP_MMF_LOOP64(N, CLAMP)                                                                                   \
   ".balign 4\n.option norvc\n"                                                                                   \
   XP_LP_SETUP("0", "ra", N, "86")                                                                                \
@@ -176,17 +192,14 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   "mv s0, s8\n mv s1, s9\n mv s2, s10\n mv s3, s11\n mv s4, t3\n mv s5, t4\n mv s6, t5\n 87: mv s7, t6\n"         \
   XP_LP_CHECK("86", "87", N) ".option rvc\n"
 #define XP_MMF_REQUANT64(N, CLAMP)                                                                                \
-  "lw a1, 68(sp)\n lw a3, 76(sp)\n lw a4, 80(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"               \
+  "lw a1, 68(sp)\n lw a3, 76(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"               \
   "lw t2, 52(sp)\n add a5, t0, ra\n add a6, t1, ra\n li ra, 2\n"                                                 \
   XP_MMF_LOOP64(N, CLAMP)                                                                                        \
-  "sw t0, 56(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
-#define XP_MMF_ZP "add ra, ra, a2\n"
-#define XP_MMF_MAXMIN XP_MAX("ra", "ra", "a3") XP_MIN("ra", "ra", "a4")
-#define XP_MMF_CLIPU XP_CLIPU("ra", "ra", "a4")
+  "sw t0, 56(sp)\n lw a3, 32(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
 
 /* The finishing of one group per mode (RVC allowed outside the loop bodies). */
 #define XP_MMF_RAW                                                                                                \
-  "lw a1, 40(sp)\n"                                                                                              \
+  "lw a1, 40(sp)\n lw a3, 32(sp)\n"                                                                               \
   ".option norvc\n"                                                                                              \
   XP_SW_PI("s0", 4, "a1") XP_SW_PI("s1", 4, "a1") XP_SW_PI("s2", 4, "a1") XP_SW_PI("s3", 4, "a1")                \
   XP_SW_PI("s4", 4, "a1") XP_SW_PI("s5", 4, "a1") XP_SW_PI("s6", 4, "a1") XP_SW_PI("s7", 4, "a1")                \
@@ -194,11 +207,11 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   XP_SW_PI("t3", 4, "a1") XP_SW_PI("t4", 4, "a1") XP_SW_PI("t5", 4, "a1") XP_SW_PI("t6", 4, "a1")                \
   ".option rvc\n"                                                                                                \
   "sw a1, 40(sp)\n"
-#define XP_MMF_REQUANT(N, ZPLOAD, ZP, CLAMP)                                                                      \
-  "lw a1, 68(sp)\n" ZPLOAD "lw a3, 76(sp)\n lw a4, 80(sp)\n lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"    \
+#define XP_MMF_REQUANT(N, LOADS, ZP, CLAMP)                                                                       \
+  "lw a1, 68(sp)\n" LOADS "lw t0, 56(sp)\n lw t1, 60(sp)\n lw ra, 64(sp)\n"    \
   "lw t2, 52(sp)\n add a5, t0, ra\n add a6, t1, ra\n li ra, 2\n"                                                 \
   XP_MMF_LOOP(N, ZP, CLAMP)                                                                                      \
-  "sw t0, 56(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
+  "sw t0, 56(sp)\n lw a3, 32(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
 
 /* One asm function per finishing mode, so that the code a group runs is contiguous (about 400 bytes). */
 #define XP_MM4X4_FN(NAME, FINISH)                                                                                 \
@@ -222,9 +235,9 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
         XP_LP_CHECK("82", "83", 30)                                                                              \
         XP_LP_NEST_CHECK("85", "83")                                                                        \
         ".option rvc\n"                                                                                          \
-        "lw a1, 20(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n"                                                      \
+        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */                                                      \
         FINISH                                                                                                   \
-        "lw a3, 32(sp)\n addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n"                                    \
+        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                                    \
         "mv a0, sp\n"                                                                                            \
         "lw sp, 84(sp)\n"                                                                                        \
         ".option pop\n"                                                                                          \
@@ -235,13 +248,53 @@ static void xp_mm4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   }
 
 XP_MM4X4_FN(xp_mm4x4_raw, XP_MMF_RAW)
-/* loop bodies: 2 x (2 + 4 x 7) + 8 = 68 (max/min), 2 x (2 + 4 x 6) + 8 = 60 (clipu), 2 x (2 + 4 x 5) + 8 = 52 */
-XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(68, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
-XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
-XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(52, "", "", XP_MMF_CLIPU))
+/* loop bodies: 2 x (2 + 4 x 6) + 8 = 60 (zp, max/min), 2 x (2 + 4 x 5) + 8 = 52 (zp, clipu), 2 x (2 + 4 x 4) + 8 =
+ * 44 (clipu) */
+XP_MM4X4_FN(xp_mm4x4_rq1, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n lw a3, 76(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
+XP_MM4X4_FN(xp_mm4x4_rq2, XP_MMF_REQUANT(52, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
+XP_MM4X4_FN(xp_mm4x4_rq3, XP_MMF_REQUANT(44, "", XP_MMF_NOZP, XP_MMF_CLIPU))
 /* 64-bit: 2 x (3 + 4 x 10) + 8 = 94 (max/min), 2 x (3 + 4 x 9) + 8 = 86 (clipu) */
-XP_MM4X4_FN(xp_mm4x4_rq4, XP_MMF_REQUANT64(94, XP_MMF_MAXMIN64))
-XP_MM4X4_FN(xp_mm4x4_rq5, XP_MMF_REQUANT64(86, XP_MMF_CLIPU64))
+XP_MM4X4_FN(xp_mm4x4_rq4, XP_MMF_REQUANT64(94, XP_MMF_MAXMIN))
+XP_MM4X4_FN(xp_mm4x4_rq5, XP_MMF_REQUANT64(86, XP_MMF_CLIPU))
+
+/* The same block for a window of one row (pointwise: nrows == 1, jump unused): the first word of the row computed
+ * by the non-accumulating pv.dotusp.b (no 16 sums to zero), the other nwords - 1 in the hardware loop (skipped when
+ * nwords == 1), no outer loop. Same context, same finishing modes. */
+#define XP_PW4X4_FN(NAME, FINISH)                                                                                 \
+  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_mm_ctx *ctx) {                              \
+    register xp_mm_ctx *c __asm__("a0") = ctx;                                                                   \
+    __asm__ volatile(                                                                                            \
+        ".option push\n.option rvc\n"                                                                            \
+        "sw sp, 84(a0)\n"                                                                                        \
+        "mv sp, a0\n"                                                                                            \
+        "90:\n"                                                                                                  \
+        "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"          \
+        "add a7, t2, a1\n addi a0, a0, -4\n"                                                                     \
+        ".balign 4\n.option norvc\n"                                                                             \
+        XP_MM4X4_WORD_(XP_DOTUSP_B, "lw a3, 28(sp)\n") /* a3 (an input word) is free after its last use */      \
+        "addi a3, a3, -1\n beqz a3, 83f\n"                                                                       \
+        XP_LP_SETUP("0", "a3", 24, "84")                                                                         \
+        XP_MM4X4_WORD("85: ")                                                                                    \
+        XP_LP_CHECK("84", "85", 24)                                                                              \
+        "83:\n"                                                                                                  \
+        ".option rvc\n"                                                                                          \
+        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */                                                      \
+        FINISH                                                                                                   \
+        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                                    \
+        "mv a0, sp\n"                                                                                            \
+        "lw sp, 84(sp)\n"                                                                                        \
+        ".option pop\n"                                                                                          \
+        : "+r"(c)                                                                                                \
+        :                                                                                                        \
+        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
+          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
+  }
+
+XP_PW4X4_FN(xp_pw4x4_rq1, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n lw a3, 76(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
+XP_PW4X4_FN(xp_pw4x4_rq2, XP_MMF_REQUANT(52, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
+XP_PW4X4_FN(xp_pw4x4_rq3, XP_MMF_REQUANT(44, "", XP_MMF_NOZP, XP_MMF_CLIPU))
+XP_PW4X4_FN(xp_pw4x4_rq4, XP_MMF_REQUANT64(94, XP_MMF_MAXMIN))
+XP_PW4X4_FN(xp_pw4x4_rq5, XP_MMF_REQUANT64(86, XP_MMF_CLIPU))
 
 static void xp_mm4x4(xp_mm_ctx *x) {
   switch (x->mode) {
@@ -360,6 +413,7 @@ typedef struct {
   int fin;          /* the last input-channel tile of partial sums: the raw sums plus psum requantized in C with
                      * the fast path's formula (1 32-bit, 2 64-bit; ma without the bias), not dory_rq_apply */
   void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
+  void (*fn1)(xp_mm_ctx *); /* the same for windows of one row (pointwise, im2col vectors) */
   xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
   int im2col;       /* pixel windows copied as K4-byte vectors into the scratch (channels not a multiple of 4) */
   int pointwise;
@@ -394,7 +448,7 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
         continue;
       }
       if (k->fast) { /* the asm's formula (xp_common.h), from the context's copies of the constants */
-        const int32_t t = xp_mac(ma_chunk[2 * cc + 1], acc[j * 4 + i], ma_chunk[2 * cc]);
+        const int32_t t = xp_mac(ma_chunk[2 * cc + 1], acc[j * 4 + i], xp_fold_m(ma_chunk + 2 * cc));
         ((uint8_t *)a->out.data)[idx] = (uint8_t)xp_min(xp_max((t >> k->x.shift) + k->x.zp, k->x.lo), k->x.hi);
         continue;
       }
@@ -708,12 +762,55 @@ static void xp_mm_pairs(xp_mm_call *k, int32_t ohA, int32_t owA, int vA, int32_t
     x->ma = ma;
     x->out0 = (uint8_t *)a->out.data + (size_t)b.pix[0] * (size_t)k->oc + (size_t)cc;
     x->out2 = (uint8_t *)a->out.data + (size_t)b.pix[2] * (size_t)k->oc + (size_t)cc;
-    k->fn(x);
+    (b.nrows == 1 ? k->fn1 : k->fn)(x);
     return;
   }
   b.valid[0] = (uint8_t)vA;
   b.valid[2] = (uint8_t)(haveB && vB);
   xp_mm_block_general(k, &b, haveB, cc, ce, corr, ma);
+}
+
+/* Pointwise, stride 1, the tile's rows whole (in.w == out.w): output pixel p reads the C bytes at in + p*C, so the
+ * core's pixels [p0, p1) are consecutive vectors whatever the rows: blocks of 4 consecutive pixels, one asm call
+ * each over every group of [cc, ce) on the fast path; a last partial block is moved back to end at p1 (its first
+ * pixels recomputed: the same bytes stored again), or, with fewer than 4 pixels in all, repeats pixels. */
+static void xp_mm_pw_run(xp_mm_call *k, int32_t p0, int32_t p1, int32_t cc, int32_t ce, const int32_t *ma) {
+  const dory_conv_args *a = k->a;
+  xp_mm_ctx *x = &k->x;
+  const uint8_t *in = (const uint8_t *)a->in.data;
+  uint8_t *out = (uint8_t *)a->out.data + cc;
+  const int8_t *pw = a->weights + (size_t)cc * (size_t)k->K;
+  const int32_t C = k->C, oc = k->oc, ng = (ce - cc) >> 2, n = p1 - p0;
+  int32_t p;
+  x->jump = x->jump2 = 0;
+  x->nrows = 1;
+  x->pwstep = 3 * k->K;
+  if (n < 4) { /* slots 0-3: n == 1: p0 four times; 2: p0, p0+1 twice; 3: p0, p0+1, p0+1, p0+2 */
+    x->rd = n >= 2 ? C : 0;
+    x->ostride = n >= 2 ? oc : 0;
+    x->px0 = in + (size_t)p0 * (size_t)C;
+    x->out0 = out + (size_t)p0 * (size_t)oc;
+    x->px2 = n == 3 ? x->px0 + C : x->px0;
+    x->out2 = n == 3 ? x->out0 + oc : x->out0;
+    x->pw = pw;
+    x->ngroups = ng;
+    x->ma = ma;
+    k->fn1(x);
+    return;
+  }
+  x->rd = C;
+  x->ostride = oc;
+  for (p = p0; p < p1; p += 4) {
+    const int32_t q = p + 4 <= p1 ? p : p1 - 4;
+    x->px0 = in + (size_t)q * (size_t)C;
+    x->px2 = x->px0 + 2 * C;
+    x->out0 = out + (size_t)q * (size_t)oc;
+    x->out2 = x->out0 + 2 * oc;
+    x->pw = pw;
+    x->ngroups = ng;
+    x->ma = ma;
+    k->fn1(x);
+  }
 }
 
 DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint32_t slice_bytes) {
@@ -740,14 +837,16 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
   k.fin = 0;
   k.scr = (uint8_t *)a->scratch + (size_t)dory_core_id() * slice_bytes;
   k.lean = 0;
-  k.fn = 0;
+  k.fn = k.fn1 = 0;
   if (fast) {
     if (fast == 2) {
       k.x.mode = a->rq.lo != 0 ? 4 : 5;
       k.fn = k.x.mode == 4 ? xp_mm4x4_rq4 : xp_mm4x4_rq5;
+      k.fn1 = k.x.mode == 4 ? xp_pw4x4_rq4 : xp_pw4x4_rq5;
     } else {
       k.x.mode = a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
       k.fn = k.x.mode == 1 ? xp_mm4x4_rq1 : k.x.mode == 2 ? xp_mm4x4_rq2 : xp_mm4x4_rq3;
+      k.fn1 = k.x.mode == 1 ? xp_pw4x4_rq1 : k.x.mode == 2 ? xp_pw4x4_rq2 : xp_pw4x4_rq3;
     }
     k.x.nrows = a->kh;
     k.x.nwords = (a->kw * k.C) >> 2;
@@ -767,11 +866,14 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     /* the chunk's constants: corr = -zp * S[c]; fast: {m, a'} (64-bit: {m, a'lo, a'hi}) with the bias and corr
      * folded; a chunk with a channel the 64-bit fast path cannot take runs the general path */
     k.fast = fast;
-    for (c = cc; c < ce; ++c)
-      corr[c - cc] =
-          k.zp ? (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K)) : 0;
+    if (k.zp) {
+      for (c = cc; c < ce; ++c)
+        corr[c - cc] = (int32_t)(0u - (uint32_t)k.zp * (uint32_t)xp_weight_sum(a->weights + (size_t)c * k.K, k.K));
+    } else if (fast != 1) { /* the 32-bit fast path folds no correction (the 64-bit one may fall back) */
+      for (c = cc; c < ce; ++c) corr[c - cc] = 0;
+    }
     if (fast == 1) xp_fold_chunk(&a->rq, a->bias, cc, ce, k.zp ? corr : 0, ma);
-    if (fast == 2 && !xp_fold64_chunk(&a->rq, a->bias, cc, ce - cc, corr, ma)) k.fast = 0;
+    if (fast == 2 && !xp_fold64_chunk(&a->rq, a->bias, cc, ce - cc, k.zp ? corr : 0, ma)) k.fast = 0;
     k.fin = fin;
     if (fin == 1)
       for (c = cc; c < ce; ++c) xp_rq_params32(&a->rq, c, &ma[2 * (c - cc)], &ma[2 * (c - cc) + 1]);
@@ -835,7 +937,7 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
           x->out0 = (uint8_t *)a->out.data + (size_t)p * (size_t)k.oc + (size_t)cc;
           x->out2 = x->out0 + 2 * k.oc;
           x->ngroups = (ce - cc) >> 2;
-          k.fn(x);
+          k.fn1(x);
           continue;
         }
         b.px0 = k.scr;
@@ -856,6 +958,8 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
         b.ostride = n == 1 ? 0 : k.oc;
         xp_mm_block_run(&k, &b, cc, ce, corr, ma);
       }
+    } else if (k.lean && pointwise && a->stride_h == 1 && a->stride_w == 1 && a->in.w == k.W) {
+      xp_mm_pw_run(&k, wk.r0 * k.W, wk.r1 * k.W, cc, ce, ma);
     } else {
       /* pairs (ow, ow + 1) of each row, the last of an odd row (W-2, W-1) with W-2 recomputed; blocks are two
        * consecutive pairs, across rows too */

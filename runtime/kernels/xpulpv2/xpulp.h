@@ -151,6 +151,12 @@
  * comparisons (lib_CLIPU): clamp(rs1, 0, rs2) for rs2 >= 0. */
 #define XP_CLIPU(rd, rs1, rs2) ".insn r 0x33, 6, 0x0A, " rd ", " rs1 ", " rs2 "\n"
 
+/* p.addN rd, rs1, rs2 (register form; RI5CY's p.addNr)  '0100000 rs2 rs1 010 rd 1011011': rd = (int32)(rd + rs1)
+ * >> (rs2 & 31), arithmetic, the sum wrapping (isa_pulpv2.py p.addN, Format_RRRR2: rd is also a source;
+ * isa_lib/int.h lib_ADD_NR). 1 cycle. With p.mac rd, rd, m-1 (rd = rd * m) it is a requantization's
+ * (sum * m + a) >> s in two instructions and no temporary register. */
+#define XP_ADDN_R(rd, rs1, rs2) ".insn r 0x5B, 2, 0x20, " rd ", " rs1 ", " rs2 "\n"
+
 /* ---- the same as C inline functions -------------------------------------------------------------------------- */
 
 #ifndef DORY_XP_HOST_MODEL
@@ -196,6 +202,10 @@ static inline int32_t xp_clipu(int32_t a, int32_t hi) {
   __asm__(XP_CLIPU("%0", "%1", "%2") : "=r"(r) : "r"(a), "r"(hi));
   return r;
 }
+static inline int32_t xp_addn_r(int32_t acc, int32_t a, int32_t shift) {
+  __asm__(XP_ADDN_R("%0", "%1", "%2") : "+r"(acc) : "r"(a), "r"(shift));
+  return acc;
+}
 
 #else /* DORY_XP_HOST_MODEL: C definitions (GVSoC isa_lib semantics) */
 
@@ -239,6 +249,9 @@ static inline int32_t xp_mac(int32_t acc, int32_t a, int32_t b) {
 static inline int32_t xp_max(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t xp_min(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t xp_clipu(int32_t a, int32_t hi) { return a <= 0 ? 0 : (a >= hi ? hi : a); }
+static inline int32_t xp_addn_r(int32_t acc, int32_t a, int32_t shift) {
+  return (int32_t)((uint32_t)acc + (uint32_t)a) >> (shift & 31);
+}
 
 #endif /* DORY_XP_HOST_MODEL */
 
