@@ -842,11 +842,13 @@ DORY_ALWAYS_INLINE void xp_mm_conv(const dory_conv_args *a, int pointwise, uint3
     if (fast == 2) {
       k.x.mode = a->rq.lo != 0 ? 4 : 5;
       k.fn = k.x.mode == 4 ? xp_mm4x4_rq4 : xp_mm4x4_rq5;
-      k.fn1 = k.x.mode == 4 ? xp_pw4x4_rq4 : xp_pw4x4_rq5;
+      k.fn1 = !pointwise ? k.fn : k.x.mode == 4 ? xp_pw4x4_rq4 : xp_pw4x4_rq5;
     } else {
       k.x.mode = a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
       k.fn = k.x.mode == 1 ? xp_mm4x4_rq1 : k.x.mode == 2 ? xp_mm4x4_rq2 : xp_mm4x4_rq3;
-      k.fn1 = k.x.mode == 1 ? xp_pw4x4_rq1 : k.x.mode == 2 ? xp_pw4x4_rq2 : xp_pw4x4_rq3;
+      /* the one-row blocks only in the pointwise kernel: the conv kernel's code stays without them (its one-row
+       * windows, im2col vectors, are a first layer's few) */
+      k.fn1 = !pointwise ? k.fn : k.x.mode == 1 ? xp_pw4x4_rq1 : k.x.mode == 2 ? xp_pw4x4_rq2 : xp_pw4x4_rq3;
     }
     k.x.nrows = a->kh;
     k.x.nwords = (a->kw * k.C) >> 2;
