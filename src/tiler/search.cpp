@@ -371,8 +371,9 @@ class Search {
   void search_cin(int64_t co, int64_t h, int64_t w) {
     const Buffering none = Buffering::none();
     // A and B: over the output tiles, the kernel cycles of a call with c_in channels are b + a * c_in
-    // (kernel_cycles_in_c_in, target/cost_model.h), at least: the probe is not a partial-sum call, whose outputs
-    // may cost more (output_cycles_partial), so the sums are lower bounds for n_ci >= 2 and exact for n_ci = 1.
+    // (kernel_cycles_in_c_in, target/cost_model.h), at least: b is the smaller of a whole call's and a
+    // partial-sum call's (their outputs cost output_cycles or output_cycles_partial), so the sums are lower
+    // bounds for every n_ci (exact for n_ci = 1 when partial sums cost no less).
     const TileShape probe{co, h, w, Ci_};
     const TileCounts n = tile_counts(g_, probe);
     double A = 0, B = 0;
@@ -388,8 +389,12 @@ class Search {
             KernelCall probe = tile_call(g_, sizes[0][a], sizes[1][b], sizes[2][c], 1);
             probe.partial = false;
             const CinAffine k = kernel_cycles_in_c_in(t_, g_.kernel(t_), probe);
+            // a partial-sum call's outputs may also cost less (a fitted output_cycles_partial below
+            // output_cycles: the fc kernel's): the smaller constant bounds both
+            probe.partial = true;
+            const double kb = std::min(k.b, kernel_cycles_in_c_in(t_, g_.kernel(t_), probe).b);
             A += static_cast<double>(m) * k.a * static_cast<double>(Ci_);
-            B += static_cast<double>(m) * (k.b + xt);  // every call: the executor's tile cost
+            B += static_cast<double>(m) * (kb + xt);  // every call: the executor's tile cost
           }
       A += t_.executor.layer_cycles;
     }
