@@ -52,7 +52,12 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
   if (is_mac_family(family)) {
     const MacKernelParams& m = kernel.mac;
     split(m.split, c_core, p_core, n_loop);
-    const int64_t blocks = ceil_div(c_core, m.channel_block) * ceil_div(p_core, m.pixel_block);
+    // Depthwise blocks stay within an output row (the xpulpv2 kernel's 4 adjacent outputs of one row; a row's last
+    // partial block is a whole one); the conv and pointwise blocks run across rows.
+    const int64_t pixel_blocks = family == KernelFamily::Depthwise
+                                     ? (p_core / k.w_out) * ceil_div(k.w_out, m.pixel_block)
+                                     : ceil_div(p_core, m.pixel_block);
+    const int64_t blocks = ceil_div(c_core, m.channel_block) * pixel_blocks;
     const int64_t macs_per_output = family == KernelFamily::Depthwise ? k.kh * k.kw : k.kh * k.kw * k.c_in;
     t.work = static_cast<double>(blocks) * static_cast<double>(m.channel_block * m.pixel_block) *
              static_cast<double>(macs_per_output);

@@ -8,7 +8,8 @@
 //
 // Kernel call (kernel_cycles): output tile C x H x W, input tile Cin channels, window Kh x Kw, P = cores.
 //   split "rows": the busiest core has ceil(H/P) rows of all C channels; "channels": ceil(C/P) channels of all
-//   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block); MAC kernels:
+//   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block) (depthwise: the blocks stay in a
+//   row, h_core * ceil(W/pixel_block) pixel blocks); MAC kernels:
 //     call_cycles + blocks*channel_block*pixel_block*macs_per_output / macs_per_cycle + row_cycles*n_loop
 //       + im2col_cycles_per_byte * patch_bytes + pixel_cycles * p_core + channel_cycles * c_core
 //       + output_cycles * c_core*p_core     (output_cycles_wide when the layer's requantization is 64-bit,

@@ -322,6 +322,33 @@ __attribute__((noinline, cold)) static void xp_dw_rest(const dory_conv_args *a, 
     }
 }
 
+/* Rows narrower than a block (W < 4, stride 1, fast path): one block per row into a small buffer (4 outputs a row,
+ * ostride 1), of which the row's W are stored. The block reads plane columns 0-7: the plane's pitch is at least 8
+ * (P >= W + 4), and the columns past the row's W + 2 only reach the outputs that are dropped. */
+__attribute__((noinline)) static void xp_dw_narrow(const dory_conv_args *a, xp_dw_ctx *x, const uint8_t *plane,
+                                                   int32_t r0, int32_t r1, int32_t c, int mode) {
+  const int32_t C = a->in.c, W = a->out.w, sh = a->stride_h, P = x->pitch;
+  const int32_t ostride = x->ostride, outjump = x->outjump, rowjump = x->rowjump;
+  uint8_t buf[4 * 16];
+  int32_t r, j, q;
+  x->ostride = 1;
+  x->outjump = 0;
+  x->rowjump = sh * P - 4;
+  x->nblk = 1;
+  for (r = r0; r < r1; r += 16) {
+    const int32_t n = r1 - r < 16 ? r1 - r : 16;
+    x->pr = plane + (size_t)((r - r0) * sh) * (size_t)P;
+    x->nrows = n;
+    x->out = buf;
+    xp_dw_run(x, 1, mode);
+    for (q = 0; q < n; ++q)
+      for (j = 0; j < W; ++j) ((uint8_t *)a->out.data)[((size_t)(r + q) * (size_t)W + (size_t)j) * (size_t)C + (size_t)c] = buf[4 * q + j];
+  }
+  x->ostride = ostride;
+  x->outjump = outjump;
+  x->rowjump = rowjump;
+}
+
 /* Rows of output per band that the plane slice holds (>= 1, else 0). */
 static int32_t xp_dw_band(uint32_t slice, int32_t P, int32_t sh) {
   const int32_t fit = (int32_t)(slice / (uint32_t)P);
@@ -437,6 +464,8 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           xp_dw_run(&x, sw, mode);
           x.rowjump = sh * P - nblk * 4 * sw;
           x.outjump = (W - 4 * nblk) * C;
+        } else if (W < 4 && sw == 1 && cfast) {
+          xp_dw_narrow(a, &x, plane, r0, r1, c, mode);
         } else if (W & 3) {
           xp_dw_rest(a, &x, w, plane, r0, r1, c, corr, cfast);
         }
