@@ -213,8 +213,10 @@ static void xp_pw4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
   XP_MMF_LOOP(N, ZP, CLAMP)                                                                                      \
   "sw t0, 56(sp)\n lw a3, 32(sp)\n sw t1, 60(sp)\n sw t2, 52(sp)\n"
 
-/* One asm function per finishing mode, so that the code a group runs is contiguous (about 400 bytes). */
-#define XP_MM4X4_FN(NAME, FINISH)                                                                                 \
+/* One asm function per finishing mode, so that the code a group runs is contiguous (about 400 bytes): the context
+ * becomes the frame, then per group SUMS (the 16 raw sums in registers, the pixel and weight pointers advanced),
+ * the weights' step to the next group, FINISH, and the group count (FINISH leaves it in a3). */
+#define XP_MM_GROUP_FN(NAME, SUMS, FINISH)                                                                        \
   __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_mm_ctx *ctx) {                              \
     register xp_mm_ctx *c __asm__("a0") = ctx;                                                                   \
     __asm__ volatile(                                                                                            \
@@ -222,22 +224,11 @@ static void xp_pw4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
         "sw sp, 84(a0)\n"                                                                                        \
         "mv sp, a0\n" /* the context is the frame */                                                             \
         "90:\n"                                                                                                  \
-        "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"          \
-        "lw a3, 24(sp)\n lw a2, 28(sp)\n add a7, t2, a1\n addi a0, a0, -4\n"                                   \
-        "li s0, 0\n li s1, 0\n li s2, 0\n li s3, 0\n li s4, 0\n li s5, 0\n li s6, 0\n li s7, 0\n"              \
-        "li s8, 0\n li s9, 0\n li s10, 0\n li s11, 0\n li t3, 0\n li t4, 0\n li t5, 0\n li t6, 0\n"             \
-        ".balign 4\n.option norvc\n"                                                                             \
-        XP_LP_SETUP("1", "a3", 30, "82")                                                                         \
-        XP_LP_SETUP("0", "a2", 24, "84")                                                                         \
-        XP_MM4X4_WORD("85: ")                                                                                    \
-        XP_LP_CHECK("84", "85", 24)                                                                              \
-        "lw a1, 12(sp)\n lw a2, 88(sp)\n add t0, t0, a1\n add t1, t1, a2\n 83: lw a2, 28(sp)\n"              \
-        XP_LP_CHECK("82", "83", 30)                                                                              \
-        XP_LP_NEST_CHECK("85", "83")                                                                        \
+        SUMS                                                                                                     \
         ".option rvc\n"                                                                                          \
-        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */                                                      \
+        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */              \
         FINISH                                                                                                   \
-        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                                    \
+        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                   \
         "mv a0, sp\n"                                                                                            \
         "lw sp, 84(sp)\n"                                                                                        \
         ".option pop\n"                                                                                          \
@@ -246,6 +237,22 @@ static void xp_pw4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
         : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
           "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
   }
+
+/* The window's sums: 16 zeroed, then nested hardware loops over its rows and each row's words. */
+#define XP_MM4X4_SUMS                                                                                             \
+  "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"                \
+  "lw a3, 24(sp)\n lw a2, 28(sp)\n add a7, t2, a1\n addi a0, a0, -4\n"                                         \
+  "li s0, 0\n li s1, 0\n li s2, 0\n li s3, 0\n li s4, 0\n li s5, 0\n li s6, 0\n li s7, 0\n"                    \
+  "li s8, 0\n li s9, 0\n li s10, 0\n li s11, 0\n li t3, 0\n li t4, 0\n li t5, 0\n li t6, 0\n"                   \
+  ".balign 4\n.option norvc\n"                                                                                   \
+  XP_LP_SETUP("1", "a3", 30, "82")                                                                               \
+  XP_LP_SETUP("0", "a2", 24, "84")                                                                               \
+  XP_MM4X4_WORD("85: ")                                                                                          \
+  XP_LP_CHECK("84", "85", 24)                                                                                    \
+  "lw a1, 12(sp)\n lw a2, 88(sp)\n add t0, t0, a1\n add t1, t1, a2\n 83: lw a2, 28(sp)\n"                       \
+  XP_LP_CHECK("82", "83", 30)                                                                                    \
+  XP_LP_NEST_CHECK("85", "83")
+#define XP_MM4X4_FN(NAME, FINISH) XP_MM_GROUP_FN(NAME, XP_MM4X4_SUMS, FINISH)
 
 XP_MM4X4_FN(xp_mm4x4_raw, XP_MMF_RAW)
 /* loop bodies: 2 x (2 + 4 x 6) + 8 = 60 (zp, max/min), 2 x (2 + 4 x 5) + 8 = 52 (zp, clipu), 2 x (2 + 4 x 4) + 8 =
@@ -260,35 +267,17 @@ XP_MM4X4_FN(xp_mm4x4_rq5, XP_MMF_REQUANT64(86, XP_MMF_CLIPU))
 /* The same block for a window of one row (pointwise: nrows == 1, jump unused): the first word of the row computed
  * by the non-accumulating pv.dotusp.b (no 16 sums to zero), the other nwords - 1 in the hardware loop (skipped when
  * nwords == 1), no outer loop. Same context, same finishing modes. */
-#define XP_PW4X4_FN(NAME, FINISH)                                                                                 \
-  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_mm_ctx *ctx) {                              \
-    register xp_mm_ctx *c __asm__("a0") = ctx;                                                                   \
-    __asm__ volatile(                                                                                            \
-        ".option push\n.option rvc\n"                                                                            \
-        "sw sp, 84(a0)\n"                                                                                        \
-        "mv sp, a0\n"                                                                                            \
-        "90:\n"                                                                                                  \
-        "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"          \
-        "add a7, t2, a1\n addi a0, a0, -4\n"                                                                     \
-        ".balign 4\n.option norvc\n"                                                                             \
-        XP_MM4X4_WORD_(XP_DOTUSP_B, "lw a3, 28(sp)\n") /* a3 (an input word) is free after its last use */      \
-        "addi a3, a3, -1\n beqz a3, 83f\n"                                                                       \
-        XP_LP_SETUP("0", "a3", 24, "84")                                                                         \
-        XP_MM4X4_WORD("85: ")                                                                                    \
-        XP_LP_CHECK("84", "85", 24)                                                                              \
-        "83:\n"                                                                                                  \
-        ".option rvc\n"                                                                                          \
-        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */                                                      \
-        FINISH                                                                                                   \
-        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                                    \
-        "mv a0, sp\n"                                                                                            \
-        "lw sp, 84(sp)\n"                                                                                        \
-        ".option pop\n"                                                                                          \
-        : "+r"(c)                                                                                                \
-        :                                                                                                        \
-        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
-          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
-  }
+#define XP_PW4X4_SUMS                                                                                             \
+  "lw t0, 0(sp)\n lw t1, 4(sp)\n lw ra, 8(sp)\n lw t2, 16(sp)\n lw a1, 44(sp)\n lw a0, 48(sp)\n"                \
+  "add a7, t2, a1\n addi a0, a0, -4\n"                                                                           \
+  ".balign 4\n.option norvc\n"                                                                                   \
+  XP_MM4X4_WORD_(XP_DOTUSP_B, "lw a3, 28(sp)\n") /* a3 (an input word) is free after its last use */            \
+  "addi a3, a3, -1\n beqz a3, 83f\n"                                                                             \
+  XP_LP_SETUP("0", "a3", 24, "84")                                                                               \
+  XP_MM4X4_WORD("85: ")                                                                                          \
+  XP_LP_CHECK("84", "85", 24)                                                                                    \
+  "83:\n"
+#define XP_PW4X4_FN(NAME, FINISH) XP_MM_GROUP_FN(NAME, XP_PW4X4_SUMS, FINISH)
 
 XP_PW4X4_FN(xp_pw4x4_rq1, XP_MMF_REQUANT(60, "lw a2, 72(sp)\n lw a3, 76(sp)\n", XP_MMF_ZP, XP_MMF_MAXMIN))
 XP_PW4X4_FN(xp_pw4x4_rq2, XP_MMF_REQUANT(52, "lw a2, 72(sp)\n", XP_MMF_ZP, XP_MMF_CLIPU))
