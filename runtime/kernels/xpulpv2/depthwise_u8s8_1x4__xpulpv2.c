@@ -10,7 +10,7 @@
  *             1 shuffle, 4 pv.sdotusp.b;
  *   stride 2: A, B, C = x[0..11]; out0 = A.W, out1 = [x2..x5].W, out2 = B.W, out3 = [x6..x9].W: 3 loads,
  *             2 shuffles, 4 dot products per row.
- * Inner loop (3x3, stride 1): 21 instructions per 36 MACs plus 5-7 per output of requantization (fast path), in a
+ * Inner loop (3x3, stride 1): 21 instructions per 36 MACs plus 4-6 per output of requantization (fast path), in a
  * hardware loop over the row's blocks nested in one over the band's rows (~0.7 MAC/cycle/core with the copy).
  * The first kernel row uses pv.dotusp.b (no accumulator zeroing). The copy gathers bytes C apart with
  * p.lbu rd, rs2(rs1!) (2 instructions per element).

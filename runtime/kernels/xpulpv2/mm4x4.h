@@ -20,12 +20,13 @@
  *
  * Inner loop: per 4-byte word, 4 input loads + 4 weight loads + 16 pv.sdotusp.b = 24 instructions for 64 MACs,
  * no stall (every loaded value is used at least 2 instructions later), in a hardware loop over the row's words
- * nested in one over the window's rows. Per group: 16 sums zeroed (c.li), then per output 5-7 instructions of
- * requantization (mv, p.mac, sra, [add zp], p.clipu or p.max+p.min, p.sb) in a 2-iteration hardware loop over
- * channel pairs (the second pair's sums are moved into the first pair's registers: 8 mv per group), ~25 others.
- * Everything per group is a loop of about 500 bytes: GVSoC's pulp-open cluster has 512 B of L0 instruction
- * cache per core (a miss costs 2 cycles per 16-byte line) and 2 KB of shared L1 (a miss ~19 cycles), so the code
- * stays small rather than unrolled.
+ * nested in one over the window's rows (one-row windows, xp_pw4x4_*: the first word by pv.dotusp.b instead of
+ * zeroing, no row loop). Per group: 16 sums zeroed (c.li), then per output 4-6 instructions of requantization
+ * (p.mac s, s, m-1; p.addN s, a', shift; [add zp]; p.clipu or p.max+p.min; p.sb) in a 2-iteration hardware loop
+ * over channel pairs (the second pair's sums are moved into the first pair's registers: 8 mv per group), ~25
+ * others. Everything per group is a loop of about 460 bytes: GVSoC's pulp-open cluster has 512 B of L0 instruction
+ * cache per core (8 sets x 4 ways of 16 B; a miss costs 2 cycles) and 2 x 2 KB of shared L1 (a miss ~19 cycles),
+ * so the code stays small rather than unrolled (an unrolled requantization measured slower).
  *
  * Registers: sums ch0 s0-s3, ch1 s4-s7, ch2 s8-s11, ch3 t3-t6 (pixel slots 0-3); inputs a1-a4, weights a5/a6,
  * px0 t0, px2 t1, pw t2, pw+pw2off a7, rd ra, rk-4 a0: every register but sp, gp, tp and zero (listed as
@@ -402,7 +403,7 @@ typedef struct {
   int fin;          /* the last input-channel tile of partial sums: the raw sums plus psum requantized in C with
                      * the fast path's formula (1 32-bit, 2 64-bit; ma without the bias), not dory_rq_apply */
   void (*fn)(xp_mm_ctx *); /* the fast path's asm function (its finishing mode) */
-  void (*fn1)(xp_mm_ctx *); /* the same for windows of one row (pointwise, im2col vectors) */
+  void (*fn1)(xp_mm_ctx *); /* for windows of one row: xp_pw4x4_* in the pointwise kernel, fn in the conv's */
   xp_mm_ctx x;      /* the fast path's asm context (its constant fields set once per call or chunk) */
   int im2col;       /* pixel windows copied as K4-byte vectors into the scratch (channels not a multiple of 4) */
   int pointwise;

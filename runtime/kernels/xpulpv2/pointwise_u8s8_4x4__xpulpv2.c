@@ -6,9 +6,12 @@
  * Odd widths pair the row's last pixel with its left neighbour (recomputed, the same value stored twice), so
  * every block has 4 pixels except at most one per core.
  *
+ * At stride 1 over whole rows (in.w == out.w) the blocks are 4 consecutive pixels wherever the rows end
+ * (xp_mm_pw_run), each one asm call over all channel groups; the blocks are the one-row variant (xp_pw4x4_*).
+ *
  * Inner loop: 24 instructions per 64 MACs (see conv_u8s8_4x4__xpulpv2.c); the fixed cost per group of 4 channels
- * (requantization of 16 outputs, ~6.5 instructions each, and ~30 of set-up) weighs more here, where K = C is
- * small: at K = 64 it is about a quarter of the cycles.
+ * (requantization of 16 outputs, ~5.5 instructions each, and ~40 of set-up) weighs more here, where K = C is
+ * small: at K = 64 it is about a quarter of the group's ~520 cycles.
  *
  * Preconditions: the contract of dory/kernels.h for in.type == DORY_UINT8, kh = kw = 1, no padding (checked).
  * Scratch: none when c_in % 4 == 0, else dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes() in a->scratch.
