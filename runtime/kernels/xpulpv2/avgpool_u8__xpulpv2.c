@@ -30,22 +30,58 @@ static inline void xp_avg_window(const uint8_t *p, int32_t rows, int32_t cols, i
   *hi = h;
 }
 
-/* The 32-bit 8-bit-output case: clamp(R((S*m + a*cnt) / (D*cnt)) + zp, lo, hi) with dory_div32 (a shift for a
- * power-of-two divisor with floor rounding, xp_common.h); m, a of channel c from the 32-bit records. */
+/* The 32-bit 8-bit-output case: clamp(R((S*m + a*cnt) / (D*cnt)) + zp, lo, hi) for the channels [c0, c1) (a
+ * multiple of 4) of one output pixel, 4 channels per window pass. Everything is passed by value and kept in
+ * registers: a byte store may alias any memory, so a field read through a pointer would be reloaded for every
+ * output. The common case (one m and a for all channels, a power-of-two divisor with floor rounding) is
+ * (S*m + a*cnt) >> s: p.mac, sra, add, p.max, p.min, sb per output; otherwise dory_div32 on a local copy of the
+ * divisor (a shift, or a multiply-high and a shift), unrolled when m and a are the same for all channels, else with
+ * the channel's m and a from its record. */
 typedef struct {
-  const int32_t *rec;
-  int32_t nrec, moff, m, a, zp, lo, hi;
-  uint8_t mpc, apc;
+  const int32_t *rec; /* channel c's record: rec + c * nrec; m at +0 (mpc), a at +moff (apc) */
+  int32_t nrec, moff, m, a, zp, lo, hi, mpc, apc;
 } xp_avg_rq;
 
-static inline int32_t xp_avg_requant32(const xp_avg_rq *q, int32_t S, int32_t c, int32_t cnt,
-                                       const dory_divisor32 *d) {
-  const int32_t *r = q->rec + (size_t)c * (size_t)q->nrec;
-  const int32_t m = q->mpc ? r[0] : q->m, a = q->apc ? r[q->moff] : q->a;
-  int32_t t = xp_mac((int32_t)((uint32_t)a * (uint32_t)cnt), S, m); /* fits int32: the 32-bit precondition */
-  t = (d->method == DORY_DIV_SHIFT && d->rounding == DORY_ROUND_FLOOR) ? t >> d->shift : dory_div32(t, d);
-  t += q->zp;
-  return t < q->lo ? q->lo : (t > q->hi ? q->hi : t);
+#define XP_AVG_CLAMP(T) ((uint8_t)xp_min(xp_max((T) + q.zp, q.lo), q.hi))
+
+__attribute__((noinline)) static void xp_avg_pixel(const xp_avg_rq q, const uint8_t *win, int32_t rows,
+                                                   int32_t cols, int32_t C, int32_t pitch, int32_t c0, int32_t c1,
+                                                   int32_t cnt, int32_t base, const dory_divisor32 *div,
+                                                   uint8_t *o) {
+  const dory_divisor32 dv = *div;
+  const int uniform = !q.mpc && !q.apc;
+  const int simple = uniform && dv.method == DORY_DIV_SHIFT && dv.rounding == DORY_ROUND_FLOOR;
+  const int32_t sh = dv.shift, A = (int32_t)((uint32_t)q.a * (uint32_t)cnt);
+  int32_t c;
+  for (c = c0; c < c1; c += 4) {
+    uint32_t lo = 0, hi = 0;
+    int32_t s0, s1, s2, s3;
+    if (rows > 0 && cols > 0) xp_avg_window(win + c, rows, cols, C, pitch, &lo, &hi);
+    s0 = (int32_t)(lo & 0xFFFFu) + base;
+    s1 = (int32_t)(hi & 0xFFFFu) + base;
+    s2 = (int32_t)(lo >> 16) + base;
+    s3 = (int32_t)(hi >> 16) + base;
+    if (simple) {
+      o[c] = XP_AVG_CLAMP(xp_mac(A, s0, q.m) >> sh);
+      o[c + 1] = XP_AVG_CLAMP(xp_mac(A, s1, q.m) >> sh);
+      o[c + 2] = XP_AVG_CLAMP(xp_mac(A, s2, q.m) >> sh);
+      o[c + 3] = XP_AVG_CLAMP(xp_mac(A, s3, q.m) >> sh);
+    } else if (uniform) {
+      o[c] = XP_AVG_CLAMP(dory_div32(xp_mac(A, s0, q.m), &dv));
+      o[c + 1] = XP_AVG_CLAMP(dory_div32(xp_mac(A, s1, q.m), &dv));
+      o[c + 2] = XP_AVG_CLAMP(dory_div32(xp_mac(A, s2, q.m), &dv));
+      o[c + 3] = XP_AVG_CLAMP(dory_div32(xp_mac(A, s3, q.m), &dv));
+    } else {
+      const int32_t s[4] = {s0, s1, s2, s3};
+      const int32_t *r = q.rec + (size_t)c * (size_t)q.nrec;
+      int32_t j;
+      for (j = 0; j < 4; ++j, r += q.nrec) {
+        const int32_t m = q.mpc ? r[0] : q.m, ad = q.apc ? r[q.moff] : q.a;
+        const int32_t t = xp_mac((int32_t)((uint32_t)ad * (uint32_t)cnt), s[j], m); /* int32: the 32-bit precondition */
+        o[c + j] = XP_AVG_CLAMP(dory_div32(t, &dv));
+      }
+    }
+  }
 }
 
 void dory_avgpool_u8__xpulpv2(const dory_avgpool_args *a) {
@@ -97,29 +133,26 @@ void dory_avgpool_u8__xpulpv2(const dory_avgpool_args *a) {
         DORY_KCHECK(cnt >= a->count_div_first && cnt < a->count_div_first + a->count_div_len,
                     "dory_avgpool_u8__xpulpv2: no divisor for a window count (count_div_first/len)");
         div = &a->count_div[cnt - a->count_div_first];
-        for (c = wk.c0; c < cw; c += 4) {
-          uint32_t lo = 0, hi = 0;
-          int32_t s[4], j;
-          if (inside > 0) xp_avg_window(win + c, rows, cols, C, pitch, &lo, &hi);
-          s[0] = (int32_t)(lo & 0xFFFFu);
-          s[1] = (int32_t)(hi & 0xFFFFu);
-          s[2] = (int32_t)(lo >> 16);
-          s[3] = (int32_t)(hi >> 16);
-          if (fast) {
-            uint8_t *o = (uint8_t *)a->out.data + idx0 + c; /* u8 or s8: the low byte either way */
-            for (j = 0; j < 4; ++j) o[j] = (uint8_t)xp_avg_requant32(&q, s[j] + base, c + j, cnt, &div->d32);
-          } else {
-            for (j = 0; j < 4; ++j)
-              dory_store(a->out.data, a->out.type, idx0 + c + j, dory_rq_apply_count(&a->rq, s[j] + base, c + j, cnt, div));
+        if (fast) { /* u8 or s8 output: the low byte either way */
+          xp_avg_pixel(q, win, rows, cols, C, pitch, wk.c0, cw, cnt, base, &div->d32, (uint8_t *)a->out.data + idx0);
+        } else {
+          for (c = wk.c0; c < cw; c += 4) {
+            uint32_t lo = 0, hi = 0;
+            int32_t j;
+            if (inside > 0) xp_avg_window(win + c, rows, cols, C, pitch, &lo, &hi);
+            for (j = 0; j < 4; ++j) {
+              const uint32_t lane = (j & 1 ? hi : lo) >> (j & 2 ? 16 : 0);
+              dory_store(a->out.data, a->out.type, idx0 + c + j,
+                         dory_rq_apply_count(&a->rq, (int32_t)(lane & 0xFFFFu) + base, c + j, cnt, div));
+            }
           }
         }
+        c = cw;
         for (; c < wk.c1; ++c) {
           int32_t sum = 0, y, x;
           for (y = 0; y < rows; ++y)
             for (x = 0; x < cols; ++x) sum += win[((size_t)y * (size_t)a->in.w + (size_t)x) * (size_t)C + (size_t)c];
-          dory_store(a->out.data, a->out.type, idx0 + c,
-                     fast ? xp_avg_requant32(&q, sum + base, c, cnt, &div->d32)
-                          : dory_rq_apply_count(&a->rq, sum + base, c, cnt, div));
+          dory_store(a->out.data, a->out.type, idx0 + c, dory_rq_apply_count(&a->rq, sum + base, c, cnt, div));
         }
       }
     }
