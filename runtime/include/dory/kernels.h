@@ -300,6 +300,13 @@ uint32_t dory_conv_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
 uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
 uint32_t dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s);
 
+/* The depthwise Xpulpv2 kernel's plane pitch, shared by the kernel and its scratch function: a block of 4 outputs
+ * reads 4 x stride_w + 4 bytes of a plane row from its first window's column (rows narrower than a block too:
+ * the columns past the row feed only outputs that are dropped), rounded up to words. */
+static inline int32_t dory_depthwise_u8s8_1x4__xpulpv2_pitch(int32_t stride_w, int32_t w_out) {
+  return (stride_w * (w_out > 4 ? w_out : 4) + 4 + 3) & ~3;
+}
+
 /* A kernel of a special ISA in generated code: DORY_KERNEL_XPULPV2(kernel, twin) is the kernel where the build
  * targets Xpulpv2 (the pulp-open platform defines DORY_ISA_XPULPV2: registry.json "compile_flags") and its
  * portable twin elsewhere (host, QEMU). */

@@ -17,8 +17,9 @@
  *
  * Paths: the asm for 3x3 windows with stride_w 1 or 2 (any stride_h, padding, zero point): the fast
  * requantization (xp_common.h) in the loop, or raw sums finished in C (64-bit / other divisors / 16-bit / int32
- * outputs). The last width % 4 outputs of a row: one more block ending at the row's end (fast path, width >= 4),
- * else in C from the plane. Other windows and strides: the
+ * outputs). The last width % 4 outputs of a row: one more block ending at the row's end (fast path, width >= 4);
+ * rows narrower than a block (the 2 x 2 maps at the end of MobileNets): one block per row into a buffer (fast
+ * path); else in C from the plane. Other windows and strides: the
  * portable twin dory_depthwise_u8s8_1x4__c; also when the scratch passed cannot hold a band of one output row,
  * and for a tile made of padding only (in.h or in.w 0).
  *
@@ -322,25 +323,26 @@ __attribute__((noinline, cold)) static void xp_dw_rest(const dory_conv_args *a, 
     }
 }
 
-/* Rows narrower than a block (W < 4, stride 1, fast path): one block per row into a small buffer (4 outputs a row,
- * ostride 1), of which the row's W are stored. The block reads plane columns 0-7: the plane's pitch is at least 8
- * (P >= W + 4), and the columns past the row's W + 2 only reach the outputs that are dropped. */
+/* Rows narrower than a block (W < 4, fast path): one block per row into a small buffer (4 outputs a row, ostride
+ * 1), of which the row's W are stored. The block reads plane columns 0 .. 4 sw + 3: the plane's pitch covers them
+ * (dory_depthwise_u8s8_1x4__xpulpv2_pitch), and the columns past the row's (W - 1) sw + 3 only reach the outputs
+ * that are dropped. */
 __attribute__((noinline)) static void xp_dw_narrow(const dory_conv_args *a, xp_dw_ctx *x, const uint8_t *plane,
                                                    int32_t r0, int32_t r1, int32_t c, int mode) {
-  const int32_t C = a->in.c, W = a->out.w, sh = a->stride_h, P = x->pitch;
+  const int32_t C = a->in.c, W = a->out.w, sh = a->stride_h, sw = a->stride_w, P = x->pitch;
   const int32_t ostride = x->ostride, outjump = x->outjump, rowjump = x->rowjump;
   uint8_t buf[4 * 16];
   int32_t r, j, q;
   x->ostride = 1;
   x->outjump = 0;
-  x->rowjump = sh * P - 4;
+  x->rowjump = sh * P - 4 * sw;
   x->nblk = 1;
   for (r = r0; r < r1; r += 16) {
     const int32_t n = r1 - r < 16 ? r1 - r : 16;
     x->pr = plane + (size_t)((r - r0) * sh) * (size_t)P;
     x->nrows = n;
     x->out = buf;
-    xp_dw_run(x, 1, mode);
+    xp_dw_run(x, sw, mode);
     for (q = 0; q < n; ++q)
       for (j = 0; j < W; ++j) ((uint8_t *)a->out.data)[((size_t)(r + q) * (size_t)W + (size_t)j) * (size_t)C + (size_t)c] = buf[4 * q + j];
   }
@@ -358,7 +360,7 @@ static int32_t xp_dw_band(uint32_t slice, int32_t P, int32_t sh) {
 void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   const dory_conv_args *a = args; /* in TCDM: the executor builds them on the core's stack */
   const int32_t C = a->in.c, W = a->out.w, sh = a->stride_h, sw = a->stride_w;
-  const int32_t P = (sw * W + 4 + 3) & ~3, ncols = (W - 1) * sw + 3;
+  const int32_t P = dory_depthwise_u8s8_1x4__xpulpv2_pitch(sw, W), ncols = (W - 1) * sw + 3;
   const int32_t nblk = W >> 2;
   uint32_t slice;
   int32_t band, c, mode;
@@ -464,7 +466,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           xp_dw_run(&x, sw, mode);
           x.rowjump = sh * P - nblk * 4 * sw;
           x.outjump = (W - 4 * nblk) * C;
-        } else if (W < 4 && sw == 1 && cfast) {
+        } else if (W < 4 && cfast) {
           xp_dw_narrow(a, &x, plane, r0, r1, c, mode);
         } else if (W & 3) {
           xp_dw_rest(a, &x, w, plane, r0, r1, c, corr, cfast);

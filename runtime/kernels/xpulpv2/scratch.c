@@ -46,7 +46,8 @@ uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape 
 }
 
 /* Per core, depthwise (dory_depthwise_u8s8_1x4__xpulpv2): for 3x3 windows with stride_w 1 or 2, one channel's
- * padded input plane for a band of output rows: pitch P = roundup(stride_w x w_out + 4, 4) bytes, the whole
+ * padded input plane for a band of output rows: pitch P = roundup(stride_w x max(w_out, 4) + 4, 4) bytes
+ * (dory_depthwise_u8s8_1x4__xpulpv2_pitch), the whole
  * tile's (h_out - 1) x stride_h + 3 rows when they fit DORY_DW_PLANE_BYTES, else DORY_DW_PLANE_BYTES (at least the
  * 3 x P of a band of one output row): the kernel makes its bands as tall as its slice holds. min(whole, max(cap,
  * 3 P)) grows with h_out and w_out (a band count would not: a wider tile can take fewer rows). Other windows run
@@ -55,7 +56,7 @@ uint32_t dory_pointwise_u8s8_4x4__xpulpv2_scratch_bytes(const dory_kernel_shape 
 uint32_t dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(const dory_kernel_shape *s) {
   const uint32_t sw = nonneg(s->stride_w), sh = s->stride_h > 0 ? (uint32_t)s->stride_h : 1u;
   const uint32_t h_out = s->h_out > 0 ? (uint32_t)s->h_out : 1u;
-  const uint32_t pitch = (sw * nonneg(s->w_out) + 4u + 3u) & ~3u;
+  const uint32_t pitch = (uint32_t)dory_depthwise_u8s8_1x4__xpulpv2_pitch((int32_t)sw, (int32_t)nonneg(s->w_out));
   const uint32_t whole = ((h_out - 1u) * sh + 3u) * pitch, cap = 3u * pitch > DORY_DW_PLANE_BYTES ? 3u * pitch : DORY_DW_PLANE_BYTES;
   if (s->kh != 3 || s->kw != 3 || (sw != 1 && sw != 2)) return 0;
   return nonneg(s->cores) * (whole < cap ? whole : cap);
