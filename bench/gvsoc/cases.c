@@ -6,7 +6,7 @@ const char *const family_names[F_COUNT] = {"conv", "pointwise", "depthwise", "fc
 const char *const feature_names[CF_COUNT_BITS] = {
     "zp!=0", "psum", "int32-raw", "out8", "out16", "wide", "per-channel", "non-pow2-div", "trunc",
     "ch%4!=0", "odd-width", "pad>=k", "stride>1", "split-ch", "8-cores", "1-core", "fast-rq",
-    "fast:max/min", "fast:clipu", "fast:clipu-no-zp", "fast64", "split-auto"};
+    "fast:max/min", "fast:clipu", "fast:clipu-no-zp", "fast64", "split-auto", "dw:row-pairs"};
 
 static const char *const type_names[5] = {"u8", "s8", "u16", "s16", "i32"};
 
@@ -72,6 +72,7 @@ static uint8_t pick_out_type(rng_t *r) {
 /* force_fast: 0 random; 1, 2, 3: the fast path's conditions with the asm finishing mode 1 (lo != 0), 2 (lo == 0,
  * zero point != 0) or 3 (lo == 0, zero point 0) when the output type allows it. */
 static int g_force_fast;
+static int g_pairs_shape; /* pick_window: the shapes of the depthwise kernel's two-row asm */
 
 static int gen_requant(rng_t *r, h_arena *A, dory_requant_args *rq, int32_t C, int64_t bound, int64_t typ,
                        uint8_t out_type, int64_t count_scale, uint32_t *feat, char *d, size_t dn) {
@@ -226,16 +227,20 @@ static void pick_window(rng_t *r, kcase *k, int32_t *oh, int32_t *ow, int32_t *k
   int32_t need;
   *oh = (int32_t)rng_range(r, 1, maxhw);
   *ow = (int32_t)rng_range(r, 1, maxhw);
+  if (g_pairs_shape) { /* the depthwise two-row asm's shapes: 3x3, stride 1, width % 4 == 0, >= 2 rows */
+    *oh = (int32_t)rng_range(r, 2, maxhw);
+    *ow = 4 * (int32_t)rng_range(r, 1, maxhw / 4);
+  }
   if (pointwise) {
     *kh = *kw = 1;
-  } else if (rng_chance(r, 50)) {
+  } else if (g_pairs_shape || rng_chance(r, 50)) {
     *kh = *kw = 3;
   } else {
     *kh = (int32_t)rng_range(r, 1, 5);
     *kw = rng_chance(r, 60) ? *kh : (int32_t)rng_range(r, 1, 5);
   }
-  *sh = rng_chance(r, 55) ? 1 : (int32_t)rng_range(r, 1, 3);
-  *sw = rng_chance(r, 70) ? *sh : (int32_t)rng_range(r, 1, 3);
+  *sh = g_pairs_shape || rng_chance(r, 55) ? 1 : (int32_t)rng_range(r, 1, 3);
+  *sw = g_pairs_shape || rng_chance(r, 70) ? *sh : (int32_t)rng_range(r, 1, 3);
   if (pointwise) {
     pad->top = pad->left = pad->bottom = pad->right = 0;
   } else if (rng_chance(r, 25)) {
@@ -268,6 +273,7 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   uint32_t scratch = 0;
   memset(a, 0, sizeof *a);
   pick_cores_split(r, k, &split);
+  g_pairs_shape = depthwise && rng_chance(r, 20);
   pick_window(r, k, &oh, &ow, &kh, &kw, &sh, &sw, &pad, &ih, &iw, pointwise, 9);
   cin = pick_channels(r, pointwise ? 64 : 40);
   cout = depthwise ? cin : pick_channels(r, 40);
@@ -289,7 +295,8 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   a->input_zero_point = rng_chance(r, 50) ? 0 : (int32_t)rng_range(r, 1, 255);
   if (a->input_zero_point) k->features |= CF_ZP;
   if (cout & 3) k->features |= CF_CH_REM;
-  g_force_fast = rng_chance(r, 25) ? (int)rng_range(r, 1, 3) : 0;
+  g_force_fast = g_pairs_shape ? (int)rng_range(r, 2, 3) : rng_chance(r, 25) ? (int)rng_range(r, 1, 3) : 0;
+  g_pairs_shape = 0;
   if (depthwise || g_force_fast) {
     a->first = a->last = 1;
   } else if (rng_chance(r, 60)) {
@@ -328,6 +335,9 @@ static int gen_mac(rng_t *r, h_arena *A, kcase *k, int family) {
   g_force_fast = 0;
   if ((k->features & CF_FAST) && a->first && a->last)
     k->features |= a->rq.lo != 0 ? CF_FAST_MAXMIN : a->rq.zero_point != 0 ? CF_FAST_CLIPU : CF_FAST_NOZP;
+  if (depthwise && (k->features & (CF_FAST_CLIPU | CF_FAST_NOZP)) && kh == 3 && kw == 3 && sh == 1 && sw == 1 &&
+      ow % 4 == 0 && oh >= 2)
+    k->features |= CF_DW_PAIRS;
   if (!a->first || !a->last) {
     a->psum = (int32_t *)h_alloc(A, (uint32_t)(oh * ow * cout) * 4u, 1);
     if (!a->psum) return 0;

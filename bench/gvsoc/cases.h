@@ -55,7 +55,8 @@ enum {
   CF_FAST_NOZP = 1u << 19,   /* ... lo == 0, zero point 0 */
   CF_FAST64 = 1u << 20,      /* the 64-bit fast requantization's conditions (2^s, floor, m 2^max(0, 32-s) in int32) */
   CF_SPLITAUTO = 1u << 21,   /* DORY_SPLIT_AUTO */
-  CF_COUNT_BITS = 22
+  CF_DW_PAIRS = 1u << 22,    /* depthwise 3x3, stride 1, width % 4 == 0, >= 2 rows, clipu: the two-row asm's shapes */
+  CF_COUNT_BITS = 23
 };
 extern const char *const feature_names[CF_COUNT_BITS];
 

@@ -65,10 +65,23 @@ DORY_ALWAYS_INLINE void dory_fill(void *p, int type, int32_t n, int32_t v) {
 
 static inline int dory_valid_dtype(uint8_t t) { return t <= DORY_INT32; }
 
+/* x / cores for x >= 0 and cores >= 1: a shift when cores is a power of two (the cluster's 8, 4, 2, 1: RI5CY's
+ * divide takes ~32 cycles, and every kernel call makes two or three of them). */
+static inline int32_t dory_div_cores(int32_t x, int32_t cores) {
+  if ((cores & (cores - 1)) == 0) {
+    while (cores > 1) {
+      x >>= 1;
+      cores >>= 1;
+    }
+    return x;
+  }
+  return x / cores;
+}
+
 /* This core's share [*begin, *end) of n items: ceil(n / cores) each, in core order. */
 static inline void dory_core_share(int32_t n, int32_t *begin, int32_t *end) {
   const int32_t cores = dory_core_count(), id = dory_core_id();
-  const int32_t chunk = (n + cores - 1) / cores;
+  const int32_t chunk = dory_div_cores(n + cores - 1, cores);
   int32_t b = id * chunk, e = b + chunk;
   if (b > n) b = n;
   if (e > n) e = n;
@@ -85,7 +98,7 @@ static inline dory_work dory_core_work(uint8_t split, int32_t h, int32_t c) {
   dory_work w;
   if (split == DORY_SPLIT_AUTO) {
     const int32_t cores = dory_core_count();
-    const int32_t q = (((c + cores - 1) / cores + 3) / 4) * 4; /* channel chunk, a multiple of 4 */
+    const int32_t q = ((dory_div_cores(c + cores - 1, cores) + 3) >> 2) << 2; /* channel chunk, a multiple of 4 */
     if (h < cores && q * h < c) {
       const int32_t id = dory_core_id();
       w.r0 = 0;

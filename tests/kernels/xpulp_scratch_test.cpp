@@ -49,7 +49,7 @@ TEST(XpulpScratch, PointwiseNeedsNoneWhenChannelsAreAMultipleOfFour) {
 }
 
 TEST(XpulpScratch, DepthwiseHoldsOneChannelPlaneOfABandOfRows) {
-  // pitch roundup(stride_w*w_out + 4, 4); rows (band-1)*stride_h + 3; the whole 16-row band fits 512 B
+  // pitch roundup(stride_w*max(w_out, 4) + 4, 4); rows (band-1)*stride_h + 3; the whole 16-row band fits 512 B
   const dory_kernel_shape s = shape(8, 32, 16, 16, 3, 1);
   EXPECT_EQ(dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(&s), 8u * 18u * 20u);
   // 32 x 32: pitch 36, the 34 rows take 1,224 B > 512: the cap, 512 B (the kernel makes bands of 512/36 = 14 rows,
@@ -59,6 +59,10 @@ TEST(XpulpScratch, DepthwiseHoldsOneChannelPlaneOfABandOfRows) {
   // 200 wide: pitch 204, 3 rows (one output row's band) exceed the cap: 3 x 204
   const dory_kernel_shape wide = shape(1, 32, 32, 200, 3, 1);
   EXPECT_EQ(dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(&wide), 3u * 204u);
+  // 2 wide at stride 2 (MobileNets' last depthwise): a block reads 12 bytes of a plane row, pitch 12 not 8;
+  // 7 plane rows for the 3 output rows
+  const dory_kernel_shape narrow = shape(8, 64, 3, 2, 3, 2);
+  EXPECT_EQ(dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(&narrow), 8u * 7u * 12u);
   // other windows run the portable twin: nothing
   const dory_kernel_shape k5 = shape(8, 32, 16, 16, 5, 1);
   EXPECT_EQ(dory_depthwise_u8s8_1x4__xpulpv2_scratch_bytes(&k5), 0u);

@@ -41,7 +41,7 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
   // x c_in bytes per core when c_in % 4 == 0, else 4 im2col vectors and min(c_out, 32) padded weight rows of
   // roundup(kh kw c_in, 4) bytes; the xpulpv2 pointwise the vectors and rows only (runtime/kernels/xpulpv2/scratch.c); when c_in is tiled, the largest over the tile's
   // c_in and the three below it (the last tile may have any: tiler/l1_layout.h). The xpulpv2 depthwise: a padded
-  // plane of one channel for a band of output rows (3x3, stride_w 1 or 2), pitch roundup(stride_w w_out + 4, 4),
+  // plane of one channel for a band of output rows (3x3, stride_w 1 or 2), pitch roundup(stride_w max(w_out, 4) + 4, 4),
   // the whole tile's rows when they fit 512 B, else 512 B or 3 rows. Every other shipped kernel needs none.
   const std::string& kernel = g.kernel(t).name();
   int64_t scratch = 0;
@@ -59,7 +59,7 @@ std::vector<Expected1> expected_buffers(const LayerGeometry& g, const TileShape&
     scratch = t.cores * per_core;
   } else if (kernel == "dory_depthwise_u8s8_1x4__xpulpv2") {
     if (g.kh == 3 && g.kw == 3 && (g.stride_w == 1 || g.stride_w == 2)) {
-      const int64_t pitch = (g.stride_w * s.w_out + 4 + 3) / 4 * 4;
+      const int64_t pitch = (g.stride_w * std::max<int64_t>(s.w_out, 4) + 4 + 3) / 4 * 4;
       scratch = t.cores * std::min(((s.h_out - 1) * g.stride_h + 3) * pitch, std::max<int64_t>(512, 3 * pitch));
     }
   } else {

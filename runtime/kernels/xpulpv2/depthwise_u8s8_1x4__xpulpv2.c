@@ -12,6 +12,8 @@
  *             2 shuffles, 4 dot products per row.
  * Inner loop (3x3, stride 1): 21 instructions per 36 MACs plus 4-6 per output of requantization (fast path), in a
  * hardware loop over the row's blocks nested in one over the band's rows (~0.7 MAC/cycle/core with the copy).
+ * Whole rows of blocks at stride 1 in the clipu modes (the ReLU outputs of MobileNets) go two output rows per
+ * step: a block's 4 plane rows loaded once for 8 outputs, 32 instructions per 72 MACs (xp_dw2r_*).
  * The first kernel row uses pv.dotusp.b (no accumulator zeroing). The copy gathers bytes C apart with
  * p.lbu rd, rs2(rs1!) (2 instructions per element).
  *
@@ -45,13 +47,18 @@ typedef struct {
   uint32_t w[6];           /* 56..76: [row][2] shifted weight words (stride 2: [row][0] only) */
   int32_t *raw;            /* 80: mode 0 */
   uint32_t saved_sp;       /* 84 */
+  uint8_t *out2;           /* 88: the two-row functions: first output of the second row of the first pair */
+  int32_t rowjump2;        /* 92: the two-row functions: plane bytes from a pair's end to the next pair */
+  int32_t outjump2;        /* 96: the two-row functions: output bytes from a pair's row end to the next pair's */
+  int32_t npairs;          /* 100: the two-row functions: pairs of output rows (>= 1) */
 } xp_dw_ctx;
 
 #ifndef DORY_XP_HOST_MODEL
 typedef char xp_dw_ctx_layout_check[(offsetof(xp_dw_ctx, rowjump) == 16 && offsetof(xp_dw_ctx, out) == 20 &&
                                      offsetof(xp_dw_ctx, m) == 32 && offsetof(xp_dw_ctx, hi) == 52 &&
                                      offsetof(xp_dw_ctx, w) == 56 && offsetof(xp_dw_ctx, raw) == 80 &&
-                                     offsetof(xp_dw_ctx, saved_sp) == 84)
+                                     offsetof(xp_dw_ctx, saved_sp) == 84 && offsetof(xp_dw_ctx, out2) == 88 &&
+                                     offsetof(xp_dw_ctx, npairs) == 100)
                                         ? 1
                                         : -1];
 #endif
@@ -107,6 +114,45 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
     }
     pr += x->nblk * 4 * sw + x->rowjump;
     out += x->outjump;
+  }
+}
+
+/* The C model of the two-row asm (stride 1; mode 2 clipu, 3 clipu without zero point): npairs pairs of output
+ * rows, each block's 4 plane rows loaded once for both. */
+static void xp_dw_run2(xp_dw_ctx *x, int mode) {
+  int32_t r, b, ky, i, h;
+  const uint8_t *pr = x->pr;
+  uint8_t *out[2];
+  out[0] = x->out;
+  out[1] = x->out2;
+  for (r = 0; r < x->npairs; ++r) {
+    for (b = 0; b < x->nblk; ++b) {
+      int32_t acc[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+      for (ky = 0; ky < 4; ++ky) {
+        const uint8_t *p = pr + ky * x->pitch + b * 4;
+        uint32_t A, M;
+        memcpy(&A, p, 4);
+        memcpy(&M, p + 2, 4);
+        for (h = 0; h < 2; ++h) {
+          const int32_t wr = ky - h; /* the kernel row this plane row is to output row h */
+          if (wr < 0 || wr > 2) continue;
+          acc[h][0] = xp_sdotusp_b(acc[h][0], A, x->w[2 * wr]);
+          acc[h][1] = xp_sdotusp_b(acc[h][1], A, x->w[2 * wr + 1]);
+          acc[h][2] = xp_sdotusp_b(acc[h][2], M, x->w[2 * wr]);
+          acc[h][3] = xp_sdotusp_b(acc[h][3], M, x->w[2 * wr + 1]);
+        }
+      }
+      for (h = 0; h < 2; ++h)
+        for (i = 0; i < 4; ++i) {
+          int32_t t = xp_mac(x->ad, acc[h][i], x->m);
+          t = (t >> x->shift) + (mode == 3 ? 0 : x->zp);
+          *out[h] = (uint8_t)xp_clipu(t, x->hi);
+          out[h] += x->ostride;
+        }
+    }
+    pr += x->nblk * 4 + x->rowjump2;
+    out[0] += x->outjump2;
+    out[1] += x->outjump2;
   }
 }
 #else
@@ -202,6 +248,62 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
       {xp_dw2_raw, xp_dw2_rq1, xp_dw2_rq2, xp_dw2_rq3, xp_dw2_rq4, xp_dw2_rq5}};
   fns[sw - 1][mode](x);
 }
+
+/* Two output rows per step (stride 1 both ways): a block's 4 plane rows are loaded once for both rows' 4 outputs,
+ * 2 loads (the second misaligned: x[2..5] directly, no shuffle, the selector's register is needed) and 4 or 8
+ * dot products per plane row: 32 instructions per 8 outputs instead of 42. 28 registers: sums s0-s3 (first row),
+ * s10 t5 t6 ra (second row; t6 counts only at the loops' set-up), weights s4-s9, A t0, M t1, plane rows a1 a2 a3
+ * a0, m-1 a4, a' a5, shift a6, zp a7, hi s11, outputs t3 and t2, ostride t4: the clipu modes (2, 3) only. */
+#define XP_DW2_LD(PR) XP_LW_PI("t0", 4, PR) "lw t1, -2(" PR ")\n"
+#define XP_DW2_4(OP, W0, W1, A0, A1, A2, A3) OP(A0, "t0", W0) OP(A1, "t0", W1) OP(A2, "t1", W0) OP(A3, "t1", W1)
+#define XP_DW2_R0(OP, W0, W1) XP_DW2_4(OP, W0, W1, "s0", "s1", "s2", "s3")
+#define XP_DW2_R1(OP, W0, W1) XP_DW2_4(OP, W0, W1, "s10", "t5", "t6", "ra")
+#define XP_DW2_BODY                                                                                               \
+  XP_DW2_LD("a1") XP_DW2_R0(XP_DOTUSP_B, "s4", "s5")                                                             \
+  XP_DW2_LD("a2") XP_DW2_R0(XP_SDOTUSP_B, "s6", "s7") XP_DW2_R1(XP_DOTUSP_B, "s4", "s5")                        \
+  XP_DW2_LD("a3") XP_DW2_R0(XP_SDOTUSP_B, "s8", "s9") XP_DW2_R1(XP_SDOTUSP_B, "s6", "s7")                       \
+  XP_DW2_LD("a0") XP_DW2_R1(XP_SDOTUSP_B, "s8", "s9")
+#define XP_DW2_EACH8(OP) OP("s0") OP("s1") OP("s2") OP("s3") OP("s10") OP("t5") OP("t6") OP("ra")
+#define XP_DW2_FIN(ZP)                                                                                            \
+  XP_DW2_EACH8(XP_DW_MUL) XP_DW2_EACH8(XP_DW_SCALE) XP_DW2_EACH8(ZP) XP_DW2_EACH8(XP_DW_CLIPU)                   \
+  XP_SB_RRPI("s0", "t4", "t3") XP_SB_RRPI("s1", "t4", "t3") XP_SB_RRPI("s2", "t4", "t3")                         \
+  XP_SB_RRPI("s3", "t4", "t3") XP_SB_RRPI("s10", "t4", "t2") XP_SB_RRPI("t5", "t4", "t2")                        \
+  XP_SB_RRPI("t6", "t4", "t2") "85: " XP_SB_RRPI("ra", "t4", "t2")
+
+/* N = inner body length (32 + 8 per finishing instruction), M = N + 10 (the outer body). */
+#define XP_DW2_FN(NAME, FIN, N, M)                                                                                \
+  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_dw_ctx *ctx) {                              \
+    register xp_dw_ctx *c __asm__("a0") = ctx;                                                                   \
+    __asm__ volatile(                                                                                            \
+        ".option push\n.option rvc\n"                                                                            \
+        "sw sp, 84(a0)\n mv sp, a0\n"                                                                            \
+        "lw a1, 0(sp)\n lw t5, 4(sp)\n add a2, a1, t5\n add a3, a2, t5\n add a0, a3, t5\n"                     \
+        "lw t3, 20(sp)\n lw t4, 24(sp)\n lw t2, 88(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n lw a6, 40(sp)\n"      \
+        "lw a7, 44(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n lw s6, 64(sp)\n lw s7, 68(sp)\n"     \
+        "lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 100(sp)\n addi a4, a4, -1\n"                                    \
+        ".balign 4\n.option norvc\n"                                                                             \
+        XP_LP_SETUP("1", "t6", M, "82")                                                                          \
+        "lw t6, 8(sp)\n"                                                                                         \
+        XP_LP_SETUP("0", "t6", N, "84")                                                                          \
+        XP_DW2_BODY FIN                                                                                          \
+        XP_LP_CHECK("84", "85", N)                                                                               \
+        "lw s0, 92(sp)\n add a1, a1, s0\n add a2, a2, s0\n add a3, a3, s0\n add a0, a0, s0\n"                 \
+        "lw s0, 96(sp)\n add t2, t2, s0\n"                                                                      \
+        "83: add t3, t3, s0\n"                                                                                  \
+        XP_LP_CHECK("82", "83", M)                                                                               \
+        XP_LP_NEST_CHECK("85", "83")                                                                        \
+        ".option rvc\n"                                                                                          \
+        "mv a0, sp\n lw sp, 84(sp)\n"                                                                            \
+        ".option pop\n"                                                                                          \
+        : "+r"(c)                                                                                                \
+        :                                                                                                        \
+        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
+          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
+  }
+XP_DW2_FN(xp_dw2r_rq2, XP_DW2_FIN(XP_DW_ZP), 72, 82)
+XP_DW2_FN(xp_dw2r_rq3, XP_DW2_FIN(XP_DW_NOZP), 64, 74)
+
+static void xp_dw_run2(xp_dw_ctx *x, int mode) { (mode == 2 ? xp_dw2r_rq2 : xp_dw2r_rq3)(x); }
 #endif
 
 /* The plane's padding for the band of input rows [iy0, iy0 + rows): whole rows outside the input box, and the
@@ -363,7 +465,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   const int32_t P = dory_depthwise_u8s8_1x4__xpulpv2_pitch(sw, W), ncols = (W - 1) * sw + 3;
   const int32_t nblk = W >> 2;
   uint32_t slice;
-  int32_t band, c, mode;
+  int32_t band, c, mode, two;
   const int32_t zp = a->input_zero_point;
   dory_work wk;
   int fast, cfast;
@@ -375,7 +477,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
               "dory_depthwise_u8s8_1x4__xpulpv2: needs in.c == out.c, weights, bias, first = last = 1");
   DORY_KCHECK(a->has_requant ? dory_rq_valid(&a->rq) : a->out.type == DORY_INT32,
               "dory_depthwise_u8s8_1x4__xpulpv2: inconsistent requantization arguments");
-  slice = a->scratch ? (a->scratch_bytes / (uint32_t)dory_core_count()) & ~3u : 0u;
+  slice = xp_scratch_slice(a->scratch, a->scratch_bytes);
   band = xp_dw_band(slice, P, sh);
   if (a->kh != 3 || a->kw != 3 || (sw != 1 && sw != 2) || band < 1 || a->in.h == 0 || a->in.w == 0) {
     dory_depthwise_u8s8_1x4__c(args);
@@ -406,6 +508,11 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       x.ostride = C;
       x.rowjump = sh * P - nblk * 4 * sw;
       x.outjump = (W - 4 * nblk) * C;
+      /* whole rows of blocks in pairs (stride 1, the clipu modes, an even band): the two-row asm */
+      two = sw == 1 && sh == 1 && (mode == 2 || mode == 3) && (W & 3) == 0 && nblk > 0 && ((r1 - r0) & 1) == 0;
+      x.npairs = (r1 - r0) >> 1;
+      x.rowjump2 = 2 * P - nblk * 4;
+      x.outjump2 = (2 * W - 4 * nblk) * C;
       for (c = wk.c0; c < wk.c1; ++c) {
         const int8_t *w = a->weights + (size_t)c * 9u;
         int32_t ky, corr = 0, m = 0, ad = 0;
@@ -450,7 +557,12 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           x.nblk = nblk;
           x.nrows = r1 - r0;
           x.out = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W) * (size_t)C + (size_t)c;
-          xp_dw_run(&x, sw, mode);
+          if (two && cfast == 1) {
+            x.out2 = x.out + (size_t)W * (size_t)C;
+            xp_dw_run2(&x, mode);
+          } else {
+            xp_dw_run(&x, sw, mode);
+          }
         } else if (nblk > 0) {
           xp_dw_raw_rows(a, &x, plane, r0, r1, c, corr);
         }

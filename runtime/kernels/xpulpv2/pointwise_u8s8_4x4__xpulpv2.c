@@ -35,7 +35,7 @@ void dory_pointwise_u8s8_4x4__xpulpv2(const dory_conv_args *args) {
   DORY_KCHECK((!a->first || a->bias) && ((a->first && a->last) || a->psum) &&
                   (a->has_requant ? dory_rq_valid(&a->rq) : a->out.type == DORY_INT32),
               "dory_pointwise_u8s8_4x4__xpulpv2: inconsistent accumulation arguments");
-  slice = a->scratch ? (a->scratch_bytes / (uint32_t)dory_core_count()) & ~3u : 0u;
+  slice = xp_scratch_slice(a->scratch, a->scratch_bytes);
   im2col = (a->in.c & 3) != 0 || !xp_aligned4(a->in.data) || !xp_aligned4(a->weights);
   if (im2col && slice < (uint32_t)((a->in.c + 3) & ~3)) {
     dory_conv_any_1x1_direct__c(args);

@@ -259,6 +259,11 @@ static inline void xp_finish_general(const dory_requant_args *rq, const int32_t 
 
 static inline int xp_aligned4(const void *p) { return ((uintptr_t)p & 3u) == 0; }
 
+/* Each core's slice of a call's scratch (scratch.c: core k's at k * slice), in whole words; 0 without scratch. */
+static inline uint32_t xp_scratch_slice(const void *scratch, uint32_t bytes) {
+  return scratch ? (uint32_t)dory_div_cores((int32_t)bytes, dory_core_count()) & ~3u : 0u;
+}
+
 /* A 32-bit load / store at any address (RI5CY and GVSoC split a misaligned access in two; C would need memcpy,
  * which gcc turns into byte accesses on rv32). */
 static inline uint32_t xp_lw(const void *p) {
