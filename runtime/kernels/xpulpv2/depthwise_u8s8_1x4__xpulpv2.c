@@ -193,37 +193,28 @@ static void xp_dw_run2(xp_dw_ctx *x, int mode) {
   XP_DW_OUT64_("s2", CLAMP) XP_SB_RRPI("s2", "t4", "t3") XP_DW_OUT64_("s3", CLAMP) LAST XP_SB_RRPI("s3", "t4", "t3")
 #define XP_DW_RAW(LAST) XP_SW_PI("s0", 4, "t5") XP_SW_PI("s1", 4, "t5") XP_SW_PI("s2", 4, "t5") LAST XP_SW_PI("s3", 4, "t5")
 
+/* The loops of both row functions: LOADS (the context into registers), then a hardware loop over the band's
+ * output rows (or pairs of rows: count at 12(sp) or 100(sp), loaded into t6 by LOADS) around one over a row's
+ * blocks (count at 8(sp)) running INNER (N instructions, its last labelled 85), then TAIL (the pointers to the
+ * next row, its last instruction labelled 83; the outer body is M instructions). */
+#define XP_DW_LOOPS(LOADS, INNER, N, TAIL, M)                                                                     \
+  LOADS ".balign 4\n.option norvc\n" XP_LP_SETUP("1", "t6", M, "82") "lw t6, 8(sp)\n"                            \
+  XP_LP_SETUP("0", "t6", N, "84") INNER XP_LP_CHECK("84", "85", N) TAIL XP_LP_CHECK("82", "83", M)                \
+  XP_LP_NEST_CHECK("85", "83") ".option rvc\n"
+
 /* One function per (stride, finishing): N = inner body length, M = N + 8 (the outer body). */
 #define XP_DW_FN(NAME, BODY, FIN, N, M, PRE)                                                                      \
-  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_dw_ctx *ctx) {                              \
-    register xp_dw_ctx *c __asm__("a0") = ctx;                                                                   \
-    __asm__ volatile(                                                                                            \
-        ".option push\n.option rvc\n"                                                                            \
-        "sw sp, 84(a0)\n mv sp, a0\n"                                                                            \
-        "lw a1, 0(sp)\n lw t5, 4(sp)\n add a2, a1, t5\n add a3, a2, t5\n"                                      \
-        "lw t3, 20(sp)\n lw t4, 24(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n lw a6, 40(sp)\n lw a7, 44(sp)\n"      \
-        "lw s10, 48(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n lw s6, 64(sp)\n lw s7, 68(sp)\n"    \
-        "lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 12(sp)\n lw t5, 80(sp)\n"                                      \
-        "li t2, " XP_STR(XP_DW_SEL) "\n" PRE                                                                     \
-        ".balign 4\n.option norvc\n"                                                                             \
-        XP_LP_SETUP("1", "t6", M, "82")                                                                          \
-        "lw t6, 8(sp)\n"                                                                                         \
-        XP_LP_SETUP("0", "t6", N, "84")                                                                          \
-        BODY FIN                                                                                                 \
-        XP_LP_CHECK("84", "85", N)                                                                               \
-        "lw t6, 16(sp)\n add a1, a1, t6\n add a2, a2, t6\n add a3, a3, t6\n lw t6, 28(sp)\n"                   \
-        "83: add t3, t3, t6\n"                                                                                   \
-        XP_LP_CHECK("82", "83", M)                                                                               \
-        XP_LP_NEST_CHECK("85", "83")                                                                        \
-        ".option rvc\n"                                                                                          \
-        "sw t5, 80(sp)\n"                                                                                        \
-        "mv a0, sp\n lw sp, 84(sp)\n"                                                                            \
-        ".option pop\n"                                                                                          \
-        : "+r"(c)                                                                                                \
-        :                                                                                                        \
-        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
-          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
-  }
+  XP_FRAME_FN(NAME, xp_dw_ctx, 84,                                                                               \
+              XP_DW_LOOPS("lw a1, 0(sp)\n lw t5, 4(sp)\n add a2, a1, t5\n add a3, a2, t5\n"                        \
+                          "lw t3, 20(sp)\n lw t4, 24(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n lw a6, 40(sp)\n"       \
+                          "lw a7, 44(sp)\n lw s10, 48(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n"     \
+                          "lw s6, 64(sp)\n lw s7, 68(sp)\n lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 12(sp)\n"       \
+                          "lw t5, 80(sp)\n li t2, " XP_STR(XP_DW_SEL) "\n" PRE,                                  \
+                          BODY FIN, N,                                                                          \
+                          "lw t6, 16(sp)\n add a1, a1, t6\n add a2, a2, t6\n add a3, a3, t6\n lw t6, 28(sp)\n"    \
+                          "83: add t3, t3, t6\n",                                                              \
+                          M)                                                                                    \
+              "sw t5, 80(sp)\n")
 
 /* stride 1: body 21 + finish; stride 2: 27 + finish. Finish: raw 4, clipu 16 (4 each), +zp 20, max/min 24; the
  * 32-bit modes start with a4 = m - 1. */
@@ -272,34 +263,16 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
 
 /* N = inner body length (32 + 8 per finishing instruction), M = N + 10 (the outer body). */
 #define XP_DW2_FN(NAME, FIN, N, M)                                                                                \
-  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_dw_ctx *ctx) {                              \
-    register xp_dw_ctx *c __asm__("a0") = ctx;                                                                   \
-    __asm__ volatile(                                                                                            \
-        ".option push\n.option rvc\n"                                                                            \
-        "sw sp, 84(a0)\n mv sp, a0\n"                                                                            \
-        "lw a1, 0(sp)\n lw t5, 4(sp)\n add a2, a1, t5\n add a3, a2, t5\n add a0, a3, t5\n"                     \
-        "lw t3, 20(sp)\n lw t4, 24(sp)\n lw t2, 88(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n lw a6, 40(sp)\n"      \
-        "lw a7, 44(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n lw s6, 64(sp)\n lw s7, 68(sp)\n"     \
-        "lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 100(sp)\n addi a4, a4, -1\n"                                    \
-        ".balign 4\n.option norvc\n"                                                                             \
-        XP_LP_SETUP("1", "t6", M, "82")                                                                          \
-        "lw t6, 8(sp)\n"                                                                                         \
-        XP_LP_SETUP("0", "t6", N, "84")                                                                          \
-        XP_DW2_BODY FIN                                                                                          \
-        XP_LP_CHECK("84", "85", N)                                                                               \
-        "lw s0, 92(sp)\n add a1, a1, s0\n add a2, a2, s0\n add a3, a3, s0\n add a0, a0, s0\n"                 \
-        "lw s0, 96(sp)\n add t2, t2, s0\n"                                                                      \
-        "83: add t3, t3, s0\n"                                                                                  \
-        XP_LP_CHECK("82", "83", M)                                                                               \
-        XP_LP_NEST_CHECK("85", "83")                                                                        \
-        ".option rvc\n"                                                                                          \
-        "mv a0, sp\n lw sp, 84(sp)\n"                                                                            \
-        ".option pop\n"                                                                                          \
-        : "+r"(c)                                                                                                \
-        :                                                                                                        \
-        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
-          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
-  }
+  XP_FRAME_FN(NAME, xp_dw_ctx, 84,                                                                               \
+              XP_DW_LOOPS("lw a1, 0(sp)\n lw t5, 4(sp)\n add a2, a1, t5\n add a3, a2, t5\n add a0, a3, t5\n"      \
+                          "lw t3, 20(sp)\n lw t4, 24(sp)\n lw t2, 88(sp)\n lw a4, 32(sp)\n lw a5, 36(sp)\n"       \
+                          "lw a6, 40(sp)\n lw a7, 44(sp)\n lw s11, 52(sp)\n lw s4, 56(sp)\n lw s5, 60(sp)\n"     \
+                          "lw s6, 64(sp)\n lw s7, 68(sp)\n lw s8, 72(sp)\n lw s9, 76(sp)\n lw t6, 100(sp)\n"      \
+                          "addi a4, a4, -1\n",                                                                  \
+                          XP_DW2_BODY FIN, N,                                                                   \
+                          "lw s0, 92(sp)\n add a1, a1, s0\n add a2, a2, s0\n add a3, a3, s0\n add a0, a0, s0\n"  \
+                          "lw s0, 96(sp)\n add t2, t2, s0\n 83: add t3, t3, s0\n",                            \
+                          M))
 XP_DW2_FN(xp_dw2r_rq2, XP_DW2_FIN(XP_DW_ZP), 72, 82)
 XP_DW2_FN(xp_dw2r_rq3, XP_DW2_FIN(XP_DW_NOZP), 64, 74)
 

@@ -218,26 +218,10 @@ static void xp_pw4x4_rq5(xp_mm_ctx *x) { xp_mm4x4(x); }
  * becomes the frame, then per group SUMS (the 16 raw sums in registers, the pixel and weight pointers advanced),
  * the weights' step to the next group, FINISH, and the group count (FINISH leaves it in a3). */
 #define XP_MM_GROUP_FN(NAME, SUMS, FINISH)                                                                        \
-  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(xp_mm_ctx *ctx) {                              \
-    register xp_mm_ctx *c __asm__("a0") = ctx;                                                                   \
-    __asm__ volatile(                                                                                            \
-        ".option push\n.option rvc\n"                                                                            \
-        "sw sp, 84(a0)\n"                                                                                        \
-        "mv sp, a0\n" /* the context is the frame */                                                             \
-        "90:\n"                                                                                                  \
-        SUMS                                                                                                     \
-        ".option rvc\n"                                                                                          \
-        "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */              \
-        FINISH                                                                                                   \
-        "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n" /* a3: ngroups, loaded by FINISH */                   \
-        "mv a0, sp\n"                                                                                            \
-        "lw sp, 84(sp)\n"                                                                                        \
-        ".option pop\n"                                                                                          \
-        : "+r"(c)                                                                                                \
-        :                                                                                                        \
-        : "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",  \
-          "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory");                               \
-  }
+  XP_FRAME_FN(NAME, xp_mm_ctx, 84,                                                                               \
+              "90:\n" SUMS ".option rvc\n"                                                                       \
+              "lw a1, 20(sp)\n lw a4, 80(sp)\n add t2, t2, a1\n sw t2, 16(sp)\n" /* a4: hi, for FINISH */       \
+              FINISH "addi a3, a3, -1\n sw a3, 32(sp)\n bnez a3, 90b\n") /* a3: ngroups, loaded by FINISH */
 
 /* The window's sums: 16 zeroed, then nested hardware loops over its rows and each row's words. */
 #define XP_MM4X4_SUMS                                                                                             \

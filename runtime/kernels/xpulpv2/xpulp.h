@@ -102,6 +102,28 @@
  * field): *(uint8 *)rs1 = rs2; rs1 += rs3. */
 #define XP_SB_RRPI(rs2, rs3, rs1) ".insn r 0x2B, 4, 0x00, " rs3 ", " rs1 ", " rs2 "\n"
 
+/* ---- whole-register asm frames ------------------------------------------------------------------------------ */
+
+/* An asm block that uses every allocatable register keeps its context struct's address in sp: XP_FRAME_ENTER
+ * saves the caller's sp in the struct at byte offset SAVE and points sp at the struct (passed in a0);
+ * XP_FRAME_LEAVE restores it and hands the struct back in a0. XP_CLOBBERS_ALL is such a block's clobber list
+ * (sp, gp, tp and a0 excepted: a0 is the block's "+r" operand). */
+#define XP_FRAME_ENTER(SAVE) "sw sp, " XP_STR(SAVE) "(a0)\n mv sp, a0\n"
+#define XP_FRAME_LEAVE(SAVE) "mv a0, sp\n lw sp, " XP_STR(SAVE) "(sp)\n"
+#define XP_CLOBBERS_ALL                                                                                           \
+  "ra", "t0", "t1", "t2", "s0", "s1", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6",   \
+      "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6", "memory"
+/* A function NAME(CTX *ctx) that is one such block: BODY runs with sp = ctx (compressed code allowed; a body's
+ * hardware loops switch it off around themselves). */
+#define XP_FRAME_FN(NAME, CTX, SAVE, BODY)                                                                        \
+  __attribute__((noinline)) XP_NO_FRAME_POINTER static void NAME(CTX *ctx) {                                    \
+    register CTX *c __asm__("a0") = ctx;                                                                         \
+    __asm__ volatile(".option push\n.option rvc\n" XP_FRAME_ENTER(SAVE) BODY XP_FRAME_LEAVE(SAVE) ".option pop\n" \
+                     : "+r"(c)                                                                                   \
+                     :                                                                                           \
+                     : XP_CLOBBERS_ALL);                                                                         \
+  }
+
 /* ---- hardware loops ------------------------------------------------------------------------------------------ */
 
 /* lp.setup L, rs1, uimmL  '------- ----- rs1 100 0000L 1111011' (custom-3): start = pc + 4, end = pc + 2*uimmL
