@@ -241,7 +241,7 @@ static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
 }
 
 /* Two output rows per step (stride 1 both ways): a block's 4 plane rows are loaded once for both rows' 4 outputs,
- * 2 loads (the second misaligned: x[2..5] directly, no shuffle, the selector's register is needed) and 4 or 8
+ * 2 loads (the second misaligned: x[2..5] directly, no shuffle, whose selector's register holds a sum here) and 4 or 8
  * dot products per plane row: 32 instructions per 8 outputs instead of 42. 28 registers: sums s0-s3 (first row),
  * s10 t5 t6 ra (second row; t6 counts only at the loops' set-up), weights s4-s9, A t0, M t1, plane rows a1 a2 a3
  * a0, m-1 a4, a' a5, shift a6, zp a7, hi s11, outputs t3 and t2, ostride t4: the clipu modes (2, 3) only. */
