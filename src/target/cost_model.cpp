@@ -27,6 +27,19 @@ KernelTerms& KernelTerms::operator+=(const KernelTerms& o) {
   return *this;
 }
 
+bool kernel_call_row_pairs(const KernelImpl& kernel, const KernelCall& k) {
+  if (!kernel.kernel || !kernel.kernel->row_pairs) return false;
+  switch (kernel_op_family(kernel.kernel->op)) {
+    case KernelFamily::Conv: return k.c_in % kernel.kernel->c_in_grain == 0;  // else im2col: consecutive pixels
+    case KernelFamily::Pointwise: return k.stride_h != 1 || k.stride_w != 1 || k.partial || k.wide_requant;
+    default: return false;
+  }
+}
+
+int64_t mac_pixel_slots(const KernelImpl& kernel, const KernelCall& k, int64_t rows, int64_t pixels) {
+  return kernel_call_row_pairs(kernel, k) ? rows * 2 * ceil_div(k.w_out, int64_t{2}) : pixels;
+}
+
 KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const KernelCall& k) {
   const KernelFamily family = kernel_op_family(kernel.kernel->op);
   DORY_CHECK(k.c_out >= 1 && k.h_out >= 1 && k.w_out >= 1 && k.c_in >= 1 && k.kh >= 1 && k.kw >= 1,
@@ -54,9 +67,11 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
     split(m.split, c_core, p_core, n_loop);
     // Depthwise blocks stay within an output row (the xpulpv2 kernel's 4 adjacent outputs of one row; a row's last
     // partial block is a whole one); the conv and pointwise blocks run across rows.
+    // Row pairs (registry "row_pairs"): the busiest core's rows computed as 2 * ceil(W / 2) pixel slots each.
+    const int64_t slots = mac_pixel_slots(kernel, k, p_core / k.w_out, p_core);
     const int64_t pixel_blocks = family == KernelFamily::Depthwise
                                      ? (p_core / k.w_out) * ceil_div(k.w_out, m.pixel_block)
-                                     : ceil_div(p_core, m.pixel_block);
+                                     : ceil_div(slots, m.pixel_block);
     const int64_t blocks = ceil_div(c_core, m.channel_block) * pixel_blocks;
     const int64_t macs_per_output = family == KernelFamily::Depthwise ? k.kh * k.kw : k.kh * k.kw * k.c_in;
     t.work = static_cast<double>(blocks) * static_cast<double>(m.channel_block * m.pixel_block) *
@@ -69,10 +84,10 @@ KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const K
       t.im2col_bytes = static_cast<double>(c_core * ((h_core - 1) * k.stride_h + k.kh) *
                                            ((k.w_out - 1) * k.stride_w + k.kw));
     }
-    t.pixels = static_cast<double>(p_core);
+    t.pixels = static_cast<double>(slots);  // a recomputed pixel is set up, requantized and stored again
     t.channels = static_cast<double>(c_core);
     double& outputs = k.partial ? t.outputs_partial : k.wide_requant ? t.outputs_wide : t.outputs;
-    outputs = static_cast<double>(c_core * p_core);
+    outputs = static_cast<double>(c_core * slots);
     return t;
   }
   split(kernel.elementwise.split, c_core, p_core, n_loop);

@@ -9,7 +9,9 @@
 // Kernel call (kernel_cycles): output tile C x H x W, input tile Cin channels, window Kh x Kw, P = cores.
 //   split "rows": the busiest core has ceil(H/P) rows of all C channels; "channels": ceil(C/P) channels of all
 //   H*W pixels. blocks = ceil(c_core/channel_block) * ceil(p_core/pixel_block) (depthwise: the blocks stay in a
-//   row, h_core * ceil(W/pixel_block) pixel blocks); MAC kernels:
+//   row, h_core * ceil(W/pixel_block) pixel blocks; a kernel of row pairs, registry "row_pairs", counts
+//   p_core = h_core * 2*ceil(W/2) pixel slots, an odd row's last pixel recomputed with its neighbour, in the
+//   blocks, the pixel and the output terms); MAC kernels:
 //     call_cycles + blocks*channel_block*pixel_block*macs_per_output / macs_per_cycle + row_cycles*n_loop
 //       + im2col_cycles_per_byte * patch_bytes + pixel_cycles * p_core + channel_cycles * c_core
 //       + output_cycles * c_core*p_core     (output_cycles_wide when the layer's requantization is 64-bit,
@@ -70,6 +72,12 @@ struct KernelTerms {
   KernelTerms& operator+=(const KernelTerms& o);
 };
 KernelTerms kernel_terms(const Target& target, const KernelImpl& kernel, const KernelCall& call);
+// Whether `call` runs on `kernel`'s row pairs (registry "row_pairs": conv with c_in a multiple of its c_in_grain,
+// pointwise off its stride-1 fast path); then a row of W pixels costs 2 * ceil(W / 2) pixel slots.
+bool kernel_call_row_pairs(const KernelImpl& kernel, const KernelCall& call);
+// The pixel slots `rows` output rows of `call` (`pixels` = rows * W of them) cost the kernel: 2 * ceil(W / 2) per
+// row on row pairs, else `pixels`.
+int64_t mac_pixel_slots(const KernelImpl& kernel, const KernelCall& call, int64_t rows, int64_t pixels);
 // sum of term x parameter of `kernel`
 double kernel_cycles_of(const KernelImpl& kernel, const KernelTerms& terms);
 

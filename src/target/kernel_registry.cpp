@@ -201,7 +201,7 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
     if (!e.is_object()) return r.error(path, "an object is required");
     static const std::set<std::string> keys = {"name",    "op",     "isa",  "input_types", "channel_block", "pixel_block",
                                                "scratch", "source", "twin", "code_bytes",  "links", "c_in_grain",
-                                               "peak_macs_per_cycle"};
+                                               "peak_macs_per_cycle", "row_pairs"};
     for (const auto& [key, unused] : e.items())
       if (!keys.count(key)) return r.error(path + "." + key, "unknown field");
     RegistryKernel k;
@@ -231,6 +231,14 @@ Expected<RuntimeRegistry> parse_runtime_registry(const std::string& text, const 
       const std::string kk = key;
       (kk == "channel_block" ? k.channel_block : kk == "pixel_block" ? k.pixel_block : k.c_in_grain) =
           e[key].get<int64_t>();
+    }
+    if (e.contains("row_pairs")) {
+      if (!e["row_pairs"].is_boolean()) return r.error(path + ".row_pairs", "true or false");
+      if (k.op != KernelOp::Conv && k.op != KernelOp::Pointwise)
+        return r.error(path + ".row_pairs", "only conv and pointwise kernels compute pixels in row pairs");
+      if (e["row_pairs"].get<bool>() && k.pixel_block % 2 != 0)
+        return r.error(path + ".row_pairs", "a kernel of row pairs has an even pixel_block (whole pairs per block)");
+      k.row_pairs = e["row_pairs"].get<bool>();
     }
     if (e.contains("peak_macs_per_cycle")) {
       const json& v = e["peak_macs_per_cycle"];

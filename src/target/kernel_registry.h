@@ -48,6 +48,11 @@ struct RegistryKernel {
   // windows in place only when c_in % 4 == 0). The tiler tiles c_in in multiples of it (or below it, when nothing
   // larger fits); the whole c_in is always allowed.
   int64_t c_in_grain = 1;
+  // Conv and pointwise: the kernel computes its pixels as horizontally adjacent pairs of one output row whenever it
+  // reads its input in place (conv: c_in a multiple of c_in_grain; pointwise: off its stride-1 fast path, which
+  // blocks consecutive pixels), an odd row's last pixel recomputed with its left neighbour, and its blocks take
+  // pixel_block / 2 pairs across rows: a row of W pixels costs 2 * ceil(W / 2) pixel slots (cost_model.h).
+  bool row_pairs = false;
   // MAC kernels, optional: the most MACs per cycle one core can compute in this kernel, its inner loop's bound
   // (MACs per block over the stall-free instructions of the loop body, counted in its asm). No target may claim a
   // faster macs_per_cycle for it (parse_target), and the calibration fits within it (bench/fit_cost_model).

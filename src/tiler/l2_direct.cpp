@@ -28,8 +28,9 @@ CoreTraffic core_traffic(const Target& target, const LayerGeometry& g, const Ker
   if (g.is_mac()) {
     const MacKernelParams& m = g.kernel(target).mac;
     const double cb = static_cast<double>(m.channel_block), pb = static_cast<double>(m.pixel_block);
-    const double blocks = static_cast<double>(ceil_div(s.c_out, m.channel_block)) *
-                          static_cast<double>(ceil_div(s.h_out * s.w_out, m.pixel_block));
+    const double blocks =
+        static_cast<double>(ceil_div(s.c_out, m.channel_block)) *
+        static_cast<double>(ceil_div(mac_pixel_slots(g.kernel(target), s, s.h_out, s.h_out * s.w_out), m.pixel_block));
     const double macs_per_output = g.family == KernelFamily::Depthwise ? window : window * s.c_in;
     const double eff = blocks * cb * pb * macs_per_output;
     const double weight_loads = eff / (4 * pb);

@@ -195,6 +195,15 @@ TEST(Registry, AMalformedRegistryNamesTheField) {
   expect_registry_error(R"([{"name": "k", "op": "maxpool", "isa": "c", "input_types": "any", "source": "k.c",
                              "peak_macs_per_cycle": 2}])",
                         "kernels[0].peak_macs_per_cycle", "only MAC kernels");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
+                             "row_pairs": 1}])",
+                        "kernels[0].row_pairs", "true or false");
+  expect_registry_error(R"([{"name": "k", "op": "depthwise", "isa": "c", "input_types": "any", "source": "k.c",
+                             "row_pairs": true}])",
+                        "kernels[0].row_pairs", "only conv and pointwise");
+  expect_registry_error(R"([{"name": "k", "op": "conv", "isa": "c", "input_types": "any", "source": "k.c",
+                             "pixel_block": 3, "row_pairs": true}])",
+                        "kernels[0].row_pairs", "even pixel_block");
 }
 
 TEST(Registry, TheXpulpMacKernelsStateTheirInnerLoopBound) {

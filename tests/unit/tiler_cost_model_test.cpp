@@ -73,6 +73,44 @@ TEST(TilerCostModel, PixelAndOutputTermsAndTheWideRequantization) {
                    2025 + 300 + 120 + 30 + 180 + 214.5);
 }
 
+TEST(TilerCostModel, RowPairsCountAnOddRowsLastPixelTwice) {
+  // pulp-open's conv and pointwise (runtime/registry.json "row_pairs"): pixels in pairs of one row, an odd row's last
+  // pixel recomputed with its left neighbour. 32 ch x 8 rows x 5 cols, 16 input channels, 3x3: the busiest core has
+  // 1 row (8 rows on 8 cores) = 2 * ceil(5/2) = 6 slots -> ceil(6/4) = 2 blocks, the cost of a 6-wide row; 4 wide:
+  // 4 slots, 1 block.
+  const Target& t = test::shipped_target("pulp-open");
+  const KernelImpl& conv = test::kernel_of(t, KernelOp::Conv);
+  ASSERT_TRUE(conv.kernel->row_pairs) << conv.kernel->name;
+  const KernelCall odd{32, 8, 5, 16, 3, 3}, even{32, 8, 6, 16, 3, 3}, four{32, 8, 4, 16, 3, 3};
+  EXPECT_TRUE(kernel_call_row_pairs(conv, odd));
+  const KernelTerms o = kernel_terms(t, conv, odd), e = kernel_terms(t, conv, even), f = kernel_terms(t, conv, four);
+  EXPECT_DOUBLE_EQ(o.work, 8.0 * 2 * 16 * 144);  // 8 channel blocks x 2 pixel blocks x 16 outputs x 144 MACs
+  EXPECT_DOUBLE_EQ(o.work, e.work);
+  EXPECT_DOUBLE_EQ(o.pixels, 6);
+  EXPECT_DOUBLE_EQ(o.outputs, 32 * 6);
+  EXPECT_DOUBLE_EQ(f.work, 8.0 * 1 * 16 * 144);
+  EXPECT_DOUBLE_EQ(f.pixels, 4);
+  // The im2col path (c_in not a multiple of the grain, 4) blocks consecutive pixels: 5 pixels, 2 blocks, 5 outputs.
+  const KernelCall im2col{32, 8, 5, 3, 3, 3};
+  EXPECT_FALSE(kernel_call_row_pairs(conv, im2col));
+  EXPECT_DOUBLE_EQ(kernel_terms(t, conv, im2col).pixels, 5);
+  // Pointwise: its stride-1 fast path blocks consecutive pixels (2 rows x 5 = 10 pixels per core of 16 rows -> 3
+  // blocks); stride 2, partial sums or a 64-bit requantization run the pairs (2 x 6 = 12 slots -> 3 blocks).
+  const KernelImpl& pw = test::kernel_of(t, KernelOp::Pointwise);
+  KernelCall p{32, 16, 5, 16, 1, 1};
+  EXPECT_FALSE(kernel_call_row_pairs(pw, p));
+  EXPECT_DOUBLE_EQ(kernel_terms(t, pw, p).pixels, 10);
+  p.stride_h = p.stride_w = 2;
+  EXPECT_TRUE(kernel_call_row_pairs(pw, p));
+  EXPECT_DOUBLE_EQ(kernel_terms(t, pw, p).pixels, 12);
+  p.stride_h = p.stride_w = 1;
+  p.partial = true;
+  EXPECT_TRUE(kernel_call_row_pairs(pw, p));
+  // Portable kernels and the depthwise have no pairs.
+  EXPECT_FALSE(kernel_call_row_pairs(test::kernel_of(gap8(), KernelOp::Conv), odd));
+  EXPECT_FALSE(kernel_call_row_pairs(test::kernel_of(t, KernelOp::Depthwise), odd));
+}
+
 TEST(TilerCostModel, ATransfersSoftwareCostPrecedesItsFirstCommand) {
   // gap8's engine (issue 9, setup 20, 8 B/cycle) with 100 cycles of software per transfer. Two transfers: one of
   // one command (400 B, busy 50), one of zero bytes (no job, no cost), then one 2-D command of 2 rows of 40 B
