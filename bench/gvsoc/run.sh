@@ -5,7 +5,8 @@
 #   run.sh model [--seed N] [--cases N] [--families MASK]  the differential mode on the host, the asm blocks
 #                                                           replaced by their C models (xpulp.h DORY_XP_HOST_MODEL)
 #   run.sh l3                                               the L3 probe (l3_probe.c): HyperRAM timing via dory's HAL
-#   run.sh build ... | build-bench ... | build-l3           only build the diff / bench / L3 probe ELF (prints its path)
+#   run.sh dma                                              the cluster DMA probe (dma_probe.c): MCHAN timing via dory's HAL
+#   run.sh build ... | build-bench ... | build-l3 | build-dma  only build the diff / bench / L3 / DMA probe ELF (prints its path)
 # Needs Debian's gcc-riscv64-unknown-elf and picolibc-riscv64-unknown-elf, and GVSOC_INSTALL (a GVSoC install
 # with the pulp-open target). Builds in $BUILD_DIR (default: a temporary directory), runs in a temporary work
 # directory (GVSoC writes 64 MB there) that is removed afterwards. OPT (default -O2) sets the optimization level.
@@ -28,6 +29,7 @@ case $mode in
   diff|build) mode_num=1 ;;
   bench|build-bench) mode_num=2 ;;
   l3|build-l3) mode_num=3 ;;
+  dma|build-dma) mode_num=4 ;;
   model)
     # the drivers with C models of the asm blocks, on the host (fast; no GVSoC)
     build=${BUILD_DIR:-$(mktemp -d)}
@@ -36,7 +38,7 @@ case $mode in
       -o "$build/kmodel" "$here/host_model.c" "$here/harness.c" "$here/cases.c" "$here/diff.c" \
       "$root"/runtime/kernels/*.c "$root"/runtime/kernels/xpulpv2/*.c
     exec "$build/kmodel" "$seed" "$cases" "$families" ;;
-  *) echo "run.sh: mode is diff, bench, model, l3 or build" >&2; exit 2 ;;
+  *) echo "run.sh: mode is diff, bench, model, l3, dma or build" >&2; exit 2 ;;
 esac
 CC=${RV32_CC:-riscv64-unknown-elf-gcc}
 # Without GVSoC or the cross compiler a run that needs them exits 77 (CTest's skip), or fails under CI=true.
@@ -64,6 +66,8 @@ hal=("$root"/runtime/hal/pulp-open/hal_pulp_open.c "$root"/runtime/hal/pulp-open
      "$root"/runtime/hal/pulp-open/mchan_split.c)
 if (( mode_num == 3 )); then
   srcs=("$here"/l3_probe.c "${hal[@]}" "$root"/runtime/hal/pulp-open/l3_hyper.c)
+elif (( mode_num == 4 )); then
+  srcs=("$here"/dma_probe.c "${hal[@]}")
 else
   srcs=("$here"/main.c "$here"/harness.c "$here"/isa_selftest.c "$here"/cases.c "$here"/diff.c "$here"/bench.c
         "$root"/runtime/kernels/*.c "$root"/runtime/kernels/xpulpv2/*.c "${hal[@]}")
