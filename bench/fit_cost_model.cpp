@@ -19,8 +19,8 @@
 //               tiles of that kernel; executor.tile_cycles (for kernels that did not run tiled) from one tile
 //               cost shared by all;
 //   transfers   the L1-L2 engine's transfer_cycles to core 0's DMA issue time (the split's "dma_issue"), against
-//               the plan's transfers, with the engine's issue_cycles per command (the measured hardware push)
-//               kept.
+//               the plan's transfers, less the engine's issue_cycles (measured: bench/gvsoc/dma_probe.c) for each
+//               command dory_dma_start pushes (at most the engine's queue depth per transfer).
 // The L2-direct model is not fitted (it is the kernel terms plus the L2 latency of every load: a check of both).
 //
 // Output: the fitted parameters as the target file's JSON fields (to paste into targets/NAME.json, whose
@@ -70,6 +70,10 @@
 namespace {
 
 using namespace dory;
+
+// MCHAN's command queue per core (docs/pulp-open-facts.md: "The per-core command queue is 2 deep";
+// runtime/hal/pulp-open/hal_pulp_open.c MCHAN_QUEUE_DEPTH).
+constexpr double kMchanQueueDepth = 2;
 using json = nlohmann::json;
 
 // ---- non-negative least squares (Lawson & Hanson, "Solving Least Squares Problems", 1974, ch. 23) ----
@@ -451,7 +455,13 @@ int run(int argc, char** argv) {
       ex_y.push_back(part(SplitPart::Other) + part(SplitPart::Barrier));
       ex_kernel.push_back(k.name());
       tr_x.push_back(static_cast<double>(cost.dma_transfers));
-      tr_y.push_back(part(SplitPart::DmaIssue) - eng.issue_cycles * static_cast<double>(cost.dma_commands));
+      // dma_issue is dory_dma_start's time: the job and the commands the engine's queue takes at once (at most
+      // kMchanQueueDepth per transfer); the HAL pushes a box's further commands inside dory_dma_wait, in the split's
+      // dma_wait. So only the former are subtracted (subtracting all would push transfer_cycles towards 0 on
+      // layers whose boxes are many commands; the model charges every command's issue_cycles to the core).
+      const double pushed_at_start = std::min(static_cast<double>(cost.dma_commands),
+                                              kMchanQueueDepth * static_cast<double>(cost.dma_transfers));
+      tr_y.push_back(part(SplitPart::DmaIssue) - eng.issue_cycles * pushed_at_start);
     }
 
   // The bench's calls (operands in L1, one call, on the target's cores): rows of their kernels too.
