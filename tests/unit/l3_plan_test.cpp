@@ -428,6 +428,27 @@ TEST(L3Memplan, ANetworkThatDoesNotFitEvenL3IsRefusedNamingTheLayer) {
   EXPECT_NE(tl.error().message.find("1,024"), std::string::npos) << tl.error().str();
 }
 
+TEST(L3Memplan, ConstantsBeyondL2AndL3TogetherAreRefusedBeforeAnyTwoLevelSearch) {
+  // The necessary condition checked first: every constant lives in L2 or in L3. With 1,000 B of L2 and 1,024 B of
+  // L3, the chain's constants (conv1's alone ~4.9 kB) cannot be placed; the error names the largest layer and
+  // both capacities (the two-level search, which would find out only after tiling every streaming layer, is not
+  // run).
+  const Planned p = planned_chain();
+  Target t = pulp_open();
+  t.l3->size_bytes = 1024;
+  t.l3->reserved_bytes = 0;
+  TwoLevelOptions o;
+  o.l2_capacity_bytes = 1000;
+  o.l1_budget_bytes = 35000;
+  const Expected<TwoLevelPlan> tl = plan_two_levels(p.g, p.plans, t, o);
+  ASSERT_FALSE(tl.ok());
+  EXPECT_EQ(tl.error().code, "l3-overflow");
+  EXPECT_EQ(tl.error().exit_code(), 2);
+  EXPECT_NE(tl.error().location.find("conv1"), std::string::npos) << tl.error().str();
+  for (const char* s : {"of L2 and", "1,000 B", "1,024 B", "largest: 'conv1'"})
+    EXPECT_NE(tl.error().message.find(s), std::string::npos) << s << ": " << tl.error().str();
+}
+
 TEST(L3Memplan, AnL2TooSmallEvenWithL3NamesTheLayerWhereItOverflows) {
   const Planned p = planned_chain();
   TwoLevelOptions o;
