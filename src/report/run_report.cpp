@@ -148,7 +148,7 @@ std::string render_deployment(const Deployment& dep, const ScheduleCheckStats& c
     if (run) {
       const HostLayerResult* r = find(run->layers, i);
       if (cycled)
-        for (std::string& c : cycles_cells(r, p.cost.total_cycles)) row.push_back(std::move(c));
+        for (std::string& c : cycles_cells(r, modeled)) row.push_back(std::move(c));
       row.push_back(measured(r));
       if (dma_counted) row.push_back(r && r->dma_instructions >= 0 ? format_bytes_grouped(r->dma_instructions) : "-");
       row.push_back(check_cell(r));

@@ -8,6 +8,7 @@
 // wait, a corrupted two-level descriptor.
 // On GVSoC (skipped without it, failed under CI=true): the same networks and the forced ones as PULP-open ELFs, L3
 // being the board's HyperRAM through the uDMA, the L3 constants put in the HyperFlash image by the build.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "codegen/app.h"
 #include "codegen/schedule_check.h"
+#include "report/run_report.h"
 #include "onnx/frontend.h"
 #include "target/target.h"
 #include "testnets/testnets.h"
@@ -289,6 +291,29 @@ void expect_l3_run(const GeneratedApp& app, const HostRunResult& r) {
     EXPECT_GT(r.layers[i].l3_elapsed, r.layers[i].cycles) << "the layer's whole time includes its cluster tasks";
   }
   EXPECT_GT(streaming, 0);
+  // The run table's model error of a streaming layer compares its two-level modeled cycles (the table's modeled
+  // column) with the fabric controller's cycles over the layer (it once used the L2->L1 plan's cycles alone).
+  bool cycled = false;
+  for (const HostLayerResult& x : r.layers) cycled |= x.cycles >= 0;
+  if (!cycled) return;
+  std::istringstream table(render_deployment(app.deployment, ScheduleCheckStats{}, &r));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(table, line);) lines.push_back(line);
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const DeployedLayer& dl = app.deployment.layers[i];
+    if (!dl.l3 || r.layers[i].l3_elapsed <= 0) continue;
+    const double modeled = dl.l3->plan.cost.total_cycles - dl.l3->hidden_cycles;
+    const std::string error =
+        fmt::format(" {:+.1f}%", 100 * (modeled / static_cast<double>(r.layers[i].l3_elapsed) - 1));
+    const std::regex row("^ *" + std::to_string(i) + " +" + r.layers[i].name + " ");
+    bool found = false;
+    for (const std::string& line : lines)
+      if (std::regex_search(line, row)) {
+        found = true;
+        EXPECT_NE(line.find(error), std::string::npos) << "expected" << error << " in\n" << line;
+      }
+    EXPECT_TRUE(found) << r.layers[i].name;
+  }
 }
 
 class L3GvsocNetwork : public ::testing::TestWithParam<std::string> {};
