@@ -20,6 +20,19 @@ int64_t constant_bytes(const LayerGeometry& g) {
   return g.weight_bytes() + g.c_out * (g.bias_bytes_per_cout + g.requant_bytes_per_cout);
 }
 
+// The plans `among` sorted by their constants, largest first (stable), and the first three as "'name' N B, ...":
+// what an l3-overflow diagnostic names.
+std::string largest_constants(const std::vector<TilePlan>& plans, std::vector<size_t>& among) {
+  std::stable_sort(among.begin(), among.end(), [&](size_t a, size_t b) {
+    return constant_bytes(plans[a].geometry) > constant_bytes(plans[b].geometry);
+  });
+  std::string names;
+  for (size_t k = 0; k < among.size() && k < 3; ++k)
+    names += fmt::format("{}'{}' {} B", k ? ", " : "", plans[among[k]].layer,
+                         grouped(constant_bytes(plans[among[k]].geometry)));
+  return names;
+}
+
 // The storage classes of the graph (every tensor in L2), for the spill choices: members and lifetimes.
 struct Classes {
   MemoryPlan plan;  // capacity 0: every class placed
@@ -123,13 +136,7 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
     for (size_t i = 0; i < np; ++i) all += constant_bytes(plans[i].geometry);
     const int64_t room = opt.l2_capacity_bytes + target.usable_bytes(MemLevel::L3);
     if (all > room) {
-      std::stable_sort(largest.begin(), largest.end(), [&](size_t a, size_t b) {
-        return constant_bytes(plans[a].geometry) > constant_bytes(plans[b].geometry);
-      });
-      std::string names;
-      for (size_t k = 0; k < largest.size() && k < 3; ++k)
-        names += fmt::format("{}'{}' {} B", k ? ", " : "", plans[largest[k]].layer,
-                             grouped(constant_bytes(plans[largest[k]].geometry)));
+      const std::string names = largest_constants(plans, largest);
       Diagnostic d = make_error(
           "l3-overflow", fmt::format("layer '{}'", plans[largest.front()].layer),
           fmt::format("even L3 does not hold the network: its constants need {} B, more than the {} B of L2 and "
@@ -390,13 +397,7 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
     std::vector<size_t> in3;
     for (size_t i = 0; i < np; ++i)
       if (st.weights_l3[i]) in3.push_back(i);
-    std::stable_sort(in3.begin(), in3.end(), [&](size_t a, size_t b) {
-      return constant_bytes(plans[a].geometry) > constant_bytes(plans[b].geometry);
-    });
-    std::string largest;
-    for (size_t k = 0; k < in3.size() && k < 3; ++k)
-      largest += fmt::format("{}'{}' {} B", k ? ", " : "", plans[in3[k]].layer,
-                             grouped(constant_bytes(plans[in3[k]].geometry)));
+    const std::string largest = largest_constants(plans, in3);
     Diagnostic d = make_error(
         "l3-overflow", fmt::format("layer '{}'", plans[in3.front()].layer),
         fmt::format("even L3 does not hold the network: the constants of the {} layer(s) streamed from L3 need {} "

@@ -412,15 +412,20 @@ TEST(L3Memplan, AGlobalPoolReadsItsWholeInputSoItsSpilledInputMustFitL2AsStaging
   EXPECT_NE(tl.error().message.find("9,288 B"), std::string::npos) << tl.error().str();
 }
 
-TEST(L3Memplan, ANetworkThatDoesNotFitEvenL3IsRefusedNamingTheLayer) {
-  const Planned p = planned_chain();
+// pulp-open with an L3 of 1,024 B (the chain's conv1 alone has ~4.9 kB of constants), planned with l2 bytes of L2.
+Expected<TwoLevelPlan> plan_with_a_tiny_l3(const Planned& p, int64_t l2) {
   Target t = pulp_open();
-  t.l3->size_bytes = 1024;  // conv1's constants alone are ~4.9 kB
+  t.l3->size_bytes = 1024;
   t.l3->reserved_bytes = 0;
   TwoLevelOptions o;
-  o.l2_capacity_bytes = p.l2_only - 1;
+  o.l2_capacity_bytes = l2;
   o.l1_budget_bytes = 35000;
-  const Expected<TwoLevelPlan> tl = plan_two_levels(p.g, p.plans, t, o);
+  return plan_two_levels(p.g, p.plans, t, o);
+}
+
+TEST(L3Memplan, ANetworkThatDoesNotFitEvenL3IsRefusedNamingTheLayer) {
+  const Planned p = planned_chain();
+  const Expected<TwoLevelPlan> tl = plan_with_a_tiny_l3(p, p.l2_only - 1);
   ASSERT_FALSE(tl.ok());
   EXPECT_EQ(tl.error().code, "l3-overflow");
   EXPECT_EQ(tl.error().exit_code(), 2);
@@ -433,14 +438,7 @@ TEST(L3Memplan, ConstantsBeyondL2AndL3TogetherAreRefusedBeforeAnyTwoLevelSearch)
   // L3, the chain's constants (conv1's alone ~4.9 kB) cannot be placed; the error names the largest layer and
   // both capacities (the two-level search, which would find out only after tiling every streaming layer, is not
   // run).
-  const Planned p = planned_chain();
-  Target t = pulp_open();
-  t.l3->size_bytes = 1024;
-  t.l3->reserved_bytes = 0;
-  TwoLevelOptions o;
-  o.l2_capacity_bytes = 1000;
-  o.l1_budget_bytes = 35000;
-  const Expected<TwoLevelPlan> tl = plan_two_levels(p.g, p.plans, t, o);
+  const Expected<TwoLevelPlan> tl = plan_with_a_tiny_l3(planned_chain(), 1000);
   ASSERT_FALSE(tl.ok());
   EXPECT_EQ(tl.error().code, "l3-overflow");
   EXPECT_EQ(tl.error().exit_code(), 2);
