@@ -285,15 +285,23 @@ static void xp_dw_run2(xp_dw_ctx *x, int mode) { (mode == 2 ? xp_dw2r_rq2 : xp_d
 XP_NO_LIBCALLS static void xp_dw_pad(const dory_conv_args *a, int32_t iy0, int32_t rows, int32_t ncols, int32_t x0, int32_t x1,
                       int32_t P, uint8_t *plane) {
   const uint8_t zp = (uint8_t)a->input_zero_point;
-  int32_t y;
-  for (y = 0; y < rows; ++y, plane += P) {
-    const int32_t iy = iy0 + y;
-    if (iy < 0 || iy >= a->in.h || x1 <= x0) {
-      xp_fill_bytes(plane, zp, ncols);
-    } else { /* the side columns: a few bytes each (the padding), stored directly */
-      int32_t i;
-      for (i = 0; i < x0; ++i) plane[i] = zp;
-      for (i = x1; i < ncols; ++i) plane[i] = zp;
+  /* the plane rows [ya, yb) are input rows (in the box), the others padding */
+  const int32_t ya = x1 <= x0 ? rows : iy0 < 0 ? (-iy0 < rows ? -iy0 : rows) : 0;
+  const int32_t yb = x1 <= x0 ? rows : a->in.h - iy0 < rows ? (a->in.h - iy0 > ya ? a->in.h - iy0 : ya) : rows;
+  int32_t y, i;
+  for (y = 0; y < ya; ++y) xp_fill_bytes(plane + (size_t)y * (size_t)P, zp, ncols);
+  for (y = yb; y < rows; ++y) xp_fill_bytes(plane + (size_t)y * (size_t)P, zp, ncols);
+  if (x0 == 1 && x1 == ncols - 1) { /* the side columns of "same" padding 1, a store each (the common case) */
+    uint8_t *q = plane + (size_t)ya * (size_t)P;
+    for (y = ya; y < yb; ++y, q += P) {
+      q[0] = zp;
+      q[x1] = zp;
+    }
+  } else { /* the side columns: a few bytes each (the padding), stored directly */
+    uint8_t *q = plane + (size_t)ya * (size_t)P;
+    for (y = ya; y < yb; ++y, q += P) {
+      for (i = 0; i < x0; ++i) q[i] = zp;
+      for (i = x1; i < ncols; ++i) q[i] = zp;
     }
   }
 }
@@ -481,8 +489,9 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       x.ostride = C;
       x.rowjump = sh * P - nblk * 4 * sw;
       x.outjump = (W - 4 * nblk) * C;
-      /* whole rows of blocks in pairs (stride 1, the clipu modes, an even band): the two-row asm */
-      two = sw == 1 && sh == 1 && (mode == 2 || mode == 3) && (W & 3) == 0 && nblk > 0 && ((r1 - r0) & 1) == 0;
+      /* pairs of output rows (stride 1, the clipu modes, a band of >= 2 rows): the two-row asm, also for the
+       * last W % 4 outputs of the pairs' rows; an odd band's last row goes through the one-row asm */
+      two = sw == 1 && sh == 1 && (mode == 2 || mode == 3) && nblk > 0 && r1 - r0 >= 2 ? 2 * ((r1 - r0) >> 1) : 0;
       x.npairs = (r1 - r0) >> 1;
       x.rowjump2 = 2 * P - nblk * 4;
       x.outjump2 = (2 * W - 4 * nblk) * C;
@@ -526,31 +535,49 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
           x.ad = xp_mac(ad, (int32_t)((uint32_t)a->bias[c] + (uint32_t)corr), m); /* xp_fold_add */
         }
         if (nblk > 0 && cfast) {
-          x.pr = plane;
-          x.nblk = nblk;
-          x.nrows = r1 - r0;
-          x.out = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W) * (size_t)C + (size_t)c;
+          uint8_t *const o = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W) * (size_t)C + (size_t)c;
+          int32_t done = 0; /* the band's rows done by the two-row asm */
           if (two && cfast == 1) {
-            x.out2 = x.out + (size_t)W * (size_t)C;
+            x.pr = plane;
+            x.nblk = nblk;
+            x.out = o;
+            x.out2 = o + (size_t)W * (size_t)C;
             xp_dw_run2(&x, mode);
-          } else {
+            if (W & 3) { /* one more block per row ending at the row's end (as below) */
+              x.pr = plane + (W - 4);
+              x.nblk = 1;
+              x.out = o + (size_t)(W - 4) * (size_t)C;
+              x.out2 = x.out + (size_t)W * (size_t)C;
+              x.rowjump2 = 2 * P - 4;
+              x.outjump2 = (2 * W - 4) * C;
+              xp_dw_run2(&x, mode);
+              x.rowjump2 = 2 * P - nblk * 4;
+              x.outjump2 = (2 * W - 4 * nblk) * C;
+            }
+            done = two;
+          }
+          if (done < r1 - r0) {
+            x.pr = plane + (size_t)(done * sh) * (size_t)P;
+            x.nblk = nblk;
+            x.nrows = r1 - r0 - done;
+            x.out = o + (size_t)done * (size_t)W * (size_t)C;
             xp_dw_run(&x, sw, mode);
+            if (W & 3) {
+              /* the last W % 4 outputs of each row: one more block per row ending at the row's end (it recomputes
+               * up to 3 outputs of the previous block, same values, same core; misaligned plane loads) */
+              x.pr = plane + (size_t)(done * sh) * (size_t)P + (size_t)((W - 4) * sw);
+              x.nblk = 1;
+              x.rowjump = sh * P - 4 * sw;
+              x.out = o + ((size_t)done * (size_t)W + (size_t)(W - 4)) * (size_t)C;
+              x.outjump = (W - 4) * C;
+              xp_dw_run(&x, sw, mode);
+              x.rowjump = sh * P - nblk * 4 * sw;
+              x.outjump = (W - 4 * nblk) * C;
+            }
           }
         } else if (nblk > 0) {
           xp_dw_raw_rows(a, &x, plane, r0, r1, c, corr);
-        }
-        if ((W & 3) && W >= 4 && cfast) {
-          /* the last W % 4 outputs of each row: one more block per row ending at the row's end (it recomputes
-           * up to 3 outputs of the previous block, same values, same core; misaligned plane loads) */
-          x.pr = plane + (size_t)((W - 4) * sw);
-          x.nblk = 1;
-          x.nrows = r1 - r0;
-          x.rowjump = sh * P - 4 * sw;
-          x.out = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W + (size_t)(W - 4)) * (size_t)C + (size_t)c;
-          x.outjump = (W - 4) * C;
-          xp_dw_run(&x, sw, mode);
-          x.rowjump = sh * P - nblk * 4 * sw;
-          x.outjump = (W - 4 * nblk) * C;
+          if (W & 3) xp_dw_rest(a, &x, w, plane, r0, r1, c, corr, cfast);
         } else if (W < 4 && cfast) {
           xp_dw_narrow(a, &x, plane, r0, r1, c, mode);
         } else if (W & 3) {
