@@ -13,10 +13,13 @@
  */
 #include "xp_common.h"
 
-/* lane sums of a window: rows x cols words C bytes apart, rows pitch apart; lo: channels 0, 2; hi: 1, 3. */
+/* lane sums of a window: rows x cols words C bytes apart, rows pitch apart; lo: channels 0, 2; hi: 1, 3 (rows,
+ * cols >= 1). On the cores: nested hardware loops, 6 instructions per position (p.lw with the register
+ * post-increment C, the two masks, the two adds; one load-use stall) and 2 per row. */
 static inline void xp_avg_window(const uint8_t *p, int32_t rows, int32_t cols, int32_t C, int32_t pitch, uint32_t *lo,
                                  uint32_t *hi) {
   uint32_t l = 0, h = 0;
+#ifdef DORY_XP_HOST_MODEL
   int32_t y, x;
   for (y = 0; y < rows; ++y, p += pitch) {
     const uint8_t *q = p;
@@ -26,6 +29,29 @@ static inline void xp_avg_window(const uint8_t *p, int32_t rows, int32_t cols, i
       h += (v >> 8) & 0x00FF00FFu;
     }
   }
+#else
+  const uint32_t mask = 0x00FF00FFu;
+  const int32_t rj = pitch - cols * C; /* from a row's end (cols words on) to the next row's first word */
+  uint32_t v, t;
+  __asm__ volatile(XP_ASM_BEGIN
+                   XP_LP_SETUP("1", "%[rows]", 9, "82")
+                   XP_LP_SETUP("0", "%[cols]", 6, "80")
+                   XP_LW_RRPI("%[v]", "%[c]", "%[p]")
+                   "srli %[t], %[v], 8\n"
+                   "and %[v], %[v], %[m]\n"
+                   "and %[t], %[t], %[m]\n"
+                   "add %[l], %[l], %[v]\n"
+                   "81: add %[h], %[h], %[t]\n"
+                   XP_LP_CHECK("80", "81", 6)
+                   "add %[p], %[p], %[rj]\n"
+                   "83: nop\n" /* RI5CY: an outer loop ends >= 2 instructions after its inner loop */
+                   XP_LP_CHECK("82", "83", 9)
+                   XP_LP_NEST_CHECK("81", "83")
+                   XP_ASM_END
+                   : [p] "+r"(p), [l] "+r"(l), [h] "+r"(h), [v] "=&r"(v), [t] "=&r"(t)
+                   : [rows] "r"(rows), [cols] "r"(cols), [c] "r"(C), [m] "r"(mask), [rj] "r"(rj)
+                   : "memory");
+#endif
   *lo = l;
   *hi = h;
 }
