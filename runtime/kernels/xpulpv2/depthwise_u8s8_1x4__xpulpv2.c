@@ -306,29 +306,45 @@ XP_NO_LIBCALLS static void xp_dw_pad(const dory_conv_args *a, int32_t iy0, int32
   }
 }
 
-/* Gathers channel c's bytes of the input rows [iya, iyb) and columns [x0, x1) of the plane (input column
- * x - pad.left) into the plane (pitch P, its row 0 = input row iy0): n = x1 - x0 bytes per row, C apart. */
-static void xp_dw_gather(const dory_conv_args *a, int32_t c, int32_t iy0, int32_t iya, int32_t iyb, int32_t x0,
-                         int32_t x1, int32_t P, uint8_t *plane) {
-  const int32_t C = a->in.c, n = x1 - x0, rows = iyb - iya;
-  const uint8_t *src = (const uint8_t *)a->in.data +
-                       ((size_t)iya * (size_t)a->in.w + (size_t)(x0 - a->pad.left)) * (size_t)C + (size_t)c;
-  uint8_t *dst = plane + (size_t)(iya - iy0) * (size_t)P + (size_t)x0;
+/* The gather of one band (the same for every channel): channel c's bytes of the input rows [iya, iyb) and columns
+ * [x0, x1) of the plane (input column x - pad.left) go into the plane (pitch P, its row 0 = input row iy0): n = x1 -
+ * x0 bytes per row, C apart. Computed once per band; xp_dw_gather then copies one channel. */
+typedef struct {
+  const uint8_t *src; /* channel 0's first byte */
+  uint8_t *dst;
+  int32_t rows, n, C, in_w, P, sjump, djump;
+} xp_dw_gplan;
+
+static void xp_dw_gplan_init(const dory_conv_args *a, int32_t iy0, int32_t iya, int32_t iyb, int32_t x0, int32_t x1,
+                             int32_t P, uint8_t *plane, xp_dw_gplan *g) {
+  const int32_t C = a->in.c, n = x1 - x0;
+  g->src = (const uint8_t *)a->in.data + ((size_t)iya * (size_t)a->in.w + (size_t)(x0 - a->pad.left)) * (size_t)C;
+  g->dst = plane + (size_t)(iya - iy0) * (size_t)P + (size_t)x0;
+  g->rows = iyb - iya;
+  g->n = n;
+  g->C = C;
+  g->in_w = a->in.w;
+  g->P = P;
+  g->sjump = (a->in.w - 2 * (n >> 1)) * C;
+  g->djump = P - 2 * (n >> 1);
+}
+
+static inline void xp_dw_gather(const xp_dw_gplan *g, int32_t c) {
+  const int32_t C = g->C, n = g->n, rows = g->rows, P = g->P;
+  const uint8_t *src = g->src + c;
+  uint8_t *dst = g->dst;
   int32_t y;
   if (rows <= 0 || n <= 0) return;
 #ifdef DORY_XP_HOST_MODEL
   for (y = 0; y < rows; ++y) {
     int32_t i;
-    for (i = 0; i < n; ++i) dst[(size_t)y * (size_t)P + (size_t)i] = src[((size_t)y * (size_t)a->in.w + (size_t)i) * (size_t)C];
+    for (i = 0; i < n; ++i) dst[(size_t)y * (size_t)P + (size_t)i] = src[((size_t)y * (size_t)g->in_w + (size_t)i) * (size_t)C];
   }
 #else
   if (n >= 2) { /* rows x pairs of bytes, nested hardware loops; an odd last column below */
-    const int32_t pairs = n >> 1;
-    const int32_t sjump = (a->in.w - 2 * pairs) * C, djump = P - 2 * pairs;
     const uint8_t *s = src;
     uint8_t *d = dst;
     uint32_t t0, t1;
-    int32_t cnt = pairs;
     __asm__ volatile(XP_ASM_BEGIN
                      XP_LP_SETUP("1", "%[rows]", 8, "82")
                      "mv %[t0], %[np]\n"
@@ -343,13 +359,13 @@ static void xp_dw_gather(const dory_conv_args *a, int32_t c, int32_t iy0, int32_
                      XP_LP_NEST_CHECK("81", "83")
                      XP_ASM_END
                      : [s] "+r"(s), [d] "+r"(d), [t0] "=&r"(t0), [t1] "=&r"(t1)
-                     : [rows] "r"(rows), [np] "r"(cnt), [c] "r"(C), [sj] "r"(sjump), [dj] "r"(djump)
+                     : [rows] "r"(rows), [np] "r"(n >> 1), [c] "r"(C), [sj] "r"(g->sjump), [dj] "r"(g->djump)
                      : "memory");
   }
   if (n & 1) { /* the last column */
     const uint8_t *s = src + (size_t)(n - 1) * (size_t)C;
     uint8_t *d = dst + n - 1;
-    for (y = 0; y < rows; ++y, s += (size_t)a->in.w * (size_t)C, d += P) *d = *s;
+    for (y = 0; y < rows; ++y, s += (size_t)g->in_w * (size_t)C, d += P) *d = *s;
   }
 #endif
 }
@@ -473,7 +489,14 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
   mode = !fast ? 0 : fast == 2 ? (a->rq.lo != 0 ? 4 : 5) : a->rq.lo != 0 ? 1 : (a->rq.zero_point != 0 ? 2 : 3);
   {
     const int32_t pl = a->pad.left, nrec = a->rq.mul_per_channel + a->rq.add_per_channel;
+    /* the arguments the channel loop reads, in locals: the asm blocks clobber memory, *a would be reloaded */
+    const int8_t *const wts = a->weights;
+    const int32_t *const bias = a->bias, *const recs = (const int32_t *)a->rq.channel_params;
+    const int32_t cout = a->out.c, mpc = a->rq.mul_per_channel, apc = a->rq.add_per_channel;
+    const int32_t mul0 = (int32_t)a->rq.mul, add0 = (int32_t)a->rq.add;
+    uint8_t *const outd = (uint8_t *)a->out.data;
     xp_dw_ctx x;
+    xp_dw_gplan gp;
     const int32_t x0 = pl < ncols ? pl : ncols, x1 = pl + a->in.w < ncols ? pl + a->in.w : ncols;
     int32_t r0;
     for (r0 = wk.r0; r0 < wk.r1; r0 += band) {
@@ -481,6 +504,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       const int32_t iy0 = r0 * sh - a->pad.top;
       const int32_t iya = iy0 < 0 ? 0 : iy0, iyb = iy0 + rows < a->in.h ? iy0 + rows : a->in.h;
       xp_dw_pad(a, iy0, rows, ncols, x0, x1, P, plane);
+      xp_dw_gplan_init(a, iy0, iya, iyb, x0, x1, P, plane, &gp);
       x.shift = fast == 2 ? (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0) : a->rq.div.d32.shift;
       x.zp = a->rq.zero_point;
       x.lo = a->rq.lo;
@@ -496,10 +520,10 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
       x.rowjump2 = 2 * P - nblk * 4;
       x.outjump2 = (2 * W - 4 * nblk) * C;
       for (c = wk.c0; c < wk.c1; ++c) {
-        const int8_t *w = a->weights + (size_t)c * 9u;
+        const int8_t *w = wts + (size_t)c * 9u;
         int32_t ky, corr = 0, m = 0, ad = 0;
-        xp_dw_gather(a, c, iy0, iya, iyb, x0, x1, P, plane);
-        if (c + 1 < a->out.c) { /* 3 (misaligned) word loads; the last one reads 1 byte of the next channel */
+        xp_dw_gather(&gp, c);
+        if (c + 1 < cout) { /* 3 (misaligned) word loads; the last one reads 1 byte of the next channel */
           for (ky = 0; ky < 3; ++ky) {
             const uint32_t r3 = xp_lw(w + 3 * ky) & 0x00FFFFFFu;
             x.w[2 * ky] = r3;
@@ -528,14 +552,14 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
             cfast = 0;
           }
         } else if (fast) {
-          const int32_t *rec = (const int32_t *)a->rq.channel_params + (size_t)c * (size_t)nrec;
-          m = a->rq.mul_per_channel ? rec[0] : (int32_t)a->rq.mul;
-          ad = a->rq.add_per_channel ? rec[a->rq.mul_per_channel] : (int32_t)a->rq.add;
+          const int32_t *rec = recs + (size_t)c * (size_t)nrec;
+          m = mpc ? rec[0] : mul0;
+          ad = apc ? rec[mpc] : add0;
           x.m = m;
-          x.ad = xp_mac(ad, (int32_t)((uint32_t)a->bias[c] + (uint32_t)corr), m); /* xp_fold_add */
+          x.ad = xp_mac(ad, (int32_t)((uint32_t)bias[c] + (uint32_t)corr), m); /* xp_fold_add */
         }
         if (nblk > 0 && cfast) {
-          uint8_t *const o = (uint8_t *)a->out.data + ((size_t)r0 * (size_t)W) * (size_t)C + (size_t)c;
+          uint8_t *const o = outd + ((size_t)r0 * (size_t)W) * (size_t)C + (size_t)c;
           int32_t done = 0; /* the band's rows done by the two-row asm */
           if (two && cfast == 1) {
             x.pr = plane;
