@@ -12,8 +12,9 @@
  *             2 shuffles, 4 dot products per row.
  * Inner loop (3x3, stride 1): 21 instructions per 36 MACs plus 4-6 per output of requantization (fast path), in a
  * hardware loop over the row's blocks nested in one over the band's rows (~0.7 MAC/cycle/core with the copy).
- * Whole rows of blocks at stride 1 in the clipu modes (the ReLU outputs of MobileNets) go two output rows per
- * step: a block's 4 plane rows loaded once for 8 outputs, 32 instructions per 72 MACs (xp_dw2r_*).
+ * At stride 1 in the clipu modes (the ReLU outputs of MobileNets) a band's rows go in pairs: a block's 4 plane
+ * rows loaded once for 8 outputs, 32 instructions per 72 MACs (xp_dw2r_*), also for the last W % 4 outputs of
+ * the rows (one more block per pair ending at the row's end); an odd band's last row takes the one-row asm.
  * The first kernel row uses pv.dotusp.b (no accumulator zeroing). The copy gathers bytes C apart with
  * p.lbu rd, rs2(rs1!) (2 instructions per element).
  *
