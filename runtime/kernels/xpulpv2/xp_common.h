@@ -107,7 +107,24 @@ static inline int xp_fold64_with(const xp_fold64_layer *f, int64_t m, int64_t a,
 static inline int xp_fold64_quick(const xp_fold64_layer *f, int64_t m, int64_t a, int32_t bias, int32_t corr,
                                   int32_t *mah) {
   const uint32_t r28 = (uint32_t)1 << 28;
-  if (f->quick && (uint64_t)(m + f->mlim) < (uint64_t)(2 * f->mlim) &&
+  if (f->quick && f->up == 0) {
+    /* s >= 32 (the exporters' common case): the same bounds as word tests (m in int32: its high word is its low
+     * word's sign; |a| < 2^60: its high word in [-2^28, 2^28)) and a' in 32-bit operations, ~20 instructions
+     * instead of ~70 of 64-bit compares and shifts in C on rv32 */
+    const uint32_t mlo = (uint32_t)(uint64_t)m, mhi = (uint32_t)((uint64_t)m >> 32);
+    const uint32_t alo = (uint32_t)(uint64_t)a, ahi = (uint32_t)((uint64_t)a >> 32);
+    if (mhi == (uint32_t)((int32_t)mlo >> 31) && ahi + r28 < 2u * r28 && (uint32_t)bias + r28 < 2u * r28 &&
+        (uint32_t)corr + r28 < 2u * r28) {
+      const int32_t base = bias + corr; /* |.| < 2^29 */
+      const uint32_t plo = (uint32_t)base * mlo;
+      const uint32_t phi = (uint32_t)(int32_t)(((int64_t)base * (int64_t)(int32_t)mlo) >> 32); /* mulh */
+      const uint32_t lo = plo + alo;
+      mah[0] = (int32_t)mlo;
+      mah[1] = (int32_t)lo;
+      mah[2] = (int32_t)(phi + ahi + (uint32_t)(lo < plo) + (uint32_t)f->z);
+      return 1;
+    }
+  } else if (f->quick && (uint64_t)(m + f->mlim) < (uint64_t)(2 * f->mlim) &&
       (uint64_t)(a + f->alim) < (uint64_t)(2 * f->alim) && (uint32_t)bias + r28 < 2u * r28 &&
       (uint32_t)corr + r28 < 2u * r28) {
     const int32_t ms = (int32_t)((uint32_t)m << f->up);
@@ -141,39 +158,6 @@ static inline int xp_fold64_chunk(const dory_requant_args *rq, const int32_t *bi
   int32_t i;
   xp_fold64_prep(rq, &f);
   if (!f.ok) return 0;
-  if (f.quick && f.up == 0) {
-    /* s >= 32 (the exporters' common case): xp_fold64_quick's shortcut in 32-bit operations, ~20 instructions a
-     * channel instead of ~70 (the 64-bit shifts and compares in C); its bounds as word tests: m in int32 (the
-     * high word is the low word's sign), |a| < 2^60 (the high word in [-2^28, 2^28)), bias and corr in
-     * [-2^28, 2^28). A channel outside them takes xp_fold64_quick (the same exact value either way). */
-    const uint32_t r28 = (uint32_t)1 << 28;
-    uint32_t mlo = (uint32_t)m, mhi = (uint32_t)((uint64_t)m >> 32);
-    uint32_t alo = (uint32_t)a, ahi = (uint32_t)((uint64_t)a >> 32);
-    for (i = 0; i < n; ++i, rec += step, mah += 3) {
-      const uint32_t b = bias ? (uint32_t)bias[c0 + i] : 0u, k = corr ? (uint32_t)corr[i] : 0u;
-      if (mpc) {
-        mlo = rec[0];
-        mhi = rec[1];
-      }
-      if (apc) {
-        alo = rec[2 * mpc];
-        ahi = rec[2 * mpc + 1];
-      }
-      if (mhi == (uint32_t)((int32_t)mlo >> 31) && ahi + r28 < 2u * r28 && b + r28 < 2u * r28 && k + r28 < 2u * r28) {
-        const int32_t base = (int32_t)(b + k); /* |.| < 2^29 */
-        const uint32_t plo = (uint32_t)base * mlo;
-        const uint32_t phi = (uint32_t)(int32_t)(((int64_t)base * (int64_t)(int32_t)mlo) >> 32); /* mulh */
-        const uint32_t lo = plo + alo;
-        mah[0] = (int32_t)mlo;
-        mah[1] = (int32_t)lo;
-        mah[2] = (int32_t)(phi + ahi + (uint32_t)(lo < plo) + (uint32_t)f.z);
-      } else if (!xp_fold64_quick(&f, (int64_t)((uint64_t)mhi << 32 | mlo), (int64_t)((uint64_t)ahi << 32 | alo),
-                                  (int32_t)b, (int32_t)k, mah)) {
-        return 0;
-      }
-    }
-    return 1;
-  }
   for (i = 0; i < n; ++i, rec += step, mah += 3) {
     if (mpc) m = dory_load_i64_le(rec);
     if (apc) a = dory_load_i64_le(rec + 2 * mpc);
