@@ -2,6 +2,7 @@
  * computation a kernel call with arguments built from the layer's constants and the tile's extent and copies; and
  * the L2-direct execution, the same kernel call once on the whole layer with its operands in L2. */
 #include <stddef.h>
+#include <string.h>
 
 #include "dory/hal.h"
 #include "dory/kernels.h"
@@ -169,6 +170,26 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
   compute_on(L, e, &p);
 }
 
+/* ---- the running layer's descriptor -------------------------------------------------------------------------- */
+
+/* The descriptor of the running layer, next to the cores: the schedule and the kernels' arguments read its fields
+ * at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). The task's cores copy it themselves
+ * from where the caller keeps it, each a 1/n share of its bytes, then meet at a barrier: ~25 loads from L2 per core
+ * on pulp-open. The fabric controller copying it before the fork took ~3,800 cycles (~200 stores across the SoC
+ * interconnect into TCDM), paid between every two sub-layers of a layer that streams from L3. */
+static dory_layer g_running DORY_CLUSTER_DATA;
+
+static const dory_layer *take_descriptor(const dory_layer *src) {
+  const uint32_t n = (uint32_t)dory_core_count(), core = (uint32_t)dory_core_id();
+  const uint32_t words = (uint32_t)(sizeof(dory_layer) / 4u);
+  const uint32_t lo = words * core / n * 4u, hi = words * (core + 1u) / n * 4u;
+  if (hi > lo) memcpy((uint8_t *)&g_running + lo, (const uint8_t *)src + lo, hi - lo);
+  if (core == n - 1u && (sizeof(dory_layer) & 3u))
+    memcpy((uint8_t *)&g_running + 4u * words, (const uint8_t *)src + 4u * words, sizeof(dory_layer) & 3u);
+  dory_barrier();
+  return &g_running;
+}
+
 /* ---- the HAL-driven schedule ------------------------------------------------------------------------------- */
 
 /* Each core's clock of its task (on its own stack: TCDM on PULP-open), the ops' context. With DORY_CYCLE_SPLIT,
@@ -272,26 +293,24 @@ static void layer_task(void *arg) {
   const int core = dory_core_id();
   core_clock clock;
   dory_schedule_ops ops;
+  const dory_layer *L;
   clock_start(&clock);
+  L = take_descriptor(r->L);
+  lap(&clock, DORY_SPLIT_OTHER);
   ops.ctx = &clock;
   ops.dma_start = hal_start;
   ops.dma_wait = hal_wait;
   ops.compute = hal_compute;
   ops.barrier = hal_barrier;
   ops.skip_wait = r->skip_wait;
-  dory_layer_schedule(r->L, core, clock.l1, (uint8_t *)dory_l2_base(), &ops);
+  dory_layer_schedule(L, core, clock.l1, (uint8_t *)dory_l2_base(), &ops);
   clock_stop(&clock, core);
 }
-
-/* The running layer's descriptor, copied next to the cores before they start it: the schedule and the kernels'
- * arguments read its fields at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). */
-static dory_layer g_running DORY_CLUSTER_DATA;
 
 void dory_layer_run(const dory_layer *L) {
   run_args r;
   if (L->l3) dory_panic("executor: a layer that streams from L3 runs with dory_l3_layer_run (network.c does)");
-  g_running = *L;
-  r.L = &g_running;
+  r.L = L;
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;
 #if defined(DORY_CYCLE_SPLIT)
@@ -347,19 +366,19 @@ static void plain_barrier(void *ctx) {
 static void l1_resident_task(void *arg) {
   l1_resident_args *a = (l1_resident_args *)arg;
   dory_schedule_ops ops;
+  const dory_layer *L = take_descriptor(a->L);
   ops.ctx = a;
   ops.dma_start = sync_start;
   ops.dma_wait = sync_wait;
   ops.compute = timed_compute;
   ops.barrier = plain_barrier;
   ops.skip_wait = -1;
-  dory_layer_schedule(a->L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+  dory_layer_schedule(L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
 }
 
 uint64_t dory_layer_run_l1_resident(const dory_layer *L) {
   l1_resident_args a;
-  g_running = *L; /* as the tiled and L2-direct runs: the descriptor in TCDM, so the three time the same reads */
-  a.L = &g_running;
+  a.L = L; /* as the tiled and L2-direct runs: the cores take the descriptor into TCDM, so the three time the same reads */
   a.compute_cycles = 0;
   dory_cluster_run(l1_resident_task, &a);
   return a.compute_cycles;
@@ -375,7 +394,7 @@ typedef struct {
 
 static void l2_direct_task(void *arg) {
   const l2_direct_args *a = (const l2_direct_args *)arg;
-  compute_on(a->L, &a->e, &a->p);
+  compute_on(take_descriptor(a->L), &a->e, &a->p);
 }
 
 void dory_layer_run_l2_direct(const dory_layer *L) {
@@ -384,8 +403,7 @@ void dory_layer_run_l2_direct(const dory_layer *L) {
   const char *why = NULL;
   int k;
   if (!dory_layer_l2_direct_supported(L, dory_l1_size(), &why)) dory_panic(why);
-  g_running = *L;
-  a.L = &g_running;
+  a.L = L;
   dory_layer_whole_extent(L, &a.e);
   /* The kernels address their input as a dense box of in.h x in.w pixels. The whole layer's clipped box can stop
    * short of the map (a stride that never reaches the last rows or columns), but in L2 the rows are the map's:
