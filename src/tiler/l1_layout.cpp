@@ -72,14 +72,28 @@ int64_t scratch_buffer_bytes(const LayerGeometry& g, const TileShape& s, const T
   dory_kernel_shape ks = kernel_shape(g, s, target);
   int64_t bytes = k.scratch_bytes(ks);
   if (s.c_in < g.c_in) {
-    // Input channels tiled: the last tile has fewer, of any residue mod 4, and a kernel may need more scratch for
-    // a c_in that is not a multiple of 4 (an im2col instead of reading in place). The reservation is the maximum
-    // over c_in' <= c_in, which is over the four largest (each residue class's formula grows with c_in: registry
-    // invariant, tests/kernels/registry_test.cpp); it also keeps the layout monotone in c_in, as the search needs.
+    // Input channels tiled: the last tile has fewer, and a kernel may need more scratch for a c_in that is not a
+    // multiple of 4 (an im2col instead of reading in place). Each residue class's formula grows with c_in
+    // (registry invariant, tests/kernels/registry_test.cpp), and the search needs the layout monotone in c_in.
+    const int64_t grain = c_in_grain(g, target);
     const int32_t c = ks.c_in;
-    for (int32_t d = 1; d <= 3 && c - d >= 1; ++d) {
-      ks.c_in = c - d;
-      bytes = std::max<int64_t>(bytes, k.scratch_bytes(ks));
+    if (grain % 4 == 0 && g.c_in % grain == 0 && s.c_in >= grain) {
+      // Every tile the search may choose here (c_in_tile_allowed: a multiple of the grain), the last one too, is a
+      // multiple of 4: the tile's own class covers them all. A c_in between two multiples (never a plan's, but the
+      // search's bisection visits it) counts as the multiple below, and the tiles below the grain are included: so
+      // the layout is monotone over every c_in < C_in.
+      ks.c_in = static_cast<int32_t>(s.c_in - s.c_in % grain);
+      bytes = k.scratch_bytes(ks);
+      for (int32_t d = 1; d < grain; ++d) {
+        ks.c_in = d;
+        bytes = std::max<int64_t>(bytes, k.scratch_bytes(ks));
+      }
+    } else {
+      // The last tile may have any residue: the maximum over c_in' <= c_in, which is over the four largest.
+      for (int32_t d = 1; d <= 3 && c - d >= 1; ++d) {
+        ks.c_in = c - d;
+        bytes = std::max<int64_t>(bytes, k.scratch_bytes(ks));
+      }
     }
   }
   return bytes;

@@ -56,8 +56,11 @@ dory_kernel_shape kernel_shape(const LayerGeometry& g, const TileShape& s, const
 // The Scratch buffer's bytes for tiles of shape s: the layer's kernel's registry scratch function (0 when it needs
 // none). THE formula, used by the layout, by l1_layout_bytes and by the L2-direct execution's scratch (eval/eval.h,
 // with the whole layer as the tile). Scratch functions are monotone in the shape except across c_in's residue mod 4
-// (registry invariant); when c_in is tiled the reservation is the maximum over every smaller c_in (the last tile
-// may have any), so the layout stays monotone.
+// (registry invariant); when c_in is tiled the reservation is the maximum over every c_in a tile can have: when the
+// kernel's c_in grain is a multiple of 4 and divides both the layer's and the tile's c_in, every tile is a multiple
+// of 4 (the tile's own residue class, and the allowed tiles below the grain, for monotony); otherwise the last tile
+// may have any residue, and the maximum is over every smaller c_in. Either way the layout stays monotone over the
+// tiles the search may choose.
 int64_t scratch_buffer_bytes(const LayerGeometry& g, const TileShape& s, const Target& target);
 
 // plan_l1_layout(...).total_bytes without building the vectors (the search's hot path); always equal.

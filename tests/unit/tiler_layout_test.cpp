@@ -132,16 +132,17 @@ TEST(TilerLayout, AHandComputedConvolutionLayout) {
   EXPECT_EQ(l.buffers[1].offsets, (std::vector<int64_t>{1152, 1728}));
   EXPECT_EQ(l.buffers[2].offsets, (std::vector<int64_t>{2304, 2336}));
   EXPECT_EQ(l.buffers[3].offsets, (std::vector<int64_t>{2368, 2432}));
-  // output 8 x 4 x 10 = 320 (x1), partial sums 1280; scratch of the xpulpv2 conv (gap8's first): c_in is tiled,
-  // so the largest of c_in 5..8: c_in 7's 4 im2col vectors and the 8 output channels' padded weight rows, each
-  // roundup(9 x 7, 4) = 64 B: 12 x 64 = 768 B per core, x 8 cores = 6144 (c_in 8 alone would need its patch,
-  // 3 x (3 + 3) x 8 = 144 B per core)
+  // output 8 x 4 x 10 = 320 (x1), partial sums 1280; scratch of the xpulpv2 conv (gap8's first): c_in is tiled by
+  // 8 of 16, the kernel's grain 4 divides both, so every tile has 8 channels (c_in 8's patch, 3 x (3 + 3) x 8 =
+  // 144 B per core), and the tiles below the grain count too: c_in 3's 4 im2col vectors and the 8 output channels'
+  // padded weight rows, each roundup(9 x 3, 4) = 28 B: 12 x 28 = 336 B per core (c_in 1: 12 x 12, 2: 12 x 20),
+  // x 8 cores = 2688. (Were the last tile free to have any residue, c_in 7's 12 x 64 x 8 = 6144.)
   EXPECT_EQ(l.buffers[4].offsets, (std::vector<int64_t>{2496}));
   EXPECT_EQ(l.buffers[5].role, BufferRole::PartialSums);
   EXPECT_EQ(l.buffers[5].bytes_per_copy, 1280);
   EXPECT_EQ(l.buffers[6].role, BufferRole::Scratch);
-  EXPECT_EQ(l.buffers[6].bytes_per_copy, 6144);
-  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 6144);
+  EXPECT_EQ(l.buffers[6].bytes_per_copy, 2688);
+  EXPECT_EQ(l.total_bytes, 2496 + 320 + 1280 + 2688);
 }
 
 TEST(TilerLayout, PlannedLayoutsNeverExceedTheBudget) {

@@ -188,7 +188,7 @@ static void xp_dw_run2(xp_dw_ctx *x, int mode) {
 /* 64-bit fast path: m a4, lo32(a') a5, hi32(a') a7, s - 32 a6; the sum's register takes the high word */
 #define XP_DW_OUT64_(ACC, CLAMP)                                                                                  \
   "mv t5, a5\n" XP_MAC("t5", ACC, "a4") "mulh " ACC ", " ACC ", a4\n sltu t5, t5, a5\n add " ACC ", " ACC    \
-  ", t5\n add " ACC ", " ACC ", a7\n sra " ACC ", " ACC ", a6\n" CLAMP(ACC)
+  ", t5\n" XP_ADDN_R(ACC, "a7", "a6") CLAMP(ACC)
 #define XP_DW_FIN64(CLAMP, LAST)                                                                                  \
   XP_DW_OUT64_("s0", CLAMP) XP_SB_RRPI("s0", "t4", "t3") XP_DW_OUT64_("s1", CLAMP) XP_SB_RRPI("s1", "t4", "t3")  \
   XP_DW_OUT64_("s2", CLAMP) XP_SB_RRPI("s2", "t4", "t3") XP_DW_OUT64_("s3", CLAMP) LAST XP_SB_RRPI("s3", "t4", "t3")
@@ -228,11 +228,11 @@ XP_DW_FN(xp_dw2_raw, XP_DW_BODY2, XP_DW_RAW("85: "), 31, 39, "")
 XP_DW_FN(xp_dw2_rq1, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_MAXMIN, "85: "), 51, 59, XP_DW_M1)
 XP_DW_FN(xp_dw2_rq2, XP_DW_BODY2, XP_DW_FIN(XP_DW_ZP, XP_DW_CLIPU, "85: "), 47, 55, XP_DW_M1)
 XP_DW_FN(xp_dw2_rq3, XP_DW_BODY2, XP_DW_FIN(XP_DW_NOZP, XP_DW_CLIPU, "85: "), 43, 51, XP_DW_M1)
-/* 64-bit fast path: 10 (max/min) or 9 (clipu) per output */
-XP_DW_FN(xp_dw1_rq4, XP_DW_BODY1, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 61, 69, "")
-XP_DW_FN(xp_dw1_rq5, XP_DW_BODY1, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 57, 65, "")
-XP_DW_FN(xp_dw2_rq4, XP_DW_BODY2, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 67, 75, "")
-XP_DW_FN(xp_dw2_rq5, XP_DW_BODY2, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 63, 71, "")
+/* 64-bit fast path: 9 (max/min) or 8 (clipu) per output */
+XP_DW_FN(xp_dw1_rq4, XP_DW_BODY1, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 57, 65, "")
+XP_DW_FN(xp_dw1_rq5, XP_DW_BODY1, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 53, 61, "")
+XP_DW_FN(xp_dw2_rq4, XP_DW_BODY2, XP_DW_FIN64(XP_DW_MAXMIN, "85: "), 63, 71, "")
+XP_DW_FN(xp_dw2_rq5, XP_DW_BODY2, XP_DW_FIN64(XP_DW_CLIPU, "85: "), 59, 67, "")
 
 static void xp_dw_run(xp_dw_ctx *x, int sw, int mode) {
   static void (*const fns[2][6])(xp_dw_ctx *) = {

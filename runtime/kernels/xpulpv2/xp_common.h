@@ -39,8 +39,8 @@ static inline int xp_fast_requant(uint8_t has_requant, const dory_requant_args *
  * T = raw * m[c] + a'[c] is exactly v*m[c] + a[c] + zero_point * 2^s (|raw * m| < 2^62, so |T| < 2^63), and
  *     y = clamp(hi32(T) >> (s - 32), lo, hi)
  * is dory_requant64's result bit for bit (the zero point is added exactly inside the floor). Per output:
- * mul + mulh (the 64-bit product), add / sltu / add / add (the 64-bit sum's high word), sra, clamp: 9-10
- * instructions where the general path (dory_rq_apply) takes ~240 cycles. The constants are 3 words per channel:
+ * mul + mulh (the 64-bit product), add / sltu / add (the carry into the high word), p.addN (+ hi32(a'), >> (s - 32)),
+ * clamp: 8-9 instructions where the general path (dory_rq_apply) takes ~240 cycles. The constants are 3 words per channel:
  * {m, lo32(a'), hi32(a')}; a channel whose m does not fit int32 or whose a' is too large keeps the general path
  * (xp_fold64 says so). A shift s < 32 becomes 32 exactly: floor(T / 2^s) = floor(T 2^(32-s) / 2^32), m and a'
  * scaled by 2^(32-s) (when m 2^(32-s) still fits int32: exporters' s = 30, 31 with m ~ 2^20 do). */
