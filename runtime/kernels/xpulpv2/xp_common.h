@@ -62,6 +62,18 @@ static inline void xp_fold64_prep(const dory_requant_args *rq, xp_fold64_layer *
   const int64_t lim = (int64_t)1 << 62;
   const int32_t s = rq->div.d64.shift;
   int64_t z;
+  if ((uint32_t)(s - 32) <= 20u && (uint32_t)(rq->zero_point + 256) <= 512u) {
+    /* the exporters' case (s >= 32, an 8-bit zero point) in 32-bit operations: |z| <= 2^8 * 2^20 < 2^29, so z
+     * and the bounds below are these values (the general code's 64-bit variable shifts are ~100 instructions of
+     * rv32 code, run by every core at every call) */
+    f->up = 0;
+    f->z = (int32_t)((uint32_t)rq->zero_point << (s - 32));
+    f->ok = 1;
+    f->quick = 1;
+    f->mlim = (int64_t)1 << 31;
+    f->alim = (int64_t)1 << 60;
+    return;
+  }
   f->up = s < 32 ? 32 - s : 0; /* s < 32: scale m and a by 2^up */
   f->ok = 0;
   f->quick = 0;
