@@ -179,6 +179,9 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
  * interconnect into TCDM), paid between every two sub-layers of a layer that streams from L3. */
 static dory_layer g_running DORY_CLUSTER_DATA;
 
+/* The main program's: the descriptor whose copy g_running holds (the source of the last take), NULL: none. */
+static const dory_layer *g_taken_from;
+
 static const dory_layer *take_descriptor(const dory_layer *src) {
   const uint32_t n = (uint32_t)dory_core_count(), core = (uint32_t)dory_core_id();
   const uint32_t words = (uint32_t)(sizeof(dory_layer) / 4u);
@@ -286,6 +289,7 @@ static void hal_barrier(void *ctx) {
 typedef struct {
   const dory_layer *L;
   int32_t skip_wait;
+  int take; /* the cores take the descriptor (0: the main program updated their copy, dory_layer_run_moved) */
 } run_args;
 
 static void layer_task(void *arg) {
@@ -295,7 +299,7 @@ static void layer_task(void *arg) {
   dory_schedule_ops ops;
   const dory_layer *L;
   clock_start(&clock);
-  L = take_descriptor(r->L);
+  L = r->take ? take_descriptor(r->L) : &g_running;
   lap(&clock, DORY_SPLIT_OTHER);
   ops.ctx = &clock;
   ops.dma_start = hal_start;
@@ -307,10 +311,12 @@ static void layer_task(void *arg) {
   clock_stop(&clock, core);
 }
 
-void dory_layer_run(const dory_layer *L) {
+static void run_tiled(const dory_layer *L, int take) {
   run_args r;
   if (L->l3) dory_panic("executor: a layer that streams from L3 runs with dory_l3_layer_run (network.c does)");
   r.L = L;
+  r.take = take;
+  g_taken_from = L;
   r.skip_wait = g_skip_wait;
   g_skip_wait = -1;
 #if defined(DORY_CYCLE_SPLIT)
@@ -323,6 +329,23 @@ void dory_layer_run(const dory_layer *L) {
   }
 #endif
   dory_cluster_run(layer_task, &r);
+}
+
+void dory_layer_run(const dory_layer *L) { run_tiled(L, 1); }
+
+void dory_layer_run_moved(const dory_layer *L) {
+  int k;
+  if (L != g_taken_from) {
+    run_tiled(L, 1);
+    return;
+  }
+  /* a few stores across the SoC interconnect instead of the cores' ~25 loads each and a barrier */
+  for (k = 0; k < L->n_inputs; ++k) g_running.in[k].l2_offset = L->in[k].l2_offset;
+  g_running.out.l2_offset = L->out.l2_offset;
+  g_running.weights_l2 = L->weights_l2;
+  g_running.bias_l2 = L->bias_l2;
+  g_running.requant_l2 = L->requant_l2;
+  run_tiled(L, 0);
 }
 
 /* ---- L1-resident execution ---------------------------------------------------------------------------------- */
@@ -379,6 +402,7 @@ static void l1_resident_task(void *arg) {
 uint64_t dory_layer_run_l1_resident(const dory_layer *L) {
   l1_resident_args a;
   a.L = L; /* as the tiled and L2-direct runs: the cores take the descriptor into TCDM, so the three time the same reads */
+  g_taken_from = L;
   a.compute_cycles = 0;
   dory_cluster_run(l1_resident_task, &a);
   return a.compute_cycles;
@@ -404,6 +428,7 @@ void dory_layer_run_l2_direct(const dory_layer *L) {
   int k;
   if (!dory_layer_l2_direct_supported(L, dory_l1_size(), &why)) dory_panic(why);
   a.L = L;
+  g_taken_from = L;
   dory_layer_whole_extent(L, &a.e);
   /* The kernels address their input as a dense box of in.h x in.w pixels. The whole layer's clipped box can stop
    * short of the map (a stride that never reaches the last rows or columns), but in L2 the rows are the map's:

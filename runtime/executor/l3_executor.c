@@ -7,9 +7,10 @@
 #include "dory/l3.h"
 #include "dory/layer.h"
 
-/* The wait to skip in the next layer run (dory_l3_inject_skip_wait) and the waits counted so far. */
+/* The wait to skip in the next layer run (dory_l3_inject_skip_wait), the waits counted so far, and the template of
+ * the sub-layer run last (-1: none yet). */
 typedef struct {
-  int32_t skip, waits;
+  int32_t skip, waits, last_template;
 } l3_run_ctx;
 
 static int32_t g_l3_skip_wait = -1;
@@ -28,11 +29,17 @@ static void hal_l3_wait(void *ctx, dory_dma_job job) {
   dory_l3_wait(job);
 }
 
+/* The schedule keeps one sub-layer between tiles, its template copied only when it changes (l3_schedule.c): a tile
+ * of the same template as the previous one is that descriptor with new L2 offsets. */
 static void hal_run_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub) {
-  (void)ctx;
-  (void)L;
-  (void)t;
-  dory_layer_run(sub);
+  l3_run_ctx *c = (l3_run_ctx *)ctx;
+  const int32_t tmpl = dory_l3_sub_template(L, t);
+  if (c && c->last_template == tmpl) {
+    dory_layer_run_moved(sub);
+  } else {
+    dory_layer_run(sub);
+  }
+  if (c) c->last_template = tmpl;
 }
 
 static dory_l3_ops hal_ops(void) {
@@ -49,6 +56,7 @@ void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf) {
   l3_run_ctx c;
   c.skip = g_l3_skip_wait;
   c.waits = 0;
+  c.last_template = -1;
   g_l3_skip_wait = -1;
   ops.ctx = &c;
   dory_l3_schedule(L, (uint8_t *)dory_l2_base(), &ops, pf);

@@ -63,14 +63,25 @@ static uint8_t copy_of(const dory_l3_layer *L, uint8_t role, int operand, const 
 /* dory_l3_sub_layer into *out, which holds the sub-layer of template *held (-1: none yet): the template is copied
  * only when tile t's is another one, then every L2 offset is set for the tile. The schedule keeps its sub-layer
  * between tiles: the fabric controller copying the ~780 B template for every tile took ~1,200 cycles a tile. */
+static int32_t template_of(const dory_l3_layer *L, const dory_l3_counts *n, const dory_l3_extent *e) {
+  const int32_t band_cls = L->band_class[e->band];
+  const int32_t block_cls = (L->n_block_classes > 1 && e->block == n->n_blocks - 1) ? 1 : 0;
+  return band_cls * L->n_block_classes + block_cls;
+}
+
+int32_t dory_l3_sub_template(const dory_l3_layer *L, int32_t t) {
+  const dory_l3_counts n = dory_l3_tile_counts(L);
+  dory_l3_extent e;
+  dory_l3_tile_extent(L, t, &e);
+  return template_of(L, &n, &e);
+}
+
 static void sub_layer_update(const dory_l3_layer *L, int32_t t, dory_layer *out, int32_t *held) {
   const dory_l3_counts n = dory_l3_tile_counts(L);
   dory_l3_extent e;
-  int32_t band_cls, block_cls, cls, k;
+  int32_t cls, k;
   dory_l3_tile_extent(L, t, &e);
-  band_cls = L->band_class[e.band];
-  block_cls = (L->n_block_classes > 1 && e.block == n.n_blocks - 1) ? 1 : 0;
-  cls = band_cls * L->n_block_classes + block_cls;
+  cls = template_of(L, &n, &e);
   if (*held != cls) {
     *out = L->subs[cls];
     *held = cls;

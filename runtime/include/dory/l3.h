@@ -128,6 +128,10 @@ void dory_l3_tile_extent(const dory_l3_layer *L, int32_t t, dory_l3_extent *e);
 /* The sub-layer of tile t: the template of its classes with every L2 offset set for the tile (its copies). */
 void dory_l3_sub_layer(const dory_l3_layer *L, int32_t t, dory_layer *out);
 
+/* The template (index into subs) of tile t's sub-layer: two tiles of the same template differ only in their L2
+ * offsets. */
+int32_t dory_l3_sub_template(const dory_l3_layer *L, int32_t t);
+
 /* One L3 transfer and what it is for. */
 typedef struct {
   uint8_t role;     /* dory_stage_role */

@@ -221,6 +221,12 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
  * NULL (a layer that streams from L3 runs with dory_l3_layer_run). */
 void dory_layer_run(const dory_layer *L);
 
+/* dory_layer_run of L when L is the very descriptor (the same object) of the previous run, changed since only in
+ * its L2 offsets (in[k].l2_offset, out.l2_offset, weights_l2, bias_l2, requant_l2): the next sub-layer of an L3
+ * layer of the same template (dory/l3.h). The main program stores those into the cores' copy of the descriptor
+ * instead of the cores taking all of it; any other L runs as dory_layer_run. */
+void dory_layer_run_moved(const dory_layer *L);
+
 /* One computation of the schedule: builds the kernel's arguments for tile e on copies c and calls the kernel
  * (every core calls it; each computes its share). */
 void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c, uint8_t *l1);
