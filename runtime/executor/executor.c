@@ -2,7 +2,6 @@
  * computation a kernel call with arguments built from the layer's constants and the tile's extent and copies; and
  * the L2-direct execution, the same kernel call once on the whole layer with its operands in L2. */
 #include <stddef.h>
-#include <string.h>
 
 #include "dory/hal.h"
 #include "dory/kernels.h"
@@ -173,25 +172,21 @@ void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const do
 /* ---- the running layer's descriptor -------------------------------------------------------------------------- */
 
 /* The descriptor of the running layer, next to the cores: the schedule and the kernels' arguments read its fields
- * at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). The task's cores copy it themselves
- * from where the caller keeps it, each a 1/n share of its bytes, then meet at a barrier: ~25 loads from L2 per core
- * on pulp-open. The fabric controller copying it before the fork took ~3,800 cycles (~200 stores across the SoC
- * interconnect into TCDM), paid between every two sub-layers of a layer that streams from L3. */
+ * at every tile (from L2 each read costs a pulp-open cluster core 16 cycles). Core 0 takes it from where the caller
+ * keeps it at the start of the task (dory_copy_near: one DMA command on pulp-open), then the cores meet at a
+ * barrier. The fabric controller storing it before the fork took ~3,800 cycles (~200 stores across the SoC
+ * interconnect into TCDM), paid between every two sub-layers of a layer that streams from L3; the 8 cores loading a
+ * share each ~1,500 (their loads queue at the cluster's port to L2). */
 static dory_layer g_running DORY_CLUSTER_DATA;
 
-/* The main program's: the descriptor whose copy g_running holds (the source of the last take), NULL: none. */
-static const dory_layer *g_taken_from;
-
 static const dory_layer *take_descriptor(const dory_layer *src) {
-  const uint32_t n = (uint32_t)dory_core_count(), core = (uint32_t)dory_core_id();
-  const uint32_t words = (uint32_t)(sizeof(dory_layer) / 4u);
-  const uint32_t lo = words * core / n * 4u, hi = words * (core + 1u) / n * 4u;
-  if (hi > lo) memcpy((uint8_t *)&g_running + lo, (const uint8_t *)src + lo, hi - lo);
-  if (core == n - 1u && (sizeof(dory_layer) & 3u))
-    memcpy((uint8_t *)&g_running + 4u * words, (const uint8_t *)src + 4u * words, sizeof(dory_layer) & 3u);
+  if (dory_core_id() == 0) dory_copy_near(&g_running, src, (uint32_t)sizeof(dory_layer));
   dory_barrier();
   return &g_running;
 }
+
+/* The main program's: the descriptor whose copy g_running holds (the source of the last take), NULL: none. */
+static const dory_layer *g_taken_from;
 
 /* ---- the HAL-driven schedule ------------------------------------------------------------------------------- */
 

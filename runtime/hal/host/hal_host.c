@@ -714,3 +714,5 @@ dory_host_stats dory_host_get_stats(void) {
   pthread_mutex_unlock(&g.dma_mu);
   return s;
 }
+
+void dory_copy_near(void *dst, const void *src, uint32_t bytes) { memcpy(dst, src, bytes); }

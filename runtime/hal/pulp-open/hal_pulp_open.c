@@ -458,6 +458,25 @@ void dory_dma_wait(dory_dma_job job) {
   jobs_remove(i);
 }
 
+/* One 1-D command outside the job table (its id is polled and freed here): nothing else may be in the engine. */
+void dory_copy_near(void *dst, const void *src, uint32_t bytes) {
+  const uint32_t ch = dma_channel("dory_copy_near");
+  uint32_t id;
+  if (bytes == 0) return;
+  if (g_dma.n_jobs > 0 || g_dma.n_hw > 0 || bytes > DORY_MCHAN_MAX_CMD_BYTES) {
+    memcpy(dst, src, bytes);
+    return;
+  }
+  id = reg_read(ch + MCHAN_CMD);
+  if (id >= 32u) pulp_fail("MCHAN gave transfer id %lu (expected a bit of STATUS)", (unsigned long)id);
+  reg_write(ch + MCHAN_CMD, bytes | MCHAN_INCREMENTAL | MCHAN_TO_L1);
+  reg_write(ch + MCHAN_CMD, (uint32_t)(uintptr_t)dst);
+  reg_write(ch + MCHAN_CMD, (uint32_t)(uintptr_t)src);
+  while (reg_read(ch + MCHAN_STATUS) & (1u << id)) {
+  }
+  reg_write(ch + MCHAN_STATUS, 1u << id);
+}
+
 /* ---- memory, time ------------------------------------------------------------------------------------------ */
 
 void *dory_l1_base(void) {

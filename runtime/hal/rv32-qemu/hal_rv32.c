@@ -289,3 +289,5 @@ const char *dory_rv32_platform_name(void) {
   return "qemu-user";
 #endif
 }
+
+void dory_copy_near(void *dst, const void *src, uint32_t bytes) { memcpy(dst, src, bytes); }

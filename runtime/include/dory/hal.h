@@ -92,6 +92,12 @@ typedef uint32_t dory_dma_job;
 dory_dma_job dory_dma_start(const dory_dma_desc *desc);
 void dory_dma_wait(dory_dma_job job);
 
+/* A blocking copy of the runtime's own data (outside the arenas: a layer's descriptor in the image or on the main
+ * program's stack) into the cores' memory, by whoever issues DMA (inside a task, core 0), with no job in flight.
+ * PULP-open: one MCHAN command (the ~800 B of a descriptor in ~100 cycles, where the 8 cores' own loads from L2
+ * queue at the cluster's port for ~1,500); elsewhere memcpy. */
+void dory_copy_near(void *dst, const void *src, uint32_t bytes);
+
 /* Descriptor builders (dense on the side not given strides). */
 static inline dory_dma_desc dory_dma_1d(void *dst, const void *src, uint32_t bytes, uint8_t dir) {
   dory_dma_desc d;
