@@ -60,9 +60,6 @@ static uint8_t copy_of(const dory_l3_layer *L, uint8_t role, int operand, const 
   return (uint8_t)(e->index & 1);
 }
 
-/* dory_l3_sub_layer into *out, which holds the sub-layer of template *held (-1: none yet): the template is copied
- * only when tile t's is another one, then every L2 offset is set for the tile. The schedule keeps its sub-layer
- * between tiles: the fabric controller copying the ~780 B template for every tile took ~1,200 cycles a tile. */
 static int32_t template_of(const dory_l3_layer *L, const dory_l3_counts *n, const dory_l3_extent *e) {
   const int32_t band_cls = L->band_class[e->band];
   const int32_t block_cls = (L->n_block_classes > 1 && e->block == n->n_blocks - 1) ? 1 : 0;
@@ -76,6 +73,9 @@ int32_t dory_l3_sub_template(const dory_l3_layer *L, int32_t t) {
   return template_of(L, &n, &e);
 }
 
+/* dory_l3_sub_layer into *out, which holds the sub-layer of template *held (-1: none yet): the template is copied
+ * only when tile t's is another one, then every L2 offset is set for the tile. The schedule keeps its sub-layer
+ * between tiles: the fabric controller copying the ~780 B template for every tile took ~1,200 cycles a tile. */
 static void sub_layer_update(const dory_l3_layer *L, int32_t t, dory_layer *out, int32_t *held) {
   const dory_l3_counts n = dory_l3_tile_counts(L);
   dory_l3_extent e;
