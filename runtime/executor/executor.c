@@ -384,14 +384,13 @@ static void plain_barrier(void *ctx) {
 static void l1_resident_task(void *arg) {
   l1_resident_args *a = (l1_resident_args *)arg;
   dory_schedule_ops ops;
-  const dory_layer *L = a->L;
   ops.ctx = a;
   ops.dma_start = sync_start;
   ops.dma_wait = sync_wait;
   ops.compute = timed_compute;
   ops.barrier = plain_barrier;
   ops.skip_wait = -1;
-  dory_layer_schedule(L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
+  dory_layer_schedule(a->L, dory_core_id(), (uint8_t *)dory_l1_base(), (uint8_t *)dory_l2_base(), &ops);
 }
 
 uint64_t dory_layer_run_l1_resident(const dory_layer *L) {

@@ -403,6 +403,16 @@ typedef struct {
   int32_t ostride;  /* bytes between slots 0 and 1 (and 2 and 3) in the output */
 } xp_mm_block;
 
+/* The last input-channel tile's output on a fast requantization (k->fin: 1 the 32-bit, 2 the 64-bit formula of
+ * xp_common.h) of v = psum + sum, channel cc of the chunk whose constants are ma_chunk. */
+static inline uint8_t xp_mm_fin_out(const xp_mm_call *k, int32_t v, const int32_t *ma_chunk, int32_t cc) {
+  const dory_conv_args *a = k->a;
+  int32_t y;
+  if (k->fin == 2) return (uint8_t)xp_rq64(v, ma_chunk + 3 * cc, k->x.shift, a->rq.lo, a->rq.hi);
+  y = (xp_mac(ma_chunk[2 * cc + 1], v, ma_chunk[2 * cc]) >> k->x.shift) + a->rq.zero_point;
+  return (uint8_t)xp_min(xp_max(y, a->rq.lo), a->rq.hi);
+}
+
 /* A group of 4 consecutive channels c .. c+3 on one of the input-channel tiles of a layer whose c_in is tiled:
  * the partial sums (first: bias + sum; a middle tile: psum + sum) or, on the last tile with a fast requantization
  * (k->fin), the outputs of psum + sum, by pixel slot with the branches out of the loops: the same values as
@@ -426,17 +436,9 @@ static inline int xp_mm_finish_partial(const xp_mm_call *k, const xp_mm_block *b
         ps[j] = (int32_t)((uint32_t)ps[j] + (uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc + j]);
     } else {
       uint8_t *o = (uint8_t *)a->out.data + (ps - a->psum);
-      for (j = 0; j < 4; ++j) {
-        const int32_t v = (int32_t)((uint32_t)ps[j] + (uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc + j]);
-        int32_t y;
-        if (k->fin == 2) {
-          y = xp_rq64(v, ma_chunk + 3 * (cc + j), k->x.shift, a->rq.lo, a->rq.hi);
-        } else {
-          y = (xp_mac(ma_chunk[2 * (cc + j) + 1], v, ma_chunk[2 * (cc + j)]) >> k->x.shift) + a->rq.zero_point;
-          y = xp_min(xp_max(y, a->rq.lo), a->rq.hi);
-        }
-        o[j] = (uint8_t)y;
-      }
+      for (j = 0; j < 4; ++j)
+        o[j] = xp_mm_fin_out(k, (int32_t)((uint32_t)ps[j] + (uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc + j]),
+                             ma_chunk, cc + j);
     }
   }
   return 1;
@@ -470,15 +472,7 @@ static inline void xp_mm_finish_raw(const xp_mm_call *k, const xp_mm_block *b, c
       }
       sum = (int32_t)((uint32_t)acc[j * 4 + i] + (uint32_t)corr_chunk[cc]);
       if (k->fin) { /* last && !first: v = psum + sum, exact (it fits int32) */
-        const int32_t v = (int32_t)((uint32_t)a->psum[idx] + (uint32_t)sum);
-        int32_t y;
-        if (k->fin == 2) {
-          y = xp_rq64(v, ma_chunk + 3 * cc, k->x.shift, a->rq.lo, a->rq.hi);
-        } else {
-          y = (xp_mac(ma_chunk[2 * cc + 1], v, ma_chunk[2 * cc]) >> k->x.shift) + a->rq.zero_point;
-          y = xp_min(xp_max(y, a->rq.lo), a->rq.hi);
-        }
-        ((uint8_t *)a->out.data)[idx] = (uint8_t)y;
+        ((uint8_t *)a->out.data)[idx] = xp_mm_fin_out(k, (int32_t)((uint32_t)a->psum[idx] + (uint32_t)sum), ma_chunk, cc);
         continue;
       }
       xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, a->first, a->last, a->has_requant, idx, c,
