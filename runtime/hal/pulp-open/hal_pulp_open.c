@@ -113,6 +113,7 @@ static struct {
 
 /* link.ld */
 extern char __dory_l1_start[], __dory_l1_end[], __dory_cluster_stacks_start[], __dory_cluster_stacks_end[];
+extern char __dory_l2_region_end[];
 void dory_pulp_cluster_entry(void); /* crt0.S */
 
 static void require_init(const char *what) {
@@ -520,8 +521,10 @@ void dory_pulp_init(void *l1, uint32_t l1_bytes, void *l2, uint32_t l2_bytes, ui
       l1_bytes > (uintptr_t)__dory_l1_end - a1)
     pulp_fail("dory_pulp_init: the L1 arena [%p, +%lu B) is not inside the TCDM's L1 section [%p, %p) (link.ld)", l1,
               (unsigned long)l1_bytes, (void *)__dory_l1_start, (void *)__dory_l1_end);
-  if (l2_bytes == 0 || a2 < DORY_PULP_L2_BASE || l2_bytes > DORY_PULP_L2_BASE + DORY_PULP_L2_BYTES - a2)
-    pulp_fail("dory_pulp_init: the L2 arena [%p, +%lu B) is not inside L2", l2, (unsigned long)l2_bytes);
+  if (l2_bytes == 0 || a2 < DORY_PULP_L2_BASE || a2 > (uintptr_t)__dory_l2_region_end ||
+      l2_bytes > (uintptr_t)__dory_l2_region_end - a2)
+    pulp_fail("dory_pulp_init: the L2 arena [%p, +%lu B) is not inside the image's L2 region [%p, %p) (link.ld)", l2,
+              (unsigned long)l2_bytes, (void *)DORY_PULP_L2_BASE, (void *)__dory_l2_region_end);
   memset(&g, 0, sizeof g);
   g.l1 = (uint8_t *)l1;
   g.l2 = (uint8_t *)l2;
