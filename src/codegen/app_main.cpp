@@ -38,7 +38,7 @@ std::string app_main_c() {
  * line:
  *   host  layer <i> <name> tiles <n> modeled <cycles> host_us <t> <ok|MISMATCH|unchecked> <count>
  *   rv32  layer <i> <name> tiles <n> modeled <cycles> instructions <n> dma_instructions <n> <ok|MISMATCH> <count>
- *   pulp  layer <i> <name> tiles <n> modeled <cycles> instructions <n> cycles <n> <ok|MISMATCH> <count>
+ *   pulp  layer <i> <name> tiles <n> modeled <cycles> instructions <n> cycles <n> elapsed <n> <ok|MISMATCH> <count>
  * and in the l2-direct pass the same lines prefixed "l2direct " with tiles 1 and the L2-direct model's cycles
  * (a fallback layer: its tiles and tiled model, and " fallback" at the end); in the l1-resident pass prefixed
  * "l1res ", with " compute <n>" before the status: the timed computation phases (dory_cycles() units: host
@@ -49,7 +49,7 @@ std::string app_main_c() {
  * repeatable under qemu-system with -icount; -1 under qemu-user, which does not count them; dma_instructions: of
  * those, the ones copying DMA jobs' bytes, which the rv32 platform does with the core; pulp-open: the
  * cluster's performance counters over the layer's task, instructions of the 8 cores summed, cycles of the
- * slowest core).
+ * slowest core; elapsed: the fabric controller's cycles over the whole layer, fork, join and L3 included).
  * Exit status: 0 when every layer matches, 1 on a mismatch, 2 on bad arguments; the platform stops the program
  * on any memory or DMA misuse (host: abort; rv32: status 1, a trap: 128 + mcause or the emulator's signal;
  * pulp-open: the same statuses, printed as "dory pulp-open: exit status N" since the platform reports only pass
@@ -324,11 +324,9 @@ static void run_pass(int mode, int quiet, int fault_layer, int fault_wait, pass_
     tot->modeled += modeled;
     if (quiet && !bad) continue;
 #if defined(DORY_PLATFORM_PULP_OPEN)
-    (void)t0;
-    (void)t1;
-    printf("%slayer %d %s tiles %d modeled %llu instructions %llu cycles %llu%s %s %ld%s\n", prefix, i, L->name,
-           tiles, (unsigned long long)modeled, (unsigned long long)pc.instructions, (unsigned long long)pc.cycles,
-           compute_text, status, bad, tail);
+    printf("%slayer %d %s tiles %d modeled %llu instructions %llu cycles %llu elapsed %llu%s %s %ld%s\n", prefix, i,
+           L->name, tiles, (unsigned long long)modeled, (unsigned long long)pc.instructions,
+           (unsigned long long)pc.cycles, (unsigned long long)(t1 - t0), compute_text, status, bad, tail);
 #elif defined(DORY_PLATFORM_RV32)
     /* integers only: no floating-point printf on the microcontroller */
 #if defined(DORY_RV32_SYSTEM)

@@ -68,7 +68,8 @@ int app_mode_bits(const std::string& mode) {
 
 namespace {
 
-// "<i> <name> tiles <n> modeled <c> <measure pairs: host_us t | instructions n [dma_instructions n] [cycles n]>
+// "<i> <name> tiles <n> modeled <c> <measure pairs: host_us t | instructions n [dma_instructions n] [cycles n]
+//  [elapsed n]>
 //  <ok|MISMATCH> <count> [fallback]"
 bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
   const size_t t = rest.rfind(" tiles ");
@@ -87,6 +88,8 @@ bool parse_layer_line(const std::string& rest, HostLayerResult& L) {
       tail >> L.dma_instructions;
     else if (status == "cycles")
       tail >> L.cycles;
+    else if (status == "elapsed")
+      tail >> L.elapsed;
     else if (status == "host_us")
       tail >> L.host_us;
     else if (status == "compute")

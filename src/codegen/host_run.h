@@ -64,6 +64,8 @@ struct HostLayerResult {
   int64_t dma_instructions = -1;  // qemu-system: of `instructions`, those copying DMA jobs (the rv32 platform
                                   // emulates the engine with the core; a chip's DMA would not retire them)
   int64_t cycles = -1;         // pulp-open: cycles of the slowest cluster core over the task (-1: not given)
+  int64_t elapsed = -1;        // pulp-open: the main program's cycles over the layer (the fabric controller's:
+                               // the fork, the descriptor, the join and, streaming from L3, its transfers and waits)
   int64_t compute = -1;        // l1-resident pass: the timed computation phases (dory_cycles() units)
   int64_t l3_elapsed = -1;     // a layer streaming from L3: the main program's dory_cycles() over the whole layer,
                                // its L3 transfers and waits included (pulp-open: fabric-controller cycles; host: ns)
@@ -90,7 +92,8 @@ struct HostRunResult {
 // Parses r.output as main.c prints it (app_main.cpp) into r.layers, r.result_ok and r.first_mismatch: the lines
 //   layer <i> <name> tiles <n> modeled <c> host_us <t> <ok|MISMATCH> <count>                    (host)
 //   layer <i> <name> tiles <n> modeled <c> instructions <n> [dma_instructions <n>] <ok|MISMATCH> <count> (rv32)
-//   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> <ok|MISMATCH> <count>    (pulp-open)
+//   layer <i> <name> tiles <n> modeled <c> instructions <n> cycles <n> elapsed <n> <ok|MISMATCH> <count>
+//                                                                                                (pulp-open)
 //   l2direct layer ... (the same, for the l2-direct pass; " fallback" at the end of a layer that ran tiled)
 //   l1res layer ... compute <n> <ok|MISMATCH> <count>   (the l1-resident pass)
 //   l3 layer <i> <name> elapsed <n> l3_bytes <n> l3_tiles <n>   (after a layer that streams from L3; l2direct

@@ -318,7 +318,7 @@ TEST(PulpOpenOutput, TheParserReadsInstructionsAndCyclesAndTheOlderFormats) {
   HostRunResult r;
   r.output =
       "dory app: 2 layers, 8 cores, L1 35000 B, L2 80000 B (pulp-open platform)\n"
-      "layer 0 conv_0 tiles 4 modeled 1200 instructions 98765 cycles 4321 ok 0\n"
+      "layer 0 conv_0 tiles 4 modeled 1200 instructions 98765 cycles 4321 elapsed 5012 ok 0\n"
       "layer 1 fc 1 tiles 1 modeled 300 instructions 555 cycles 99 MISMATCH 3\n"
       "RESULT MISMATCH layers 2 mismatching 1 modeled_cycles 1500 instructions 99320 cycles 4420\n";
   parse_app_output(r);
@@ -327,9 +327,11 @@ TEST(PulpOpenOutput, TheParserReadsInstructionsAndCyclesAndTheOlderFormats) {
   EXPECT_EQ(r.layers[0].tiles, 4);
   EXPECT_EQ(r.layers[0].instructions, 98765);
   EXPECT_EQ(r.layers[0].cycles, 4321);
+  EXPECT_EQ(r.layers[0].elapsed, 5012);
   EXPECT_TRUE(r.layers[0].ok);
   EXPECT_EQ(r.layers[1].name, "fc 1");
   EXPECT_EQ(r.layers[1].cycles, 99);
+  EXPECT_EQ(r.layers[1].elapsed, -1);  // an older line without it
   EXPECT_FALSE(r.layers[1].ok);
   EXPECT_EQ(r.layers[1].mismatches, 3);
   EXPECT_FALSE(r.result_ok);
