@@ -7,41 +7,13 @@
 #include <optional>
 
 #include "codegen/app.h"
+#include "eval/app_runs.h"
 
 namespace dory {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// The caller's work directory, or a temporary one removed with this object.
-class WorkDir {
- public:
-  static Expected<WorkDir> make(const std::string& dir) {
-    WorkDir w;
-    if (!dir.empty()) {
-      w.path_ = dir;
-      return w;
-    }
-    std::string tmpl = (fs::temp_directory_path() / "dory-eval-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) return make_error("io-write", "temporary directory", "mkdtemp failed");
-    w.path_ = tmpl;
-    w.temporary_ = true;
-    return w;
-  }
-  WorkDir() = default;
-  WorkDir(WorkDir&& o) noexcept : path_(std::move(o.path_)), temporary_(o.temporary_) { o.temporary_ = false; }
-  WorkDir& operator=(WorkDir&&) = delete;
-  ~WorkDir() {
-    std::error_code ec;
-    if (temporary_) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  bool temporary_ = false;
-};
 
 bool same_tiling(const TilePlan& a, const TilePlan& b) {
   return a.layer_index == b.layer_index && a.shape == b.shape && a.buffering == b.buffering;
@@ -76,23 +48,6 @@ Expected<GeneratedApp> deploy_as_evaluated(const Graph& g, const Target& target,
                fmt::format("eval execution: layer '{}' deployed with another plan than the evaluation's",
                            dep.layers[i].plan.layer));
   return app;
-}
-
-// Builds and runs `app`; every layer of every pass the mode runs must match the reference.
-Expected<HostRunResult> run_checked(const GeneratedApp& app, const AppRunOptions& ro, const std::string& what,
-                                    const std::string& keep_hint) {
-  DORY_TRY(HostRunResult r, run_application(app, ro));
-  const size_t n = app.deployment.layers.size();
-  const int bits = app_mode_bits(ro.mode);
-  const bool complete = ((bits & 1) == 0 || r.layers.size() == n) &&
-                        ((bits & 2) == 0 || r.l2_direct_layers.size() == n) &&
-                        ((bits & 4) == 0 || r.l1_resident_layers.size() == n);
-  if (!r.passed() || !complete)
-    return make_error("eval-execution-mismatch", app.dir,
-                      fmt::format("the application did not reproduce the reference executor {} (exit status {}): {}",
-                                  what, r.exit_code, r.first_mismatch.empty() ? r.output : r.first_mismatch),
-                      "this is a bug in dory: report it with the model; " + keep_hint);
-  return r;
 }
 
 void step(const ExecuteOptions& o, const std::string& s) {

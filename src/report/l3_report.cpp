@@ -116,4 +116,40 @@ nlohmann::json l3_level_to_json(const Deployment& dep) {
           {"layers", layers}};
 }
 
+std::string render_l3_overhead(const L3OverheadResult& r) {
+  TextTable t;
+  t.header = {"#",           "layer",          "kind",          "MACs",           "L3 bytes",          "L3 tiles",
+              "L3 engine (modeled)", "alone in L2", "fits under", "in the network", "vs L2",         "two-level modeled",
+              "model error"};
+  t.right_aligned = {true, false, false, true, true, true, true, true, false, true, true, true, true};
+  int hidden = 0;
+  double worst = 0, sum = 0;
+  std::string worst_name, others;
+  for (const L3OverheadLayer& x : r.layers) {
+    t.add({std::to_string(x.layer_index), x.name, x.kind, format_bytes_grouped(x.macs), format_bytes_grouped(x.l3_bytes),
+           std::to_string(x.l3_tiles), cycles(x.l3_engine_cycles), format_bytes_grouped(x.l2_resident),
+           x.hidden() ? "yes" : "no (L3-bound)", format_bytes_grouped(x.executed),
+           fmt::format("{:+.1f}%", 100 * x.overhead()), cycles(x.modeled_cycles),
+           fmt::format("{:+.1f}%", 100 * (x.modeled_cycles / static_cast<double>(x.executed) - 1))});
+    if (x.hidden()) {
+      ++hidden;
+      sum += x.overhead();
+      if (worst_name.empty() || x.overhead() > worst) worst = x.overhead(), worst_name = x.name;
+    } else {
+      others += fmt::format("{}{} {:+.1f}%", others.empty() ? "" : ", ", x.name, 100 * x.overhead());
+    }
+  }
+  std::string s = render_markdown(t);
+  s += fmt::format("\n{} of {} streaming layers have L3 traffic that fits under their L2-resident time", hidden,
+                   r.layers.size());
+  if (hidden > 0)
+    s += fmt::format(": worst {:+.1f}% ({}), mean {:+.1f}% over their L2-resident cycles", 100 * worst, worst_name,
+                     100 * sum / hidden);
+  s += ".\n";
+  if (!others.empty()) s += "L3-bound (the traffic takes longer than the layer computes): " + others + ".\n";
+  s += fmt::format("The network: {} cycles over its {} layers (the fabric controller's, every layer).\n",
+                   format_bytes_grouped(r.network_cycles), r.deployed_layers);
+  return s;
+}
+
 }  // namespace dory

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "codegen/deployment.h"
+#include "eval/l3_overhead.h"
 
 namespace dory {
 
@@ -37,5 +38,11 @@ std::string render_l3_level(const Deployment& dep, bool markdown = false);
 // "staging_bytes", "l3_bytes", "l3_engine_cycles", "sub_layer_cycles", "l3_bound", "modeled_cycles",
 // "in_l2_cycles"}]}; null without L3.
 nlohmann::json l3_level_to_json(const Deployment& dep);
+
+// The executed L3 overhead (eval/l3_overhead.h) as a markdown table, one row per streaming layer: MACs, L3 bytes
+// and tiles, the L3 engine's modeled time, the layer's executed cycles alone in L2 and in the network, the ratio,
+// whether the traffic fits under the L2-resident time, the two-level model and its error; then the summary lines:
+// the layers whose traffic hides (count, worst and mean overhead) and the others.
+std::string render_l3_overhead(const L3OverheadResult& r);
 
 }  // namespace dory
