@@ -19,6 +19,7 @@
 
 #include "codegen/app.h"
 #include "codegen/schedule_check.h"
+#include "eval/l3_overhead.h"
 #include "report/run_report.h"
 #include "onnx/frontend.h"
 #include "target/target.h"
@@ -288,6 +289,7 @@ void expect_l3_run(const GeneratedApp& app, const HostRunResult& r) {
     }
     ++streaming;
     EXPECT_EQ(r.layers[i].l3_bytes, dl.l3->plan.cost.l3_bytes);
+    if (r.layers[i].elapsed >= 0) EXPECT_EQ(r.layers[i].elapsed, r.layers[i].l3_elapsed);  // one clock, one span
     EXPECT_GT(r.layers[i].l3_elapsed, r.layers[i].cycles) << "the layer's whole time includes its cluster tasks";
   }
   EXPECT_GT(streaming, 0);
@@ -350,6 +352,45 @@ TEST(L3Gvsoc, ForcedFeatureMapsAndConstantsRunBitExactThroughTheUdma) {
     ASSERT_TRUE(app.ok()) << app.error().str();
     expect_l3_run(*app, build_and_run_gvsoc(*app));
   }
+}
+
+// eval/l3_overhead.h: each streaming layer is run again alone with every operand in L2 (GVSoC's model L2), both runs
+// checked bit for bit; the rows are the deployment's streaming layers with both times.
+TEST(L3Gvsoc, OverheadTimesEachStreamingLayerInTheNetworkAndAloneInL2) {
+  DORY_SKIP_WITHOUT_GVSOC();
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  const Target target = find_target("pulp-open").value();
+  L3OverheadOptions o;
+  o.force_weights_l3 = {"pw2_conv", "pw13_conv"};
+  Expected<L3OverheadResult> r = measure_l3_overhead(g, target, o);
+  ASSERT_TRUE(r.ok()) << r.error().str();
+  ASSERT_EQ(r->layers.size(), 2u);
+  int64_t streaming_cycles = 0;
+  for (size_t k = 0; k < 2; ++k) {
+    const L3OverheadLayer& x = r->layers[k];
+    SCOPED_TRACE(x.name);
+    EXPECT_EQ(x.name, o.force_weights_l3[k]);
+    EXPECT_GT(x.l3_bytes, 0);
+    EXPECT_GT(x.l3_tiles, 0);
+    EXPECT_GT(x.l3_engine_cycles, 0);
+    EXPECT_GT(x.l2_resident, 0);
+    EXPECT_GE(x.l2_resident_tiles, 1);
+    // streaming the constants through L2 staging never makes the layer faster than having them in L2
+    EXPECT_GT(x.executed, x.l2_resident);
+    streaming_cycles += x.executed;
+  }
+  EXPECT_GT(r->network_cycles, streaming_cycles);
+  EXPECT_EQ(r->deployed_layers, static_cast<int>(std::count_if(g.layers.begin(), g.layers.end(),
+                                                               [](const Layer& l) { return !l.as<View>(); })));
+
+  L3OverheadOptions fits;
+  Expected<L3OverheadResult> none = measure_l3_overhead(g, target, fits);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, "l3-overhead-no-l3");
+  fits.reference_l2_bytes = target.l2.size_bytes;
+  Expected<L3OverheadResult> small = measure_l3_overhead(g, target, fits);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error().code, "l3-overhead-reference-l2");
 }
 
 }  // namespace
