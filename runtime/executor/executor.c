@@ -306,13 +306,16 @@ static void layer_task(void *arg) {
   clock_stop(&clock, core);
 }
 
-static void run_tiled(const dory_layer *L, int take) {
-  run_args r;
+/* the task's arguments live until the join (dory_layer_start ... dory_layer_join) */
+static run_args g_run;
+
+static void start_tiled(const dory_layer *L, int take) {
+  run_args *r = &g_run;
   if (L->l3) dory_panic("executor: a layer that streams from L3 runs with dory_l3_layer_run (network.c does)");
-  r.L = L;
-  r.take = take;
+  r->L = L;
+  r->take = take;
   g_taken_from = L;
-  r.skip_wait = g_skip_wait;
+  r->skip_wait = g_skip_wait;
   g_skip_wait = -1;
 #if defined(DORY_CYCLE_SPLIT)
   {
@@ -323,15 +326,15 @@ static void run_tiled(const dory_layer *L, int take) {
     g_split.cores = (uint32_t)(n < DORY_SPLIT_MAX_CORES ? n : DORY_SPLIT_MAX_CORES);
   }
 #endif
-  dory_cluster_run(layer_task, &r);
+  dory_cluster_start(layer_task, r);
 }
 
-void dory_layer_run(const dory_layer *L) { run_tiled(L, 1); }
+void dory_layer_start(const dory_layer *L) { start_tiled(L, 1); }
 
-void dory_layer_run_moved(const dory_layer *L) {
+void dory_layer_start_moved(const dory_layer *L) {
   int k;
   if (L != g_taken_from) {
-    run_tiled(L, 1);
+    start_tiled(L, 1);
     return;
   }
   /* a few stores across the SoC interconnect instead of the cores' ~25 loads each and a barrier */
@@ -340,7 +343,19 @@ void dory_layer_run_moved(const dory_layer *L) {
   g_running.weights_l2 = L->weights_l2;
   g_running.bias_l2 = L->bias_l2;
   g_running.requant_l2 = L->requant_l2;
-  run_tiled(L, 0);
+  start_tiled(L, 0);
+}
+
+void dory_layer_join(void) { dory_cluster_join(); }
+
+void dory_layer_run(const dory_layer *L) {
+  dory_layer_start(L);
+  dory_layer_join();
+}
+
+void dory_layer_run_moved(const dory_layer *L) {
+  dory_layer_start_moved(L);
+  dory_layer_join();
 }
 
 /* ---- L1-resident execution ---------------------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* The executor of dory/l3.h on a platform: the two-level schedule (l3_schedule.c) driven by the HAL's L3 engine,
- * each sub-layer run on the cluster by the ordinary executor (dory_layer_run). Runs in the main program. */
+ * each sub-layer run on the cluster by the ordinary executor (dory_layer_start/join, the L3 transfers issued
+ * between them). Runs in the main program. */
 #include <stddef.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@
  * the sub-layer run last (-1: none yet). */
 typedef struct {
   int32_t skip, waits, last_template;
+  const dory_l3_layer *next; /* the layer to prefetch while the last sub-layer runs (NULL: none) */
+  dory_l3_prefetch *next_pf;
 } l3_run_ctx;
 
 static int32_t g_l3_skip_wait = -1;
@@ -31,15 +34,25 @@ static void hal_l3_wait(void *ctx, dory_dma_job job) {
 
 /* The schedule keeps one sub-layer between tiles, its template copied only when it changes (l3_schedule.c): a tile
  * of the same template as the previous one is that descriptor with new L2 offsets. */
-static void hal_run_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub) {
+static void hal_start_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub) {
   l3_run_ctx *c = (l3_run_ctx *)ctx;
   const int32_t tmpl = dory_l3_sub_template(L, t);
   if (c && c->last_template == tmpl) {
-    dory_layer_run_moved(sub);
+    dory_layer_start_moved(sub);
   } else {
-    dory_layer_run(sub);
+    dory_layer_start(sub);
   }
   if (c) c->last_template = tmpl;
+}
+
+static void hal_join_sub(void *ctx) {
+  (void)ctx;
+  dory_layer_join();
+}
+
+static void hal_after_last_load(void *ctx) {
+  l3_run_ctx *c = (l3_run_ctx *)ctx;
+  dory_l3_layer_prefetch(c->next, c->next_pf);
 }
 
 static dory_l3_ops hal_ops(void) {
@@ -47,16 +60,25 @@ static dory_l3_ops hal_ops(void) {
   ops.ctx = NULL;
   ops.l3_start = hal_l3_start;
   ops.l3_wait = hal_l3_wait;
-  ops.run_sub = hal_run_sub;
+  ops.start_sub = hal_start_sub;
+  ops.join_sub = hal_join_sub;
+  ops.after_last_load = NULL;
   return ops;
 }
 
-void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf) {
+void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf, const dory_l3_layer *next,
+                       dory_l3_prefetch *next_pf) {
   dory_l3_ops ops = hal_ops();
   l3_run_ctx c;
   c.skip = g_l3_skip_wait;
   c.waits = 0;
   c.last_template = -1;
+  c.next = next;
+  c.next_pf = next_pf;
+  if (next) {
+    next_pf->n = 0;
+    ops.after_last_load = hal_after_last_load;
+  }
   g_l3_skip_wait = -1;
   ops.ctx = &c;
   dory_l3_schedule(L, (uint8_t *)dory_l2_base(), &ops, pf);

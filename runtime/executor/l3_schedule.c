@@ -243,13 +243,17 @@ void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *op
   wait_all(&s);
 
   for (t = 0; t < total; ++t) {
+    sub_layer_update(L, t, &sub, &held);
+    ops->start_sub(ops->ctx, L, t, &sub);
+    /* beside the sub-layer: its staging copies are not the ones these transfers touch (copy_of alternates them) */
     if (t > 0 && dory_l3_tile_store(L, t - 1, &store)) issue(&s, &store);
     if (t + 1 < total) {
       n = dory_l3_tile_loads(L, t + 1, loads);
       for (k = 0; k < n; ++k) issue(&s, &loads[k]);
+    } else if (ops->after_last_load) {
+      ops->after_last_load(ops->ctx);
     }
-    sub_layer_update(L, t, &sub, &held);
-    ops->run_sub(ops->ctx, L, t, &sub);
+    ops->join_sub(ops->ctx);
     wait_all(&s);
   }
 

@@ -715,7 +715,8 @@ void dory_network_load_constants(void) {
 
 /* Layer i on the cluster; a layer that streams from L3 by its two-level schedule. While layer i runs, the next
  * layer's first weight block streams from L3 when that layer prefetches (its staging copy is reserved over both
- * layers by the memory plan): the jobs are handed to its schedule when it runs next. */
+ * layers by the memory plan): issued while the cluster computes (after an L3 layer's own last load, so that the
+ * L3 engine serves that first), the jobs are handed to its schedule when it runs next. */
 static dory_l3_prefetch g_prefetch;
 static int g_prefetch_layer = -1;
 
@@ -726,14 +727,14 @@ void dory_network_run_layer(int i) {
   int pf_layer = -1;
   if (dory_l1_size() < DORY_NETWORK_L1_REQUIRED) dory_panic("network: L1 is smaller than the tile plans need");
   if (g_prefetch_layer >= 0 && g_prefetch_layer != i) dory_panic("network: a prefetch for a layer that did not run next");
-  if (next && next->l3 && next->l3->prefetch_weights) {
-    dory_l3_layer_prefetch(next->l3, &pf);
-    pf_layer = i + 1;
+  if (next && next->l3 && next->l3->prefetch_weights) pf_layer = i + 1;
+  if (L->l3) {
+    dory_l3_layer_run(L->l3, g_prefetch_layer == i ? &g_prefetch : NULL, pf_layer >= 0 ? next->l3 : NULL, &pf);
+  } else {
+    dory_layer_start(L);
+    if (pf_layer >= 0) dory_l3_layer_prefetch(next->l3, &pf);
+    dory_layer_join();
   }
-  if (L->l3)
-    dory_l3_layer_run(L->l3, g_prefetch_layer == i ? &g_prefetch : NULL);
-  else
-    dory_layer_run(L);
   g_prefetch_layer = pf_layer;
   if (pf_layer >= 0) g_prefetch = pf;
 }

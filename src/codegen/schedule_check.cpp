@@ -1201,9 +1201,12 @@ class L3Checker {
         if (k->l3_waits_++ == k->opt_.skip_l3_wait) return;  // fault injection (ScheduleCheckOptions)
         k->on_wait(j);
       };
-      ops.run_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub) {
+      ops.start_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub) {
         static_cast<L3Checker*>(c)->on_run(t, *sub, stats_of(c));
       };
+      ops.join_sub = [](void* c) { static_cast<L3Checker*>(c)->on_join(); };
+      // the schedule as if the next layer prefetched: the moment it hands over must be one where it may
+      ops.after_last_load = [](void* c) { static_cast<L3Checker*>(c)->on_after_last_load(); };
       stats_ = stats;
       uint8_t* l2 = reinterpret_cast<uint8_t*>(kL3FakeL2);
       if (prefetch_) {
@@ -1380,6 +1383,18 @@ class L3Checker {
       return reject(tile, fmt::format("{} touches L3 [{}, {}), outside {} {}", what, t->l3_offset,
                                       int64_t{t->l3_offset} + t->bytes, e_.region_what[static_cast<size_t>(key)],
                                       range_str(reg)));
+    // not on what the running sub-layer reads (a load writes L2) or writes
+    if (running_) {
+      for (const Range& w : running_writes_)
+        if (w.overlaps(l2r))
+          return reject(tile, fmt::format("{} on L2 {} starts while L3 tile {} runs and writes L2 {}", what,
+                                          range_str(l2r), runs_ - 1, range_str(w)));
+      if (!store)
+        for (const Range& r : running_reads_)
+          if (r.overlaps(l2r))
+            return reject(tile, fmt::format("{} on L2 {} starts while L3 tile {} runs and reads L2 {}", what,
+                                            range_str(l2r), runs_ - 1, range_str(r)));
+    }
     // no other job in flight on these bytes; the limit
     for (int j : in_flight_)
       if (jobs_[static_cast<size_t>(j)].l2.overlaps(l2r))
@@ -1390,8 +1405,8 @@ class L3Checker {
     if (store) {
       // the band's blocks have all run, and nothing wrote the copy since
       const L3Extent xe = l3_extent(*e_.geo, e_.lp->shape, tile);
-      if (runs_ <= tile)
-        return reject(tile, fmt::format("{} starts before L3 tile {} (the band's last block) ran", what, tile));
+      if (joined_ <= tile)
+        return reject(tile, fmt::format("{} starts before L3 tile {} (the band's last block) finished", what, tile));
       if (out_copy_band_[static_cast<size_t>(t->copy)] != xe.band)
         return reject(tile, fmt::format("{} reads output copy {}, last written by band {}, not band {}", what, t->copy,
                                         out_copy_band_[static_cast<size_t>(t->copy)], xe.band));
@@ -1443,6 +1458,10 @@ class L3Checker {
     const LayerGeometry& g = *e_.geo;
     if (t != runs_) {
       fail(t, fmt::format("the schedule runs L3 tile {} where tile {} comes next (each once, in order)", t, runs_));
+      return;
+    }
+    if (running_) {
+      fail(t, fmt::format("L3 tile {} starts before L3 tile {} was joined", t, runs_ - 1));
       return;
     }
     ++runs_;
@@ -1540,6 +1559,9 @@ class L3Checker {
     }
     for (const Range& r : reads) footprint.push_back(r);
     for (const Range& w : writes) footprint.push_back(w);
+    running_ = true;
+    running_reads_ = reads;
+    running_writes_ = writes;
     // the sub-layer itself, as any layer: its L1 schedule against its plan and these bases and regions
     if (sub.l3 != nullptr) {
       fail(t, "a sub-layer descriptor points at an L3 layer");
@@ -1550,7 +1572,42 @@ class L3Checker {
     if (!st.ok() && !err_) err_ = st.error();
   }
 
+  void on_join() {
+    if (err_) return;
+    if (!running_) {
+      fail(runs_ - 1, "a join without a sub-layer started");
+      return;
+    }
+    running_ = false;
+    ++joined_;
+  }
+
+  // The next layer's prefetch starts here (up to 3 loads: weights, bias, requant records) beside this layer's jobs.
+  void on_after_last_load() {
+    if (err_) return;
+    if (after_last_load_++ > 0) {
+      fail(runs_ - 1, "the hand-over to the next layer's prefetch happens twice");
+      return;
+    }
+    if (!running_ || runs_ != total_) {
+      fail(runs_ - 1, fmt::format("the hand-over to the next layer's prefetch happens at L3 tile {} of {}{}", runs_ - 1,
+                                  total_, running_ ? "" : ", outside a sub-layer"));
+      return;
+    }
+    if (static_cast<int64_t>(in_flight_.size()) + 3 > DORY_L3_MAX_OUTSTANDING)
+      fail(runs_ - 1, fmt::format("the next layer's prefetch would join {} L3 jobs in flight; DORY_L3_MAX_OUTSTANDING = {}",
+                                  in_flight_.size(), DORY_L3_MAX_OUTSTANDING));
+  }
+
   void finish() {
+    if (running_) {
+      fail(runs_ - 1, fmt::format("L3 tile {} is never joined", runs_ - 1));
+      return;
+    }
+    if (after_last_load_ != 1) {
+      fail(-1, "the schedule never hands over to the next layer's prefetch");
+      return;
+    }
     if (!in_flight_.empty()) {
       fail(jobs_[static_cast<size_t>(in_flight_.front())].tile,
            fmt::format("L3 job {} was never waited for", in_flight_.front() + 1));
@@ -1605,8 +1662,11 @@ class L3Checker {
     return a;
   }();
   std::array<int64_t, 2> out_copy_band_{-1, -1};
-  int64_t runs_ = 0, waits_ = 0, seq_ = 0;
+  int64_t runs_ = 0, joined_ = 0, waits_ = 0, seq_ = 0;
+  int after_last_load_ = 0;
   bool in_prefetch_ = false;
+  bool running_ = false;  // a sub-layer started and not joined: what it reads and writes
+  std::vector<Range> running_reads_, running_writes_;
 };
 
 }  // namespace

@@ -124,6 +124,7 @@ static struct {
   void *arg;
   pthread_barrier_t barrier;
   int in_run;
+  int started; /* dory_cluster_start ran a task that was not joined yet */
 
   /* DMA engine */
   pthread_t engine;
@@ -204,8 +205,21 @@ static void *worker_main(void *p) {
   }
 }
 
+/* The main program is core 0 here: the task runs to its end inside dory_cluster_start (dory/hal.h). */
+void dory_cluster_start(dory_task_fn fn, void *arg) {
+  if (g.started) host_fail("dory_cluster_start while the previous task was not joined (dory_cluster_join)");
+  dory_cluster_run(fn, arg);
+  g.started = 1;
+}
+
+void dory_cluster_join(void) {
+  if (!g.started) host_fail("dory_cluster_join without a task started (dory_cluster_start)");
+  g.started = 0;
+}
+
 void dory_cluster_run(dory_task_fn fn, void *arg) {
   require_init("dory_cluster_run");
+  if (g.started) host_fail("dory_cluster_run while a started task was not joined (dory_cluster_join)");
   if (t_in_task || t_is_worker) host_fail("dory_cluster_run called from inside a cluster task (no nesting)");
   if (g.in_run) host_fail("dory_cluster_run called while another run is in progress (from another thread?)");
   g.in_run = 1;

@@ -107,6 +107,7 @@ static struct {
   uint8_t *l1, *l2;
   uint32_t l1_size, l2_size;
   uint32_t gen;
+  int running; /* a task started and not joined */
   dory_pulp_counters acc;
   uint32_t mcycle_last, mcycle_high;
 } g;
@@ -234,21 +235,29 @@ static void cluster_start(void) {
   reg_write(CLUSTER_FETCH_ENABLE, 0xFFu);
 }
 
-void dory_cluster_run(dory_task_fn fn, void *arg) {
-  uint32_t gen, i, longest = 0;
-  uint64_t instructions = 0;
-  require_init("dory_cluster_run");
-  if (on_cluster()) pulp_fail("dory_cluster_run called from inside a cluster task (no nesting)");
+void dory_cluster_start(dory_task_fn fn, void *arg) {
+  uint32_t gen;
+  require_init("dory_cluster_start");
+  if (on_cluster()) pulp_fail("dory_cluster_start called from inside a cluster task (no nesting)");
+  if (g.running) pulp_fail("dory_cluster_start while the previous task was not joined (dory_cluster_join)");
   if (g_dma.n_jobs > 0)
-    pulp_fail("dory_cluster_run with %lu DMA job(s) of the main program in flight (the first is job %lu); "
+    pulp_fail("dory_cluster_start with %lu DMA job(s) of the main program in flight (the first is job %lu); "
               "wait for them first",
               (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
   gen = g.gen + 1u == 0u ? 1u : g.gen + 1u; /* never 0: the cores start having seen 0 */
   g.gen = gen;
+  g.running = 1;
   g_ctrl.fn = fn;
   g_ctrl.arg = arg;
   fence(); /* the task and everything the caller wrote, then the generation */
   g_ctrl.gen = gen;
+}
+
+void dory_cluster_join(void) {
+  const uint32_t gen = g.gen;
+  uint32_t i, longest = 0;
+  uint64_t instructions = 0;
+  if (!g.running) pulp_fail("dory_cluster_join without a task started (dory_cluster_start)");
   for (i = 0; i < DORY_PULP_CORES; ++i)
     while (g_ctrl.done[i] != gen) {
     }
@@ -260,10 +269,16 @@ void dory_cluster_run(dory_task_fn fn, void *arg) {
   g.acc.cycles += longest;
   g.acc.instructions += instructions;
   g.acc.tasks++;
+  g.running = 0;
   check_stack_guards();
   if (g_dma.n_jobs > 0)
     pulp_fail("a cluster task returned with %lu DMA job(s) never waited for (the first is job %lu)",
               (unsigned long)g_dma.n_jobs, (unsigned long)job_at(0)->id);
+}
+
+void dory_cluster_run(dory_task_fn fn, void *arg) {
+  dory_cluster_start(fn, arg);
+  dory_cluster_join();
 }
 
 int dory_core_id(void) { return on_cluster() ? (int)(hart_id() & 0x1fu) : 0; }
@@ -313,6 +328,7 @@ static uint32_t dma_channel(const char *what) {
     return MCHAN_CORE;
   }
   require_init(what);
+  if (g.running) pulp_fail("%s from the main program while a cluster task runs (between dory_cluster_start and join)", what);
   return MCHAN_FC;
 }
 

@@ -40,6 +40,7 @@ static struct {
   uint8_t *l1, *l2;
   uint32_t l1_size, l2_size;
   int in_task;
+  int started; /* dory_cluster_start ran a task that was not joined yet */
   /* DMA: the jobs issued and not yet performed, in issue order (ids increase), and the jobs issued and not yet
    * waited for. A wait performs every queued job up to its own, so both hold at most the in-flight limit. */
   job_rec queue[DORY_DMA_MAX_OUTSTANDING];
@@ -67,10 +68,23 @@ static void require_init(const char *what) {
 
 void dory_cluster_run(dory_task_fn fn, void *arg) {
   require_init("dory_cluster_run");
+  if (g.started) rv32_fail("dory_cluster_run while a started task was not joined (dory_cluster_join)");
   if (g.in_task) rv32_fail("dory_cluster_run called from inside a cluster task (no nesting)");
   g.in_task = 1;
   fn(arg);
   g.in_task = 0;
+}
+
+/* One core: the task runs to its end inside dory_cluster_start (dory/hal.h). */
+void dory_cluster_start(dory_task_fn fn, void *arg) {
+  if (g.started) rv32_fail("dory_cluster_start while the previous task was not joined (dory_cluster_join)");
+  dory_cluster_run(fn, arg);
+  g.started = 1;
+}
+
+void dory_cluster_join(void) {
+  if (!g.started) rv32_fail("dory_cluster_join without a task started (dory_cluster_start)");
+  g.started = 0;
 }
 
 int dory_core_id(void) { return 0; }

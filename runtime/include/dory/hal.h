@@ -9,6 +9,11 @@
  *   and returns when all of them have returned. It is called from the main program (on PULP: the fabric
  *   controller), never from inside a task (no nesting). Everything the caller wrote before the call is visible
  *   to every core; everything the cores wrote is visible to the caller after it returns.
+ *   dory_cluster_start(fn, arg) then dory_cluster_join() is dory_cluster_run(fn, arg) in two halves: between them
+ *   the main program may work beside the cluster (on PULP: the fabric controller issues L3 transfers while the
+ *   cores compute), touching no memory the task uses and calling no cluster or DMA function but the L3 ones. A
+ *   platform whose main program is itself a cluster core (host: core 0 is the calling thread; rv32: the only core)
+ *   runs the task to its end inside dory_cluster_start. Every start is joined exactly once before the next.
  *   dory_barrier() blocks until every core of the running task has reached it; writes a core made before the
  *   barrier are visible to every core after it. All cores must call it the same number of times. Outside a
  *   task it returns at once.
@@ -63,6 +68,8 @@ extern "C" {
 typedef void (*dory_task_fn)(void *arg);
 
 void dory_cluster_run(dory_task_fn fn, void *arg);
+void dory_cluster_start(dory_task_fn fn, void *arg);
+void dory_cluster_join(void);
 int dory_core_id(void);
 int dory_core_count(void);
 void dory_barrier(void);

@@ -155,8 +155,13 @@ typedef struct {
   void *ctx;
   dory_dma_job (*l3_start)(void *ctx, const dory_l3_desc *desc, const dory_l3_transfer *x);
   void (*l3_wait)(void *ctx, dory_dma_job job);
-  /* runs sub-layer `sub` (tile t) on the cluster and returns when it is done */
-  void (*run_sub)(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub);
+  /* starts sub-layer `sub` (tile t) on the cluster; `sub` stays unchanged until the join */
+  void (*start_sub)(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub);
+  /* returns when the sub-layer started last is done */
+  void (*join_sub)(void *ctx);
+  /* called once, while the last sub-layer runs, after the layer's last L3 load was issued: where the main program
+   * starts the next layer's prefetch, behind this layer's own loads on the L3 engine (NULL: nothing to do) */
+  void (*after_last_load)(void *ctx);
 } dory_l3_ops;
 
 /* The jobs of a prefetch (dory_l3_prefetch_issue), handed to the layer's schedule. */
@@ -168,13 +173,18 @@ typedef struct {
 /* Issues the prefetched loads of tile 0 into *pf (nothing unless L->prefetch_weights). */
 void dory_l3_prefetch_issue(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, dory_l3_prefetch *pf);
 
-/* Runs the two-level schedule of L (the main program). pf: the prefetch's jobs, or NULL when L does not prefetch. */
+/* Runs the two-level schedule of L (the main program). pf: the prefetch's jobs, or NULL when L does not prefetch.
+ * Per L3 tile t: the sub-layer starts; while it runs, the main program issues the store of tile t-1 and the loads of
+ * tile t+1 (or, at the last tile, calls after_last_load); the sub-layer is joined; those transfers are waited for. */
 void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, const dory_l3_prefetch *pf);
 
 /* ---- on a platform (runtime/executor/l3_executor.c) ------------------------------------------------------- */
 
-/* Runs L with the HAL: L3 transfers by dory_l3_start/wait, every sub-layer by dory_layer_run. */
-void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf);
+/* Runs L with the HAL: L3 transfers by dory_l3_start/wait, every sub-layer by dory_layer_start/join. next: a layer
+ * whose first weight block is prefetched (dory_l3_layer_prefetch into *next_pf) while L's last sub-layer runs, or
+ * NULL. */
+void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf, const dory_l3_layer *next,
+                       dory_l3_prefetch *next_pf);
 /* Fault injection (dory's tests): the next dory_l3_layer_run skips its wait_index-th L3 wait (0-based, in the
  * order the schedule waits; the prefetch handed to it counts among them); -1: none. The platform must notice: stale
  * staging data, or a job still in flight at shutdown. */

@@ -227,6 +227,13 @@ void dory_layer_run(const dory_layer *L);
  * instead of the cores taking all of it; any other L runs as dory_layer_run. */
 void dory_layer_run_moved(const dory_layer *L);
 
+/* dory_layer_run and dory_layer_run_moved in two halves (dory_cluster_start / dory_cluster_join): the main program
+ * may issue L3 transfers between them (the next L3 tile's loads, the next layer's prefetch) while the cluster
+ * computes; L must stay unchanged until the join. */
+void dory_layer_start(const dory_layer *L);
+void dory_layer_start_moved(const dory_layer *L);
+void dory_layer_join(void);
+
 /* One computation of the schedule: builds the kernel's arguments for tile e on copies c and calls the kernel
  * (every core calls it; each computes its share). */
 void dory_layer_compute(const dory_layer *L, const dory_tile_extent *e, const dory_tile_copies *c, uint8_t *l1);
