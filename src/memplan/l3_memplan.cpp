@@ -242,7 +242,10 @@ Expected<TwoLevelPlan> plan_two_levels(const Graph& g, const std::vector<TilePla
   auto tiling = [&](size_t i, const L3Residency& r, int64_t budget) -> Expected<L3Plan> {
     const auto key = std::make_tuple(i, r.input_in_l3, r.output_in_l3, r.weights_in_l3, budget);
     if (auto it = solved.find(key); it != solved.end()) return it->second;
-    DORY_TRY(L3Plan lp, solve_l3_tiling(plans[i].geometry, r, target, opt.l1_budget_bytes, budget, opt.objective));
+    // a layer after another may get its first weight block prefetched under it (decided below, once every
+    // staging is placed): the search prices that, capped by the previous layer's L2 plan
+    const double cap = opt.prefetch && r.weights_in_l3 && i > 0 ? plans[i - 1].cost.total_cycles : 0;
+    DORY_TRY(L3Plan lp, solve_l3_tiling(plans[i].geometry, r, target, opt.l1_budget_bytes, budget, opt.objective, cap));
     solved.emplace(key, lp);
     return lp;
   };

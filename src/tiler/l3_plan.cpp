@@ -344,8 +344,10 @@ bool build_plan(const LayerGeometry& g, const L3Residency& r, const L3Shape& s, 
   return true;
 }
 
-bool better_l3(const L3Plan& a, const L3Plan& b) {
-  if (a.cost.total_cycles != b.cost.total_cycles) return a.cost.total_cycles < b.cost.total_cycles;
+bool better_l3(const L3Plan& a, const L3Plan& b, double prefetch_cap) {
+  const double ta = a.cost.total_cycles - l3_prefetch_hidden(a, prefetch_cap),
+               tb = b.cost.total_cycles - l3_prefetch_hidden(b, prefetch_cap);
+  if (ta != tb) return ta < tb;
   if (a.staging.total_bytes() != b.staging.total_bytes()) return a.staging.total_bytes() < b.staging.total_bytes();
   if (a.counts.total() != b.counts.total()) return a.counts.total() < b.counts.total();
   if (a.shape.c_out != b.shape.c_out) return a.shape.c_out > b.shape.c_out;
@@ -353,6 +355,11 @@ bool better_l3(const L3Plan& a, const L3Plan& b) {
 }
 
 }  // namespace
+
+double l3_prefetch_hidden(const L3Plan& plan, double cap_cycles) {
+  if (!plan.residency.weights_in_l3 || cap_cycles <= 0) return 0;
+  return std::min(plan.cost.prefetchable_cycles, cap_cycles);
+}
 
 Expected<L3Plan> plan_l3_shape(const LayerGeometry& g, const L3Residency& r, const L3Shape& s, const Target& target,
                                int64_t l1_budget_bytes, Objective objective) {
@@ -366,7 +373,8 @@ Expected<L3Plan> plan_l3_shape(const LayerGeometry& g, const L3Residency& r, con
 }
 
 Expected<L3Plan> solve_l3_tiling(const LayerGeometry& g, const L3Residency& r, const Target& target,
-                                 int64_t l1_budget_bytes, int64_t staging_budget_bytes, Objective objective) {
+                                 int64_t l1_budget_bytes, int64_t staging_budget_bytes, Objective objective,
+                                 double prefetch_cap_cycles) {
   DORY_CHECK(r.any(), fmt::format("layer '{}': an L3 tiling of a layer with nothing in L3", g.layer));
   DORY_CHECK(static_cast<int>(r.input_in_l3.size()) == g.num_inputs(),
              fmt::format("layer '{}': residency of {} inputs for {}", g.layer, r.input_in_l3.size(), g.num_inputs()));
@@ -402,7 +410,7 @@ Expected<L3Plan> solve_l3_tiling(const LayerGeometry& g, const L3Residency& r, c
       L3Plan p;
       ++evaluated;
       if (!build_plan(g, r, s, target, sp, p)) continue;
-      if (!best || better_l3(p, *best)) best = std::move(p);
+      if (!best || better_l3(p, *best, prefetch_cap_cycles)) best = std::move(p);
     }
   }
   if (!best) {

@@ -37,7 +37,10 @@
 // Search (solve_l3_tiling): every (c_out, h_out) of the space above whose staging fits the budget, each priced
 // with the optimal L2 -> L1 plan of each of its sub-geometries; the first in the order: total cycles ascending,
 // staging bytes ascending, fewer tiles, larger c_out, larger h_out. Exhaustive (the sub-plans are memoized by
-// sub-geometry), hence exact under the model.
+// sub-geometry), hence exact under the model. With prefetch_cap_cycles > 0 (the layer's first weight block may be
+// prefetched during the previous layer, which the model prices at that many cycles), a shape's total is compared
+// less what such a prefetch would hide, min(prefetchable_cycles, cap): one block loaded whole under the previous
+// layer beats two blocks whose second costs a sub-layer more (measured on GVSoC: ~4-6 k cycles a sub-layer).
 #pragma once
 
 #include <cstdint>
@@ -166,7 +169,11 @@ struct L3Plan {
 // sub-plans for an L1 of l1_budget_bytes. Fails with "l3-infeasible" (severity Infeasible) when no shape's staging
 // fits or no sub-layer can be tiled, naming the smallest staging and the hint.
 Expected<L3Plan> solve_l3_tiling(const LayerGeometry& g, const L3Residency& r, const Target& target,
-                                 int64_t l1_budget_bytes, int64_t staging_budget_bytes, Objective objective);
+                                 int64_t l1_budget_bytes, int64_t staging_budget_bytes, Objective objective,
+                                 double prefetch_cap_cycles = 0);
+// The cycles a prefetch capped at cap_cycles hides of a plan: min(prefetchable_cycles, cap_cycles) (0 without
+// weights in L3).
+double l3_prefetch_hidden(const L3Plan& plan, double cap_cycles);
 
 // The plan of a given shape (which must be valid_l3_shape), with its sub-plans; for tests and reports.
 Expected<L3Plan> plan_l3_shape(const LayerGeometry& g, const L3Residency& r, const L3Shape& s, const Target& target,

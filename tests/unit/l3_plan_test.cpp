@@ -218,14 +218,17 @@ TEST(L3Search, TheChosenShapeIsTheCheapestOfAllShapesWhoseStagingFits) {
     struct Priced {
       double cycles;
       int64_t staging;
+      double hidden;  // by a prefetch under a previous layer of kCap cycles
     };
+    constexpr double kCap = 3000;  // hides part of some shapes' first block, all of others
     std::vector<Priced> all;
     for (int64_t c = 1; c <= g.c_out; ++c)
       for (int64_t h = 1; h <= g.h_out; ++h) {
         if (!valid_l3_shape(g, r, {c, h})) continue;
         const Expected<L3Plan> p = plan_l3_shape(g, r, {c, h}, t, 35000, Objective::Model);
         ASSERT_TRUE(p.ok()) << p.error().str();
-        all.push_back({p->cost.total_cycles, plan_l2_staging(g, r, {c, h}, t.l2.alignment_bytes).total_bytes()});
+        all.push_back({p->cost.total_cycles, plan_l2_staging(g, r, {c, h}, t.l2.alignment_bytes).total_bytes(),
+                       l3_prefetch_hidden(*p, kCap)});
       }
     const int64_t lo = minimal_l2_staging_bytes(g, r, t.l2.alignment_bytes);
     for (int64_t budget : {lo, lo + 1000, lo + 4000, int64_t{1} << 20}) {
@@ -238,6 +241,15 @@ TEST(L3Search, TheChosenShapeIsTheCheapestOfAllShapesWhoseStagingFits) {
       ASSERT_TRUE(s.ok()) << s.error().str();
       EXPECT_DOUBLE_EQ(s->cost.total_cycles, best);
       EXPECT_LE(s->staging.total_bytes(), budget);
+      // expecting a prefetch under a previous layer of kCap cycles: the best total less what it hides
+      double best_pf = std::numeric_limits<double>::infinity();
+      for (const Priced& x : all)
+        if (x.staging <= budget) best_pf = std::min(best_pf, x.cycles - x.hidden);
+      const Expected<L3Plan> sp = solve_l3_tiling(g, r, t, 35000, budget, Objective::Model, kCap);
+      ASSERT_TRUE(sp.ok()) << sp.error().str();
+      EXPECT_DOUBLE_EQ(sp->cost.total_cycles - l3_prefetch_hidden(*sp, kCap), best_pf);
+      EXPECT_LE(sp->staging.total_bytes(), budget);
+      if (!r.weights_in_l3) EXPECT_DOUBLE_EQ(sp->cost.total_cycles, best);
     }
   }
 }
