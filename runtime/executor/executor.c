@@ -3,6 +3,8 @@
  * the L2-direct execution, the same kernel call once on the whole layer with its operands in L2. */
 #include <stddef.h>
 
+#include <string.h>
+
 #include "dory/hal.h"
 #include "dory/kernels.h"
 #include "dory/layer.h"
@@ -333,7 +335,9 @@ void dory_layer_start(const dory_layer *L) { start_tiled(L, 1); }
 
 void dory_layer_start_moved(const dory_layer *L) {
   int k;
-  if (L != g_taken_from) {
+  /* (the caller knows the template is the same; a descriptor of another kernel cannot be) */
+  if (!g_taken_from || memcmp(&L->kernel, &g_taken_from->kernel, sizeof L->kernel) != 0 ||
+      L->n_inputs != g_taken_from->n_inputs) {
     start_tiled(L, 1);
     return;
   }

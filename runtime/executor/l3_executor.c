@@ -8,12 +8,11 @@
 #include "dory/l3.h"
 #include "dory/layer.h"
 
-/* The wait to skip in the next layer run (dory_l3_inject_skip_wait), the waits counted so far, and the template of
- * the sub-layer run last (-1: none yet). */
+/* The wait to skip in the next layer run (dory_l3_inject_skip_wait) and the waits counted so far. */
 typedef struct {
-  int32_t skip, waits, last_template;
-  const dory_l3_layer *next; /* the layer to prefetch while the last sub-layer runs (NULL: none) */
-  dory_l3_prefetch *next_pf;
+  int32_t skip, waits;
+  const dory_l3_layer *next; /* the layer whose part ahead is done while the last sub-layer runs (NULL: none) */
+  dory_l3_ahead *next_ahead;
 } l3_run_ctx;
 
 static int32_t g_l3_skip_wait = -1;
@@ -34,15 +33,14 @@ static void hal_l3_wait(void *ctx, dory_dma_job job) {
 
 /* The schedule keeps one sub-layer between tiles, its template copied only when it changes (l3_schedule.c): a tile
  * of the same template as the previous one is that descriptor with new L2 offsets. */
-static void hal_start_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub) {
-  l3_run_ctx *c = (l3_run_ctx *)ctx;
-  const int32_t tmpl = dory_l3_sub_template(L, t);
-  if (c && c->last_template == tmpl) {
+static void hal_start_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub, int kept) {
+  (void)ctx;
+  (void)L;
+  (void)t;
+  if (kept)
     dory_layer_start_moved(sub);
-  } else {
+  else
     dory_layer_start(sub);
-  }
-  if (c) c->last_template = tmpl;
 }
 
 static void hal_join_sub(void *ctx) {
@@ -52,7 +50,7 @@ static void hal_join_sub(void *ctx) {
 
 static void hal_after_last_load(void *ctx) {
   l3_run_ctx *c = (l3_run_ctx *)ctx;
-  dory_l3_layer_prefetch(c->next, c->next_pf);
+  dory_l3_layer_ahead(c->next, c->next_ahead);
 }
 
 static dory_l3_ops hal_ops(void) {
@@ -66,27 +64,32 @@ static dory_l3_ops hal_ops(void) {
   return ops;
 }
 
-void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf, const dory_l3_layer *next,
-                       dory_l3_prefetch *next_pf) {
+void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_ahead *mine, const dory_l3_layer *next,
+                       dory_l3_ahead *next_ahead) {
   dory_l3_ops ops = hal_ops();
   l3_run_ctx c;
+  const int ready = mine && mine->L == L;
+  if (mine && !ready) dory_panic("dory_l3_layer_run: the part done ahead was done for another layer");
+  if (next && next_ahead == mine) dory_panic("dory_l3_layer_run: the next layer's part ahead would overwrite this one's");
   c.skip = g_l3_skip_wait;
   c.waits = 0;
-  c.last_template = -1;
   c.next = next;
-  c.next_pf = next_pf;
+  c.next_ahead = next_ahead;
   if (next) {
-    next_pf->n = 0;
+    next_ahead->L = NULL; /* until done */
     ops.after_last_load = hal_after_last_load;
   }
   g_l3_skip_wait = -1;
   ops.ctx = &c;
-  dory_l3_schedule(L, (uint8_t *)dory_l2_base(), &ops, pf);
+  dory_l3_schedule(L, (uint8_t *)dory_l2_base(), &ops, ready && L->prefetch_weights ? &mine->pf : NULL,
+                   ready ? &mine->first : NULL);
 }
 
-void dory_l3_layer_prefetch(const dory_l3_layer *L, dory_l3_prefetch *pf) {
+void dory_l3_layer_ahead(const dory_l3_layer *L, dory_l3_ahead *a) {
   const dory_l3_ops ops = hal_ops();
-  dory_l3_prefetch_issue(L, (uint8_t *)dory_l2_base(), &ops, pf);
+  dory_l3_prefetch_issue(L, (uint8_t *)dory_l2_base(), &ops, &a->pf);
+  dory_l3_sub_layer(L, 0, &a->first);
+  a->L = L;
 }
 
 void dory_l3_read(void *dst, uint32_t l3, uint32_t n, uint8_t *bounce, uint32_t bounce_bytes) {

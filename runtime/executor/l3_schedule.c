@@ -73,50 +73,69 @@ int32_t dory_l3_sub_template(const dory_l3_layer *L, int32_t t) {
   return template_of(L, &n, &e);
 }
 
-/* dory_l3_sub_layer into *out, which holds the sub-layer of template *held (-1: none yet): the template is copied
- * only when tile t's is another one, then every L2 offset is set for the tile. The schedule keeps its sub-layer
- * between tiles: the fabric controller copying the ~780 B template for every tile took ~1,200 cycles a tile. */
-static void sub_layer_update(const dory_l3_layer *L, int32_t t, dory_layer *out, int32_t *held) {
+/* Where tile t's sub-layer reads and writes: its template and the L2 offsets the template's descriptor gets. The
+ * schedule computes the next tile's while the current sub-layer runs (the fabric controller's tile arithmetic,
+ * ~1,500 cycles a tile from L2-resident code, then hides under the cluster's work). */
+typedef struct {
+  int32_t tmpl;
+  uint32_t in[DORY_LAYER_MAX_INPUTS], out, weights, bias, requant;
+} sub_place;
+
+static void sub_place_of(const dory_l3_layer *L, int32_t t, sub_place *p) {
   const dory_l3_counts n = dory_l3_tile_counts(L);
   dory_l3_extent e;
-  int32_t cls, k;
+  int k;
   dory_l3_tile_extent(L, t, &e);
-  cls = template_of(L, &n, &e);
-  if (*held != cls) {
-    *out = L->subs[cls];
-    *held = cls;
-  }
+  p->tmpl = template_of(L, &n, &e);
   for (k = 0; k < L->n_inputs; ++k) {
     const uint32_t eb = L->in_elem_bytes[k];
     if (L->in_where[k] == DORY_IN_L3) {
       /* the band's input rows, dense, all channels (a tied layer in L3 has one block) */
-      out->in[k].l2_offset = L->stage_in[k].offset[copy_of(L, DORY_STAGE_INPUT, k, &e)];
+      p->in[k] = L->stage_in[k].offset[copy_of(L, DORY_STAGE_INPUT, k, &e)];
     } else {
       const uint32_t px = (uint32_t)e.in_h0 * (uint32_t)L->w_in * (uint32_t)L->in_pixel_stride[k];
-      out->in[k].l2_offset = L->in_offset[k] + (px + (L->channels_tied ? (uint32_t)e.c0 : 0u)) * eb;
+      p->in[k] = L->in_offset[k] + (px + (L->channels_tied ? (uint32_t)e.c0 : 0u)) * eb;
     }
   }
   if (L->out_where == DORY_IN_L3) {
-    out->out.l2_offset = L->stage_out.offset[copy_of(L, DORY_STAGE_OUTPUT, 0, &e)] + (uint32_t)e.c0 * L->out_elem_bytes;
+    p->out = L->stage_out.offset[copy_of(L, DORY_STAGE_OUTPUT, 0, &e)] + (uint32_t)e.c0 * L->out_elem_bytes;
   } else {
     const uint32_t px = (uint32_t)e.h0 * (uint32_t)L->w_out * (uint32_t)L->out_pixel_stride;
-    out->out.l2_offset = L->out_offset + (px + (uint32_t)e.c0) * L->out_elem_bytes;
+    p->out = L->out_offset + (px + (uint32_t)e.c0) * L->out_elem_bytes;
   }
   if (L->weights_where == DORY_IN_L3) {
     const uint8_t c = copy_of(L, DORY_STAGE_WEIGHTS, 0, &e);
-    out->weights_l2 = L->stage_weights.copies ? L->stage_weights.offset[c] : 0u;
-    out->bias_l2 = L->stage_bias.copies ? L->stage_bias.offset[c] : 0u;
-    out->requant_l2 = L->stage_requant.copies ? L->stage_requant.offset[c] : 0u;
+    p->weights = L->stage_weights.copies ? L->stage_weights.offset[c] : 0u;
+    p->bias = L->stage_bias.copies ? L->stage_bias.offset[c] : 0u;
+    p->requant = L->stage_requant.copies ? L->stage_requant.offset[c] : 0u;
   } else {
-    out->weights_l2 = L->weights + (uint32_t)e.c0 * L->weight_bytes_per_cout;
-    out->bias_l2 = L->bias + (uint32_t)e.c0 * L->bias_bytes_per_cout;
-    out->requant_l2 = L->requant + (uint32_t)e.c0 * L->rq_bytes_per_cout;
+    p->weights = L->weights + (uint32_t)e.c0 * L->weight_bytes_per_cout;
+    p->bias = L->bias + (uint32_t)e.c0 * L->bias_bytes_per_cout;
+    p->requant = L->requant + (uint32_t)e.c0 * L->rq_bytes_per_cout;
   }
 }
 
+/* The sub-layer of placement p into *out, which holds the sub-layer of template *held (-1: none yet): the template
+ * is copied only when p's is another one (the fabric controller copying the ~780 B template for every tile took
+ * ~1,200 cycles a tile), then the L2 offsets are set. */
+static void sub_apply(const dory_l3_layer *L, const sub_place *p, dory_layer *out, int32_t *held) {
+  int k;
+  if (*held != p->tmpl) {
+    *out = L->subs[p->tmpl];
+    *held = p->tmpl;
+  }
+  for (k = 0; k < L->n_inputs; ++k) out->in[k].l2_offset = p->in[k];
+  out->out.l2_offset = p->out;
+  out->weights_l2 = p->weights;
+  out->bias_l2 = p->bias;
+  out->requant_l2 = p->requant;
+}
+
 void dory_l3_sub_layer(const dory_l3_layer *L, int32_t t, dory_layer *out) {
+  sub_place p;
   int32_t held = -1;
-  sub_layer_update(L, t, out, &held);
+  sub_place_of(L, t, &p);
+  sub_apply(L, &p, out, &held);
 }
 
 static dory_l3_transfer l3_transfer(uint8_t role, int operand, uint8_t dir, uint8_t copy, int32_t tile,
@@ -222,39 +241,60 @@ void dory_l3_prefetch_issue(const dory_l3_layer *L, uint8_t *l2, const dory_l3_o
     if (dory_l3_prefetched(L, &loads[k]) && pf->n < 3) pf->jobs[pf->n++] = issue_one(L, l2, ops, &loads[k]);
 }
 
-void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, const dory_l3_prefetch *pf) {
+void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, const dory_l3_prefetch *pf,
+                      const dory_layer *first) {
   l3_sched s;
   dory_l3_transfer loads[DORY_L3_MAX_LOADS], store;
-  dory_layer sub;
+  /* the sub-layers alternate between two descriptors: tile t+1's is made ready in the other one while tile t runs
+   * (first, when given, is tile 0's, made ready by the caller while the previous layer ran) */
+  dory_layer subs[2];
+  int32_t held[2] = {-1, -1}; /* the template each holds (sub_apply) */
+  const dory_layer *cur = first ? first : &subs[0];
+  int32_t cur_tmpl, prev_tmpl = -1; /* the templates of the tile to run and of the one that ran */
+  sub_place place;
   const int32_t total = dory_l3_tile_total(L);
-  int32_t t, held = -1; /* the template sub holds (sub_layer_update) */
+  int32_t t;
   int k, n;
   s.L = L;
   s.ops = ops;
   s.l2 = l2;
   s.n_jobs = 0;
 
-  /* prologue: LD3_0, the prefetched parts already in flight */
+  /* prologue: LD3_0, the prefetched parts already in flight; tile 0's descriptor while they fly */
   n = dory_l3_tile_loads(L, 0, loads);
   for (k = 0; k < n; ++k)
     if (!(pf && dory_l3_prefetched(L, &loads[k]))) issue(&s, &loads[k]);
   if (pf)
     for (k = 0; k < pf->n; ++k) s.jobs[s.n_jobs++] = pf->jobs[k];
+  if (!first) {
+    sub_place_of(L, 0, &place);
+    sub_apply(L, &place, &subs[0], &held[0]);
+  }
+  cur_tmpl = first ? -1 : place.tmpl;
   wait_all(&s);
 
   for (t = 0; t < total; ++t) {
-    sub_layer_update(L, t, &sub, &held);
-    ops->start_sub(ops->ctx, L, t, &sub);
+    dory_layer *next = &subs[(t + 1) & 1]; /* never cur: cur is subs[t & 1] or first */
+    int32_t next_tmpl = -1;
+    /* kept: the cores' copy of the previous tile's descriptor is of this template; only the L2 offsets change */
+    ops->start_sub(ops->ctx, L, t, cur, t > 0 && cur_tmpl == prev_tmpl);
     /* beside the sub-layer: its staging copies are not the ones these transfers touch (copy_of alternates them) */
     if (t > 0 && dory_l3_tile_store(L, t - 1, &store)) issue(&s, &store);
+    if (t == 0 && first) cur_tmpl = dory_l3_sub_template(L, 0);
     if (t + 1 < total) {
       n = dory_l3_tile_loads(L, t + 1, loads);
       for (k = 0; k < n; ++k) issue(&s, &loads[k]);
+      sub_place_of(L, t + 1, &place);
+      sub_apply(L, &place, next, &held[(t + 1) & 1]);
+      next_tmpl = place.tmpl;
     } else if (ops->after_last_load) {
       ops->after_last_load(ops->ctx);
     }
     ops->join_sub(ops->ctx);
     wait_all(&s);
+    prev_tmpl = cur_tmpl;
+    cur_tmpl = next_tmpl;
+    cur = next;
   }
 
   /* epilogue */

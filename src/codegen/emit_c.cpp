@@ -713,30 +713,27 @@ void dory_network_load_constants(void) {
   }
 }
 
-/* Layer i on the cluster; a layer that streams from L3 by its two-level schedule. While layer i runs, the next
- * layer's first weight block streams from L3 when that layer prefetches (its staging copy is reserved over both
- * layers by the memory plan): issued while the cluster computes (after an L3 layer's own last load, so that the
- * L3 engine serves that first), the jobs are handed to its schedule when it runs next. */
-static dory_l3_prefetch g_prefetch;
-static int g_prefetch_layer = -1;
+/* Layer i on the cluster; a layer that streams from L3 by its two-level schedule. While layer i runs, the main
+ * program does the next layer's part ahead when that layer streams (dory_l3_ahead): the prefetch of its first
+ * weight block when it prefetches (its staging copy is reserved over both layers by the memory plan) and its first
+ * sub-layer's descriptor, while the cluster computes (after an L3 layer's own last load, so that the L3 engine
+ * serves that first). Layer i's part ahead is g_ahead[i & 1]. */
+static dory_l3_ahead g_ahead[2];
+static int g_ahead_layer = -1;
 
 void dory_network_run_layer(int i) {
   const dory_layer *L = dory_network_layers[i];
-  const dory_layer *next = i + 1 < DORY_NETWORK_LAYERS ? dory_network_layers[i + 1] : NULL;
-  dory_l3_prefetch pf;
-  int pf_layer = -1;
+  const dory_l3_layer *next = i + 1 < DORY_NETWORK_LAYERS ? dory_network_layers[i + 1]->l3 : NULL;
   if (dory_l1_size() < DORY_NETWORK_L1_REQUIRED) dory_panic("network: L1 is smaller than the tile plans need");
-  if (g_prefetch_layer >= 0 && g_prefetch_layer != i) dory_panic("network: a prefetch for a layer that did not run next");
-  if (next && next->l3 && next->l3->prefetch_weights) pf_layer = i + 1;
+  if (g_ahead_layer >= 0 && g_ahead_layer != i) dory_panic("network: a prefetch for a layer that did not run next");
   if (L->l3) {
-    dory_l3_layer_run(L->l3, g_prefetch_layer == i ? &g_prefetch : NULL, pf_layer >= 0 ? next->l3 : NULL, &pf);
+    dory_l3_layer_run(L->l3, g_ahead_layer == i ? &g_ahead[i & 1] : NULL, next, &g_ahead[(i + 1) & 1]);
   } else {
     dory_layer_start(L);
-    if (pf_layer >= 0) dory_l3_layer_prefetch(next->l3, &pf);
+    if (next) dory_l3_layer_ahead(next, &g_ahead[(i + 1) & 1]);
     dory_layer_join();
   }
-  g_prefetch_layer = pf_layer;
-  if (pf_layer >= 0) g_prefetch = pf;
+  g_ahead_layer = next ? i + 1 : -1;
 }
 )c";
   }

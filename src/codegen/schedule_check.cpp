@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <array>
 #include <limits>
 #include <map>
@@ -1201,8 +1202,8 @@ class L3Checker {
         if (k->l3_waits_++ == k->opt_.skip_l3_wait) return;  // fault injection (ScheduleCheckOptions)
         k->on_wait(j);
       };
-      ops.start_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub) {
-        static_cast<L3Checker*>(c)->on_run(t, *sub, stats_of(c));
+      ops.start_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub, int kept) {
+        static_cast<L3Checker*>(c)->on_run(t, *sub, kept != 0, stats_of(c));
       };
       ops.join_sub = [](void* c) { static_cast<L3Checker*>(c)->on_join(); };
       // the schedule as if the next layer prefetched: the moment it hands over must be one where it may
@@ -1214,9 +1215,12 @@ class L3Checker {
         in_prefetch_ = true;
         dory_l3_prefetch_issue(&x_, l2, &ops, &pf);
         in_prefetch_ = false;
-        if (!err_) dory_l3_schedule(&x_, l2, &ops, &pf);
+        // and tile 0's descriptor made ready ahead, as network.c does (the other branch: the schedule makes it)
+        dory_layer first{};
+        dory_l3_sub_layer(&x_, 0, &first);
+        if (!err_) dory_l3_schedule(&x_, l2, &ops, &pf, &first);
       } else {
-        dory_l3_schedule(&x_, l2, &ops, nullptr);
+        dory_l3_schedule(&x_, l2, &ops, nullptr, nullptr);
       }
       if (!err_) finish();
     }
@@ -1452,8 +1456,29 @@ class L3Checker {
 
   // The L2 ranges sub-layer t reads and writes, from the C++ side: its maps (the class storage of an L2 map, the
   // staging copy of an L3 one), its constants' slice or staging copy.
-  void on_run(int32_t t, const dory_layer& sub, ScheduleCheckStats* stats) {
+  void on_run(int32_t t, const dory_layer& sub, bool kept, ScheduleCheckStats* stats) {
     if (err_) return;
+    // a kept descriptor runs as "moved" (the cores keep their copy, only the L2 offsets change): it must be of the
+    // previous tile's template, and equal to that template but for the L2 offsets
+    const int32_t tmpl = dory_l3_sub_template(&x_, t);
+    if (kept && (t == 0 || tmpl != last_template_)) {
+      fail(t, fmt::format("L3 tile {} runs as the previous sub-layer moved, but its template is {} (previous {})", t,
+                          tmpl, last_template_));
+      return;
+    }
+    if (kept) {
+      dory_layer a = sub, b = x_.subs[tmpl];
+      for (dory_layer* d : {&a, &b}) {
+        for (int k = 0; k < DORY_LAYER_MAX_INPUTS; ++k) d->in[k].l2_offset = 0;
+        d->out.l2_offset = d->weights_l2 = d->bias_l2 = d->requant_l2 = 0;
+      }
+      if (std::memcmp(&a, &b, sizeof a) != 0) {
+        fail(t, fmt::format("L3 tile {} runs as moved, but its descriptor differs from template {} beyond the L2 offsets",
+                            t, tmpl));
+        return;
+      }
+    }
+    last_template_ = tmpl;
     const L3Plan& lp = *e_.lp;
     const LayerGeometry& g = *e_.geo;
     if (t != runs_) {
@@ -1664,6 +1689,7 @@ class L3Checker {
   std::array<int64_t, 2> out_copy_band_{-1, -1};
   int64_t runs_ = 0, joined_ = 0, waits_ = 0, seq_ = 0;
   int after_last_load_ = 0;
+  int32_t last_template_ = -1;  // the template of the sub-layer run last
   bool in_prefetch_ = false;
   bool running_ = false;  // a sub-layer started and not joined: what it reads and writes
   std::vector<Range> running_reads_, running_writes_;

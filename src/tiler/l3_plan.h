@@ -30,7 +30,8 @@
 // Cost (model_l3, the schedule of dory/l3.h): with LD3_t the loads and ST3_t the store of tile t (as
 // dory_l3_tile_loads/_store), each one command or more of the L2<->L3 engine (dma_transfer_cost), T(X) and P(X)
 // the done and push times of a batch (dma_batch_time) and C_t the modeled cycles of sub-layer t:
-//   prologue T(LD3_0);  slot t = max(P(O3_t) + C_t, T(O3_t)) with O3_t = ST3_{t-1} ++ LD3_{t+1};  epilogue
+//   prologue T(LD3_0);  slot t = max(C_t, T(O3_t)) with O3_t = ST3_{t-1} ++ LD3_{t+1} (pushed by the main program
+//   while sub-layer t computes, P(O3_t) within T(O3_t));  epilogue
 //   T(ST3_last). The part of the prologue that loads the first weight block is `prefetchable_cycles`: the
 // network's model hides it under the previous layer when that layer prefetches it (docs/cost-model.md).
 //

@@ -114,15 +114,17 @@ static void push_command(hyper_job *J) {
   if (J->left == 0) J->last_seq = h.pushed;
 }
 
-/* Pushes pending commands, oldest job first, while the transfer id's queue has room. */
-static void feed(void) {
-  uint32_t j, in_queue = h.pushed - finished();
+/* Pushes pending commands, oldest job first, while the transfer id's queue has room; fin: finished(). */
+static void feed_from(uint32_t fin) {
+  uint32_t j, in_queue = h.pushed - fin;
   for (j = 0; j < h.n_jobs; ++j)
     while (h.jobs[j].left > 0 && in_queue < HYPER_QUEUE_DEPTH) {
       push_command(&h.jobs[j]);
       ++in_queue;
     }
 }
+
+static void feed(void) { feed_from(finished()); }
 
 static int on_fc(void) {
   uintptr_t sp;
@@ -198,8 +200,10 @@ void dory_l3_wait(dory_dma_job job) {
   if (i == h.n_jobs) l3_fail("dory_l3_wait(%lu): the L3 job is not in flight (never issued, or waited for)%s", job, 0);
   J = &h.jobs[i];
   for (;;) {
-    feed();
-    if (J->left == 0 && (int32_t)(finished() - J->last_seq) >= 0) break;
+    /* one read of the (slow, peripheral) status register per round */
+    const uint32_t fin = finished();
+    if (J->left == 0 && (int32_t)(fin - J->last_seq) >= 0) break;
+    feed_from(fin);
   }
   /* the later jobs move up by one (struct copies: libc's memmove cost the FC ~900 cycles a wait, from L2 code) */
   for (k = i; k + 1u < h.n_jobs; ++k) h.jobs[k] = h.jobs[k + 1u];

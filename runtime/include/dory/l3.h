@@ -155,8 +155,9 @@ typedef struct {
   void *ctx;
   dory_dma_job (*l3_start)(void *ctx, const dory_l3_desc *desc, const dory_l3_transfer *x);
   void (*l3_wait)(void *ctx, dory_dma_job job);
-  /* starts sub-layer `sub` (tile t) on the cluster; `sub` stays unchanged until the join */
-  void (*start_sub)(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub);
+  /* starts sub-layer `sub` (tile t) on the cluster; `sub` stays unchanged until the join. kept: `sub` is of the
+   * previous tile's template, which the cores hold: only its L2 offsets are new (dory_layer_start_moved) */
+  void (*start_sub)(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub, int kept);
   /* returns when the sub-layer started last is done */
   void (*join_sub)(void *ctx);
   /* called once, while the last sub-layer runs, after the layer's last L3 load was issued: where the main program
@@ -175,22 +176,34 @@ void dory_l3_prefetch_issue(const dory_l3_layer *L, uint8_t *l2, const dory_l3_o
 
 /* Runs the two-level schedule of L (the main program). pf: the prefetch's jobs, or NULL when L does not prefetch.
  * Per L3 tile t: the sub-layer starts; while it runs, the main program issues the store of tile t-1 and the loads of
- * tile t+1 (or, at the last tile, calls after_last_load); the sub-layer is joined; those transfers are waited for. */
-void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, const dory_l3_prefetch *pf);
+ * tile t+1 (or, at the last tile, calls after_last_load) and makes tile t+1's descriptor ready; the sub-layer is
+ * joined; those transfers are waited for. first: tile 0's descriptor (dory_l3_sub_layer(L, 0, ...)) made ready by
+ * the caller while the previous layer ran, or NULL. */
+void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *ops, const dory_l3_prefetch *pf,
+                      const dory_layer *first);
 
 /* ---- on a platform (runtime/executor/l3_executor.c) ------------------------------------------------------- */
 
-/* Runs L with the HAL: L3 transfers by dory_l3_start/wait, every sub-layer by dory_layer_start/join. next: a layer
- * whose first weight block is prefetched (dory_l3_layer_prefetch into *next_pf) while L's last sub-layer runs, or
- * NULL. */
-void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_prefetch *pf, const dory_l3_layer *next,
-                       dory_l3_prefetch *next_pf);
+/* What the main program does for an L3 layer while the layer before it runs (dory_l3_layer_ahead): the prefetch of
+ * its first weight block (when it prefetches) and its first sub-layer's descriptor. */
+typedef struct {
+  const dory_l3_layer *L; /* the layer it was done for */
+  dory_l3_prefetch pf;
+  dory_layer first;
+} dory_l3_ahead;
+
+/* Runs L with the HAL: L3 transfers by dory_l3_start/wait, every sub-layer by dory_layer_start/join. mine: what was
+ * done ahead for L (NULL: nothing); next, next_ahead: the layer after L and where to do its part ahead while L's
+ * last sub-layer runs (NULL: no L3 layer follows). mine and next_ahead must be different objects. */
+void dory_l3_layer_run(const dory_l3_layer *L, const dory_l3_ahead *mine, const dory_l3_layer *next,
+                       dory_l3_ahead *next_ahead);
 /* Fault injection (dory's tests): the next dory_l3_layer_run skips its wait_index-th L3 wait (0-based, in the
  * order the schedule waits; the prefetch handed to it counts among them); -1: none. The platform must notice: stale
  * staging data, or a job still in flight at shutdown. */
 void dory_l3_inject_skip_wait(int32_t wait_index);
-/* Starts the prefetch of L's first weight block with the HAL. */
-void dory_l3_layer_prefetch(const dory_l3_layer *L, dory_l3_prefetch *pf);
+/* L's part ahead into *a: starts the prefetch of its first weight block with the HAL (when L prefetches) and makes
+ * its first sub-layer's descriptor ready. */
+void dory_l3_layer_ahead(const dory_l3_layer *L, dory_l3_ahead *a);
 
 /* Copies n bytes at offset `l3` of L3 into dst (main program; through `bounce`, an L2 buffer of bounce_bytes >= 8,
  * 4-byte aligned): how a check reads a tensor that lives in L3. */
