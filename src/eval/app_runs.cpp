@@ -40,4 +40,21 @@ Expected<HostRunResult> run_checked(const GeneratedApp& app, const AppRunOptions
   return r;
 }
 
+Expected<PulpOpenRuntime> pulp_open_runtime_for(const PulpOpenRuntime* given, const std::string& dir,
+                                                const std::function<void(const std::string&)>& progress) {
+  if (given) return *given;
+  if (progress) progress("compiling the PULP-open runtime");
+  return build_pulp_open_runtime(dir);
+}
+
+AppRunOptions gvsoc_run_options(const PulpOpenRuntime& runtime, int timeout_s) {
+  AppRunOptions ro;
+  ro.platform = AppPlatform::PulpOpen;
+  ro.timeout_s = timeout_s;
+  ro.qemu_build.prebuilt_runtime_lib = runtime.lib;
+  ro.qemu_build.runtime_include_dir = runtime.include_dir;
+  ro.qemu_build.runtime_dir = runtime.runtime_dir;
+  return ro;
+}
+
 }  // namespace dory

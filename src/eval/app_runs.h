@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "codegen/app.h"
@@ -29,5 +30,12 @@ class WorkDir {
 // Builds and runs `app`; every layer of every pass the mode runs must match the reference.
 Expected<HostRunResult> run_checked(const GeneratedApp& app, const AppRunOptions& ro, const std::string& what,
                                     const std::string& keep_hint);
+
+// The PULP-open runtime the runs link: `given` (shared by several evaluations), or compiled into `dir` (progress
+// says so first).
+Expected<PulpOpenRuntime> pulp_open_runtime_for(const PulpOpenRuntime* given, const std::string& dir,
+                                                const std::function<void(const std::string&)>& progress);
+// The options of a run of a PULP-open application on GVSoC linking `runtime`.
+AppRunOptions gvsoc_run_options(const PulpOpenRuntime& runtime, int timeout_s);
 
 }  // namespace dory

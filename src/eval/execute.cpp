@@ -157,19 +157,8 @@ Expected<ExecutedEval> execute_on_gvsoc(const Graph& g, const Target& target, co
 
   auto wanted = [&](EvalMode m) { return options.modes[mode_index(m)]; };
   // The runtime is the same in every run: compiled once (with and without the executor's split).
-  PulpOpenRuntime runtime;
-  if (options.runtime) {
-    runtime = *options.runtime;
-  } else {
-    step(options, "compiling the PULP-open runtime");
-    DORY_TRY(runtime, build_pulp_open_runtime(run_dir("runtime")));
-  }
-  AppRunOptions ro;
-  ro.platform = AppPlatform::PulpOpen;
-  ro.timeout_s = options.timeout_s;
-  ro.qemu_build.prebuilt_runtime_lib = runtime.lib;
-  ro.qemu_build.runtime_include_dir = runtime.include_dir;
-  ro.qemu_build.runtime_dir = runtime.runtime_dir;
+  DORY_TRY(const PulpOpenRuntime runtime, pulp_open_runtime_for(options.runtime, run_dir("runtime"), options.progress));
+  AppRunOptions ro = gvsoc_run_options(runtime, options.timeout_s);
 
   // dory-model: the tiled and L2-direct passes of one application; then, built with the split, its tiled pass.
   const std::vector<TilePlan>& model_plans = e.plans_of(options.tiled_objective);

@@ -43,19 +43,8 @@ Expected<L3OverheadResult> measure_l3_overhead(const Graph& g, const Target& tar
   if (!dep.uses_l3)
     return make_error("l3-overhead-no-l3", "graph", "the network fits L2: no layer streams from L3",
                       "measure a network larger than L2 (e.g. dory netgen mobilenet_v1_1.0_128)");
-  PulpOpenRuntime runtime;
-  if (options.runtime) {
-    runtime = *options.runtime;
-  } else {
-    step("compiling the PULP-open runtime");
-    DORY_TRY(runtime, build_pulp_open_runtime(dir("runtime")));
-  }
-  AppRunOptions ro;
-  ro.platform = AppPlatform::PulpOpen;
-  ro.timeout_s = options.timeout_s;
-  ro.qemu_build.prebuilt_runtime_lib = runtime.lib;
-  ro.qemu_build.runtime_include_dir = runtime.include_dir;
-  ro.qemu_build.runtime_dir = runtime.runtime_dir;
+  DORY_TRY(const PulpOpenRuntime runtime, pulp_open_runtime_for(options.runtime, dir("runtime"), options.progress));
+  const AppRunOptions ro = gvsoc_run_options(runtime, options.timeout_s);
 
   step("the network: building the PULP-open ELF, running on GVSoC");
   DORY_TRY(HostRunResult run, run_checked(net, ro, "on GVSoC (the network)", keep));
