@@ -261,6 +261,37 @@ TEST(L3Faults, ACorruptedTwoLevelDescriptorIsRejectedByTheChecker) {
   EXPECT_GT(checked, 0u);
 }
 
+// The main program issues tile t+1's loads while sub-layer t computes: a plan (and descriptor) whose two weight
+// copies are one would load the next block onto the bytes the running sub-layer reads. Plan and descriptor agree,
+// so only the check of the jobs started beside a running sub-layer can see it.
+TEST(L3Faults, ALoadOntoTheRunningSubLayersStagingIsRejectedByTheChecker) {
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-overlap");
+  const Expected<GeneratedApp> app = generate(g, forced(g), dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  size_t checked = 0;
+  for (size_t i = 0; i < app->deployment.layers.size(); ++i) {
+    const DeployedLayer& dl = app->deployment.layers[i];
+    if (!dl.l3 || dl.l3->plan.counts.blocks < 2) continue;
+    Deployment dep = app->deployment;
+    std::vector<dory_layer> subs;
+    dory_l3_layer bad = dep.layers[i].l3_descriptor(subs);
+    bool merged = false;
+    for (L3StagingBuffer& b : dep.layers[i].l3->plan.staging.buffers)
+      if (b.role == L3StagingRole::Weights && b.copies.size() == 2) {
+        b.copies[1] = b.copies[0];
+        bad.stage_weights.offset[1] = bad.stage_weights.offset[0];
+        merged = true;
+      }
+    if (!merged) continue;
+    const Status st = check_l3_layer_schedule(dep, i, bad);
+    ASSERT_FALSE(st.ok()) << dl.plan.layer;
+    EXPECT_NE(st.error().message.find("runs and reads"), std::string::npos) << st.error().str();
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+}
+
 // ---- GVSoC: L3 is the HyperRAM behind the uDMA ----
 
 HostRunResult build_and_run_gvsoc(const GeneratedApp& app) {

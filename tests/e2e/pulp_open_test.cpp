@@ -242,7 +242,8 @@ void check_TheClusterEntryAndTheDriversAreLinked(const Built& b) {
   const auto syms = symbols(b.run("nm -S"));
   for (const char* s :
        {"dory_pulp_cluster_entry", "dory_pulp_cluster_main", "dory_pulp_trap_entry", "dory_pulp_semihost",
-        "dory_cluster_run", "dory_barrier", "dory_dma_start", "dory_dma_wait", "dory_mchan_iter_next", "main"}) {
+        "dory_cluster_start", "dory_cluster_join", "dory_barrier", "dory_dma_start", "dory_dma_wait",
+        "dory_mchan_iter_next", "main"}) {
     ASSERT_TRUE(syms.count(s)) << s;
     EXPECT_EQ(syms.at(s).kind, 'T') << s;
     EXPECT_GE(syms.at(s).addr, kL2Lo) << s;
