@@ -31,8 +31,8 @@ static void hal_l3_wait(void *ctx, dory_dma_job job) {
   dory_l3_wait(job);
 }
 
-/* The schedule keeps one sub-layer between tiles, its template copied only when it changes (l3_schedule.c): a tile
- * of the same template as the previous one is that descriptor with new L2 offsets. */
+/* kept: the tile's template is the previous tile's (l3_schedule.c), whose descriptor the cores hold: the main
+ * program stores the new L2 offsets into their copy instead of the cores taking the whole descriptor. */
 static void hal_start_sub(void *ctx, const dory_l3_layer *L, int32_t t, const dory_layer *sub, int kept) {
   (void)ctx;
   (void)L;

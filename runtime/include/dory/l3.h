@@ -161,7 +161,8 @@ typedef struct {
   /* returns when the sub-layer started last is done */
   void (*join_sub)(void *ctx);
   /* called once, while the last sub-layer runs, after the layer's last L3 load was issued: where the main program
-   * starts the next layer's prefetch, behind this layer's own loads on the L3 engine (NULL: nothing to do) */
+   * does the next layer's part ahead (its prefetch, behind this layer's own loads on the L3 engine, and its first
+   * descriptor; NULL: nothing to do) */
   void (*after_last_load)(void *ctx);
 } dory_l3_ops;
 
