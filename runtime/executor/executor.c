@@ -286,7 +286,7 @@ static void hal_barrier(void *ctx) {
 typedef struct {
   const dory_layer *L;
   int32_t skip_wait;
-  int take; /* the cores take the descriptor (0: the main program updated their copy, dory_layer_run_moved) */
+  int take; /* the cores take the descriptor (0: the main program updated their copy, dory_layer_start_moved) */
 } run_args;
 
 static void layer_task(void *arg) {
@@ -354,11 +354,6 @@ void dory_layer_join(void) { dory_cluster_join(); }
 
 void dory_layer_run(const dory_layer *L) {
   dory_layer_start(L);
-  dory_layer_join();
-}
-
-void dory_layer_run_moved(const dory_layer *L) {
-  dory_layer_start_moved(L);
   dory_layer_join();
 }
 

@@ -221,16 +221,14 @@ void dory_layer_schedule(const dory_layer *L, int core, uint8_t *l1, uint8_t *l2
  * NULL (a layer that streams from L3 runs with dory_l3_layer_run). */
 void dory_layer_run(const dory_layer *L);
 
-/* dory_layer_run of L when L is a copy of the previous run's descriptor changed only in its L2 offsets
+/* dory_layer_run in two halves (dory_cluster_start / dory_cluster_join): the main program may issue L3 transfers
+ * between them (the next L3 tile's loads, the next layer's prefetch) while the cluster computes; L must stay
+ * unchanged until the join. */
+void dory_layer_start(const dory_layer *L);
+/* dory_layer_start of L when L is a copy of the previous run's descriptor changed only in its L2 offsets
  * (in[k].l2_offset, out.l2_offset, weights_l2, bias_l2, requant_l2): the next sub-layer of an L3 layer of the same
  * template (dory/l3.h; the caller knows). The main program stores those into the cores' copy of the descriptor
- * instead of the cores taking all of it; an L of another kernel than the previous runs as dory_layer_run. */
-void dory_layer_run_moved(const dory_layer *L);
-
-/* dory_layer_run and dory_layer_run_moved in two halves (dory_cluster_start / dory_cluster_join): the main program
- * may issue L3 transfers between them (the next L3 tile's loads, the next layer's prefetch) while the cluster
- * computes; L must stay unchanged until the join. */
-void dory_layer_start(const dory_layer *L);
+ * instead of the cores taking all of it; an L of another kernel than the previous starts as dory_layer_start. */
 void dory_layer_start_moved(const dory_layer *L);
 void dory_layer_join(void);
 
