@@ -420,10 +420,14 @@ TEST(L3Gvsoc, OverheadTimesEachStreamingLayerInTheNetworkAndAloneInL2) {
   Expected<L3OverheadResult> none = measure_l3_overhead(g, target, fits);
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().code, "l3-overhead-no-l3");
+  EXPECT_NE(none.error().str().find("no layer streams from L3"), std::string::npos) << none.error().str();
   fits.reference_l2_bytes = target.l2.size_bytes;
   Expected<L3OverheadResult> small = measure_l3_overhead(g, target, fits);
   ASSERT_FALSE(small.ok());
   EXPECT_EQ(small.error().code, "l3-overhead-reference-l2");
+  EXPECT_NE(small.error().str().find(fmt::format("{} B is no larger than the target's L2", target.l2.size_bytes)),
+            std::string::npos)
+      << small.error().str();
 }
 
 }  // namespace

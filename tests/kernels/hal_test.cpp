@@ -222,6 +222,37 @@ TEST_F(HostHal, AKernelWritingPastItsArenaIsDetectedWhenTheTaskEnds) {
       "after a cluster task: the guard zone after the L1 arena was overwritten at L1\\+356");
 }
 
+// ---- start / join: dory_cluster_run in two halves ------------------------------------------------------------
+
+TEST_F(HostHal, StartRunsTheTaskOnEveryCoreAndJoinEndsIt) {
+  Host h(1024, 4096, 4);
+  static int seen[4];
+  for (int& x : seen) x = 0;
+  dory_cluster_start([](void*) { seen[dory_core_id()] = 1; }, nullptr);
+  dory_cluster_join();
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(seen[c], 1) << c;
+  dory_cluster_run([](void*) {}, nullptr);  // and the whole again after
+}
+
+TEST_F(HostHal, AJoinWithoutAStartAborts) {
+  EXPECT_DEATH(
+      {
+        Host h(1024, 4096, 2);
+        dory_cluster_join();
+      },
+      "dory_cluster_join without a task started \\(dory_cluster_start\\)");
+}
+
+TEST_F(HostHal, ASecondStartBeforeTheJoinAborts) {
+  EXPECT_DEATH(
+      {
+        Host h(1024, 4096, 2);
+        dory_cluster_start([](void*) {}, nullptr);
+        dory_cluster_run([](void*) {}, nullptr);
+      },
+      "dory_cluster_run while a started task was not joined \\(dory_cluster_join\\)");
+}
+
 // ---- asynchrony: a missing wait shows up as stale data --------------------------------------------------------
 
 void run_identity_kernel(dory_requantize_args* a) {
