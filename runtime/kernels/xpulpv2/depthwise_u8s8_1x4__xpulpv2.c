@@ -498,8 +498,10 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
     uint8_t *const outd = (uint8_t *)a->out.data;
     xp_dw_ctx x;
     xp_dw_gplan gp;
+    xp_fold64_layer f64; /* the 64-bit fold's layer constants, once per call */
     const int32_t x0 = pl < ncols ? pl : ncols, x1 = pl + a->in.w < ncols ? pl + a->in.w : ncols;
     int32_t r0;
+    if (fast == 2) xp_fold64_prep(&a->rq, &f64);
     for (r0 = wk.r0; r0 < wk.r1; r0 += band) {
       const int32_t r1 = r0 + band < wk.r1 ? r0 + band : wk.r1, rows = (r1 - r0 - 1) * sh + 3;
       const int32_t iy0 = r0 * sh - a->pad.top;
@@ -545,7 +547,7 @@ void dory_depthwise_u8s8_1x4__xpulpv2(const dory_conv_args *args) {
         cfast = fast;
         if (fast == 2) { /* {m, lo32(a'), hi32(a')} into m, ad, zp; a channel that cannot: the general path */
           int32_t mah[3];
-          if (xp_fold64(&a->rq, c, a->bias[c], corr, mah)) {
+          if (xp_fold64_at(&f64, &a->rq, c, bias[c], corr, mah)) {
             x.m = mah[0];
             x.ad = mah[1];
             x.zp = mah[2];

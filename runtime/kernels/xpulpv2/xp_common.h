@@ -149,14 +149,16 @@ static inline int xp_fold64_quick(const xp_fold64_layer *f, int64_t m, int64_t a
   return xp_fold64_with(f, m, a, (int64_t)bias + (int64_t)corr, mah);
 }
 
-/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr. Returns 0 when the
- * channel cannot take the 64-bit fast path. */
-static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
-  xp_fold64_layer f;
+/* {m, lo32(a'), hi32(a')} of channel c (xp_fast64_requant's formula), base = bias[c] + corr, with the layer's
+ * constants f from xp_fold64_prep (computed once per call: for a shift s < 32 they are ~100 instructions of 64-bit
+ * variable shifts, which a kernel must not repeat per channel). Returns 0 when the channel cannot take the 64-bit
+ * fast path. */
+static inline int xp_fold64_at(const xp_fold64_layer *f, const dory_requant_args *rq, int32_t c, int32_t base,
+                               int32_t corr, int32_t *mah) {
   int64_t m, a;
-  xp_fold64_prep(rq, &f);
+  if (!f->ok) return 0;
   dory_rq_params(rq, c, &m, &a);
-  return xp_fold64_quick(&f, m, a, base, corr, mah);
+  return xp_fold64_quick(f, m, a, base, corr, mah);
 }
 
 /* xp_fold64 for channels [c0, c0 + n) into mah[3i..3i+2], the layer's constants computed once (bias NULL: 0;
