@@ -1203,7 +1203,11 @@ class L3Checker {
         k->on_wait(j);
       };
       ops.start_sub = [](void* c, const dory_l3_layer*, int32_t t, const dory_layer* sub, int kept) {
-        static_cast<L3Checker*>(c)->on_run(t, *sub, kept != 0, stats_of(c));
+        L3Checker* k = static_cast<L3Checker*>(c);
+        dory_layer s = *sub;
+        if (t == k->opt_.force_kept_l3_tile) kept = 1;  // fault injection (ScheduleCheckOptions)
+        if (t == k->opt_.alter_l3_sub_tile) s.tile_c_out -= 1;
+        k->on_run(t, s, kept != 0, stats_of(c));
       };
       ops.join_sub = [](void* c) { static_cast<L3Checker*>(c)->on_join(); };
       // the schedule as if the next layer prefetched: the moment it hands over must be one where it may

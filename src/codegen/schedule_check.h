@@ -66,6 +66,12 @@ namespace dory {
 struct ScheduleCheckOptions {
   int32_t skip_wait = -1;  // fault injection: passed to dory_schedule_ops.skip_wait for the checked layer(s)
   int32_t skip_l3_wait = -1;  // fault injection: the two-level schedule's wait to drop (as dory_l3_inject_skip_wait)
+  // fault injection, the two-level schedule's sub-layer starts: the start of this L3 tile reported as "kept" (the
+  // cores reuse the previous sub-layer's descriptor, only the L2 offsets move), as a schedule bug would
+  int32_t force_kept_l3_tile = -1;
+  // fault injection: the descriptor started at this L3 tile (a kept one in the tests) with its tile_c_out one less,
+  // a field beyond the L2 offsets that a kept descriptor must share with its template
+  int32_t alter_l3_sub_tile = -1;
   int64_t l1_bytes = 0;    // L1 available; 0 = dep.l1_bytes
 };
 

@@ -292,6 +292,52 @@ TEST(L3Faults, ALoadOntoTheRunningSubLayersStagingIsRejectedByTheChecker) {
   EXPECT_GT(checked, 0u);
 }
 
+// A sub-layer that runs "kept" (the cores reuse the previous sub-layer's descriptor; only the L2 offsets are
+// stored) must be of the previous tile's template and equal to it beyond the L2 offsets. Only a bug of the C
+// schedule can break that, so the checker's own fault injection plays the bug: a first tile reported kept, a kept
+// tile whose descriptor changed a field, a tile of another template reported kept.
+TEST(L3Faults, AKeptSubLayerThatIsNotItsTemplateIsRejectedByTheChecker) {
+  const Graph g = testing::load_test_network("mobilenet_v1");
+  TempDir dir("l3-kept");
+  const Expected<GeneratedApp> app = generate(g, forced(g), dir.path.string());
+  ASSERT_TRUE(app.ok()) << app.error().str();
+  const Deployment& dep = app->deployment;
+  size_t kept_checked = 0, other_checked = 0;
+  for (size_t i = 0; i < dep.layers.size(); ++i) {
+    if (!dep.layers[i].l3) continue;
+    std::vector<dory_layer> subs;
+    const dory_l3_layer x = dep.layers[i].l3_descriptor(subs);
+    ASSERT_TRUE(check_l3_layer_schedule(dep, i, x).ok()) << dep.layers[i].plan.layer;
+    const std::string& name = dep.layers[i].plan.layer;
+    ScheduleCheckOptions first;
+    first.force_kept_l3_tile = 0;
+    Status st = check_l3_layer_schedule(dep, i, x, first);
+    ASSERT_FALSE(st.ok()) << name;
+    EXPECT_NE(st.error().message.find("runs as the previous sub-layer moved"), std::string::npos) << st.error().str();
+    const int32_t total = dep.layers[i].l3->plan.counts.total();
+    for (int32_t t = 1; t < total; ++t) {
+      ScheduleCheckOptions o;
+      if (dory_l3_sub_template(&x, t) == dory_l3_sub_template(&x, t - 1)) {
+        if (kept_checked > 0) continue;
+        o.alter_l3_sub_tile = t;  // the schedule keeps tile t's descriptor: a changed field must be seen
+        st = check_l3_layer_schedule(dep, i, x, o);
+        ASSERT_FALSE(st.ok()) << name << " tile " << t;
+        EXPECT_NE(st.error().message.find("differs from template"), std::string::npos) << st.error().str();
+        ++kept_checked;
+      } else {
+        if (other_checked > 0) continue;
+        o.force_kept_l3_tile = t;  // a tile of another template than the previous one reported kept
+        st = check_l3_layer_schedule(dep, i, x, o);
+        ASSERT_FALSE(st.ok()) << name << " tile " << t;
+        EXPECT_NE(st.error().message.find("but its template is"), std::string::npos) << st.error().str();
+        ++other_checked;
+      }
+    }
+  }
+  EXPECT_GT(kept_checked, 0u) << "no L3 layer keeps a sub-layer's descriptor";
+  EXPECT_GT(other_checked, 0u) << "no L3 layer changes template between tiles";
+}
+
 // ---- GVSoC: L3 is the HyperRAM behind the uDMA ----
 
 HostRunResult build_and_run_gvsoc(const GeneratedApp& app) {
