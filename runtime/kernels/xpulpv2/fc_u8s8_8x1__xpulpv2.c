@@ -139,7 +139,6 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
   const int32_t K = a->in.c, nwords = K >> 2, zp = a->input_zero_point;
   const uint8_t *x = (const uint8_t *)a->in.data;
   dory_work wk;
-  xp_fold64_layer f64; /* the 64-bit fold's layer constants, once per call */
   int fast;
   int32_t c;
   DORY_KCHECK(a->in.type == DORY_UINT8, "dory_fc_u8s8_8x1__xpulpv2: needs a uint8 input");
@@ -155,7 +154,6 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
          : xp_fast_requant(a->has_requant, &a->rq, a->out.type)         ? 1
          : xp_fast64_requant(a->has_requant, &a->rq, a->out.type, K) ? 2
                                                                         : 0;
-  if (fast == 2) xp_fold64_prep(&a->rq, &f64);
   for (c = wk.c0; c < wk.c1;) {
     const int32_t left = wk.c1 - c;
     const int32_t n = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
@@ -187,7 +185,7 @@ void dory_fc_u8s8_8x1__xpulpv2(const dory_fc_args *a) {
       const int32_t sh = (a->rq.div.d64.shift > 32 ? a->rq.div.d64.shift - 32 : 0);
       for (j = 0; j < n; ++j) {
         int32_t mah[3];
-        if (xp_fold64_at(&f64, &a->rq, c + j, a->bias[c + j], 0, mah))
+        if (xp_fold64(&a->rq, c + j, a->bias[c + j], 0, mah))
           ((uint8_t *)a->out.data)[c + j] = (uint8_t)xp_rq64(acc[j], mah, sh, a->rq.lo, a->rq.hi);
         else
           xp_finish_general(&a->rq, a->bias, a->psum, a->out.data, a->out.type, 1, 1, 1, c + j, c + j, acc[j]);

@@ -161,6 +161,16 @@ static inline int xp_fold64_at(const xp_fold64_layer *f, const dory_requant_args
   return xp_fold64_quick(f, m, a, base, corr, mah);
 }
 
+/* xp_fold64_at with the layer's constants prepared for this one channel (the fc kernel: its calls finish a few
+ * channels per core). */
+static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
+  xp_fold64_layer f;
+  int64_t m, a;
+  xp_fold64_prep(rq, &f);
+  dory_rq_params(rq, c, &m, &a);
+  return xp_fold64_quick(&f, m, a, base, corr, mah);
+}
+
 /* xp_fold64 for channels [c0, c0 + n) into mah[3i..3i+2], the layer's constants computed once (bias NULL: 0;
  * corr[i] of channel c0 + i, NULL: 0). Returns 0 as soon as one channel cannot take the path. rq->wide. */
 static inline int xp_fold64_chunk(const dory_requant_args *rq, const int32_t *bias, int32_t c0, int32_t n,
