@@ -280,6 +280,7 @@ void dory_l3_schedule(const dory_l3_layer *L, uint8_t *l2, const dory_l3_ops *op
     ops->start_sub(ops->ctx, L, t, cur, t > 0 && cur_tmpl == prev_tmpl);
     /* beside the sub-layer: its staging copies are not the ones these transfers touch (copy_of alternates them) */
     if (t > 0 && dory_l3_tile_store(L, t - 1, &store)) issue(&s, &store);
+    /* a first descriptor made ahead: its template (for tile 1's kept test) computed here, beside sub-layer 0 */
     if (t == 0 && first) cur_tmpl = dory_l3_sub_template(L, 0);
     if (t + 1 < total) {
       n = dory_l3_tile_loads(L, t + 1, loads);

@@ -162,7 +162,10 @@ static inline int xp_fold64_at(const xp_fold64_layer *f, const dory_requant_args
 }
 
 /* xp_fold64_at with the layer's constants prepared for this one channel (the fc kernel: its calls finish a few
- * channels per core). */
+ * channels per core). Not written as prep + xp_fold64_at: that adds xp_fold64_at's f->ok test (same result:
+ * xp_fold64_quick goes to xp_fold64_with, which returns 0 when !ok), and the one branch moved the fc kernel's code
+ * enough that CIFAR-10's fc2 (320 MACs, instruction-cache bound) ran its L1-resident call ~8 % slower on GVSoC,
+ * past CI's model-error bound (docs/results.md, 2026-12-08). */
 static inline int xp_fold64(const dory_requant_args *rq, int32_t c, int32_t base, int32_t corr, int32_t *mah) {
   xp_fold64_layer f;
   int64_t m, a;
